@@ -1,0 +1,93 @@
+"""Errors the engine raises, each with a translation key for user-facing messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class VigilError(Exception):
+    """Base error: a one-line message plus a translation key and its placeholders."""
+
+    translation_key = "unknown"
+
+    def __init__(self, message: str, placeholders: Mapping[str, str] | None = None) -> None:
+        """Store the message and the placeholders for the translated form."""
+        super().__init__(message)
+        self.message = message
+        self.placeholders: dict[str, str] = dict(placeholders or {})
+
+    def __str__(self) -> str:
+        """Return the one-line message."""
+        return self.message
+
+
+class ConfigInvalid(VigilError):
+    """The configuration does not validate."""
+
+    translation_key = "config_invalid"
+
+
+class InvalidPolygon(ConfigInvalid):
+    """A polygon has too few points, leaves the frame or crosses itself."""
+
+    translation_key = "invalid_polygon"
+
+
+class SourceError(VigilError):
+    """A video source cannot be used."""
+
+    translation_key = "source_error"
+
+
+class SourceUnavailable(SourceError):
+    """A stream or file cannot be reached or opened."""
+
+    translation_key = "cannot_connect"
+
+
+class AuthFailed(SourceError):
+    """The source refused the credentials."""
+
+    translation_key = "invalid_auth"
+
+
+class NotVideo(SourceError):
+    """The source opened but holds no decodable video stream."""
+
+    translation_key = "not_video"
+
+
+class ModelError(VigilError):
+    """A model cannot be used."""
+
+    translation_key = "model_error"
+
+
+class UnknownModel(ModelError):
+    """No model of that name is declared in the registry."""
+
+    translation_key = "unknown_model"
+
+
+class ModelMissing(ModelError):
+    """The model file was found nowhere."""
+
+    translation_key = "model_missing"
+
+
+class ModelChecksumMismatch(ModelError):
+    """A model file exists but its sha256 differs from the registry's."""
+
+    translation_key = "model_checksum"
+
+
+class ModelInvalid(ModelError):
+    """A model file has the right name but onnxruntime cannot load it or its shape is wrong."""
+
+    translation_key = "model_invalid"
+
+
+class ModelRoleRefused(ModelError):
+    """A model declares a role Vigil refuses to run (for example anything biometric)."""
+
+    translation_key = "model_role_refused"

@@ -1,0 +1,1 @@
+"""Plane geometry on relative (0–1) and pixel coordinates."""

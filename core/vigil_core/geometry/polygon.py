@@ -24,8 +24,6 @@ def validate_polygon(points: Sequence[Sequence[float]]) -> None:
                 f"point ({x}, {y}) is outside the frame: coordinates are relative, 0 to 1",
                 {"point": f"({x}, {y})"},
             )
-    if abs(signed_area(points)) < 1e-6:
-        raise InvalidPolygon("polygon has no area: its points are on one line")
     n = len(points)
     edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
     for i in range(n):
@@ -34,6 +32,8 @@ def validate_polygon(points: Sequence[Sequence[float]]) -> None:
                 continue
             if _segments_cross(edges[i][0], edges[i][1], edges[j][0], edges[j][1]):
                 raise InvalidPolygon("polygon edges cross each other")
+    if abs(signed_area(points)) < 1e-6:
+        raise InvalidPolygon("polygon has no area: its points are on one line")
 
 
 def signed_area(points: Sequence[Sequence[float]]) -> float:

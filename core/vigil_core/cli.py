@@ -1,0 +1,244 @@
+"""The `vigil` command: demo, run, bench, models, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable, Sequence
+import contextlib
+import json
+import logging
+from pathlib import Path
+import signal
+import sys
+from typing import Any, TextIO
+
+import yaml
+
+from .config import EngineConfig
+from .engine import Engine
+from .errors import VigilError
+
+_LOGGER = logging.getLogger("vigil_core")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except VigilError as err:
+        print(f"vigil: error: {err}", file=sys.stderr)
+        return EXIT_USAGE if err.translation_key.startswith(("config", "invalid")) else EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigil", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(title="commands")
+
+    demo = sub.add_parser("demo", help="run the pipeline on the embedded demo clip (vtest.avi)")
+    demo.add_argument("--out", type=Path, default=Path("vigil-demo"), help="folder for the annotated image")
+    demo.add_argument("--events", type=Path, help="also write the events to this JSON-lines file")
+    demo.add_argument("--models-dir", type=Path, help="folder holding the model files")
+    demo.add_argument("--no-download", action="store_true", help="never download the clip or model")
+    demo.set_defaults(handler=_cmd_demo)
+
+    run = sub.add_parser("run", help="run cameras from a YAML config until interrupted")
+    run.add_argument("--config", type=Path, required=True, help="YAML file (see `vigil schema`)")
+    run.add_argument("--events", type=Path, help="write events to this JSON-lines file (default stdout)")
+    run.add_argument("--realtime", action="store_true", help="pace file sources at their native speed")
+    run.set_defaults(handler=_cmd_run)
+
+    bench = sub.add_parser("bench", help="measure decode, inference, end-to-end and tracking figures")
+    bench.add_argument("sections", nargs="*", help="sections to run (default: all)")
+    bench.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    bench.add_argument("--quick", action="store_true", help="shorter runs (smoke check)")
+    bench.add_argument("--models-dir", type=Path, help="folder holding the model files")
+    bench.set_defaults(handler=_cmd_bench)
+
+    models = sub.add_parser("models", help="list, verify or download the registry's models")
+    models.add_argument("action", choices=["list", "verify", "download"])
+    models.add_argument("names", nargs="*", help="model names (default: all)")
+    models.add_argument("--models-dir", type=Path, help="folder holding the model files")
+    models.set_defaults(handler=_cmd_models)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of the config file")
+    schema.set_defaults(handler=_cmd_schema)
+    return parser
+
+
+def load_config(path: Path) -> EngineConfig:
+    """Read and validate a YAML config; paths inside are relative to the file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VigilError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise VigilError(f"config file {path}{where} is not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise VigilError(f"config file {path} must hold a mapping at the top level")
+    return EngineConfig.parse(_relative_paths(raw, path.parent))
+
+
+def _relative_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Resolve relative file sources and models_dir against the config file's folder."""
+    out = dict(raw)
+    if isinstance(out.get("models_dir"), str) and not Path(out["models_dir"]).is_absolute():
+        out["models_dir"] = str(base / out["models_dir"])
+    cameras = []
+    for camera in out.get("cameras") or []:
+        if isinstance(camera, dict):
+            camera = dict(camera)
+            source = camera.get("source")
+            url = source.get("url") if isinstance(source, dict) else source
+            if isinstance(url, str) and "://" not in url and not Path(url).is_absolute():
+                resolved = str(base / url)
+                camera["source"] = {**source, "url": resolved} if isinstance(source, dict) else resolved
+        cameras.append(camera)
+    if cameras:
+        out["cameras"] = cameras
+    return out
+
+
+def _cmd_schema(_args: argparse.Namespace) -> int:
+    print(json.dumps(EngineConfig.json_schema(), indent=2))
+    return EXIT_OK
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .inference.registry import load_registry  # noqa: PLC0415
+    from .inference.loader import resolve_model  # noqa: PLC0415
+
+    registry = load_registry()
+    names = args.names or list(registry)
+    failed = 0
+    for name in names:
+        if args.action == "list":
+            spec = registry.get(name)
+            if spec is None:
+                raise VigilError(f"unknown model '{name}'; known: {', '.join(registry)}")
+            print(f"{spec.name:36} {spec.role:18} {spec.licence:14} {spec.url or '(no public URL)'}")
+            continue
+        try:
+            path = resolve_model(
+                name, models_dir=args.models_dir, allow_download=args.action == "download"
+            )
+            print(f"ok      {name}: {path}")
+        except VigilError as err:
+            failed += 1
+            print(f"failed  {err}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench  # noqa: PLC0415
+
+    return run_bench(args.sections, as_json=args.json, quick=args.quick, models_dir=args.models_dir)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.realtime:
+        config = config.model_copy(
+            update={
+                "cameras": [
+                    cam.model_copy(update={"source": cam.source.model_copy(update={"realtime": True})})
+                    for cam in config.cameras
+                ]
+            }
+        )
+    with _open_events(args.events) as out:
+        failures = asyncio.run(run_engine(config, out))
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import DemoRecorder, demo_config  # noqa: PLC0415
+
+    config = demo_config(models_dir=args.models_dir, allow_download=not args.no_download)
+    recorder = DemoRecorder(args.out)
+    with _open_events(args.events, tee=True) as out:
+        failures = asyncio.run(run_engine(config, out, on_engine=recorder.attach))
+    path = recorder.write()
+    print(
+        f"vigil demo: {recorder.events} events; annotated frame: {path or 'none'}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+@contextlib.contextmanager
+def _open_events(path: Path | None, *, tee: bool = False) -> Any:
+    if path is None:
+        yield [sys.stdout]
+        return
+    with path.open("w", encoding="utf-8") as handle:
+        yield [handle, sys.stdout] if tee else [handle]
+
+
+async def run_engine(
+    config: EngineConfig,
+    outputs: Sequence[TextIO],
+    *,
+    on_engine: Callable[[Engine], None] | None = None,
+) -> list[str]:
+    """Run the engine until every file source ends or Ctrl-C; return per-camera failures."""
+    from .events.model import SourceState, SourceStateEvent  # noqa: PLC0415
+
+    engine = Engine(config)
+    failures: list[str] = []
+
+    def write(event: Any) -> None:
+        line = json.dumps(event.as_dict(), separators=(",", ":"))
+        for out in outputs:
+            print(line, file=out, flush=True)
+        if isinstance(event, SourceStateEvent) and event.state is SourceState.OFFLINE:
+            print(f"vigil: camera {event.camera_id}: {event.reason}", file=sys.stderr)
+
+    unsubscribe = engine.bus.subscribe(write)
+    if on_engine is not None:
+        on_engine(engine)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        await engine.start()
+        done = asyncio.ensure_future(engine.wait_finished())
+        interrupted = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({done, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (done, interrupted):
+            task.cancel()
+        for camera_id in engine.camera_ids:
+            status = engine.status(camera_id)
+            if status.error:
+                failures.append(status.error)
+    finally:
+        await engine.stop()
+        unsubscribe()
+    for failure in failures:
+        print(f"vigil: error: {failure}", file=sys.stderr)
+    return failures
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""CameraPipeline: the only place the stages are chained, for one camera.
+
+source → frames → motion gate → shared detector → tracker → rules → events
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+import logging
+import queue
+import threading
+import time
+
+from .config import CameraSpec, TrackerSpec
+from .errors import VigilError
+from .events.model import RuleEvent, SourceState, SourceStateEvent, VigilEvent
+from .inference.batcher import InferenceBatcher
+from .motion import MotionGate
+from .rules import Rule, RuleContext, build_rules
+from .sources.av_source import AvSource
+from .tracking.tracker import ByteTracker
+from .types import Frame, Track
+
+_LOGGER = logging.getLogger(__name__)
+
+_STATS_WINDOW = 50
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysedFrame:
+    """The latest analysed frame of a camera with what was found on it."""
+
+    frame: Frame
+    tracks: tuple[Track, ...]
+    inferred: bool
+
+
+@dataclass(slots=True)
+class CameraStats:
+    """Running figures for one camera, read by entities and the benchmark."""
+
+    frames_analysed: int = 0
+    frames_inferred: int = 0
+    events: int = 0
+    processing_s: deque[float] = field(default_factory=lambda: deque(maxlen=_STATS_WINDOW))
+    inference_s: deque[float] = field(default_factory=lambda: deque(maxlen=_STATS_WINDOW))
+    analysed_at: deque[float] = field(default_factory=lambda: deque(maxlen=_STATS_WINDOW))
+
+    def analysed_fps(self) -> float:
+        """Return analysed frames per second over the recent window (wall clock)."""
+        if len(self.analysed_at) < 2:
+            return 0.0
+        span = self.analysed_at[-1] - self.analysed_at[0]
+        return (len(self.analysed_at) - 1) / span if span > 0 else 0.0
+
+    def inference_ms(self) -> float:
+        """Return the mean inference wait of recent inferred frames in ms."""
+        return 1000.0 * sum(self.inference_s) / len(self.inference_s) if self.inference_s else 0.0
+
+
+class _FrameChannel:
+    """Hand frames from the decode thread to the analysis thread.
+
+    Live sources must never wait on analysis (the camera keeps sending), so only the newest
+    frame is kept; files wait instead, so a whole clip is analysed frame by frame.
+    """
+
+    def __init__(self, *, lossless: bool) -> None:
+        self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=2 if lossless else 1)
+        self._lossless = lossless
+        self._stop = threading.Event()
+        self.dropped = 0
+
+    def put(self, frame: Frame) -> None:
+        if self._lossless:
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(frame, timeout=0.2)
+                except queue.Full:
+                    continue
+                return
+            return
+        try:
+            self._queue.put_nowait(frame)
+        except queue.Full:
+            try:
+                self._queue.get_nowait()
+                self.dropped += 1
+            except queue.Empty:
+                pass
+            try:
+                self._queue.put_nowait(frame)
+            except queue.Full:
+                self.dropped += 1
+
+    def close(self) -> None:
+        """Signal the end of frames: the reader drains what is queued, then stops."""
+        while True:
+            try:
+                self._queue.put(None, timeout=0.2)
+                return
+            except queue.Full:
+                if self._stop.is_set():
+                    return
+
+    def abort(self) -> None:
+        """Stop waiting writers at once."""
+        self._stop.set()
+
+    def get(self, timeout: float) -> Frame | None | bool:
+        """Return a frame, None at the end, or False when nothing came within `timeout`."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return False
+
+
+class CameraPipeline:
+    """Run one camera: a decode thread feeding an analysis thread that publishes events."""
+
+    def __init__(
+        self,
+        camera: CameraSpec,
+        *,
+        batcher: InferenceBatcher,
+        tracker_spec: TrackerSpec,
+        publish: Callable[[VigilEvent], None],
+    ) -> None:
+        """Build the stages; nothing starts until `start`."""
+        self.camera = camera
+        self._batcher = batcher
+        self._publish = publish
+        self._gate = MotionGate(camera.motion)
+        self._tracker = ByteTracker(tracker_spec)
+        self.rules: list[Rule] = build_rules(camera)
+        self._channel = _FrameChannel(lossless=camera.source.is_file)
+        self._source = AvSource(
+            camera.id,
+            camera.source,
+            fps=camera.fps,
+            max_width=camera.analysis_max_width,
+            on_frame=self._channel.put,
+            on_state=self._on_state,
+        )
+        self._thread = threading.Thread(
+            target=self._run, name=f"vigil-analyse-{camera.id}", daemon=True
+        )
+        self._stopping = threading.Event()
+        self.finished = threading.Event()
+        self.stats = CameraStats()
+        self.state = SourceState.CONNECTING
+        self.error: VigilError | None = None
+        self._latest: AnalysedFrame | None = None
+        self._tracks: tuple[Track, ...] = ()
+        self._last_frame: Frame | None = None
+
+    @property
+    def latest(self) -> AnalysedFrame | None:
+        """Return the latest analysed frame with its tracks."""
+        return self._latest
+
+    def start(self) -> None:
+        """Start decoding and analysing."""
+        self._thread.start()
+        self._source.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop both threads and close the stream; return when they have ended."""
+        self._stopping.set()
+        self._channel.abort()
+        self._source.stop(timeout)
+        self._channel.close()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _on_state(self, event: SourceStateEvent) -> None:
+        self.state = event.state
+        if event.state is SourceState.OFFLINE and self.camera.source.is_file:
+            # A file that cannot be opened will not appear by retrying: end this camera only.
+            self.error = VigilError(f"camera {self.camera.id}: {event.reason}")
+            self._source.stop(0)
+            self._channel.close()
+        elif event.state is SourceState.ENDED:
+            self._channel.close()
+        self._publish(event)
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                item = self._channel.get(timeout=0.5)
+                if item is False:
+                    continue
+                if item is None:
+                    break
+                assert isinstance(item, Frame)
+                self.process(item)
+            if self._last_frame is not None and not self._stopping.is_set():
+                self._emit(self._finish_rules(self._last_frame))
+        except Exception:
+            _LOGGER.exception("Camera %s: analysis stopped on an unexpected error", self.camera.id)
+        finally:
+            self.finished.set()
+
+    def process(self, frame: Frame) -> list[RuleEvent]:
+        """Analyse one frame: gate, detect, track, apply rules; publish and return the events."""
+        started = time.monotonic()
+        inferred = self._gate.should_infer(frame.image, frame.pts_s)
+        if inferred:
+            waited = time.monotonic()
+            detections = self._batcher.submit(frame.image).result()
+            self.stats.inference_s.append(time.monotonic() - waited)
+            self._tracks = tuple(self._tracker.update(detections, frame.pts_s))
+            self.stats.frames_inferred += 1
+        ctx = RuleContext(frame=frame, fresh=inferred)
+        events = [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
+        self._emit(events)
+        self._latest = AnalysedFrame(frame=frame, tracks=self._tracks, inferred=inferred)
+        self._last_frame = frame
+        self.stats.frames_analysed += 1
+        now = time.monotonic()
+        self.stats.processing_s.append(now - started)
+        self.stats.analysed_at.append(now)
+        return events
+
+    def _finish_rules(self, frame: Frame) -> list[RuleEvent]:
+        ctx = RuleContext(frame=frame, fresh=False)
+        return [event for rule in self.rules for event in rule.finish(ctx)]
+
+    def _emit(self, events: Sequence[RuleEvent]) -> None:
+        for event in events:
+            self.stats.events += 1
+            self._publish(event)

@@ -1,0 +1,324 @@
+"""Object detectors over shared onnxruntime sessions: one adapter per output layout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import ClassVar, Protocol, Self, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil_core.config import DetectorSpec, InferenceSpec
+from vigil_core.errors import ConfigInvalid, ModelInvalid
+from vigil_core.types import BBox, Detection, RGBImage
+
+from .loader import resolve_model
+from .postprocess import (
+    FloatArray,
+    IntArray,
+    RawDetections,
+    class_groups,
+    decode_picodet,
+    decode_yolov8,
+    decode_yolox,
+    grouped_nms,
+)
+from .preprocess import Letterbox, prepare
+from .registry import Architecture, ModelRegistry, ModelSpec, default_registry
+from .session import ModelSession, SessionCache, SessionOptions
+
+VEHICLE_NMS_GROUP = ("car", "truck", "bus")
+"""Classes suppressed across each other: YOLOX reports one van as both car and truck."""
+
+DEFAULT_CONFIDENCE = 0.25
+DEFAULT_NMS_IOU = 0.45
+_MIN_SIDE_PX = 1.0
+
+
+@runtime_checkable
+class ObjectDetector(Protocol):
+    """Find objects on RGB images; boxes in pixels of each input image, labels by name."""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Return every label the model can output, by class id."""
+        ...
+
+    @property
+    def max_batch_size(self) -> int | None:
+        """Return the most images one model run takes, or None when the batch is dynamic."""
+        ...
+
+    def detect(self, image: RGBImage) -> list[Detection]:
+        """Return the detections on one image, best score first."""
+        ...
+
+    def detect_batch(self, images: Sequence[RGBImage]) -> list[list[Detection]]:
+        """Return the detections on each image, in order."""
+        ...
+
+
+class OnnxDetector:
+    """Shared pre- and post-processing; subclasses decode their own output layout."""
+
+    architecture: ClassVar[Architecture]
+    default_model: ClassVar[str]
+
+    def __init__(
+        self,
+        session: ModelSession,
+        *,
+        confidence: float = DEFAULT_CONFIDENCE,
+        nms_iou: float = DEFAULT_NMS_IOU,
+        classes: Iterable[str] = (),
+        merge_classes: Sequence[Sequence[str]] = (VEHICLE_NMS_GROUP,),
+    ) -> None:
+        """Wrap a loaded session; classes (names) limits the output, empty keeps every class."""
+        spec = session.spec
+        if spec.architecture is not self.architecture or not spec.is_detector:
+            raise ModelInvalid(
+                f"model '{spec.name}' is a {spec.architecture} {spec.role} model; "
+                f"{type(self).__name__} needs a {self.architecture} detector",
+                {"model": spec.name, "path": str(session.path)},
+            )
+        if not 0.0 < confidence < 1.0 or not 0.0 < nms_iou < 1.0:
+            raise ConfigInvalid("confidence and nms_iou must be between 0 and 1")
+        self.session = session
+        self.spec: ModelSpec = spec
+        self.confidence = confidence
+        self.nms_iou = nms_iou
+        self._classes = _class_indices(spec, classes)
+        self._groups = class_groups(spec.labels, merge_classes)
+        self._check_outputs()
+
+    @classmethod
+    def load(
+        cls,
+        model: str | None = None,
+        *,
+        models_dir: Path | str | None = None,
+        sessions: SessionCache | None = None,
+        inference: InferenceSpec | SessionOptions | None = None,
+        registry: ModelRegistry | None = None,
+        confidence: float = DEFAULT_CONFIDENCE,
+        nms_iou: float = DEFAULT_NMS_IOU,
+        classes: Iterable[str] = (),
+    ) -> Self:
+        """Find, verify and load a registered model (default: the adapter's default model)."""
+        registry = registry or default_registry()
+        spec = registry.get(model or cls.default_model)
+        path = resolve_model(spec.name, models_dir=models_dir, registry=registry)
+        session = (sessions or SessionCache()).get(spec, path, inference or SessionOptions())
+        return cls(session, confidence=confidence, nms_iou=nms_iou, classes=classes)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Return every label the model can output, by class id."""
+        return self.spec.labels
+
+    @property
+    def max_batch_size(self) -> int | None:
+        """Return the most images one model run takes, or None when the batch is dynamic."""
+        return self.session.batch_size
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Return the labels this detector reports."""
+        if self._classes is None:
+            return self.spec.labels
+        return tuple(self.spec.labels[i] for i in self._classes)
+
+    def detect(self, image: RGBImage) -> list[Detection]:
+        """Return the detections on one image, best score first."""
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images: Sequence[RGBImage]) -> list[list[Detection]]:
+        """Return the detections per image; one run per image unless the batch dim is dynamic."""
+        if not images:
+            return []
+        step = self.session.batch_size or len(images)
+        results: list[list[Detection]] = []
+        for start in range(0, len(images), step):
+            chunk = list(images[start : start + step])
+            tensor, placements = prepare(chunk, self.spec.input)
+            outputs = self.session.run(tensor)
+            for index, placement in enumerate(placements):
+                mine = [output[index] for output in outputs]
+                results.append(self._finish(self.decode(mine), placement))
+        return results
+
+    def decode(self, outputs: list[FloatArray]) -> RawDetections:
+        """Turn one image's outputs (batch dim removed) into candidates above the confidence."""
+        raise NotImplementedError
+
+    def _finish(self, raw: RawDetections, placement: Letterbox) -> list[Detection]:
+        """Suppress overlaps, map boxes to the image and build Detection values."""
+        kept = grouped_nms(raw, self.nms_iou, self._groups)
+        boxes = placement.to_image(kept.boxes)
+        labels = self.spec.labels
+        return [
+            Detection(
+                bbox=BBox(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+                score=float(score),
+                class_id=int(class_id),
+                label=labels[int(class_id)],
+            )
+            for box, score, class_id in zip(boxes, kept.scores, kept.class_ids, strict=True)
+            if box[2] - box[0] >= _MIN_SIDE_PX and box[3] - box[1] >= _MIN_SIDE_PX
+        ]
+
+    def _check_outputs(self) -> None:
+        """Raise ModelInvalid when the outputs do not fit the registry's labels."""
+
+    def _invalid(self, detail: str) -> ModelInvalid:
+        return ModelInvalid(
+            f"model '{self.spec.name}' file {self.session.path} does not match the registry: "
+            f"{detail}",
+            {"model": self.spec.name, "path": str(self.session.path)},
+        )
+
+    def _input_hw(self) -> tuple[int, int]:
+        return self.spec.input.height, self.spec.input.width
+
+
+class YoloxDetector(OnnxDetector):
+    """YOLOX: BGR 0–255, top-left letterbox, one [N, 5 + C] output decoded on grids 8/16/32."""
+
+    architecture = Architecture.YOLOX
+    default_model = "yolox_nano"
+
+    def decode(self, outputs: list[FloatArray]) -> RawDetections:
+        """Decode objectness × class scores and grid-relative boxes."""
+        return decode_yolox(
+            outputs[0], self._input_hw(), self.spec.decode.strides, self.confidence, self._classes
+        )
+
+    def _check_outputs(self) -> None:
+        shapes = self.session.output_shapes
+        if (
+            len(shapes) != 1
+            or len(shapes[0]) != 3
+            or shapes[0][2] not in (None, 5 + len(self.labels))
+        ):
+            raise self._invalid(f"expected one [B, N, {5 + len(self.labels)}] output, got {shapes}")
+
+
+class LightPersonDetector(YoloxDetector):
+    """The 192-px person-only YOLOX model: a cheap crowd/count prefilter."""
+
+    default_model = "light_person_detector_192"
+
+
+class PicoDetDetector(OnnxDetector):
+    """PP-PicoDet: RGB ImageNet-normalised, per-level sigmoid class maps and DFL box maps."""
+
+    architecture = Architecture.PICODET
+    default_model = "picodet_s_320_coco"
+
+    def decode(self, outputs: list[FloatArray]) -> RawDetections:
+        """Decode the first half (class maps) and second half (DFL box maps) of the outputs."""
+        levels = len(self.spec.decode.strides)
+        reg_max = self.spec.decode.reg_max
+        assert reg_max is not None  # checked by the registry for picodet
+        return decode_picodet(
+            outputs[:levels],
+            outputs[levels:],
+            self._input_hw(),
+            self.spec.decode.strides,
+            reg_max=reg_max,
+            threshold=self.confidence,
+            classes=self._classes,
+        )
+
+    def _check_outputs(self) -> None:
+        shapes = self.session.output_shapes
+        levels = len(self.spec.decode.strides)
+        bins = 4 * ((self.spec.decode.reg_max or 0) + 1)
+        ok = len(shapes) == 2 * levels and all(
+            len(shape) == 3 and shape[2] in (None, want)
+            for shape, want in zip(
+                shapes, [len(self.labels)] * levels + [bins] * levels, strict=True
+            )
+        )
+        if not ok:
+            raise self._invalid(
+                f"expected {levels} [B, N, {len(self.labels)}] class maps and {levels} "
+                f"[B, N, {bins}] box maps, got {shapes}"
+            )
+
+
+class YoloV8Detector(OnnxDetector):
+    """Ultralytics YOLOv8 head: RGB/255, centred letterbox, one [4 + C, N] output."""
+
+    architecture = Architecture.YOLOV8
+    default_model = "safelicensing_yolov8n_plate_384"
+
+    def decode(self, outputs: list[FloatArray]) -> RawDetections:
+        """Decode centre/size boxes and per-class scores."""
+        return decode_yolov8(outputs[0], self.confidence, self._classes)
+
+    def _check_outputs(self) -> None:
+        shapes = self.session.output_shapes
+        if (
+            len(shapes) != 1
+            or len(shapes[0]) != 3
+            or shapes[0][1] not in (None, 4 + len(self.labels))
+        ):
+            raise self._invalid(f"expected one [B, {4 + len(self.labels)}, N] output, got {shapes}")
+
+
+ADAPTERS: dict[Architecture, type[OnnxDetector]] = {
+    Architecture.YOLOX: YoloxDetector,
+    Architecture.PICODET: PicoDetDetector,
+    Architecture.YOLOV8: YoloV8Detector,
+}
+
+
+def build_detector(
+    spec: DetectorSpec,
+    inference: InferenceSpec,
+    sessions: SessionCache,
+    models_dir: Path | str | None = None,
+    *,
+    registry: ModelRegistry | None = None,
+) -> ObjectDetector:
+    """Resolve, verify and load the configured detector over the shared session cache."""
+    registry = registry or default_registry()
+    model = registry.get(spec.model)
+    adapter = ADAPTERS.get(model.architecture)
+    if adapter is None or not model.is_detector:
+        raise ConfigInvalid(
+            f"invalid config at detector.model: '{model.name}' is a {model.role} model, "
+            "not a detector"
+        )
+    path = resolve_model(model.name, models_dir=models_dir, registry=registry)
+    session = sessions.get(model, path, inference)
+    return adapter(session, confidence=spec.confidence, nms_iou=spec.nms_iou, classes=spec.classes)
+
+
+def _class_indices(spec: ModelSpec, classes: Iterable[str]) -> IntArray | None:
+    """Return the class ids to report (None: all); names the model lacks are ignored.
+
+    The default class list names vehicles too, so a person-only model just reports persons; but
+    when no requested name is a label of the model, that is a configuration mistake.
+    """
+    wanted = list(dict.fromkeys(classes))
+    if not wanted:
+        return None
+    index = {label: i for i, label in enumerate(spec.labels)}
+    ids = sorted(index[name] for name in wanted if name in index)
+    if not ids:
+        raise ConfigInvalid(
+            f"invalid config at detector.classes: none of {', '.join(wanted)} is a label of "
+            f"model '{spec.name}' ({_preview(spec.labels)})"
+        )
+    if len(ids) == len(spec.labels):
+        return None
+    array: npt.NDArray[np.intp] = np.asarray(ids, dtype=np.intp)
+    return array
+
+
+def _preview(labels: Sequence[str], count: int = 8) -> str:
+    more = ", ..." if len(labels) > count else ""
+    return ", ".join(labels[:count]) + more

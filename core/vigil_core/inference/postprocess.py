@@ -1,0 +1,185 @@
+"""Decode raw detector outputs into boxes and scores, then keep the best ones (NMS)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+
+type FloatArray = npt.NDArray[np.float32]
+type IntArray = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True, slots=True)
+class RawDetections:
+    """Candidate boxes in model input pixels (x1, y1, x2, y2), each with its best class."""
+
+    boxes: FloatArray
+    scores: FloatArray
+    class_ids: IntArray
+
+    def take(self, keep: IntArray | npt.NDArray[np.bool_]) -> RawDetections:
+        """Return the subset selected by an index or mask array."""
+        return RawDetections(self.boxes[keep], self.scores[keep], self.class_ids[keep])
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+
+def empty() -> RawDetections:
+    """Return no detections."""
+    return RawDetections(
+        np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.intp)
+    )
+
+
+# --- decoders ----------------------------------------------------------------------------------
+
+
+@cache
+def _grid(
+    height: int, width: int, strides: tuple[int, ...], offset: float
+) -> tuple[FloatArray, FloatArray]:
+    """Return the cell origins (N×2, in cells, plus offset) and the stride (N×1) of every anchor."""
+    cells: list[FloatArray] = []
+    sizes: list[FloatArray] = []
+    for stride in strides:
+        ys, xs = np.mgrid[0 : height // stride, 0 : width // stride]
+        cell = np.stack((xs.ravel(), ys.ravel()), axis=1).astype(np.float32) + offset
+        cells.append(cell)
+        sizes.append(np.full((cell.shape[0], 1), stride, dtype=np.float32))
+    grid, stride_col = np.concatenate(cells), np.concatenate(sizes)
+    grid.setflags(write=False)
+    stride_col.setflags(write=False)
+    return grid, stride_col
+
+
+def best_class(scores_all: FloatArray, classes: IntArray | None) -> tuple[FloatArray, IntArray]:
+    """Return each anchor's best score and class among the allowed classes (None: all)."""
+    if classes is not None:
+        scores_all = scores_all[:, classes]
+    column = scores_all.argmax(axis=1)
+    scores = np.take_along_axis(scores_all, column[:, None], axis=1)[:, 0]
+    return scores, (column if classes is None else classes[column])
+
+
+def decode_yolox(
+    output: FloatArray,
+    input_hw: tuple[int, int],
+    strides: Sequence[int],
+    threshold: float,
+    classes: IntArray | None = None,
+) -> RawDetections:
+    """Decode one image's YOLOX output [N, 5 + C]: xy=(p+grid)*s, wh=exp(p)*s, score=obj×cls."""
+    grid, stride = _grid(input_hw[0], input_hw[1], tuple(strides), 0.0)
+    if output.shape[0] != grid.shape[0]:
+        raise ValueError(f"YOLOX output has {output.shape[0]} anchors, the grid {grid.shape[0]}")
+    scores, class_ids = best_class(output[:, 5:], classes)
+    scores = scores * output[:, 4]
+    keep = np.flatnonzero(scores >= threshold)
+    if keep.size == 0:
+        return empty()
+    centre = (output[keep, :2] + grid[keep]) * stride[keep]
+    half = np.exp(output[keep, 2:4]) * stride[keep] / 2.0
+    boxes = np.concatenate((centre - half, centre + half), axis=1).astype(np.float32)
+    return RawDetections(boxes, scores[keep].astype(np.float32), class_ids[keep])
+
+
+def decode_picodet(
+    class_maps: Sequence[FloatArray],
+    box_maps: Sequence[FloatArray],
+    input_hw: tuple[int, int],
+    strides: Sequence[int],
+    *,
+    reg_max: int,
+    threshold: float,
+    classes: IntArray | None = None,
+) -> RawDetections:
+    """Decode one image's PicoDet outputs: sigmoid class scores per level, DFL distances per level.
+
+    Distances are the expectation of a softmax over reg_max + 1 bins, in strides, from the cell
+    centre ((x + 0.5) * stride).
+    """
+    grid, stride = _grid(input_hw[0], input_hw[1], tuple(strides), 0.5)
+    scores_all = np.concatenate(class_maps)
+    if scores_all.shape[0] != grid.shape[0]:
+        raise ValueError(
+            f"PicoDet output has {scores_all.shape[0]} anchors, the grid {grid.shape[0]}"
+        )
+    scores, class_ids = best_class(scores_all, classes)
+    keep = np.flatnonzero(scores >= threshold)
+    if keep.size == 0:
+        return empty()
+    bins = reg_max + 1
+    logits = np.concatenate(box_maps)[keep].reshape(-1, 4, bins)
+    logits = logits - logits.max(axis=2, keepdims=True)
+    weights = np.exp(logits)
+    weights /= weights.sum(axis=2, keepdims=True)
+    distance = (weights @ np.arange(bins, dtype=np.float32)) * stride[keep]  # K×4: l, t, r, b
+    centre = grid[keep] * stride[keep]
+    boxes = np.concatenate((centre - distance[:, :2], centre + distance[:, 2:]), axis=1)
+    return RawDetections(boxes.astype(np.float32), scores[keep].astype(np.float32), class_ids[keep])
+
+
+def decode_yolov8(
+    output: FloatArray, threshold: float, classes: IntArray | None = None
+) -> RawDetections:
+    """Decode one image's YOLOv8 output [4 + C, N]: cx, cy, w, h then one score per class."""
+    scores, class_ids = best_class(output[4:].T, classes)
+    keep = np.flatnonzero(scores >= threshold)
+    if keep.size == 0:
+        return empty()
+    centre = output[:2, keep].T
+    half = output[2:4, keep].T / 2.0
+    boxes = np.concatenate((centre - half, centre + half), axis=1).astype(np.float32)
+    return RawDetections(boxes, scores[keep].astype(np.float32), class_ids[keep])
+
+
+# --- suppression -------------------------------------------------------------------------------
+
+
+def nms(boxes: FloatArray, scores: FloatArray, iou_threshold: float) -> IntArray:
+    """Return indices of boxes kept by greedy non-maximum suppression, best score first."""
+    order = np.argsort(-scores, kind="stable")
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    areas = np.maximum(0.0, x2 - x1) * np.maximum(0.0, y2 - y1)
+    keep: list[int] = []
+    while order.size:
+        best, rest = order[0], order[1:]
+        keep.append(int(best))
+        iw = np.maximum(0.0, np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]))
+        ih = np.maximum(0.0, np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]))
+        inter = iw * ih
+        union = areas[best] + areas[rest] - inter
+        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        order = rest[iou <= iou_threshold]
+    return np.asarray(keep, dtype=np.intp)
+
+
+def grouped_nms(raw: RawDetections, iou_threshold: float, groups: IntArray) -> RawDetections:
+    """Run NMS separately within each group of classes; groups[class_id] is the class's group.
+
+    Each class is normally its own group; putting car, truck and bus in one group makes NMS
+    class-agnostic across them, so one van reported as both car and truck stays one box.
+    """
+    if len(raw) == 0:
+        return raw
+    group_of = groups[raw.class_ids]
+    # Shifting each group to its own far-away region lets one NMS pass stand for one per group.
+    span = np.float32(2.0 * (float(np.abs(raw.boxes).max()) + 1.0))
+    shifted = raw.boxes + (group_of.astype(np.float32) * span)[:, None]
+    return raw.take(nms(shifted, raw.scores, iou_threshold))
+
+
+def class_groups(labels: Sequence[str], merged: Sequence[Sequence[str]]) -> IntArray:
+    """Return each class's NMS group: its own index, or the first index of a merged set it is in."""
+    index = {label: i for i, label in enumerate(labels)}
+    groups = np.arange(len(labels), dtype=np.intp)
+    for names in merged:
+        members = [index[name] for name in names if name in index]
+        if members:
+            groups[members] = members[0]
+    return groups

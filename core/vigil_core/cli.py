@@ -124,17 +124,15 @@ def _cmd_schema(_args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from .inference.registry import load_registry  # noqa: PLC0415
     from .inference.loader import resolve_model  # noqa: PLC0415
+    from .inference.registry import default_registry  # noqa: PLC0415
 
-    registry = load_registry()
-    names = args.names or list(registry)
+    registry = default_registry()
+    names = args.names or list(registry.names)
     failed = 0
     for name in names:
         if args.action == "list":
             spec = registry.get(name)
-            if spec is None:
-                raise VigilError(f"unknown model '{name}'; known: {', '.join(registry)}")
             print(f"{spec.name:36} {spec.role:18} {spec.licence:14} {spec.url or '(no public URL)'}")
             continue
         try:

@@ -13,7 +13,7 @@ from .errors import VigilError
 from .events.bus import EventBus
 from .events.model import SourceState, VigilEvent
 from .inference.batcher import InferenceBatcher
-from .inference.detectors import ObjectDetector, build_detector
+from .inference.detectors import build_detector
 from .inference.session import SessionCache
 from .pipeline import AnalysedFrame, CameraPipeline, CameraStats
 
@@ -47,8 +47,8 @@ class Engine:
         self.config = config
         self.bus = EventBus(loop or asyncio.get_running_loop())
         self._sessions = SessionCache()
-        self._detector: ObjectDetector | None = None
         self._batcher: InferenceBatcher | None = None
+        self._private_batchers: dict[str, InferenceBatcher] = {}
         self._pipelines: dict[str, CameraPipeline] = {}
 
     @property
@@ -58,19 +58,20 @@ class Engine:
 
     async def start(self) -> None:
         """Load the detector (off the loop) and start every camera."""
+        self._batcher = await asyncio.to_thread(self._make_batcher, self._sessions)
+        for camera in self.config.cameras:
+            await self.add_camera(camera)
+
+    def _make_batcher(self, sessions: SessionCache) -> InferenceBatcher:
         models_dir = Path(self.config.models_dir) if self.config.models_dir else None
-        self._detector = await asyncio.to_thread(
-            build_detector, self.config.detector, self.config.inference, self._sessions, models_dir
-        )
         inference = self.config.inference
-        self._batcher = InferenceBatcher(
-            self._detector,
+        detector = build_detector(self.config.detector, inference, sessions, models_dir)
+        return InferenceBatcher(
+            detector,
             workers=inference.workers,
             max_batch=inference.max_batch,
             max_wait_ms=inference.max_wait_ms,
         )
-        for camera in self.config.cameras:
-            await self.add_camera(camera)
 
     async def add_camera(self, camera: CameraSpec) -> None:
         """Start analysing one more camera."""
@@ -78,8 +79,13 @@ class Engine:
             raise VigilError("engine is not started")
         if camera.id in self._pipelines:
             raise VigilError(f"camera {camera.id} is already running")
+        batcher = self._batcher
+        if not self.config.inference.share_session:
+            # Comparison mode for the benchmark: a private session and workers per camera.
+            batcher = await asyncio.to_thread(self._make_batcher, SessionCache())
+            self._private_batchers[camera.id] = batcher
         pipeline = CameraPipeline(
-            camera, batcher=self._batcher, tracker_spec=self.config.tracker, publish=self._publish
+            camera, batcher=batcher, tracker_spec=self.config.tracker, publish=self._publish
         )
         self._pipelines[camera.id] = pipeline
         await asyncio.to_thread(pipeline.start)
@@ -89,12 +95,18 @@ class Engine:
         pipeline = self._pipelines.pop(camera_id, None)
         if pipeline is not None:
             await asyncio.to_thread(pipeline.stop)
+        private = self._private_batchers.pop(camera_id, None)
+        if private is not None:
+            await asyncio.to_thread(private.close)
 
     async def stop(self) -> None:
         """Stop every camera, then the shared inference workers."""
         pipelines = list(self._pipelines.values())
         self._pipelines.clear()
         await asyncio.gather(*(asyncio.to_thread(p.stop) for p in pipelines))
+        for private in self._private_batchers.values():
+            await asyncio.to_thread(private.close)
+        self._private_batchers.clear()
         if self._batcher is not None:
             await asyncio.to_thread(self._batcher.close)
             self._batcher = None

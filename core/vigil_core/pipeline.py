@@ -47,6 +47,8 @@ class CameraStats:
     processing_s: deque[float] = field(default_factory=lambda: deque(maxlen=_STATS_WINDOW))
     inference_s: deque[float] = field(default_factory=lambda: deque(maxlen=_STATS_WINDOW))
     analysed_at: deque[float] = field(default_factory=lambda: deque(maxlen=_STATS_WINDOW))
+    latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    """Seconds from decode to the end of analysis, per frame (the benchmark drains it)."""
 
     def analysed_fps(self) -> float:
         """Return analysed frames per second over the recent window (wall clock)."""
@@ -135,7 +137,8 @@ class CameraPipeline:
         self._gate = MotionGate(camera.motion)
         self._tracker = ByteTracker(tracker_spec)
         self.rules: list[Rule] = build_rules(camera)
-        self._channel = _FrameChannel(lossless=camera.source.is_file)
+        # A paced (realtime) file behaves like a live camera: analysis must keep up or drop.
+        self._channel = _FrameChannel(lossless=camera.source.is_file and not camera.source.realtime)
         self._source = AvSource(
             camera.id,
             camera.source,
@@ -211,7 +214,9 @@ class CameraPipeline:
             waited = time.monotonic()
             detections = self._batcher.submit(frame.image).result()
             self.stats.inference_s.append(time.monotonic() - waited)
-            self._tracks = tuple(self._tracker.update(detections, frame.pts_s))
+            self._tracks = tuple(
+                self._tracker.update(detections, frame.pts_s, (frame.width, frame.height))
+            )
             self.stats.frames_inferred += 1
         ctx = RuleContext(frame=frame, fresh=inferred)
         events = [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
@@ -222,6 +227,7 @@ class CameraPipeline:
         now = time.monotonic()
         self.stats.processing_s.append(now - started)
         self.stats.analysed_at.append(now)
+        self.stats.latency_s.append(now - frame.received_at)
         return events
 
     def _finish_rules(self, frame: Frame) -> list[RuleEvent]:

@@ -1,0 +1,379 @@
+"""`vigil bench`: figures measured side by side on the machine it runs on.
+
+Sections: decode, inference, e2e (N cameras, shared session vs one per camera), tracking.
+Every figure comes from this run; ratios between figures of one run are what to compare,
+because a shared machine makes absolute numbers noisy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+import json
+import os
+from pathlib import Path
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import av
+import numpy as np
+
+from .config import CameraSpec, EngineConfig, InferenceSpec, MotionSpec, SourceSpec, ZoneSpec
+from .errors import VigilError
+from .events.model import RuleEvent, VigilEvent
+from .inference.loader import cache_dir, resolve_model, shared_candidates
+
+SECTIONS = ("decode", "inference", "e2e", "tracking")
+E2E_CLIPS = ("vtest.avi", "car-detection.mp4", "one-by-one-person-detection.mp4", "road_640x360.avi")
+DECODE_SIZES = ((1920, 1080), (1280, 720), (640, 360))
+
+type Report = dict[str, Any]
+
+
+def run_bench(
+    sections: Sequence[str], *, as_json: bool, quick: bool, models_dir: Path | None
+) -> int:
+    """Run the requested sections and print the figures; return the exit code."""
+    wanted = list(sections) or list(SECTIONS)
+    unknown = [s for s in wanted if s not in SECTIONS]
+    if unknown:
+        raise VigilError(f"unknown bench section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+    runners: dict[str, Callable[[], Report]] = {
+        "decode": lambda: bench_decode(quick=quick),
+        "inference": lambda: bench_inference(models_dir, quick=quick),
+        "e2e": lambda: bench_e2e(models_dir, quick=quick),
+        "tracking": lambda: bench_tracking(models_dir, quick=quick),
+    }
+    report: Report = {"machine": _machine()}
+    for name in wanted:
+        if not as_json:
+            print(f"\n== {name} ==", flush=True)
+        report[name] = runners[name]()
+        if not as_json:
+            _print_section(name, report[name])
+    if as_json:
+        print(json.dumps(report, indent=2))
+    return 0
+
+
+def _machine() -> Report:
+    return {"cpus": os.cpu_count(), "python": sys.version.split()[0], "av": av.__version__}
+
+
+def media_dir() -> Path:
+    """Return the folder holding the shared clips (VIGIL_MEDIA_DIR or ../shared/media)."""
+    if os.environ.get("VIGIL_MEDIA_DIR"):
+        return Path(os.environ["VIGIL_MEDIA_DIR"])
+    for candidate in shared_candidates():
+        media = candidate.parent / "media"
+        if media.is_dir():
+            return media
+    raise VigilError("no media folder found: set VIGIL_MEDIA_DIR to the folder holding the clips")
+
+
+# ---------------------------------------------------------------- decode
+
+
+def _transcoded(source: Path, width: int, height: int, seconds: float) -> Path:
+    """Return a camera-like H.264 copy of `source` at width×height, made once with ffmpeg."""
+    out = cache_dir("bench") / f"{source.stem}_{width}x{height}_{int(seconds)}s.mp4"
+    if out.exists():
+        return out
+    if shutil.which("ffmpeg") is None:
+        raise VigilError("ffmpeg is needed to build the benchmark clips")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.mp4")
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(source), "-t", str(seconds),
+         "-vf", f"scale={width}:{height},fps=25", "-c:v", "libx264", "-preset", "veryfast",
+         "-g", "50", "-bf", "0", "-pix_fmt", "yuv420p", "-an", str(tmp)],
+        check=True,
+    )  # fmt: skip
+    tmp.replace(out)
+    return out
+
+
+def _decode_fps(path: Path, threads: int, convert: bool) -> float:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "FRAME" if threads > 1 else "SLICE"
+        stream.thread_count = threads
+        started = time.perf_counter()
+        frames = 0
+        for frame in container.decode(stream):
+            if convert:
+                frame.to_ndarray(format="rgb24")
+            frames += 1
+        return frames / (time.perf_counter() - started)
+
+
+def bench_decode(*, quick: bool) -> Report:
+    """Measure decode frames/s per resolution, 1 vs 2 threads, with and without RGB conversion."""
+    source = media_dir() / "car-detection.mp4"
+    seconds = 4.0 if quick else 10.0
+    rows = []
+    for width, height in DECODE_SIZES:
+        clip = _transcoded(source, width, height, seconds)
+        rows.append(
+            {
+                "size": f"{width}x{height}",
+                "decode_fps_1t": round(_decode_fps(clip, 1, False), 1),
+                "decode_fps_2t": round(_decode_fps(clip, 2, False), 1),
+                "decode_rgb_fps_1t": round(_decode_fps(clip, 1, True), 1),
+            }
+        )
+    return {"clip": f"{source.name} transcoded to H.264, 25 fps, GOP 50", "rows": rows}
+
+
+# ---------------------------------------------------------------- inference
+
+
+def bench_inference(models_dir: Path | None, *, quick: bool) -> Report:
+    """Measure session.run latency per model at 1 and 2 intra-op threads, and detector throughput."""
+    import onnxruntime as ort  # noqa: PLC0415
+
+    from .inference.registry import default_registry  # noqa: PLC0415
+
+    runs = 20 if quick else 60
+    rows = []
+    for spec in default_registry():
+        try:
+            path = resolve_model(spec.name, models_dir=models_dir)
+        except VigilError as err:
+            rows.append({"model": spec.name, "skipped": str(err)})
+            continue
+        row: Report = {"model": spec.name, "role": str(spec.role)}
+        for threads in (1, 2):
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            feed = _random_feed(session)
+            for _ in range(3):
+                session.run(None, feed)
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                session.run(None, feed)
+                times.append(time.perf_counter() - started)
+            row[f"ms_{threads}t"] = round(1000 * statistics.median(times), 2)
+        rows.append(row)
+    return {"runs": runs, "rows": rows, "throughput": _detector_throughput(models_dir, quick=quick)}
+
+
+def _random_feed(session: Any) -> dict[str, Any]:
+    feed = {}
+    rng = np.random.default_rng(0)
+    for tensor in session.get_inputs():
+        shape = [dim if isinstance(dim, int) else 1 for dim in tensor.shape]
+        if "uint8" in tensor.type:
+            feed[tensor.name] = rng.integers(0, 255, shape, dtype=np.uint8)
+        else:
+            feed[tensor.name] = rng.random(shape, dtype=np.float32)
+    return feed
+
+
+def _detector_throughput(models_dir: Path | None, *, quick: bool) -> list[Report]:
+    """Frames/s of the shared YOLOX detector on real frames: 1 worker × 2 threads vs 2 × 1."""
+    from .config import DetectorSpec  # noqa: PLC0415
+    from .inference.batcher import InferenceBatcher  # noqa: PLC0415
+    from .inference.detectors import build_detector  # noqa: PLC0415
+    from .inference.session import SessionCache  # noqa: PLC0415
+
+    frames = _sample_frames(media_dir() / "vtest.avi", 16)
+    total = 60 if quick else 200
+    rows = []
+    for workers, threads in ((1, 1), (1, 2), (2, 1)):
+        spec = InferenceSpec(workers=workers, intra_op_threads=threads)
+        detector = build_detector(DetectorSpec(), spec, SessionCache(), models_dir)
+        batcher = InferenceBatcher(detector, workers=workers, max_batch=8, max_wait_ms=5)
+        try:
+            started = time.perf_counter()
+            futures = [batcher.submit(frames[i % len(frames)]) for i in range(total)]
+            for future in futures:
+                future.result()
+            elapsed = time.perf_counter() - started
+        finally:
+            batcher.close()
+        rows.append({"workers": workers, "intra_op_threads": threads, "frames_per_s": round(total / elapsed, 1)})
+    return rows
+
+
+def _sample_frames(path: Path, count: int, width: int = 640) -> list[np.ndarray]:
+    frames = []
+    with av.open(str(path)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index % 10 == 0:
+                height = round(frame.height * width / frame.width / 2) * 2
+                frames.append(frame.reformat(width=width, height=height, format="rgb24").to_ndarray())
+            if len(frames) >= count:
+                break
+    return frames
+
+
+# ---------------------------------------------------------------- end to end
+
+
+@dataclass(slots=True)
+class _E2EResult:
+    cameras: int
+    shared: bool
+    seconds: float
+    analysed: int
+    inferred: int
+    events: int
+    frame_p50_ms: float
+    frame_p95_ms: float
+    event_p50_ms: float
+    event_p95_ms: float
+    rss_mb: float
+    cpu_s: float
+
+
+def _rss_mb() -> float:
+    with Path("/proc/self/status").open() as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _run_e2e(clips: Sequence[Path], cameras: int, *, shared: bool, seconds: float, models_dir: Path | None) -> _E2EResult:
+    from .engine import Engine  # noqa: PLC0415
+
+    whole = ZoneSpec(id="all", polygon=[(0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98)], classes=[])
+    specs = [
+        CameraSpec(
+            id=f"cam{i}",
+            source=SourceSpec(url=str(clips[i % len(clips)]), realtime=True),
+            fps=5.0,
+            analysis_max_width=640,
+            motion=MotionSpec(),
+            zones=[whole],
+        )
+        for i in range(cameras)
+    ]
+    config = EngineConfig(
+        models_dir=str(models_dir) if models_dir else None,
+        inference=InferenceSpec(workers=2, intra_op_threads=1, share_session=shared),
+        cameras=specs,
+    )
+    engine = Engine(config)
+    event_latency: list[float] = []
+
+    def on_event(event: VigilEvent) -> None:
+        if isinstance(event, RuleEvent):
+            event_latency.append(event.latency_s)
+
+    engine.bus.subscribe(on_event)
+    cpu0 = time.process_time()
+    await engine.start()
+    await asyncio.sleep(1.5)  # warm-up: streams open, first frames decoded
+    start_counts = {cid: engine.pipeline(cid).stats.frames_analysed for cid in engine.camera_ids}
+    start_inferred = {cid: engine.pipeline(cid).stats.frames_inferred for cid in engine.camera_ids}
+    event_latency.clear()
+    frame_latency: list[float] = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        await asyncio.sleep(0.5)
+        for cid in engine.camera_ids:
+            frame_latency.extend(engine.pipeline(cid).stats.latency_s)
+            engine.pipeline(cid).stats.latency_s.clear()
+    elapsed = time.perf_counter() - started
+    analysed = sum(engine.pipeline(c).stats.frames_analysed - start_counts[c] for c in engine.camera_ids)
+    inferred = sum(engine.pipeline(c).stats.frames_inferred - start_inferred[c] for c in engine.camera_ids)
+    rss = _rss_mb()
+    await engine.stop()
+    cpu = time.process_time() - cpu0
+
+    def pct(values: list[float], q: float) -> float:
+        return round(1000 * float(np.percentile(values, q)), 1) if values else float("nan")
+
+    return _E2EResult(
+        cameras=cameras, shared=shared, seconds=round(elapsed, 1), analysed=analysed, inferred=inferred,
+        events=len(event_latency), frame_p50_ms=pct(frame_latency, 50), frame_p95_ms=pct(frame_latency, 95),
+        event_p50_ms=pct(event_latency, 50), event_p95_ms=pct(event_latency, 95), rss_mb=round(rss, 1),
+        cpu_s=round(cpu, 1),
+    )  # fmt: skip
+
+
+def bench_e2e(models_dir: Path | None, *, quick: bool) -> Report:
+    """Analyse N real 640×360 streams at 5 fps, one shared session vs one session per camera."""
+    seconds = 6.0 if quick else 15.0
+    counts = (1, 4) if quick else (1, 4, 8, 16)
+    clips = [_transcoded(media_dir() / name, 640, 360, 60) for name in E2E_CLIPS]
+    rows = []
+    for cameras in counts:
+        for shared in (True, False):
+            result = asyncio.run(
+                _run_e2e(clips, cameras, shared=shared, seconds=seconds, models_dir=models_dir)
+            )
+            rows.append(
+                {
+                    "cameras": result.cameras,
+                    "session": "shared" if shared else "per-camera",
+                    "analysed_fps": round(result.analysed / result.seconds, 1),
+                    "target_fps": 5.0 * cameras,
+                    "inferred_share": round(result.inferred / max(1, result.analysed), 2),
+                    "frame_latency_p50_ms": result.frame_p50_ms,
+                    "frame_latency_p95_ms": result.frame_p95_ms,
+                    "event_latency_p50_ms": result.event_p50_ms,
+                    "event_latency_p95_ms": result.event_p95_ms,
+                    "events": result.events,
+                    "rss_mb": result.rss_mb,
+                }
+            )
+    shared_rows = [r for r in rows if r["session"] == "shared"]
+    per_camera_mb = None
+    if len(shared_rows) >= 2:
+        first, last = shared_rows[0], shared_rows[-1]
+        per_camera_mb = round((last["rss_mb"] - first["rss_mb"]) / (last["cameras"] - first["cameras"]), 1)
+    return {
+        "clips": [c.name for c in clips],
+        "seconds_per_run": seconds,
+        "rows": rows,
+        "memory_per_extra_camera_mb": per_camera_mb,
+    }
+
+
+# ---------------------------------------------------------------- tracking
+
+
+def bench_tracking(models_dir: Path | None, *, quick: bool) -> Report:
+    """Run detector + tracker over vtest and score MOTA / IDF1 against the PETS2009 truth."""
+    from .eval.vtest import evaluate_vtest  # noqa: PLC0415
+
+    return evaluate_vtest(media_dir(), models_dir=models_dir, quick=quick)
+
+
+# ---------------------------------------------------------------- printing
+
+
+def _print_section(name: str, section: Report) -> None:
+    rows = section.get("rows")
+    for key, value in section.items():
+        if key != "rows" and not isinstance(value, list):
+            print(f"{key}: {value}")
+    if isinstance(rows, list) and rows:
+        _print_table(rows)
+    for key, value in section.items():
+        if key != "rows" and isinstance(value, list) and value and isinstance(value[0], dict):
+            print(f"{key}:")
+            _print_table(value)
+
+
+def _print_table(rows: list[Report]) -> None:
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+

@@ -1,0 +1,318 @@
+"""Read a Frigate server's version and cameras: detect resolution, go2rtc restreams, zones.
+
+Frigate 0.14+ serves an authenticated API on port 8971 (``POST /api/login`` sets a JWT cookie,
+``frigate_token`` by default) and an open one on port 5000; older servers only the open one. The
+session token is sent back explicitly on each request rather than left to a cookie jar, because
+aiohttp's default jar (Home Assistant's shared session has one) drops cookies that IP-address
+hosts set, and Frigate is mostly reached by IP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+import json
+import logging
+import re
+from types import MappingProxyType
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import aiohttp
+from yarl import URL
+
+from vigil_core.errors import AuthFailed, SourceUnavailable
+
+_LOGGER = logging.getLogger(__name__)
+
+_VERSION: Final = re.compile(r"\d+\.\d+(\.\d+)?\S{0,40}")
+_GO2RTC_RTSP_PORT: Final = 8554
+_LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+_AUTH_STATUSES: Final = frozenset({401, 403})
+
+type Polygon = tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FrigateCamera:
+    """One camera of a Frigate server, with its zones as relative (0–1) polygons.
+
+    ``restream_url`` is go2rtc's RTSP restream named after the camera; ``detect_restream_url`` is
+    the go2rtc restream Frigate's own detect role reads (often a sub-stream), when it reads one.
+    Neither carries credentials.
+    """
+
+    name: str
+    width: int | None
+    height: int | None
+    fps: float | None
+    enabled: bool
+    restream_url: str | None
+    zones: Mapping[str, Polygon] = field(hash=False)
+    objects: tuple[str, ...]
+    detect_restream_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FrigateServer:
+    """A Frigate server: its version string and its cameras in configuration order."""
+
+    version: str
+    cameras: tuple[FrigateCamera, ...]
+
+
+async def fetch_frigate(
+    url: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    session: aiohttp.ClientSession | None = None,
+    timeout_s: float = 10.0,
+    verify_ssl: bool = True,
+) -> FrigateServer:
+    """Log in when credentials are given, then read ``/api/version`` and ``/api/config``.
+
+    Pass ``verify_ssl=False`` for port 8971's self-signed certificate.
+    """
+    base = _base_url(url)
+    http = session or aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+    api = _Api(http, base, ssl=verify_ssl)
+    try:
+        async with asyncio.timeout(timeout_s):
+            if username:
+                await api.login(username, password or "")
+            version = await api.version()
+            config = await api.config()
+    except TimeoutError as err:
+        raise api.unavailable(f"did not answer within {timeout_s:g} s") from err
+    except aiohttp.ClientConnectorCertificateError as err:
+        raise api.unavailable("presented a certificate that cannot be verified") from err
+    except (aiohttp.ClientError, OSError) as err:
+        _LOGGER.debug("Frigate at %s: %s", api.where, type(err).__name__)
+        raise api.unavailable("cannot be reached") from err
+    finally:
+        if session is None:
+            await api.session.close()
+    return FrigateServer(version=version, cameras=_cameras(config, base.host or ""))
+
+
+def zone_polygon(coordinates: Any, width: int | None, height: int | None) -> Polygon:
+    """Convert Frigate zone coordinates into a relative (0–1) polygon.
+
+    Frigate ≤ 0.13 keeps pixels at the detect resolution, 0.14+ relative values, either as one
+    ``"x1,y1,x2,y2,…"`` string or as a list of ``"x,y"`` strings. As in Frigate, any value above
+    1 makes the whole polygon pixels. Raise ValueError when the coordinates cannot be a polygon.
+    """
+    if isinstance(coordinates, str):
+        parts = coordinates.split(",")
+    elif isinstance(coordinates, Sequence):
+        parts = [part for point in coordinates for part in str(point).split(",")]
+    else:
+        raise ValueError(f"zone coordinates of type {type(coordinates).__name__}")
+    values = [float(part) for part in parts]
+    if len(values) < 6 or len(values) % 2:
+        raise ValueError("a zone needs at least three x,y points")
+    scale_x, scale_y = 1.0, 1.0
+    if any(value > 1 for value in values):
+        if not width or not height:
+            raise ValueError("pixel coordinates without a detect resolution")
+        scale_x, scale_y = float(width), float(height)
+    return tuple(
+        (_unit(values[i] / scale_x), _unit(values[i + 1] / scale_y))
+        for i in range(0, len(values), 2)
+    )
+
+
+@dataclass(slots=True)
+class _Api:
+    """Requests to one Frigate server, carrying the session token once logged in."""
+
+    session: aiohttp.ClientSession
+    base: URL
+    ssl: bool = True
+    token_cookies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        """Return the server's origin for messages, without credentials."""
+        return str(self.base.origin())
+
+    def unavailable(self, why: str) -> SourceUnavailable:
+        """Build the error for a server that cannot be used, naming it."""
+        return SourceUnavailable(f"Frigate at {self.where} {why}", {"url": self.where})
+
+    async def login(self, username: str, password: str) -> None:
+        """Log in and keep the session cookie; servers without ``/api/login`` need none."""
+        body = {"user": username, "password": password}
+        async with self.session.post(
+            self.base / "api" / "login", json=body, ssl=self.ssl
+        ) as response:
+            if response.status in _AUTH_STATUSES:
+                raise AuthFailed(
+                    f"Frigate at {self.where} refused the credentials", {"url": self.where}
+                )
+            if response.status == 404:
+                _LOGGER.debug("Frigate at %s has no login endpoint (before 0.14)", self.where)
+                return
+            if response.status == 429:
+                raise self.unavailable("refuses logins for now after too many failed attempts")
+            if response.status != 200:
+                raise self.unavailable(f"answered HTTP {response.status} to the login")
+            self.token_cookies = {name: morsel.value for name, morsel in response.cookies.items()}
+        if not self.token_cookies:
+            raise self.unavailable("accepted the login but set no session cookie")
+
+    async def version(self) -> str:
+        """Return the version string; anything else there means this is not Frigate."""
+        text = (await self._get("version")).strip()
+        if not _VERSION.fullmatch(text):
+            raise self.unavailable("is not a Frigate server (unexpected /api/version answer)")
+        return text
+
+    async def config(self) -> dict[str, Any]:
+        """Return the parsed ``/api/config``."""
+        try:
+            config = json.loads(await self._get("config"))
+        except ValueError as err:
+            raise self.unavailable("sent a /api/config that is not JSON") from err
+        if not isinstance(config, dict) or not isinstance(config.get("cameras"), dict):
+            raise self.unavailable("sent a /api/config without cameras")
+        return config
+
+    async def _get(self, endpoint: str) -> str:
+        """Return the text of ``/api/<endpoint>``, with the session token when there is one."""
+        async with self.session.get(
+            self.base / "api" / endpoint, cookies=self.token_cookies, ssl=self.ssl
+        ) as response:
+            if response.status in _AUTH_STATUSES:
+                raise AuthFailed(
+                    f"Frigate at {self.where} requires a valid login", {"url": self.where}
+                )
+            if response.status != 200:
+                raise self.unavailable(
+                    f"answered HTTP {response.status} to /api/{endpoint}: not a Frigate server"
+                )
+            return await response.text()
+
+
+def _base_url(url: str) -> URL:
+    """Return the server's base URL without credentials, query or a trailing ``/api``."""
+    text = url.strip()
+    if "://" not in text:
+        text = f"http://{text}"
+    try:
+        parsed = URL(text)
+    except ValueError as err:
+        raise SourceUnavailable("the Frigate URL is not valid", {"url": ""}) from err
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise SourceUnavailable("the Frigate URL is not an http(s) URL", {"url": ""})
+    path = parsed.path.rstrip("/").removesuffix("/api")
+    return parsed.with_user(None).with_query(None).with_fragment(None).with_path(path or "/")
+
+
+def _cameras(config: Mapping[str, Any], host: str) -> tuple[FrigateCamera, ...]:
+    """Build every camera of a ``/api/config`` answer, restreams pointing at ``host``."""
+    go2rtc = _mapping(config.get("go2rtc"))
+    streams = frozenset(_mapping(go2rtc.get("streams")))
+    port = _rtsp_port(go2rtc)
+    return tuple(
+        _camera(name, camera, streams, host, port)
+        for name, camera in _mapping(config.get("cameras")).items()
+        if isinstance(camera, Mapping)
+    )
+
+
+def _camera(
+    name: str, camera: Mapping[str, Any], streams: frozenset[str], host: str, port: int | None
+) -> FrigateCamera:
+    """Build one camera from its ``/api/config`` section."""
+    detect = _mapping(camera.get("detect"))
+    width, height = _int(detect.get("width")), _int(detect.get("height"))
+    detect_stream = _detect_stream(camera, streams, port)
+    return FrigateCamera(
+        name=name,
+        width=width,
+        height=height,
+        fps=_float(detect.get("fps")),
+        enabled=bool(camera.get("enabled", True)),
+        restream_url=_rtsp_url(host, port, name) if name in streams else None,
+        zones=MappingProxyType(_zones(name, camera, width, height)),
+        objects=tuple(str(label) for label in _mapping(camera.get("objects")).get("track") or ()),
+        detect_restream_url=_rtsp_url(host, port, detect_stream) if detect_stream else None,
+    )
+
+
+def _zones(
+    camera_name: str, camera: Mapping[str, Any], width: int | None, height: int | None
+) -> dict[str, Polygon]:
+    """Convert a camera's zones, skipping (and logging) any that is not a polygon."""
+    zones: dict[str, Polygon] = {}
+    for zone_name, zone in _mapping(camera.get("zones")).items():
+        try:
+            zones[zone_name] = zone_polygon(_mapping(zone).get("coordinates"), width, height)
+        except ValueError as err:
+            _LOGGER.warning("Skipping Frigate zone %s/%s: %s", camera_name, zone_name, err)
+    return zones
+
+
+def _detect_stream(
+    camera: Mapping[str, Any], streams: frozenset[str], port: int | None
+) -> str | None:
+    """Return the go2rtc stream Frigate's detect input reads, if it reads one."""
+    for item in _mapping(camera.get("ffmpeg")).get("inputs") or ():
+        if not isinstance(item, Mapping) or "detect" not in (item.get("roles") or ()):
+            continue
+        try:
+            parts = urlsplit(str(item.get("path", "")))
+            input_port = parts.port
+        except ValueError:
+            continue
+        stream = parts.path.lstrip("/")
+        if parts.hostname in _LOCAL_HOSTS and input_port == port and stream in streams:
+            return stream
+    return None
+
+
+def _rtsp_port(go2rtc: Mapping[str, Any]) -> int | None:
+    """Return go2rtc's RTSP port (``rtsp.listen``, default 8554), None when RTSP is off."""
+    listen = _mapping(go2rtc.get("rtsp")).get("listen")
+    if listen is None:
+        return _GO2RTC_RTSP_PORT
+    port = str(listen).rpartition(":")[2]
+    return int(port) if port.isdigit() else None
+
+
+def _rtsp_url(host: str, port: int | None, stream: str) -> str | None:
+    """Return go2rtc's RTSP URL for a stream, None when go2rtc serves no RTSP."""
+    if port is None or not host:
+        return None
+    return str(URL.build(scheme="rtsp", host=host, port=port, path=f"/{stream}"))
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """Return a config section, or an empty one when it is missing or not a mapping."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _number(value: Any) -> float | None:
+    """Return a positive number from the config, None for anything else (bool included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return float(value)
+
+
+def _int(value: Any) -> int | None:
+    """Return a positive config number as an int."""
+    number = _number(value)
+    return None if number is None else int(number)
+
+
+def _float(value: Any) -> float | None:
+    """Return a positive config number as a float."""
+    return _number(value)
+
+
+def _unit(value: float) -> float:
+    """Clamp a relative coordinate into 0–1, rounded past float noise."""
+    return round(min(max(value, 0.0), 1.0), 6)

@@ -20,6 +20,7 @@ from .inference.batcher import InferenceBatcher
 from .motion import MotionGate
 from .rules import Rule, RuleContext, build_rules
 from .sources.av_source import AvSource
+from .stages import FrameAnalyzer, TrackStage
 from .tracking.tracker import ByteTracker
 from .types import Frame, Track
 
@@ -129,14 +130,19 @@ class CameraPipeline:
         batcher: InferenceBatcher,
         tracker_spec: TrackerSpec,
         publish: Callable[[VigilEvent], None],
+        analyzers: Sequence[FrameAnalyzer] = (),
+        track_stages: Sequence[TrackStage] = (),
+        rules: Sequence[Rule] | None = None,
     ) -> None:
         """Build the stages; nothing starts until `start`."""
         self.camera = camera
         self._batcher = batcher
         self._publish = publish
+        self.analyzers = list(analyzers)
+        self.track_stages = list(track_stages)
         self._gate = MotionGate(camera.motion)
         self._tracker = ByteTracker(tracker_spec)
-        self.rules: list[Rule] = build_rules(camera)
+        self.rules: list[Rule] = list(rules) if rules is not None else build_rules(camera)
         # A paced (realtime) file behaves like a live camera: analysis must keep up or drop.
         self._channel = _FrameChannel(lossless=camera.source.is_file and not camera.source.realtime)
         self._source = AvSource(
@@ -209,6 +215,7 @@ class CameraPipeline:
     def process(self, frame: Frame) -> list[RuleEvent]:
         """Analyse one frame: gate, detect, track, apply rules; publish and return the events."""
         started = time.monotonic()
+        events = [event for analyzer in self.analyzers for event in analyzer.update(frame)]
         inferred = self._gate.should_infer(frame.image, frame.pts_s)
         if inferred:
             waited = time.monotonic()
@@ -218,8 +225,10 @@ class CameraPipeline:
                 self._tracker.update(detections, frame.pts_s, (frame.width, frame.height))
             )
             self.stats.frames_inferred += 1
-        ctx = RuleContext(frame=frame, fresh=inferred)
-        events = [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
+        for stage in self.track_stages:
+            events += stage.process(frame, self._tracks, fresh=inferred)
+        ctx = RuleContext(frame=frame, fresh=inferred, stage_events=tuple(events))
+        events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
         self._emit(events)
         self._latest = AnalysedFrame(frame=frame, tracks=self._tracks, inferred=inferred)
         self._last_frame = frame
@@ -231,8 +240,9 @@ class CameraPipeline:
         return events
 
     def _finish_rules(self, frame: Frame) -> list[RuleEvent]:
-        ctx = RuleContext(frame=frame, fresh=False)
-        return [event for rule in self.rules for event in rule.finish(ctx)]
+        events = [event for stage in self.track_stages for event in stage.finish()]
+        ctx = RuleContext(frame=frame, fresh=False, stage_events=tuple(events))
+        return events + [event for rule in self.rules for event in rule.finish(ctx)]
 
     def _emit(self, events: Sequence[RuleEvent]) -> None:
         for event in events:

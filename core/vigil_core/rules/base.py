@@ -18,6 +18,8 @@ class RuleContext:
     frame: Frame
     fresh: bool
     """True when the detector ran on this frame; False when tracks were carried over."""
+    stage_events: tuple[RuleEvent, ...] = ()
+    """Events the stages before the rules produced on this frame (e.g. plate reads)."""
 
     @property
     def camera_id(self) -> str:

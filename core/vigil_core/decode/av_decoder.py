@@ -168,8 +168,8 @@ class AvDecoder:
         """Close the input; safe to call twice."""
         try:
             self._container.close()
-        except Exception:
-            _LOGGER.debug("closing %s failed", redact_url(self._url), exc_info=True)
+        except Exception as err:  # closing a broken stream must not raise
+            _LOGGER.debug("closing %s failed: %s", redact_url(self._url), redact_text(str(err)))
 
     @property
     def codec(self) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 import time
 
 import av
+import av.error
 
 from vigil_core.config import SourceSpec
 from vigil_core.decode.av_decoder import AvDecoder
@@ -152,7 +154,7 @@ class AvSource:
             else:
                 self._run_file()
         except Exception:
-            _LOGGER.exception("%s: source thread failed (%s)", self._camera_id, self._safe_url)
+            _log_unexpected("%s: source thread failed (%s)", self._camera_id, self._safe_url)
             self._set_state(SourceState.OFFLINE, "internal error", KEY_INTERNAL)
 
     def _open(self) -> AvDecoder:
@@ -232,7 +234,7 @@ class AvSource:
         try:
             return self._consume_live(decoder)
         except Exception:
-            _LOGGER.exception("%s: error while reading %s", self._camera_id, self._safe_url)
+            _log_unexpected("%s: error while reading %s", self._camera_id, self._safe_url)
             return self._lost("internal error")
         finally:
             self._end_session(decoder)
@@ -392,6 +394,15 @@ class AvSource:
         self._callback_errors += 1
         if self._callback_errors <= MAX_CALLBACK_ERRORS_LOGGED:
             _LOGGER.exception("%s: %s callback raised", self._camera_id, name)
+
+
+def _log_unexpected(message: str, *args: object) -> None:
+    """Log the exception being handled: FFmpeg's carry the URL, so only their redacted text."""
+    err = sys.exc_info()[1]
+    if isinstance(err, av.error.FFmpegError):
+        _LOGGER.error(f"{message}: %s", *args, redact_text(str(err)))
+    else:
+        _LOGGER.exception(message, *args)
 
 
 def _reason(err: SourceError) -> str:

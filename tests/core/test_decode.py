@@ -1,0 +1,595 @@
+"""Decode files with PyAV: sampling, resizing, timestamps, error mapping and state events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import io
+import itertools
+from pathlib import Path
+import socket
+import subprocess
+import threading
+import time
+
+import numpy as np
+from PIL import Image
+import pytest
+
+from tests.support.clips import ensure_h264_mp4, ffmpeg, looped, make_clip
+from tests.support.shared import media
+from vigil_core.config import SourceSpec
+from vigil_core.decode import AvDecoder, fit_size, grab_frame, probe
+from vigil_core.decode.timing import RateSampler, StreamClock
+from vigil_core.errors import AuthFailed, NotVideo, SourceUnavailable
+from vigil_core.events.model import SourceState, SourceStateEvent
+from vigil_core.sources import LatestFrameSlot, redact_text, redact_url
+from vigil_core.sources.av_source import AvSource
+from vigil_core.sources.reachability import wait_reachable
+from vigil_core.types import Frame
+
+VTEST_FRAMES = 795
+
+
+class Recorder:
+    """Collect frames and state events from an AvSource."""
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+        self.events: list[SourceStateEvent] = []
+        self.finished = threading.Event()
+
+    def on_frame(self, frame: Frame) -> None:
+        self.frames.append(frame)
+
+    def on_state(self, event: SourceStateEvent) -> None:
+        self.events.append(event)
+        if event.state in (SourceState.ENDED, SourceState.OFFLINE):
+            self.finished.set()
+
+    @property
+    def states(self) -> list[SourceState]:
+        return [event.state for event in self.events]
+
+
+def run_file(
+    path: Path | str, *, fps: float = 5.0, max_width: int = 1280, **spec: object
+) -> tuple[AvSource, Recorder]:
+    """Run an AvSource over a file to its end and return it with what it reported."""
+    recorder = Recorder()
+    source = AvSource(
+        "cam",
+        SourceSpec.model_validate({"url": str(path), **spec}),
+        fps=fps,
+        max_width=max_width,
+        on_frame=recorder.on_frame,
+        on_state=recorder.on_state,
+    )
+    source.start()
+    assert recorder.finished.wait(60), "the file source did not finish"
+    assert source.stop(timeout=5)
+    return source, recorder
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a folder of clips made with ffmpeg once for this module."""
+    folder = tmp_path_factory.mktemp("clips")
+    make_clip(folder, "h264.mp4", seconds=4, size=(640, 360), fps=10, gop=10)
+    make_clip(folder, "odd.mp4", seconds=1, size=(853, 479), fps=10, pix_fmt="yuv444p")
+    make_clip(folder, "moov_at_end.mp4", seconds=4, faststart=False)
+    make_clip(folder, "short.mp4", seconds=1.6, fps=10)
+    return folder
+
+
+def truncated(source: Path, folder: Path) -> Path:
+    """Write the first half of a file's bytes next to the other test files."""
+    out = folder / f"half_{source.name}"
+    data = source.read_bytes()
+    out.write_bytes(data[: len(data) // 2])
+    return out
+
+
+# Files --------------------------------------------------------------------------------------
+
+
+def test_vtest_decodes_every_frame_with_monotonic_pts(vtest_path: Path) -> None:
+    with AvDecoder.open(str(vtest_path)) as decoder:
+        frames = [frame for frame in decoder.frames() if frame is not None]
+        assert decoder.codec == "msmpeg4"
+        assert decoder.nominal_fps == pytest.approx(10.0)
+    assert len(frames) == VTEST_FRAMES
+    assert {(frame.width, frame.height) for frame in frames} == {(768, 576)}
+    pts = [frame.pts for frame in frames]
+    assert all(b > a for a, b in itertools.pairwise(pts))
+
+
+def test_vtest_sampled_at_5_fps(vtest_path: Path) -> None:
+    source, recorder = run_file(vtest_path, fps=5.0)
+    assert recorder.states == [SourceState.CONNECTING, SourceState.ONLINE, SourceState.ENDED]
+    assert recorder.events[-1].translation_key == "end_of_file"
+    frames = recorder.frames
+    assert len(frames) == 398
+    first, last = frames[0], frames[-1]
+    assert (first.index, first.pts_s) == (0, 0.0)
+    assert last.index == VTEST_FRAMES - 1
+    assert last.pts_s == pytest.approx(79.4)
+    assert all(b.pts_s - a.pts_s == pytest.approx(0.2) for a, b in itertools.pairwise(frames))
+    assert first.image.shape == (576, 768, 3)
+    assert first.image.dtype == np.uint8
+    assert first.source_size == (768, 576)
+    assert first.camera_id == "cam"
+    stats = source.stats
+    assert (stats.frames_decoded, stats.frames_delivered) == (VTEST_FRAMES, 398)
+    assert stats.input_fps == pytest.approx(10.0)
+
+
+def test_h264_clip_made_by_ffmpeg(clips: Path) -> None:
+    path = clips / "h264.mp4"
+    result = probe(str(path))
+    assert (result.width, result.height, result.codec) == (640, 360, "h264")
+    assert result.fps == pytest.approx(10.0)
+    _, recorder = run_file(path, fps=5.0)
+    assert len(recorder.frames) == 20
+    assert [f.index for f in recorder.frames[:3]] == [0, 2, 4]
+
+
+def test_rate_above_source_delivers_every_frame(clips: Path) -> None:
+    _, recorder = run_file(clips / "h264.mp4", fps=30.0)
+    assert len(recorder.frames) == 40
+
+
+@pytest.mark.parametrize(
+    ("max_width", "expected"),
+    [(320, (180, 320, 3)), (1280, (360, 640, 3)), (500, (280, 500, 3))],
+)
+def test_resize_to_max_width(clips: Path, max_width: int, expected: tuple[int, ...]) -> None:
+    _, recorder = run_file(clips / "h264.mp4", fps=2.0, max_width=max_width)
+    assert {frame.image.shape for frame in recorder.frames} == {expected}
+    assert recorder.frames[0].source_size == (640, 360)
+
+
+def test_odd_sized_video_comes_out_even(clips: Path) -> None:
+    image = grab_frame(str(clips / "odd.mp4"))
+    assert image.shape == (478, 852, 3)
+    assert image.flags["C_CONTIGUOUS"]
+
+
+def test_fit_size_keeps_aspect_and_never_upscales() -> None:
+    assert fit_size(1920, 1080, 1280) == (1280, 720)
+    assert fit_size(640, 360, 1280) == (640, 360)
+    assert fit_size(768, 576, 640) == (640, 480)
+    assert fit_size(853, 479, None) == (852, 478)
+    with pytest.raises(ValueError, match="invalid frame size"):
+        fit_size(0, 10, 100)
+
+
+def test_grab_frame_pixels_match_full_decode(clips: Path) -> None:
+    image = grab_frame(str(clips / "h264.mp4"), max_width=320)
+    assert image.shape == (180, 320, 3)
+    # testsrc draws saturated colour bars: the picture is neither blank nor grey.
+    assert image.std() > 40
+
+
+def test_realtime_file_is_paced(clips: Path) -> None:
+    start = time.monotonic()
+    _, recorder = run_file(clips / "short.mp4", fps=5.0, realtime=True)
+    elapsed = time.monotonic() - start
+    assert len(recorder.frames) == 8
+    # 8 frames 0.2 s apart: the last is due 1.4 s after the first.
+    assert elapsed >= 1.3
+    gaps = [
+        b.received_at - a.received_at
+        for a, b in zip(recorder.frames, recorder.frames[1:], strict=False)
+    ]
+    assert min(gaps) > 0.1
+
+
+def test_stop_returns_promptly_mid_file(vtest_path: Path) -> None:
+    recorder = Recorder()
+    source = AvSource(
+        "cam",
+        SourceSpec(url=str(vtest_path), realtime=True),
+        fps=5,
+        max_width=640,
+        on_frame=recorder.on_frame,
+        on_state=recorder.on_state,
+    )
+    source.start()
+    deadline = time.monotonic() + 10
+    while not recorder.frames and time.monotonic() < deadline:
+        time.sleep(0.02)
+    start = time.monotonic()
+    assert source.stop(timeout=2)
+    assert time.monotonic() - start < 0.5
+    assert SourceState.ENDED not in recorder.states
+
+
+# Broken inputs ------------------------------------------------------------------------------
+
+
+def test_truncated_mp4_decodes_what_it_can(clips: Path, tmp_path: Path) -> None:
+    half = truncated(clips / "h264.mp4", tmp_path)
+    source, recorder = run_file(half, fps=10.0)
+    assert recorder.states[-1] is SourceState.ENDED
+    assert 5 <= len(recorder.frames) < 40
+    assert source.stats.frames_decoded == len(recorder.frames)
+
+
+def test_truncated_avi_decodes_first_half(vtest_path: Path, tmp_path: Path) -> None:
+    half = truncated(vtest_path, tmp_path)
+    _, recorder = run_file(half, fps=10.0)
+    assert recorder.states[-1] is SourceState.ENDED
+    assert 300 < len(recorder.frames) < 500
+
+
+def test_truncated_mp4_without_index_is_not_video(clips: Path, tmp_path: Path) -> None:
+    half = truncated(clips / "moov_at_end.mp4", tmp_path)
+    with pytest.raises(NotVideo, match="not a readable video"):
+        probe(str(half))
+    _, recorder = run_file(half)
+    assert recorder.states == [SourceState.CONNECTING, SourceState.OFFLINE]
+    assert recorder.events[-1].translation_key == "not_video"
+
+
+def test_text_file_named_mp4_is_not_video(tmp_path: Path) -> None:
+    path = tmp_path / "notes.mp4"
+    path.write_text("these are not the frames you are looking for\n" * 20)
+    with pytest.raises(NotVideo) as err:
+        probe(str(path))
+    assert err.value.translation_key == "not_video"
+    assert "\n" not in str(err.value)
+
+
+def test_audio_only_file_is_not_video(tmp_path: Path) -> None:
+    path = tmp_path / "tone.m4a"
+    subprocess.run(
+        [ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", str(path)],
+        check=True,
+        timeout=30,
+    )
+    with pytest.raises(NotVideo, match="no video stream"):
+        probe(str(path))
+
+
+def test_missing_file_is_unavailable(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.mp4"
+    with pytest.raises(SourceUnavailable, match="no such file") as err:
+        grab_frame(str(missing))
+    assert err.value.translation_key == "cannot_connect"
+    _, recorder = run_file(missing)
+    assert recorder.states == [SourceState.CONNECTING, SourceState.OFFLINE]
+    assert recorder.events[-1].reason == "no such file"
+
+
+def test_file_url_scheme(clips: Path) -> None:
+    assert probe(f"file://{clips / 'h264.mp4'}").width == 640
+
+
+def test_looped_copy_keeps_timestamps_increasing(clips: Path, tmp_path: Path) -> None:
+    out = looped(clips / "short.mp4", tmp_path, 3)
+    with AvDecoder.open(str(out)) as decoder:
+        pts = [frame.pts for frame in decoder.frames() if frame is not None]
+    assert len(pts) == 48
+    assert all(b > a for a, b in itertools.pairwise(pts))
+
+
+def test_msmpeg4_transcodes_to_h264_for_rtsp(tmp_path: Path) -> None:
+    clip = media("tree_wind.avi")
+    out = ensure_h264_mp4(clip, tmp_path)
+    assert out.parent == tmp_path
+    assert probe(str(out)).codec == "h264"
+    assert ensure_h264_mp4(out, tmp_path) == out
+
+
+# Network errors (no server needed, or a tiny HTTP one) ---------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_refused_rtsp_is_unavailable_quickly(socket_enabled: None) -> None:
+    url = f"rtsp://admin:hunter2@127.0.0.1:{closed_port()}/stream"
+    start = time.monotonic()
+    with pytest.raises(SourceUnavailable, match="connection refused") as err:
+        probe(url, timeout_s=5)
+    assert time.monotonic() - start < 1.0
+    assert "hunter2" not in str(err.value)
+    assert "rtsp://***@127.0.0.1" in str(err.value)
+
+
+def test_live_source_retries_with_backoff(socket_enabled: None) -> None:
+    recorder = Recorder()
+    spec = SourceSpec(
+        url=f"rtsp://127.0.0.1:{closed_port()}/x", backoff_initial_s=0.1, backoff_max_s=0.4
+    )
+    source = AvSource(
+        "cam", spec, fps=5, max_width=640, on_frame=recorder.on_frame, on_state=recorder.on_state
+    )
+    source.start()
+    deadline = time.monotonic() + 10
+    while len(recorder.events) < 8 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert source.stop(timeout=2)
+    offline = [e for e in recorder.events if e.state is SourceState.OFFLINE]
+    assert len(offline) >= 4
+    assert [e.attempt for e in offline[:4]] == [1, 2, 3, 4]
+    delays = [e.retry_in_s or 0 for e in offline]
+    assert delays[0] == pytest.approx(0.1, rel=0.15)
+    assert delays[1] == pytest.approx(0.2, rel=0.15)
+    assert max(delays) <= 0.4
+    assert {e.translation_key for e in offline} == {"cannot_connect"}
+    states = recorder.states
+    assert all(a is not b for a, b in itertools.pairwise(states))
+
+
+@pytest.fixture
+def silent_port(socket_enabled: None) -> Iterator[int]:
+    """Return a port whose full accept queue drops new connections, like a host that is down."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = int(server.getsockname()[1])
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+        time.sleep(0.1)
+        yield port
+        for filler in fillers:
+            filler.close()
+
+
+def test_unanswered_connect_times_out(silent_port: int) -> None:
+    cancel = threading.Event()
+    start = time.monotonic()
+    with pytest.raises(SourceUnavailable, match="timed out"):
+        wait_reachable(f"rtsp://127.0.0.1:{silent_port}/x", timeout_s=0.5, cancel=cancel)
+    assert 0.4 < time.monotonic() - start < 1.5
+
+
+def test_stop_is_prompt_while_the_host_does_not_answer(silent_port: int) -> None:
+    recorder = Recorder()
+    source = AvSource(
+        "cam",
+        SourceSpec(url=f"rtsp://127.0.0.1:{silent_port}/x", open_timeout_s=30),
+        fps=5,
+        max_width=640,
+        on_frame=recorder.on_frame,
+        on_state=recorder.on_state,
+    )
+    source.start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    assert source.stop(timeout=2)
+    assert time.monotonic() - start < 0.6
+    assert recorder.states == [SourceState.CONNECTING]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    clip: Path
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/private"):
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="cam"')
+            self.end_headers()
+        elif self.path.startswith("/clip.mp4"):
+            data = self.clip.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        else:
+            self.send_response(404)
+            self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep test output quiet."""
+
+
+@pytest.fixture
+def http_base(socket_enabled: None, clips: Path) -> Iterator[str]:
+    """Serve the test clip, a 401 and 404s over HTTP on 127.0.0.1."""
+    handler = type("Handler", (_Handler,), {"clip": clips / "h264.mp4"})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_http_sources(http_base: str) -> None:
+    assert probe(f"{http_base}/clip.mp4?token=abc").width == 640
+    with pytest.raises(SourceUnavailable) as missing:
+        probe(f"{http_base}/nothing.mjpg?user=admin&pwd=secret")
+    assert "404" in str(missing.value)
+    assert "secret" not in str(missing.value)
+    with pytest.raises(AuthFailed, match="access refused"):
+        probe(f"http://admin:wrong@{http_base.removeprefix('http://')}/private/video.mjpg")
+
+
+def _jpeg(index: int) -> bytes:
+    image = np.zeros((120, 160, 3), np.uint8)
+    image[:, (index * 8) % 140 :][:, :20] = 255
+    out = io.BytesIO()
+    Image.fromarray(image).save(out, "JPEG")
+    return out.getvalue()
+
+
+class _MjpegHandler(BaseHTTPRequestHandler):
+    fps = 10.0
+    closing = threading.Event()
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        try:
+            for index in range(10_000):
+                if self.closing.is_set():
+                    return
+                data = _jpeg(index)
+                head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n"
+                self.wfile.write(head.encode() + data + b"\r\n")
+                time.sleep(1 / self.fps)
+        except OSError:
+            return
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep test output quiet."""
+
+
+def test_mjpeg_over_http_is_timed_by_arrival(socket_enabled: None) -> None:
+    # FFmpeg numbers MJPEG frames at a guessed 25 fps; the source must follow real time.
+    closing = threading.Event()
+    handler = type("Handler", (_MjpegHandler,), {"closing": closing})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/video.mjpg"
+    try:
+        result = probe(url, timeout_s=5)
+        assert (result.width, result.height, result.codec, result.fps) == (160, 120, "mjpeg", None)
+        recorder = Recorder()
+        source = AvSource(
+            "cam",
+            SourceSpec(url=url),
+            fps=5,
+            max_width=640,
+            on_frame=recorder.on_frame,
+            on_state=recorder.on_state,
+        )
+        source.start()
+        deadline = time.monotonic() + 5
+        while len(recorder.frames) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        count, start = len(recorder.frames), time.monotonic()
+        time.sleep(2.0)
+        rate = (len(recorder.frames) - count) / (time.monotonic() - start)
+        assert source.stop(timeout=2)
+    finally:
+        closing.set()
+        server.shutdown()
+        server.server_close()  # joins the handler threads
+        thread.join(5)
+    assert recorder.states[:2] == [SourceState.CONNECTING, SourceState.ONLINE]
+    assert 3.5 <= rate <= 6.0, rate
+    assert source.stats.input_fps == pytest.approx(10, rel=0.3)
+
+
+# Timing -------------------------------------------------------------------------------------
+
+
+def test_sampler_on_a_12_5_fps_grid() -> None:
+    sampler = RateSampler(5.0)
+    times = [i * 0.08 for i in range(125)]  # 10 s at 12.5 fps
+    taken = [t for t in times if sampler.take(t)]
+    assert len(taken) == 50
+    assert all(0.16 - 1e-9 <= b - a <= 0.24 + 1e-9 for a, b in itertools.pairwise(taken))
+
+
+def test_sampler_slow_stream_and_gap() -> None:
+    sampler = RateSampler(5.0)
+    assert all(sampler.take(t) for t in (0.0, 0.5, 1.0, 1.5))
+    assert sampler.take(10.0)
+    assert not sampler.take(10.1)
+    assert sampler.take(10.2)
+
+
+def test_clock_tolerates_missing_and_backward_pts() -> None:
+    clock = StreamClock(live=False, nominal_fps=10.0)
+    pts = [0.0, 0.1, None, 0.3, 0.25, 0.4, 0.5]
+    times = [clock.advance(p, wall=i) for i, p in enumerate(pts)]
+    assert times[:4] == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert all(b > a for a, b in itertools.pairwise(times))
+    assert times[-1] == pytest.approx(0.5, abs=0.11)
+
+
+def test_clock_follows_a_restarted_timeline() -> None:
+    clock = StreamClock(live=False, nominal_fps=10.0)
+    first = [clock.advance(i * 0.1, wall=0) for i in range(10)]
+    # The stream starts again from zero (a looping server, an encoder restart).
+    second = [clock.advance(i * 0.1, wall=0) for i in range(10)]
+    times = first + second
+    assert all(b > a for a, b in itertools.pairwise(times))
+    assert second[-1] - second[0] == pytest.approx(0.9, abs=0.25)
+
+
+def test_live_clock_without_pts_uses_wall_clock() -> None:
+    clock = StreamClock(live=True, nominal_fps=None)
+    walls = [100.0, 100.2, 100.4, 100.4, 100.9]
+    times = [clock.advance(None, wall=w) for w in walls]
+    assert times == pytest.approx([0.0, 0.2, 0.4, 0.401, 0.901])
+
+
+def test_live_clock_rejects_a_jump_far_ahead_of_the_wall_clock() -> None:
+    clock = StreamClock(live=True, nominal_fps=None)
+    clock.advance(1.0, wall=50.0)
+    assert clock.advance(1.1, wall=50.1) == pytest.approx(1.1)
+    # A timestamp an hour ahead after 0.1 s of wall time is a glitch, not an hour of video.
+    assert clock.advance(3601.2, wall=50.2) == pytest.approx(1.2)
+
+
+# Helpers ------------------------------------------------------------------------------------
+
+
+def _frame(index: int) -> Frame:
+    return Frame("cam", index, index / 5, 0.0, np.zeros((2, 2, 3), np.uint8), (2, 2))
+
+
+def test_latest_frame_slot_replaces_unconsumed_frames() -> None:
+    slot = LatestFrameSlot()
+    assert slot.get(timeout=0.01) is None
+    for index in range(3):
+        slot.put(_frame(index))
+    got = slot.get(timeout=0)
+    assert got is not None
+    assert got.index == 2
+    assert slot.dropped == 2
+    assert slot.get(timeout=0.01) is None
+
+
+def test_latest_frame_slot_wakes_waiters() -> None:
+    slot = LatestFrameSlot()
+    results: list[Frame | None] = []
+    waiter = threading.Thread(target=lambda: results.append(slot.get(timeout=5)))
+    waiter.start()
+    time.sleep(0.05)
+    slot.put(_frame(7))
+    waiter.join(2)
+    assert results[0] is not None
+    assert results[0].index == 7
+    closer = threading.Thread(target=lambda: results.append(slot.get(timeout=5)))
+    closer.start()
+    slot.close()
+    closer.join(2)
+    assert results[1] is None
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("rtsp://admin:p%40ss@10.0.0.2:554/s?channel=1", "rtsp://***@10.0.0.2:554/s?channel=1"),
+        (
+            "http://cam/snap.cgi?user=admin&pwd=x&res=1",
+            "http://cam/snap.cgi?user=***&pwd=***&res=1",
+        ),
+        ("https://h/live.m3u8?token=abc", "https://h/live.m3u8?token=***"),
+        ("/media/clip.mp4", "/media/clip.mp4"),
+        ("rtsp://[fe80::1/broken", "rtsp://[fe80::1/broken"),
+    ],
+)
+def test_redact_url(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+def test_redact_text_in_ffmpeg_message() -> None:
+    message = "Server returned 401 Unauthorized: 'rtsp://bob:s3cret@127.0.0.1:8554/x'"
+    assert redact_text(message) == "Server returned 401 Unauthorized: 'rtsp://***@127.0.0.1:8554/x'"

@@ -1,0 +1,203 @@
+"""AvSource and probe against a real GStreamer RTSP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+import itertools
+import threading
+import time
+
+import pytest
+
+from tests.integration.conftest import RtspServerFactory
+from tests.support.shared import media
+from vigil_core.config import SourceSpec
+from vigil_core.decode import grab_frame, probe
+from vigil_core.errors import AuthFailed
+from vigil_core.events.model import SourceState, SourceStateEvent
+from vigil_core.sources.av_source import AvSource
+from vigil_core.types import Frame
+
+ANALYSIS_FPS = 5.0
+
+
+class LiveRecorder:
+    """Collect what a live AvSource reports, with waits that poll against a deadline."""
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+        self.events: list[SourceStateEvent] = []
+        self._lock = threading.Lock()
+
+    def on_frame(self, frame: Frame) -> None:
+        with self._lock:
+            self.frames.append(frame)
+
+    def on_state(self, event: SourceStateEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    @property
+    def states(self) -> list[SourceState]:
+        with self._lock:
+            return [event.state for event in self.events]
+
+    def wait_for(self, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"timed out after {timeout_s} s waiting for {what}; states {self.states}"
+                )
+            time.sleep(0.02)
+
+    def wait_state(self, state: SourceState, timeout_s: float, *, after: int = 0) -> int:
+        """Wait until `state` is reported at or after event number `after`; return its position."""
+
+        def seen() -> bool:
+            return state in self.states[after:]
+
+        self.wait_for(seen, timeout_s, state.value)
+        return self.states.index(state, after)
+
+
+@pytest.fixture
+def live() -> Iterator[Callable[..., tuple[AvSource, LiveRecorder]]]:
+    """Return a factory of started live AvSources, all stopped after the test."""
+    started: list[AvSource] = []
+
+    def start(url: str, **spec: object) -> tuple[AvSource, LiveRecorder]:
+        recorder = LiveRecorder()
+        source = AvSource(
+            "cam",
+            SourceSpec.model_validate({"url": url, **spec}),
+            fps=ANALYSIS_FPS,
+            max_width=640,
+            on_frame=recorder.on_frame,
+            on_state=recorder.on_state,
+        )
+        started.append(source)
+        source.start()
+        return source, recorder
+
+    yield start
+    for source in started:
+        assert source.stop(timeout=3)
+
+
+def test_consume_lose_and_reconnect(
+    rtsp_server: RtspServerFactory, live: Callable[..., tuple[AvSource, LiveRecorder]]
+) -> None:
+    server = rtsp_server(media("car-detection.mp4"))
+    source, rec = live(server.url, backoff_initial_s=0.2, backoff_max_s=1.0)
+
+    rec.wait_state(SourceState.ONLINE, 10)
+    # Frames arrive at about the analysis rate: FFmpeg's probe burst aside, 12.5 fps → 5 fps.
+    rec.wait_for(lambda: len(rec.frames) >= 3, 5, "first frames")
+    count, start = len(rec.frames), time.monotonic()
+    rec.wait_for(lambda: time.monotonic() - start >= 2.0, 3, "two seconds")
+    rate = (len(rec.frames) - count) / (time.monotonic() - start)
+    assert 3.5 <= rate <= 6.5, rate
+    assert rec.frames[0].image.shape == (360, 640, 3)
+    assert rec.frames[0].source_size == (768, 432)
+    assert source.stats.input_fps == pytest.approx(12.5, rel=0.2)
+
+    server.stop()
+    offline = rec.wait_state(SourceState.OFFLINE, 10)
+    assert rec.events[offline].translation_key == "stream_lost"
+    # Let it fail against the closed port at least once, then bring the server back.
+    rec.wait_for(lambda: rec.states.count(SourceState.OFFLINE) >= 2, 10, "a refused retry")
+    frames_before = len(rec.frames)
+    restarted_at = time.monotonic()
+    server.restart()
+    back = rec.wait_state(SourceState.ONLINE, 15, after=offline)
+    reconnect_s = time.monotonic() - restarted_at
+    rec.wait_for(lambda: len(rec.frames) > frames_before + 2, 5, "frames after reconnect")
+
+    states = rec.states
+    assert states[:2] == [SourceState.CONNECTING, SourceState.ONLINE]
+    assert states[back - 1 : back + 1] == [SourceState.CONNECTING, SourceState.ONLINE]
+    middle = states[2 : back - 1]
+    assert set(middle) <= {SourceState.STALLED, SourceState.OFFLINE, SourceState.CONNECTING}
+    assert all(a is not b for a, b in itertools.pairwise(states))
+    refused = [e for e in rec.events[offline + 1 : back] if e.state is SourceState.OFFLINE]
+    assert refused
+    assert all(e.translation_key == "cannot_connect" for e in refused)
+    assert all(e.retry_in_s is not None and e.retry_in_s <= 1.0 for e in refused)
+    assert reconnect_s < 6
+    assert source.stats.reconnects >= 1
+    pts = [frame.pts_s for frame in rec.frames]
+    assert all(b > a for a, b in itertools.pairwise(pts))
+    indexes = [frame.index for frame in rec.frames]
+    assert all(b > a for a, b in itertools.pairwise(indexes))
+
+    stop_started = time.monotonic()
+    assert source.stop(timeout=2)
+    assert time.monotonic() - stop_started < 1.0
+
+
+def test_stall_then_recover_while_connected(
+    rtsp_server: RtspServerFactory, live: Callable[..., tuple[AvSource, LiveRecorder]]
+) -> None:
+    server = rtsp_server(fps=10)
+    _, rec = live(
+        server.url, stall_s=1.0, read_timeout_s=2.0, backoff_initial_s=0.2, backoff_max_s=0.5
+    )
+    rec.wait_state(SourceState.ONLINE, 10)
+    server.freeze()
+    stalled = rec.wait_state(SourceState.STALLED, 5)
+    offline = rec.wait_state(SourceState.OFFLINE, 5, after=stalled)
+    assert "no data" in rec.events[offline].reason
+    server.thaw()
+    rec.wait_state(SourceState.ONLINE, 10, after=offline)
+
+
+def test_stop_while_a_read_is_blocked(
+    rtsp_server: RtspServerFactory, live: Callable[..., tuple[AvSource, LiveRecorder]]
+) -> None:
+    server = rtsp_server(fps=10)
+    source, rec = live(server.url, read_timeout_s=30, stall_s=30)
+    rec.wait_state(SourceState.ONLINE, 10)
+    server.freeze()
+    time.sleep(0.3)
+    start = time.monotonic()
+    assert source.stop(timeout=2)
+    assert time.monotonic() - start < 1.0
+    server.thaw()
+
+
+def test_udp_transport(
+    rtsp_server: RtspServerFactory, live: Callable[..., tuple[AvSource, LiveRecorder]]
+) -> None:
+    server = rtsp_server(fps=10)
+    _, rec = live(server.url, transport="udp")
+    rec.wait_state(SourceState.ONLINE, 10)
+    rec.wait_for(lambda: len(rec.frames) >= 5, 5, "frames over UDP")
+
+
+def test_probe_and_grab_over_rtsp(rtsp_server: RtspServerFactory) -> None:
+    server = rtsp_server(media("vtest.avi"), seconds=10)
+    result = probe(server.url, timeout_s=10)
+    assert (result.width, result.height, result.codec) == (768, 576, "h264")
+    image = grab_frame(server.url, timeout_s=10, max_width=384)
+    assert image.shape == (288, 384, 3)
+
+
+def test_wrong_credentials_are_auth_failed(
+    rtsp_server: RtspServerFactory, live: Callable[..., tuple[AvSource, LiveRecorder]]
+) -> None:
+    server = rtsp_server(user="viewer", password="right-horse")
+    with pytest.raises(AuthFailed) as wrong:
+        probe(server.url_as("viewer", "wrong-battery"), timeout_s=5)
+    assert wrong.value.translation_key == "invalid_auth"
+    assert "wrong-battery" not in str(wrong.value)
+    assert "401" in str(wrong.value)
+    with pytest.raises(AuthFailed):
+        probe(server.url_as(), timeout_s=5)
+    assert probe(server.url, timeout_s=10).width == 640
+
+    _, rec = live(server.url_as("viewer", "wrong-battery"), backoff_initial_s=5)
+    offline = rec.wait_state(SourceState.OFFLINE, 5)
+    event = rec.events[offline]
+    assert event.translation_key == "invalid_auth"
+    assert "wrong-battery" not in event.reason

@@ -1,0 +1,96 @@
+"""Make small test videos with the ffmpeg command line, always into a temporary folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import shutil
+import subprocess
+
+import av
+import pytest
+
+
+def ffmpeg() -> str:
+    """Return the ffmpeg executable, or skip the test when it is missing."""
+    path = shutil.which("ffmpeg")
+    if path is None:
+        pytest.skip("ffmpeg is not installed")
+    return path
+
+
+def make_clip(
+    folder: Path,
+    name: str = "testsrc.mp4",
+    *,
+    seconds: float = 4.0,
+    size: tuple[int, int] = (640, 360),
+    fps: float = 10.0,
+    gop: int = 10,
+    faststart: bool = True,
+    pix_fmt: str = "yuv420p",
+) -> Path:
+    """Encode an H.264 test pattern clip (testsrc) and return its path.
+
+    Odd sizes need pix_fmt="yuv444p": 4:2:0 chroma cannot cover an odd width.
+    """
+    out = folder / name
+    width, height = size
+    cmd = [
+        ffmpeg(), "-v", "error", "-y", "-f", "lavfi",
+        "-i", f"testsrc=size={width}x{height}:rate={fps}:duration={seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", pix_fmt,
+        "-g", str(gop), "-bf", "0",
+    ]  # fmt: skip
+    if faststart:
+        cmd += ["-movflags", "+faststart"]
+    subprocess.run([*cmd, str(out)], check=True, timeout=60)
+    return out
+
+
+def codec_of(path: Path) -> str:
+    """Return the codec name of the first video stream."""
+    container = av.open(str(path))
+    try:
+        return str(container.streams.video[0].codec_context.name)
+    finally:
+        container.close()
+
+
+def ensure_h264_mp4(source: Path, folder: Path, *, seconds: float | None = None) -> Path:
+    """Return an H.264 mp4 of the source: itself if it already is one, else a transcode in folder.
+
+    GStreamer's test server streams with `qtdemux ! h264parse ! rtph264pay`, so clips such as
+    vtest.avi (msmpeg4) are transcoded once per folder, never into the repository. `seconds`
+    keeps only the beginning (vtest.avi in full takes about 4 s to transcode here).
+    """
+    is_h264_mp4 = source.suffix.lower() in {".mp4", ".mov", ".m4v"} and codec_of(source) == "h264"
+    if is_h264_mp4 and seconds is None:
+        return source
+    suffix = f".{seconds:g}s" if seconds is not None else ""
+    out = folder / f"{source.stem}{suffix}.h264.mp4"
+    if not out.exists():
+        limit = ["-t", f"{seconds:g}"] if seconds is not None else []
+        cmd = [
+            ffmpeg(), "-v", "error", "-y", "-i", str(source), *limit, "-an",
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-bf", "0",
+            "-movflags", "+faststart", str(out),
+        ]  # fmt: skip
+        subprocess.run(cmd, check=True, timeout=300)
+    return out
+
+
+def looped(source: Path, folder: Path, times: int) -> Path:
+    """Return the clip repeated `times` times with continuous timestamps (stream copy, fast).
+
+    The test RTSP server plays a file once; a looped copy keeps a long test's stream alive.
+    """
+    if times <= 1:
+        return source
+    out = folder / f"{source.stem}.x{times}{source.suffix}"
+    if not out.exists():
+        cmd = [
+            ffmpeg(), "-v", "error", "-y", "-stream_loop", str(times - 1), "-i", str(source),
+            "-an", "-c", "copy", "-movflags", "+faststart", str(out),
+        ]  # fmt: skip
+        subprocess.run(cmd, check=True, timeout=120)
+    return out

@@ -17,7 +17,7 @@ import yaml
 
 from .config import EngineConfig
 from .engine import Engine
-from .errors import VigilError
+from .errors import ConfigInvalid, UnknownModel, VigilError
 
 _LOGGER = logging.getLogger("vigil_core")
 
@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except VigilError as err:
         print(f"vigil: error: {err}", file=sys.stderr)
-        return EXIT_USAGE if err.translation_key.startswith(("config", "invalid")) else EXIT_FAILED
+        return EXIT_USAGE if isinstance(err, (ConfigInvalid, UnknownModel)) else EXIT_FAILED
     except KeyboardInterrupt:
         return 130
 
@@ -88,13 +88,13 @@ def load_config(path: Path) -> EngineConfig:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise VigilError(f"config file {path} does not exist") from None
+        raise ConfigInvalid(f"config file {path} does not exist") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise VigilError(f"config file {path}{where} is not valid YAML") from None
+        raise ConfigInvalid(f"config file {path}{where} is not valid YAML") from None
     if not isinstance(raw, dict):
-        raise VigilError(f"config file {path} must hold a mapping at the top level")
+        raise ConfigInvalid(f"config file {path} must hold a mapping at the top level")
     return EngineConfig.parse(_relative_paths(raw, path.parent))
 
 
@@ -204,12 +204,21 @@ async def run_engine(
     engine = Engine(config)
     failures: list[str] = []
 
+    live = {cam.id for cam in config.cameras if not cam.source.is_file}
+    reported: set[str] = set()
+
     def write(event: Any) -> None:
         line = json.dumps(event.as_dict(), separators=(",", ":"))
         for out in outputs:
             print(line, file=out, flush=True)
-        if isinstance(event, SourceStateEvent) and event.state is SourceState.OFFLINE:
-            print(f"vigil: camera {event.camera_id}: {event.reason}", file=sys.stderr)
+        if not isinstance(event, SourceStateEvent) or event.camera_id not in live:
+            return
+        # Say once that a live camera is down; retries stay in the event stream.
+        if event.state is SourceState.OFFLINE and event.camera_id not in reported:
+            reported.add(event.camera_id)
+            print(f"vigil: camera {event.camera_id} is offline: {event.reason}", file=sys.stderr)
+        elif event.state is SourceState.ONLINE:
+            reported.discard(event.camera_id)
 
     unsubscribe = engine.bus.subscribe(write)
     if on_engine is not None:

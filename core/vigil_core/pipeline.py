@@ -20,6 +20,7 @@ from .inference.batcher import InferenceBatcher
 from .motion import MotionGate
 from .rules import Rule, RuleContext, build_rules
 from .sources.av_source import AvSource
+from .sources.redact import redact_url
 from .stages import FrameAnalyzer, TrackStage
 from .tracking.tracker import ByteTracker
 from .types import Frame, Track
@@ -188,7 +189,9 @@ class CameraPipeline:
         self.state = event.state
         if event.state is SourceState.OFFLINE and self.camera.source.is_file:
             # A file that cannot be opened will not appear by retrying: end this camera only.
-            self.error = VigilError(f"camera {self.camera.id}: {event.reason}")
+            self.error = VigilError(
+                f"camera {self.camera.id} ({redact_url(self.camera.source.url)}): {event.reason}"
+            )
             self._source.stop(0)
             self._channel.close()
         elif event.state is SourceState.ENDED:

@@ -27,6 +27,7 @@ from .config import CameraSpec, EngineConfig, InferenceSpec, MotionSpec, SourceS
 from .errors import VigilError
 from .events.model import RuleEvent, VigilEvent
 from .inference.loader import cache_dir, resolve_model, shared_candidates
+from .types import RGBImage
 
 SECTIONS = ("decode", "inference", "e2e", "tracking")
 E2E_CLIPS = ("vtest.avi", "car-detection.mp4", "one-by-one-person-detection.mp4", "road_640x360.avi")
@@ -99,7 +100,8 @@ def _transcoded(source: Path, width: int, height: int, seconds: float) -> Path:
 
 
 def _decode_fps(path: Path, threads: int, convert: bool) -> float:
-    with av.open(str(path)) as container:
+    container = av.open(str(path))
+    try:
         stream = container.streams.video[0]
         stream.thread_type = "FRAME" if threads > 1 else "SLICE"
         stream.thread_count = threads
@@ -110,6 +112,8 @@ def _decode_fps(path: Path, threads: int, convert: bool) -> float:
                 frame.to_ndarray(format="rgb24")
             frames += 1
         return frames / (time.perf_counter() - started)
+    finally:
+        container.close()
 
 
 def bench_decode(*, quick: bool) -> Report:
@@ -135,7 +139,7 @@ def bench_decode(*, quick: bool) -> Report:
 
 def bench_inference(models_dir: Path | None, *, quick: bool) -> Report:
     """Measure session.run latency per model at 1 and 2 intra-op threads, and detector throughput."""
-    import onnxruntime as ort  # noqa: PLC0415
+    import onnxruntime as ort  # type: ignore[import-untyped]  # noqa: PLC0415
 
     from .inference.registry import default_registry  # noqa: PLC0415
 
@@ -168,7 +172,7 @@ def bench_inference(models_dir: Path | None, *, quick: bool) -> Report:
 
 
 def _random_feed(session: Any) -> dict[str, Any]:
-    feed = {}
+    feed: dict[str, Any] = {}
     rng = np.random.default_rng(0)
     for tensor in session.get_inputs():
         shape = [dim if isinstance(dim, int) else 1 for dim in tensor.shape]
@@ -205,13 +209,14 @@ def _detector_throughput(models_dir: Path | None, *, quick: bool) -> list[Report
     return rows
 
 
-def _sample_frames(path: Path, count: int, width: int = 640) -> list[np.ndarray]:
-    frames = []
+def _sample_frames(path: Path, count: int, width: int = 640) -> list[RGBImage]:
+    frames: list[RGBImage] = []
     with av.open(str(path)) as container:
         for index, frame in enumerate(container.decode(video=0)):
             if index % 10 == 0:
                 height = round(frame.height * width / frame.width / 2) * 2
-                frames.append(frame.reformat(width=width, height=height, format="rgb24").to_ndarray())
+                small = frame.reformat(width=width, height=height, format="rgb24")
+                frames.append(small.to_ndarray())  # type: ignore[arg-type]
             if len(frames) >= count:
                 break
     return frames

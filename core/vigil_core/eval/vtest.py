@@ -29,9 +29,12 @@ def decode_all(path: Path) -> list[tuple[float, RGBImage]]:
     frames = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        base = stream.time_base
         for index, frame in enumerate(container.decode(stream)):
-            pts = float(frame.pts * stream.time_base) if frame.pts is not None else index / VTEST_FPS
-            frames.append((pts, frame.to_ndarray(format="rgb24")))
+            known = frame.pts is not None and base is not None
+            pts = float(frame.pts * base) if known else index / VTEST_FPS  # type: ignore[operator]
+            image: RGBImage = frame.to_ndarray(format="rgb24")  # type: ignore[assignment]
+            frames.append((pts, image))
     return frames
 
 

@@ -25,7 +25,8 @@ def downscale_gray(image: RGBImage, cells_wide: int = _CELLS_WIDE) -> npt.NDArra
     view = image[: rows * block : step, : cols * block : step, 1]  # green ≈ luma, saves a sum
     sub = block // step
     blocks = view.reshape(rows, sub, cols, sub).astype(np.float32)
-    return blocks.mean(axis=(1, 3))
+    means: npt.NDArray[np.float32] = blocks.mean(axis=(1, 3), dtype=np.float32)
+    return means
 
 
 class MotionGate:

@@ -1,0 +1,119 @@
+"""The Vigil integration: video analytics on the cameras you already have."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
+
+from vigil_core.engine import Engine
+from vigil_core.errors import ModelError, VigilError
+from vigil_core.inference.loader import resolve_model
+
+from .bridge import VigilBridge
+from .const import (
+    CONF_DOWNLOAD_MODELS,
+    CONF_MODELS_DIR,
+    CORE_VERSION,
+    DETECTOR_MODEL,
+    DOMAIN,
+    MANUFACTURER,
+)
+from .data import VigilConfigEntry, VigilRuntime
+from .engine_config import build_engine_config, configured
+from .issues import async_create_model_issue, async_delete_model_issue
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.EVENT,
+    Platform.IMAGE,
+    Platform.SENSOR,
+]
+
+
+def _resolve_detector(models_dir: str | None, allow_download: bool) -> Path:
+    """Find (or fetch) the detector model and check its sha256 (blocking)."""
+    return resolve_model(
+        DETECTOR_MODEL,
+        models_dir=models_dir or None,
+        allow_download=allow_download,
+        progress=lambda _received, _total: None,
+    )
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> bool:
+    """Start the engine for every configured camera and zone."""
+    try:
+        model = await hass.async_add_executor_job(
+            _resolve_detector,
+            entry.data.get(CONF_MODELS_DIR),
+            entry.data.get(CONF_DOWNLOAD_MODELS, True),
+        )
+    except ModelError as err:
+        async_create_model_issue(hass, err)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key=err.translation_key,
+            translation_placeholders={"model": DETECTOR_MODEL},
+        ) from err
+    async_delete_model_issue(hass)
+
+    cameras, zones = configured(entry)
+    engine = Engine(build_engine_config(entry, cameras, zones, model.parent), loop=hass.loop)
+    bridge = VigilBridge(hass, entry.entry_id, engine, cameras, zones)
+    # Subscribe before starting, so the first stream states are not missed.
+    bridge.async_start()
+    try:
+        await engine.start()
+    except VigilError as err:
+        bridge.async_stop()
+        await engine.stop()
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="engine_failed",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    entry.runtime_data = VigilRuntime(engine=engine, bridge=bridge, cameras=cameras, zones=zones)
+    entry.async_on_unload(bridge.async_stop)
+
+    async def _async_stop_engine(_event: Event) -> None:
+        await engine.stop()
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_engine))
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, entry.entry_id)},
+        name=entry.title,
+        manufacturer=MANUFACTURER,
+        model="Video analytics hub",
+        sw_version=CORE_VERSION,
+        entry_type=dr.DeviceEntryType.SERVICE,
+    )
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    return True
+
+
+async def _async_update_listener(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
+    """Reload when options or subentries change."""
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> bool:
+    """Unload the entities, then stop every thread and close every stream."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.engine.stop()
+    return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
+    """Remove the repair issues the entry raised."""
+    registry = ir.async_get(hass)
+    for domain, issue_id in list(registry.issues):
+        if domain == DOMAIN:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)

@@ -1,0 +1,65 @@
+"""Constants of the Vigil integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from importlib.metadata import PackageNotFoundError, version
+from typing import Final
+
+DOMAIN: Final = "vigil"
+MANUFACTURER: Final = "Vigil"
+
+
+def _core_version() -> str | None:
+    """Return the installed vigil-core version (read once, at import, off the event loop)."""
+    try:
+        return version("vigil-core")
+    except PackageNotFoundError:  # pragma: no cover - vigil-core runs from a source tree
+        return None
+
+
+CORE_VERSION: Final = _core_version()
+
+# Hub entry data.
+CONF_MODELS_DIR: Final = "models_dir"
+CONF_DOWNLOAD_MODELS: Final = "download_models"
+
+# Hub entry options.
+CONF_ANALYSIS_FPS: Final = "analysis_fps"
+CONF_CONFIDENCE: Final = "confidence"
+CONF_MOTION_GATING: Final = "motion_gating"
+DEFAULT_ANALYSIS_FPS: Final = 5.0
+DEFAULT_CONFIDENCE: Final = 0.25
+DEFAULT_MOTION_GATING: Final = True
+
+# Subentry types.
+SUBENTRY_CAMERA: Final = "camera"
+SUBENTRY_ZONE: Final = "zone"
+
+# Camera subentry data.
+CONF_SOURCE_TYPE: Final = "source_type"
+SOURCE_STREAM: Final = "stream"
+SOURCE_ONVIF: Final = "onvif"
+SOURCE_FRIGATE: Final = "frigate"
+SOURCE_TYPES: Final = (SOURCE_STREAM, SOURCE_ONVIF, SOURCE_FRIGATE)
+CONF_PROFILE: Final = "profile"
+CONF_STREAM_URL: Final = "stream_url"
+CONF_FRIGATE_CAMERA: Final = "frigate_camera"
+
+# Zone subentry data.
+CONF_CAMERA: Final = "camera"
+CONF_POLYGON: Final = "polygon"
+CONF_CLASSES: Final = "classes"
+CONF_INERTIA: Final = "inertia"
+DEFAULT_CLASSES: Final = ("person",)
+DEFAULT_INERTIA: Final = 3
+
+DETECTOR_MODEL: Final = "yolox_nano"
+# Classes the default detector keeps (vigil_core DetectorSpec): zones may watch any of them.
+OBJECT_CLASSES: Final = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+
+PROBE_TIMEOUT_S: Final = 10.0
+SNAPSHOT_MAX_WIDTH: Final = 1280
+REFRESH_INTERVAL: Final = timedelta(seconds=5)
+IMAGE_INTERVAL: Final = timedelta(seconds=10)
+STREAM_ISSUE_AFTER: Final = timedelta(minutes=5)

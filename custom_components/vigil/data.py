@@ -1,0 +1,25 @@
+"""Runtime data the Vigil config entry carries while it is loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from homeassistant.config_entries import ConfigEntry
+
+from vigil_core.engine import Engine
+
+from .bridge import VigilBridge
+from .engine_config import CameraInfo, ZoneInfo
+
+
+@dataclass(slots=True, kw_only=True)
+class VigilRuntime:
+    """The running engine, its bridge to Home Assistant and what was configured."""
+
+    engine: Engine
+    bridge: VigilBridge
+    cameras: dict[str, CameraInfo]
+    zones: dict[str, ZoneInfo]
+
+
+type VigilConfigEntry = ConfigEntry[VigilRuntime]

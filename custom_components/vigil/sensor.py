@@ -1,0 +1,140 @@
+"""Sensors: objects in a zone by class; a camera's analysed rate and inference latency."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import EntityCategory, UnitOfTime
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from vigil_core.engine import CameraStatus
+
+from .bridge import ZoneState
+from .const import OBJECT_CLASSES
+from .data import VigilConfigEntry
+from .engine_config import ZoneInfo
+from .entity import VigilEntity, VigilZoneEntity
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class VigilZoneSensorDescription(SensorEntityDescription):
+    """Describe a sensor computed from a zone's state."""
+
+    value_fn: Callable[[ZoneState], int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class VigilCameraSensorDescription(SensorEntityDescription):
+    """Describe a sensor computed from a camera's figures."""
+
+    value_fn: Callable[[CameraStatus], float]
+
+
+def _count_of(object_class: str) -> Callable[[ZoneState], int]:
+    return lambda zone: zone.counts.get(object_class, 0)
+
+
+ZONE_COUNT_SENSORS: dict[str, VigilZoneSensorDescription] = {
+    object_class: VigilZoneSensorDescription(
+        key=f"count_{object_class}",
+        translation_key=f"count_{object_class}",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_count_of(object_class),
+    )
+    for object_class in OBJECT_CLASSES
+}
+
+ZONE_TOTAL_SENSOR = VigilZoneSensorDescription(
+    key="count",
+    translation_key="count_all",
+    state_class=SensorStateClass.MEASUREMENT,
+    value_fn=lambda zone: zone.total,
+)
+
+CAMERA_SENSORS: tuple[VigilCameraSensorDescription, ...] = (
+    VigilCameraSensorDescription(
+        key="analysed_fps",
+        translation_key="analysed_fps",
+        native_unit_of_measurement="fps",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda status: round(status.analysed_fps, 2),
+    ),
+    VigilCameraSensorDescription(
+        key="inference_latency",
+        translation_key="inference_latency",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        # Changes on every refresh: keep it out of the recorder unless someone asks.
+        entity_registry_enabled_default=False,
+        value_fn=lambda status: round(status.inference_ms, 1),
+    ),
+)
+
+
+def zone_sensor_descriptions(zone: ZoneInfo) -> list[VigilZoneSensorDescription]:
+    """Return one count sensor per watched class, or a total when the zone watches all."""
+    if not zone.classes:
+        return [ZONE_TOTAL_SENSOR]
+    return [ZONE_COUNT_SENSORS[c] for c in zone.classes if c in ZONE_COUNT_SENSORS]
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: VigilConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the sensors of every camera and zone."""
+    runtime = entry.runtime_data
+    bridge = runtime.bridge
+    for camera in runtime.cameras.values():
+        async_add_entities(
+            (VigilCameraSensor(bridge, camera, desc) for desc in CAMERA_SENSORS),
+            config_subentry_id=camera.subentry_id,
+        )
+    for zone in runtime.zones.values():
+        camera = runtime.cameras[zone.camera_id]
+        async_add_entities(
+            (
+                VigilZoneSensor(bridge, camera, zone, desc)
+                for desc in zone_sensor_descriptions(zone)
+            ),
+            config_subentry_id=zone.subentry_id,
+        )
+
+
+class VigilZoneSensor(VigilZoneEntity, SensorEntity):
+    """How many objects of a class are inside a zone."""
+
+    entity_description: VigilZoneSensorDescription
+
+    @property
+    def native_value(self) -> int:
+        """Return the count through the description."""
+        return self.entity_description.value_fn(self.bridge.zone_states[self.zone.rule_id])
+
+
+class VigilCameraSensor(VigilEntity, SensorEntity):
+    """A figure of a camera's analysis, read from the engine's statistics."""
+
+    entity_description: VigilCameraSensorDescription
+
+    @property
+    def native_value(self) -> float | None:
+        """Return the latest figure, or None before the first refresh."""
+        status = self.bridge.stats.get(self.camera.camera_id)
+        return None if status is None else self.entity_description.value_fn(status)

@@ -1,0 +1,243 @@
+"""Zone subentry flow: name and camera, the polygon over the camera's picture, a preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigSubentry,
+    SubentryFlowResult,
+)
+from homeassistant.const import CONF_NAME
+from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
+import voluptuous as vol
+
+from vigil_core.errors import VigilError
+from vigil_core.types import RGBImage
+
+from .const import (
+    CONF_CAMERA,
+    CONF_CLASSES,
+    CONF_INERTIA,
+    CONF_POLYGON,
+    DEFAULT_CLASSES,
+    DEFAULT_INERTIA,
+    OBJECT_CLASSES,
+    SUBENTRY_ZONE,
+)
+from .engine_config import slug_id, source_url
+from .flow_base import TEXT_FIELD, VigilSubentryFlow, camera_subentries
+from .preview import async_preview_store, preview_url
+from .validation import (
+    async_grab_frame,
+    form_error,
+    format_polygon,
+    parse_polygon,
+    render_zone_picture,
+)
+
+type Point = tuple[float, float]
+
+
+class ZoneSubentryFlow(VigilSubentryFlow):
+    """Draw a zone on a camera's picture, check it, and save it."""
+
+    def __init__(self) -> None:
+        """Start with an empty form."""
+        self._input: dict[str, Any] = {}
+        self._image: RGBImage | None = None
+        self._points: list[Point] = []
+        self._token: str | None = None
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Name the zone and pick its camera."""
+        return await self._async_camera_form("user", user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a zone, starting from what was saved."""
+        if user_input is None and not self._input:
+            subentry = self._get_reconfigure_subentry()
+            self._input = {
+                CONF_NAME: subentry.title,
+                CONF_CAMERA: subentry.data[CONF_CAMERA],
+                CONF_POLYGON: format_polygon(subentry.data[CONF_POLYGON]),
+                CONF_CLASSES: list(subentry.data.get(CONF_CLASSES, [])),
+                CONF_INERTIA: subentry.data.get(CONF_INERTIA, DEFAULT_INERTIA),
+            }
+        return await self._async_camera_form("reconfigure", user_input)
+
+    async def async_step_zone(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Type the polygon over the camera's picture; choose the classes and the inertia."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            # No class chosen (every class) leaves the key out of the form's answer.
+            self._input.update({CONF_CLASSES: []} | user_input)
+            points, error = parse_polygon(str(user_input[CONF_POLYGON]))
+            if error:
+                errors[CONF_POLYGON] = error
+            else:
+                self._points = points
+                await self._async_draw(points)
+                return await self.async_step_preview()
+        current: list[Point] = []
+        if polygon := self._input.get(CONF_POLYGON):
+            points, error = parse_polygon(str(polygon))
+            current = [] if error else points
+        await self._async_draw(current)
+        return self.async_show_form(
+            step_id="zone",
+            data_schema=self.add_suggested_values_to_schema(
+                ZONE_SCHEMA, {CONF_CLASSES: list(DEFAULT_CLASSES)} | self._input
+            ),
+            errors=errors,
+            description_placeholders=self._placeholders(),
+        )
+
+    async def async_step_preview(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Show the zone on the camera's picture: save it, or edit it again."""
+        return self.async_show_menu(
+            step_id="preview",
+            menu_options=["save", "zone"],
+            description_placeholders=self._placeholders(),
+        )
+
+    async def async_step_save(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Save the zone that was previewed."""
+        data = {
+            CONF_CAMERA: self._input[CONF_CAMERA],
+            CONF_POLYGON: [[x, y] for x, y in self._points],
+            CONF_CLASSES: list(self._input.get(CONF_CLASSES, [])),
+            CONF_INERTIA: int(self._input.get(CONF_INERTIA, DEFAULT_INERTIA)),
+        }
+        return self._finish(self._input[CONF_NAME], data)
+
+    @callback
+    def async_remove(self) -> None:
+        """Forget the picture when the flow ends."""
+        self._drop_picture()
+
+    async def _async_camera_form(
+        self, step_id: str, user_input: dict[str, Any] | None
+    ) -> SubentryFlowResult:
+        entry = self._get_entry()
+        cameras = camera_subentries(entry)
+        if not cameras:
+            return self.async_abort(reason="no_cameras")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            name = str(user_input[CONF_NAME]).strip()
+            self._input.update({CONF_NAME: name, CONF_CAMERA: user_input[CONF_CAMERA]})
+            if self._is_duplicate_zone(user_input[CONF_CAMERA], name):
+                errors[CONF_NAME] = "zone_exists"
+            elif error := await self._async_fetch_picture(entry, user_input[CONF_CAMERA]):
+                errors["base"] = error
+            else:
+                return await self.async_step_zone()
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(
+                _zone_camera_schema(cameras), self._input
+            ),
+            errors=errors,
+        )
+
+    def _is_duplicate_zone(self, camera: str, name: str) -> bool:
+        current = self._reconfigure_subentry_id if self._reconfiguring else None
+        return any(
+            sub.subentry_type == SUBENTRY_ZONE
+            and sub.subentry_id != current
+            and sub.data.get(CONF_CAMERA) == camera
+            and sub.title.casefold() == name.casefold()
+            for sub in self._get_entry().subentries.values()
+        )
+
+    async def _async_fetch_picture(self, entry: ConfigEntry, camera_id: str) -> str | None:
+        """Keep the camera's current picture for this flow; return a form error or None.
+
+        A camera that is being analysed gives its latest frame; otherwise one frame is
+        decoded from its stream (in the executor).
+        """
+        camera = entry.subentries.get(camera_id)
+        if camera is None:
+            return "unknown"
+        latest = None
+        if entry.state is ConfigEntryState.LOADED:
+            latest = entry.runtime_data.engine.latest(slug_id(camera.subentry_id))
+        try:
+            self._image = (
+                latest.frame.image
+                if latest is not None
+                else await async_grab_frame(self.hass, source_url(camera.data))
+            )
+        except VigilError as err:
+            return form_error(err)
+        return None
+
+    async def _async_draw(self, points: list[Point]) -> None:
+        """Draw the grid and the zone on the picture and serve it to this flow's form."""
+        assert self._image is not None
+        jpeg = await self.hass.async_add_executor_job(
+            render_zone_picture, self._image, self._input[CONF_NAME], points
+        )
+        self._drop_picture()
+        self._token = async_preview_store(self.hass).add(jpeg)
+
+    def _drop_picture(self) -> None:
+        if self._token is not None:
+            async_preview_store(self.hass).discard(self._token)
+            self._token = None
+
+    def _placeholders(self) -> dict[str, str]:
+        assert self._token is not None
+        name = self._input[CONF_NAME]
+        return {"zone": name, "picture": f"![{name}]({preview_url(self._token)})"}
+
+
+ZONE_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_POLYGON): TEXT_FIELD,
+        vol.Optional(CONF_CLASSES): SelectSelector(
+            SelectSelectorConfig(
+                options=list(OBJECT_CLASSES),
+                multiple=True,
+                mode=SelectSelectorMode.LIST,
+                translation_key="object_class",
+            )
+        ),
+        vol.Required(CONF_INERTIA, default=DEFAULT_INERTIA): NumberSelector(
+            NumberSelectorConfig(min=1, max=100, step=1, mode=NumberSelectorMode.BOX)
+        ),
+    }
+)
+
+
+def _zone_camera_schema(cameras: list[ConfigSubentry]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_NAME): TEXT_FIELD,
+            vol.Required(CONF_CAMERA, default=cameras[0].subentry_id): SelectSelector(
+                SelectSelectorConfig(
+                    options=[
+                        SelectOptionDict(value=camera.subentry_id, label=camera.title)
+                        for camera in cameras
+                    ],
+                    mode=SelectSelectorMode.DROPDOWN,
+                )
+            ),
+        }
+    )

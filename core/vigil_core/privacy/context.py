@@ -1,0 +1,226 @@
+"""Deployment context: where the cameras are, and what that lets each detector do.
+
+A private home, private premises (a shop, a car park, a company site) or a public space. The
+context is chosen when the hub is set up; `check_configuration` compares what is enabled with
+what the context allows (the flows gate on it, the repair issue reports it, the engine leaves
+out what is not acknowledged), and `anonymise` turns the events of a statistics-only detector
+into counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vigil_core.events.model import RuleEvent
+
+from .purposes import PURPOSES, Allowance, DetectorKind
+from .retention import RetentionSpec
+
+
+class DeploymentContext(StrEnum):
+    """Where the cameras are."""
+
+    PRIVATE_HOME = "private_home"
+    PRIVATE_PREMISES = "private_premises"
+    PUBLIC_SPACE = "public_space"
+
+
+class LegalBasis(StrEnum):
+    """The lawful bases of GDPR article 6(1)."""
+
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+    VITAL_INTERESTS = "vital_interests"
+    PUBLIC_TASK = "public_task"
+    LEGITIMATE_INTERESTS = "legitimate_interests"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+JUSTIFICATION_MIN_CHARS = 20
+
+
+class Acknowledgement(_Spec):
+    """Someone enabled a gated detector and wrote down why it is lawful and necessary."""
+
+    detector: DetectorKind
+    legal_basis: LegalBasis
+    justification: Annotated[
+        str,
+        Field(
+            min_length=JUSTIFICATION_MIN_CHARS,
+            max_length=2000,
+            description="Why this analysis is necessary here, in the controller's words.",
+        ),
+    ]
+    by: Annotated[str, Field(min_length=1, max_length=120, description="Who acknowledged.")]
+    at: datetime
+    context: DeploymentContext
+
+
+class ControllerSpec(_Spec):
+    """Who is responsible for the processing, as written on the signs and in the records."""
+
+    name: Annotated[str, Field(max_length=200)] = ""
+    contact: Annotated[
+        str, Field(max_length=300, description="Where people exercise their rights.")
+    ] = ""
+    dpo_contact: Annotated[
+        str, Field(max_length=300, description="Data protection officer, if any.")
+    ] = ""
+
+
+class PrivacySpec(_Spec):
+    """The context, the acknowledgements given, the retention and the controller."""
+
+    context: Annotated[
+        DeploymentContext | None,
+        Field(description="Where the cameras are; none (the CLI's default) gates nothing."),
+    ] = None
+    acknowledgements: Annotated[
+        dict[str, Acknowledgement],
+        Field(description="By detector key: `<rule id, camera id or hub>:<detector kind>`."),
+    ] = Field(default_factory=dict)
+    retention: RetentionSpec = RetentionSpec()
+    controller: ControllerSpec = ControllerSpec()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnabledDetector:
+    """One detector the configuration turns on."""
+
+    kind: DetectorKind
+    camera_id: str | None = None
+    rule_id: str | None = None
+    name: str = ""
+    """The rule's (or camera's) name, for people."""
+
+    @property
+    def key(self) -> str:
+        """Return the key acknowledgements are stored under: `<rule, camera or hub>:<kind>`."""
+        return detector_key(self.kind, self.rule_id or self.camera_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Violation:
+    """A detector enabled in a context that needs an acknowledgement nobody gave."""
+
+    detector: EnabledDetector
+    context: DeploymentContext
+    allowance: Allowance
+
+    @property
+    def key(self) -> str:
+        """Return a stable id (the detector's key)."""
+        return self.detector.key
+
+
+def detector_key(kind: DetectorKind, scope: str | None = None) -> str:
+    """Return the key of a detector run by a rule or camera (`scope`), or hub-wide (None)."""
+    return f"{scope or 'hub'}:{kind.value}"
+
+
+def allowance(context: DeploymentContext, kind: DetectorKind) -> Allowance:
+    """Return what a context lets a detector kind do."""
+    allowed: Allowance = getattr(PURPOSES[kind].gate, context.value)
+    return allowed
+
+
+def needs_acknowledgement(
+    context: DeploymentContext | None, kinds: Iterable[DetectorKind]
+) -> list[DetectorKind]:
+    """Return the kinds (in order, once each) the context starts disabled."""
+    if context is None:
+        return []
+    gated: list[DetectorKind] = []
+    for kind in kinds:
+        if allowance(context, kind) is Allowance.ACKNOWLEDGE and kind not in gated:
+            gated.append(kind)
+    return gated
+
+
+def acknowledged(
+    detector: EnabledDetector, acknowledgements: Mapping[str, Acknowledgement]
+) -> Acknowledgement | None:
+    """Return the acknowledgement that covers a detector, if any."""
+    ack = acknowledgements.get(detector.key)
+    return ack if ack is not None and ack.detector is detector.kind else None
+
+
+def check_configuration(
+    context: DeploymentContext | None,
+    enabled: Iterable[EnabledDetector],
+    acknowledgements: Mapping[str, Acknowledgement],
+) -> list[Violation]:
+    """Return every enabled detector the context starts disabled and nobody acknowledged."""
+    if context is None:
+        return []
+    return [
+        Violation(detector=detector, context=context, allowance=allowance(context, detector.kind))
+        for detector in enabled
+        if allowance(context, detector.kind) is Allowance.ACKNOWLEDGE
+        and acknowledged(detector, acknowledgements) is None
+    ]
+
+
+def statistics_only(context: DeploymentContext | None, kind: DetectorKind | str) -> bool:
+    """Return whether a detector runs as anonymous statistics in this context."""
+    if context is None:
+        return False
+    try:
+        detector = DetectorKind(kind)
+    except ValueError:  # a camera-side event kind (tamper conditions, plates)
+        return False
+    return allowance(context, detector) is Allowance.STATISTICS
+
+
+def keeps_images(context: DeploymentContext | None, kind: DetectorKind | str) -> bool:
+    """Return whether a snapshot or crop may be kept for a detector's event in this context."""
+    return not statistics_only(context, kind)
+
+
+STATISTICS_ATTRIBUTES: frozenset[str] = frozenset(
+    {
+        "count",
+        "counts",
+        "people",
+        "density",
+        "level",
+        "previous_level",
+        "rising",
+        "metric",
+        "over_threshold",
+        "movement",
+        "last_movement",
+        "mean_speed_kmh",
+        "speed_is_estimate",
+        "threshold",
+        "unit",
+        "direction",
+        "line",
+        "label",
+        "zone",
+        "source",
+    }
+)
+"""What a statistics-only event keeps: counts and levels, never a track id or a position."""
+
+
+def anonymise(event: RuleEvent) -> RuleEvent:
+    """Return the event as an anonymous statistic: no track id, no position, no ids."""
+    attrs = {key: value for key, value in event.attrs.items() if key in STATISTICS_ATTRIBUTES}
+    return replace(event, track_id=None, attrs=attrs)
+
+
+def apply_context(context: DeploymentContext | None, event: RuleEvent) -> RuleEvent:
+    """Return the event as the context lets it leave the engine."""
+    return anonymise(event) if statistics_only(context, event.kind) else event

@@ -1,0 +1,185 @@
+"""Read the detectors a configuration turns on; leave out those its context holds back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from vigil_core.config import (
+    AnprSpec,
+    CameraSpec,
+    CrowdSpec,
+    EngineConfig,
+    FastMoveSpec,
+    LineCrossingSpec,
+    LoiteringSpec,
+    ObjectLeftSpec,
+    RouteSpec,
+    RuleSpec,
+    WrongWaySpec,
+    ZoneSpec,
+)
+
+from .context import EnabledDetector, Violation, check_configuration
+from .purposes import DetectorKind
+
+_PLATE_KINDS = {
+    "watchlist": DetectorKind.ANPR_WATCHLIST,
+    "hashed": DetectorKind.ANPR_HASHED,
+    "full": DetectorKind.ANPR_FULL,
+}
+
+_RULE_KINDS: dict[type, DetectorKind] = {
+    LineCrossingSpec: DetectorKind.LINE_CROSSING,
+    LoiteringSpec: DetectorKind.LOITERING,
+    CrowdSpec: DetectorKind.CROWD,
+    FastMoveSpec: DetectorKind.FAST_MOVE,
+    WrongWaySpec: DetectorKind.WRONG_WAY,
+    RouteSpec: DetectorKind.ROUTE,
+}
+
+
+def zone_kind(zone: ZoneSpec) -> DetectorKind:
+    """Return what a zone does: presence, or loitering when it waits for a dwell time."""
+    return DetectorKind.LOITERING if zone.min_dwell_s > 0 else DetectorKind.ZONE_PRESENCE
+
+
+def rule_kinds(rule: RuleSpec) -> list[DetectorKind]:
+    """Return the detector kinds one rule runs (a crowd may watch movements too)."""
+    if isinstance(rule, ObjectLeftSpec):
+        return [
+            DetectorKind.OBJECT_LEFT if change == "left" else DetectorKind.OBJECT_REMOVED
+            for change in rule.detect
+        ]
+    kinds = [_RULE_KINDS[type(rule)]]
+    if isinstance(rule, CrowdSpec) and rule.movement is not None:
+        kinds.append(DetectorKind.CROWD_MOVEMENT)
+    return kinds
+
+
+def camera_detectors(camera: CameraSpec) -> list[EnabledDetector]:
+    """Return every detector one camera runs."""
+    detectors = [
+        EnabledDetector(
+            kind=zone_kind(zone), camera_id=camera.id, rule_id=zone.id, name=zone.name or zone.id
+        )
+        for zone in camera.zones
+    ]
+    detectors += [
+        EnabledDetector(kind=kind, camera_id=camera.id, rule_id=rule.id, name=rule.name or rule.id)
+        for rule in camera.rules
+        for kind in rule_kinds(rule)
+    ]
+    if camera.tamper.enabled:
+        detectors.append(
+            EnabledDetector(kind=DetectorKind.TAMPER, camera_id=camera.id, name=camera.name)
+        )
+    if camera.anpr.enabled:
+        detectors.append(
+            EnabledDetector(kind=plate_kind(camera.anpr), camera_id=camera.id, name=camera.name)
+        )
+    return detectors
+
+
+def plate_kind(anpr: AnprSpec) -> DetectorKind:
+    """Return the plate-reading detector of a camera's privacy mode."""
+    return _PLATE_KINDS[anpr.privacy]
+
+
+def hub_detectors(config: EngineConfig) -> list[EnabledDetector]:
+    """Return the detectors that span cameras: plate searches and routes of watched plates."""
+    reading = [camera.anpr for camera in config.cameras if camera.anpr.enabled]
+    detectors: list[EnabledDetector] = []
+    if any(anpr.privacy != "watchlist" for anpr in reading):
+        detectors.append(EnabledDetector(kind=DetectorKind.PLATE_QUERY))
+    if len(reading) >= 2 and config.anpr.watchlist.route_window_s > 0:
+        detectors.append(EnabledDetector(kind=DetectorKind.VEHICLE_ROUTE))
+    return detectors
+
+
+def enabled_detectors(config: EngineConfig) -> list[EnabledDetector]:
+    """Return every detector the configuration runs, camera by camera, then hub-wide."""
+    return [
+        *(detector for camera in config.cameras for detector in camera_detectors(camera)),
+        *hub_detectors(config),
+    ]
+
+
+def plate_queries_allowed(violations: list[Violation]) -> bool:
+    """Return whether plate searches may run (the context did not hold them back)."""
+    return not any(v.detector.kind is DetectorKind.PLATE_QUERY for v in violations)
+
+
+def check_engine_config(
+    config: EngineConfig, extra: Iterable[EnabledDetector] = ()
+) -> list[Violation]:
+    """Return the detectors the configuration's context holds back for want of an acknowledgement.
+
+    `extra` adds detectors the engine configuration does not describe (the host's plate
+    queries, for example).
+    """
+    privacy = config.privacy
+    return check_configuration(
+        privacy.context, [*enabled_detectors(config), *extra], privacy.acknowledgements
+    )
+
+
+def enforce_context(config: EngineConfig) -> tuple[EngineConfig, list[Violation]]:
+    """Return the configuration without what its context holds back, and why.
+
+    A zone or rule whose detector needs an acknowledgement nobody gave is left out (with the
+    rules that refer to a zone left out); an object rule loses only the change it may not
+    watch; plate reading falls back to the watchlist mode; routes of watched plates stop.
+    """
+    violations = check_engine_config(config)
+    if not violations:
+        return config, []
+    blocked = {(v.detector.camera_id, v.detector.rule_id, v.detector.kind) for v in violations}
+    cameras = [_without(camera, blocked) for camera in config.cameras]
+    update: dict[str, object] = {"cameras": cameras}
+    if (None, None, DetectorKind.VEHICLE_ROUTE) in blocked:
+        watchlist = config.anpr.watchlist.model_copy(update={"route_window_s": 0.0})
+        update["anpr"] = config.anpr.model_copy(update={"watchlist": watchlist})
+    return config.model_copy(update=update), violations
+
+
+def _without(
+    camera: CameraSpec, blocked: set[tuple[str | None, str | None, DetectorKind]]
+) -> CameraSpec:
+    zones = [z for z in camera.zones if (camera.id, z.id, zone_kind(z)) not in blocked]
+    dropped = {z.id for z in camera.zones} - {z.id for z in zones}
+    rules = [
+        kept
+        for rule in camera.rules
+        if not _refers_to(rule, dropped)
+        and (kept := _rule_without(camera.id, rule, blocked)) is not None
+    ]
+    update: dict[str, object] = {"zones": zones, "rules": rules}
+    if camera.anpr.enabled and (camera.id, None, plate_kind(camera.anpr)) in blocked:
+        # Reading beyond a watchlist falls back to the watchlist: nothing unmatched is kept.
+        update["anpr"] = camera.anpr.model_copy(update={"privacy": "watchlist"})
+    return camera.model_copy(update=update)
+
+
+def _rule_without(
+    camera_id: str, rule: RuleSpec, blocked: set[tuple[str | None, str | None, DetectorKind]]
+) -> RuleSpec | None:
+    """Return the rule without its blocked detectors, or None when nothing of it may run."""
+    kinds = [k for k in rule_kinds(rule) if (camera_id, rule.id, k) not in blocked]
+    if not kinds:
+        return None
+    if isinstance(rule, ObjectLeftSpec) and len(kinds) < len(rule.detect):
+        kept = ["left" if k is DetectorKind.OBJECT_LEFT else "removed" for k in kinds]
+        return rule.model_copy(update={"detect": kept})
+    if isinstance(rule, CrowdSpec):
+        if DetectorKind.CROWD not in kinds:
+            return None
+        if DetectorKind.CROWD_MOVEMENT not in kinds and rule.movement is not None:
+            return rule.model_copy(update={"movement": None})
+    return rule
+
+
+def _refers_to(rule: RuleSpec, zone_ids: set[str]) -> bool:
+    if isinstance(rule, RouteSpec):
+        return bool(zone_ids & set(rule.zones))
+    zone = getattr(rule, "zone", None)
+    return zone is not None and zone in zone_ids

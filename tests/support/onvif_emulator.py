@@ -4,27 +4,32 @@ Replies are the recorded, anonymised SOAP 1.2 envelopes in tests/fixtures/onvif,
 placeholders filled per request. Every operation but GetSystemDateAndTime needs a UsernameToken
 PasswordDigest whose Created time lies within ``tolerance_s`` of the emulator's own clock, which
 runs ``clock_skew_s`` away from the host's: a client that ignores the camera's clock fails here as
-it would on a real camera. Later services (events, PullPoint) plug in with ``register``.
+it would on a real camera. The event service (PullPoint, renewals, reboots, polling) lives in
+``onvif_event_service`` and plugs in with ``register``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 import datetime as dt
 from functools import cache
 import hashlib
 import hmac
+import inspect
 from pathlib import Path
 import socket
 from string import Template
 from types import TracebackType
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from .onvif_event_service import EventService, EventsMode
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "onvif"
 NS = {
@@ -36,12 +41,13 @@ NS = {
 DEVICE_PATH = "/onvif/device_service"
 MEDIA_PATH = "/onvif/media_service"
 EVENTS_PATH = "/onvif/events_service"
+SUBSCRIPTION_PREFIX = "/onvif/Events/PullSubManager_"
 MAIN_TOKEN = "Profile_1"
 SUB_TOKEN = "Profile_2"
 PUBLIC_OPERATIONS = frozenset({"GetSystemDateAndTime"})
 SOAP_TYPE = "application/soap+xml"
 
-type Handler = Callable[[ET.Element], str]
+type Handler = Callable[[ET.Element], str | Awaitable[str]]
 type AuthFailure = Literal["fault", "http401"]
 
 
@@ -61,9 +67,10 @@ def _fixture(name: str) -> Template:
     return Template((FIXTURES / f"{name}.xml").read_text(encoding="utf-8"))
 
 
-def render(name: str, **values: object) -> str:
-    """Fill a recorded reply's placeholders, XML-escaped."""
-    return _fixture(name).substitute({key: escape(str(value)) for key, value in values.items()})
+def render(name: str, *, raw: Mapping[str, str] | None = None, **values: object) -> str:
+    """Fill a recorded reply's placeholders, XML-escaped (``raw`` ones go in as XML)."""
+    filled = {key: escape(str(value)) for key, value in values.items()}
+    return _fixture(name).substitute(filled | dict(raw or {}))
 
 
 def _profile_token(operation: ET.Element) -> str:
@@ -86,6 +93,7 @@ class OnvifEmulator:
         auth_failure: AuthFailure = "fault",
         malformed: frozenset[str] = frozenset(),
         delay_s: float = 0.0,
+        events: EventsMode = "pullpoint",
     ) -> None:
         self.username = username
         self.password = password
@@ -103,9 +111,14 @@ class OnvifEmulator:
         self._socket: socket.socket | None = None
         self.host = "127.0.0.1"
         self.port = 0
+        self.down_until = 0.0
+        """Loop time until which every request answers 503, as while the camera reboots."""
         self._register_device()
         self._register_media()
         self._services.setdefault(EVENTS_PATH, {})
+        from .onvif_event_service import EventService  # noqa: PLC0415 - it imports this module
+
+        self.events: EventService = EventService(self, mode=events)
 
     @property
     def url(self) -> str:
@@ -141,9 +154,19 @@ class OnvifEmulator:
 
         self.register(DEVICE_PATH, "GetSystemDateAndTime", date_and_time)
         self.register(
-            DEVICE_PATH, "GetCapabilities", lambda _: render("GetCapabilities", base=self.url)
+            DEVICE_PATH,
+            "GetCapabilities",
+            lambda _: render(
+                "GetCapabilities", base=self.url, raw={"events": self.events.capability_xml()}
+            ),
         )
-        self.register(DEVICE_PATH, "GetServices", lambda _: render("GetServices", base=self.url))
+        self.register(
+            DEVICE_PATH,
+            "GetServices",
+            lambda _: render(
+                "GetServices", base=self.url, raw={"events": self.events.service_xml()}
+            ),
+        )
         self.register(DEVICE_PATH, "GetDeviceInformation", lambda _: render("GetDeviceInformation"))
 
     def _register_media(self) -> None:
@@ -187,7 +210,12 @@ class OnvifEmulator:
 
     async def _handle(self, request: web.Request) -> web.Response:
         """Route a SOAP request by path and operation, after checking its UsernameToken."""
+        if asyncio.get_running_loop().time() < self.down_until:
+            return web.Response(status=503, text="<html><body>Rebooting</body></html>")
         handlers = self._services.get(request.path)
+        if handlers is None and request.path.startswith(SUBSCRIPTION_PREFIX):
+            # Cameras answer a subscription they no longer know with a WS-Resource fault.
+            return _fault(SoapFault("ResourceUnknownFault", "No such subscription"))
         if handlers is None:
             return web.Response(status=404, text="<html><body>Not Found</body></html>")
         envelope = ET.fromstring(await request.read())
@@ -211,9 +239,11 @@ class OnvifEmulator:
         if handler is None:
             return _fault(SoapFault("ActionNotSupported", f"{name} is not supported", sender=False))
         try:
-            return web.Response(text=handler(operation), content_type=SOAP_TYPE)
+            reply = handler(operation)
+            text = await reply if inspect.isawaitable(reply) else reply
         except SoapFault as fault:
             return _fault(fault)
+        return web.Response(text=text, content_type=SOAP_TYPE)
 
     async def __aenter__(self) -> Self:
         app = web.Application()
@@ -232,6 +262,7 @@ class OnvifEmulator:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self.events.close()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._socket is not None:

@@ -42,7 +42,7 @@ _CREDENTIAL_KEYS: Final = frozenset(
     {"user", "username", "usr", "password", "pass", "passwd", "pwd"}
 )
 _AUTH_STATUSES: Final = frozenset({401, 403})
-_LIBRARY_ERRORS: Final = (
+LIBRARY_ERRORS: Final[tuple[type[BaseException], ...]] = (
     ONVIFError,
     Fault,
     TransportError,
@@ -58,6 +58,7 @@ _LIBRARY_ERRORS: Final = (
     KeyError,
     IndexError,
 )
+_LIBRARY_ERRORS: Final = LIBRARY_ERRORS
 _STREAM_SETUP: Final = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
 
 
@@ -104,9 +105,7 @@ async def fetch_onvif_device(
     so the camera's time is read first and the library signs every later request on that clock.
     """
     where = _where(host, port)
-    camera = ONVIFCamera(
-        _url_host(host), port, username, password, _WSDL_DIR, no_cache=True, adjust_time=True
-    )
+    camera = new_camera(host, port, username, password)
     try:
         async with asyncio.timeout(timeout_s):
             return await _read_device(camera, where)
@@ -174,14 +173,47 @@ def without_credentials(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query=query))
 
 
-async def _read_device(camera: Any, where: str) -> OnvifDevice:
-    """Read the clock, the service addresses, the device information and the profiles."""
+def new_camera(host: str, port: int, username: str, password: str) -> Any:
+    """Return an unconnected ``ONVIFCamera`` that signs requests on the camera's clock."""
+    return ONVIFCamera(
+        _url_host(host), port, username, password, _WSDL_DIR, no_cache=True, adjust_time=True
+    )
+
+
+async def connect_camera(camera: Any, where: str) -> float:
+    """Read the camera's clock and service addresses; return the clock offset in seconds."""
     devicemgmt = await camera.create_devicemgmt_service()
     # Without a UTC time the library's skew arithmetic fails; sign on our clock then.
     camera.adjust_time = await _reports_utc_time(devicemgmt)
     await camera.update_xaddrs()
-    offset_s = camera.dt_diff.total_seconds() if camera.dt_diff is not None else 0.0
+    offset_s: float = camera.dt_diff.total_seconds() if camera.dt_diff is not None else 0.0
     _LOGGER.debug("ONVIF device at %s: clock offset %+.0f s", where, offset_s)
+    return offset_s
+
+
+def translate_error(err: BaseException, where: str) -> VigilError:
+    """Turn an onvif-zeep-async or transport error into AuthFailed or SourceUnavailable."""
+    return _translate(err, where)
+
+
+def is_auth_fault(fault: Fault) -> bool:
+    """Return whether a SOAP fault means the camera refused the credentials."""
+    return _is_auth_fault(fault)
+
+
+def fault_code(fault: Fault) -> str:
+    """Return the most specific code of a SOAP fault, such as ``ActionNotSupported``."""
+    return _fault_code(fault)
+
+
+def host_port(host: str, port: int) -> str:
+    """Return ``host:port`` for messages; never carries credentials."""
+    return _where(host, port)
+
+
+async def _read_device(camera: Any, where: str) -> OnvifDevice:
+    """Read the clock, the service addresses, the device information and the profiles."""
+    offset_s = await connect_camera(camera, where)
     devicemgmt = await camera.create_devicemgmt_service()
     info = _device_info(await devicemgmt.GetDeviceInformation())
     media = await camera.create_media_service()

@@ -1,0 +1,544 @@
+"""Camera-side ONVIF events: recorded topics, the PullPoint lifecycle and every failure path."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+import logging
+import time
+
+from lxml import etree
+import pytest
+
+from tests.support.onvif_emulator import OnvifEmulator
+from tests.support.onvif_event_service import (
+    EventsMode,
+    notification,
+    render,
+    sample_names,
+    topic_of,
+    topic_set_xml,
+)
+from vigil_core.events.model import EventPhase, RuleEvent, VigilEvent
+from vigil_core.sources.onvif_events import (
+    EventChannelState,
+    EventChannelStatus,
+    OnvifEventSettings,
+    OnvifEventSource,
+)
+from vigil_core.sources.onvif_messages import (
+    MalformedMessage,
+    normalize_topic,
+    notification_from_element,
+    topics_from_topic_set,
+)
+from vigil_core.sources.onvif_states import TopicStates
+from vigil_core.sources.onvif_topics import PARSERS, OnvifKind, ReadingShape
+
+USER = "events-reader"
+PASSWORD = "Ev3nts/p@ss"
+UTC = "2024-05-25T23:59:38Z"
+FAST = OnvifEventSettings(
+    pull_timeout_s=1.0,
+    request_timeout_s=3.0,
+    retry_min_s=0.2,
+    retry_max_s=1.0,
+    poll_interval_s=0.2,
+    pulse_hold_s=0.3,
+)
+
+# Sample → (event kind once it turns on, values that turn it on).
+ON: dict[str, tuple[str, dict[str, object]]] = {
+    "hikvision_motion_alarm": ("motion", {"state": "true"}),
+    "hikvision_cell_motion": ("motion", {"state": "true"}),
+    "hikvision_field_detector": ("zone_presence", {"state": "true", "object_id": 7}),
+    "hikvision_line_detector": ("line_crossing", {"object_id": 15}),
+    "hikvision_count_aggregation": ("object_count", {"count": 4}),
+    "hikvision_tamper": ("obstruction", {"state": "true"}),
+    "hikvision_scene_change": ("orientation_change", {"state": "true"}),
+    "hikvision_too_dark": ("obstruction", {"state": "true"}),
+    "hikvision_alarm_in": ("digital_input", {"state": "true"}),
+    "hikvision_nvr_motion": ("motion", {"state": "TRUE"}),
+    "hikvision_nvr_video_cover": ("obstruction", {"state": "TRUE"}),
+    "hikvision_last_reboot": ("onvif_event", {"status": "2024-05-25T23:59:38Z"}),
+    "onvif_too_blurry": ("defocus", {"state": "true"}),
+    "onvif_too_bright": ("obstruction", {"state": "true"}),
+    "onvif_detected_sound": ("sound", {"state": "true"}),
+    "dahua_motion_alarm": ("motion", {"state": "true"}),
+    "dahua_scene_change": ("orientation_change", {"state": "true"}),
+    "dahua_digital_input": ("digital_input", {"state": "true"}),
+    "dahua_smart_motion_human": ("person", {"state": "true"}),
+    "axis_tampering": ("obstruction", {"state": "1"}),
+    "axis_vmd4": ("motion", {"state": "1"}),
+    "axis_object_analytics": (
+        "zone_presence",
+        {"state": "1", "object_id": 4240, "classes": "human"},
+    ),
+    "axis_io_port": ("digital_input", {"state": "1"}),
+    "axis_motion_region": ("motion", {"state": "1"}),
+    "reolink_people": ("person", {"state": "true"}),
+    "reolink_vehicle": ("vehicle", {"state": "true"}),
+    "reolink_dog_cat": ("animal", {"state": "true"}),
+    "reolink_face": ("face", {"state": "true"}),
+    "reolink_visitor": ("visitor", {"state": "true"}),
+    "reolink_package": ("package", {"state": "true"}),
+    "tapo_people": ("person", {"state": "true"}),
+    "tapo_line_cross": ("line_crossing", {"state": "true"}),
+    "tapo_intrusion": ("zone_presence", {"state": "true"}),
+    "hanwha_line_crossing": ("line_crossing", {"state": "true", "object_id": ""}),
+    "bosch_line_crossed": ("line_crossing", {}),
+    "avigilon_object_crosses": ("onvif_event", {"event_id": 12439}),
+}
+
+
+def _message(name: str, operation: str = "Changed", **values: object) -> etree._Element:
+    text = notification(name, utc=UTC, operation=operation, **values)
+    return etree.fromstring(text.encode())
+
+
+def _events_of(name: str, operation: str = "Changed", **values: object) -> list[RuleEvent]:
+    message = notification_from_element(_message(name, operation, **values))
+    reading = PARSERS.parse(message)
+    assert reading is not None
+    return TopicStates("cam").apply(message, reading)
+
+
+def test_every_recorded_sample_is_covered() -> None:
+    samples = {name for name in sample_names() if not name.startswith("malformed")}
+    assert samples == set(ON)
+
+
+@pytest.mark.parametrize("name", sorted(ON))
+def test_recorded_sample_becomes_its_event(name: str) -> None:
+    kind, values = ON[name]
+
+    events = _events_of(name, **values)
+
+    assert [event.kind for event in events] == [kind]
+    event = events[0]
+    assert event.source == "onvif"
+    assert event.camera_id == "cam"
+    assert event.attrs["topic"] == normalize_topic(topic_of(name))
+    assert event.at_s == pytest.approx(1716681578.0)
+    if kind in ("line_crossing", "onvif_event"):
+        assert event.phase is EventPhase.INSTANT
+    elif kind == "object_count":
+        assert (event.phase, event.attrs["count"]) == (EventPhase.UPDATED, 4)
+    else:
+        assert event.phase is EventPhase.STARTED
+
+
+def test_recorded_values_reach_the_event() -> None:
+    (field,) = _events_of("hikvision_field_detector", state="true", object_id=7)
+    (crossing,) = _events_of("hikvision_line_detector", object_id=15)
+    (axis,) = _events_of("axis_object_analytics", state="1", object_id=4240, classes="human")
+    (unknown,) = _events_of("avigilon_object_crosses", event_id=12439)
+    (tamper,) = _events_of("hikvision_tamper", state="true")
+
+    assert (field.rule_id, field.track_id, field.attrs["rule"]) == (
+        "onvif:MyFieldDetector1", 7, "MyFieldDetector1",
+    )  # fmt: skip
+    assert (crossing.rule_id, crossing.track_id) == ("onvif:MyLineDetector1", 15)
+    assert (axis.rule_id, axis.track_id, axis.attrs["object_class"]) == (
+        "onvif:Device1Scenario1", 4240, "human",
+    )  # fmt: skip
+    assert unknown.attrs["key_items"] == {"EventId": "12439"}
+    assert unknown.attrs["data"] == {"ChannelId": "0", "ObjectType": "1"}
+    assert unknown.attrs["rule"] == "Port Wrong"
+    assert (tamper.kind, tamper.rule_id, tamper.attrs["report"]) == (
+        "obstruction",
+        "tamper",
+        "tamper",
+    )
+    assert tamper.attrs["source"] == "onvif"
+
+
+def test_states_turn_on_once_and_off_once() -> None:
+    states = TopicStates("cam")
+
+    def feed(name: str, operation: str, **values: object) -> list[str]:
+        message = notification_from_element(_message(name, operation, **values))
+        reading = PARSERS.parse(message)
+        return [] if reading is None else [e.phase.value for e in states.apply(message, reading)]
+
+    assert feed("hikvision_cell_motion", "Initialized", state="false") == []
+    assert feed("hikvision_cell_motion", "Changed", state="true") == ["started"]
+    assert feed("hikvision_cell_motion", "Changed", state="true") == []
+    assert feed("hikvision_cell_motion", "Initialized", state="true") == []
+    assert feed("hikvision_cell_motion", "Deleted", state="true") == ["ended"]
+    assert feed("tapo_line_cross", "Initialized", state="true") == []
+    assert feed("tapo_line_cross", "Changed", state="false") == []
+    assert feed("tapo_line_cross", "Changed", state="true") == ["instant"]
+    assert feed("hikvision_count_aggregation", "Initialized", count=3) == ["updated"]
+    assert feed("hikvision_count_aggregation", "Changed", count=3) == []
+    assert feed("hikvision_last_reboot", "Initialized", status=UTC) == ["instant"]
+    assert feed("hikvision_last_reboot", "Initialized", status=UTC) == []
+
+
+def test_camera_health_reports_merge_over_rules() -> None:
+    states = TopicStates("cam")
+
+    def feed(name: str, state: str) -> list[tuple[str, str]]:
+        message = notification_from_element(_message(name, state=state))
+        reading = PARSERS.parse(message)
+        assert reading is not None
+        return [(e.kind, e.phase.value) for e in states.apply(message, reading)]
+
+    # Two tamper rules (a lens tamper and an NVR video-cover alarm) are one report.
+    assert feed("hikvision_tamper", "true") == [("obstruction", "started")]
+    assert feed("hikvision_nvr_video_cover", "true") == []
+    assert feed("hikvision_tamper", "false") == []
+    assert feed("hikvision_nvr_video_cover", "false") == [("obstruction", "ended")]
+    assert feed("onvif_too_blurry", "true") == [("defocus", "started")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            "tns1:RuleEngine/CellMotionDetector/Motion//.",
+            "tns1:RuleEngine/CellMotionDetector/Motion",
+        ),
+        ("\n  tns1:VideoSource/MotionAlarm\n", "tns1:VideoSource/MotionAlarm"),
+        ("tns1:Device/tns1:Trigger/tns1:Relay", "tns1:Device/Trigger/Relay"),
+        ("tns1:VideoSource/tns1:Device/Trigger/DigitalInput", "tns1:Device/Trigger/DigitalInput"),
+        ("tns1:Device/Trigger/tnshik:AlarmIn", "tns1:Device/Trigger/tnshik:AlarmIn"),
+        ("", ""),
+    ],
+)
+def test_topic_spellings_are_normalised(raw: str, expected: str) -> None:
+    assert normalize_topic(raw) == expected
+
+
+def test_topic_bound_to_another_prefix_still_finds_its_parser() -> None:
+    assert PARSERS.kinds_of("ns2:RuleEngine/FieldDetector/ObjectsInside") == ("zone_presence",)
+    assert PARSERS.kinds_of("tnsaxis:CameraApplicationPlatform/VMD/Camera1Profile7") == ("motion",)
+    assert PARSERS.kinds_of("tnsaxis:Unknown/Thing") == ("onvif_event",)
+
+
+@pytest.mark.parametrize("name", ["malformed_missing_value", "malformed_no_payload"])
+def test_malformed_sample_is_refused(name: str) -> None:
+    with pytest.raises(MalformedMessage):
+        message = notification_from_element(_message(name))
+        PARSERS.parse(message)
+
+
+def test_value_that_is_not_a_boolean_is_refused() -> None:
+    message = notification_from_element(_message("hikvision_tamper", state="maybe"))
+    with pytest.raises(MalformedMessage, match="not a boolean"):
+        PARSERS.parse(message)
+
+
+def test_announced_topic_set_is_read() -> None:
+    topics = [topic_of(name) for name in ("axis_vmd4", "hikvision_alarm_in", "reolink_people")]
+    reply = render("GetEventProperties", raw={"topic_set": topic_set_xml(topics)})
+    topic_set = etree.fromstring(reply.encode()).find(
+        ".//{http://docs.oasis-open.org/wsn/t-1}TopicSet"
+    )
+    assert topic_set is not None
+
+    assert topics_from_topic_set(list(topic_set)) == (
+        "tnsaxis:CameraApplicationPlatform/VMD/Camera1Profile1",
+        "tns1:Device/Trigger/tnshik:AlarmIn",
+        "tns1:RuleEngine/MyRuleDetector/PeopleDetect",
+    )
+
+
+def test_every_vigil_kind_has_a_registered_topic() -> None:
+    registered = {kind for topic in PARSERS.topics for kind in PARSERS.kinds_of(topic.rstrip("*"))}
+    assert registered | {OnvifKind.GENERIC.value} == {kind.value for kind in OnvifKind}
+    assert ReadingShape.PULSE in {ReadingShape(r) for r in ReadingShape}
+
+
+# Against the emulated camera.
+
+
+class Collector:
+    """Collect a source's events and statuses; wait for conditions on them."""
+
+    def __init__(self) -> None:
+        self.events: list[RuleEvent] = []
+        self.statuses: list[EventChannelStatus] = []
+        self.topics: list[tuple[str, ...]] = []
+
+    def publish(self, event: VigilEvent) -> None:
+        assert isinstance(event, RuleEvent)
+        self.events.append(event)
+
+    def kinds(self) -> list[tuple[str, str]]:
+        return [(event.kind, event.phase.value) for event in self.events]
+
+    def states(self) -> list[EventChannelState]:
+        return [status.state for status in self.statuses]
+
+    async def until(self, condition: Callable[[], bool], what: str, timeout_s: float = 8.0) -> None:
+        started = time.monotonic()
+        while not condition():
+            if time.monotonic() - started > timeout_s:
+                pytest.fail(f"timed out waiting for {what}: {self.kinds()} {self.states()}")
+            await asyncio.sleep(0.02)
+
+
+def _source(
+    camera: OnvifEmulator, collector: Collector, *, password: str = PASSWORD, **settings: float
+) -> OnvifEventSource:
+    return OnvifEventSource(
+        camera_id="cam",
+        host=camera.host,
+        port=camera.port,
+        username=USER,
+        password=password,
+        settings=OnvifEventSettings(**(FAST.__dict__ | settings)) if settings else FAST,
+        on_status=collector.statuses.append,
+        on_topics=collector.topics.append,
+    )
+
+
+async def _started(
+    camera: OnvifEmulator, collector: Collector, **settings: float
+) -> OnvifEventSource:
+    source = _source(camera, collector, **settings)
+    await source.start(collector.publish)
+    await collector.until(lambda: source.status.online, "the subscription")
+    return source
+
+
+def _camera(mode: EventsMode = "pullpoint", **kwargs: object) -> OnvifEmulator:
+    camera = OnvifEmulator(username=USER, password=PASSWORD, events=mode, **kwargs)  # type: ignore[arg-type]
+    camera.events.announce(*(normalize_topic(topic_of(name)) for name in ON))
+    camera.events.change("hikvision_cell_motion", state="false")
+    return camera
+
+
+@pytest.fixture
+async def camera() -> AsyncIterator[OnvifEmulator]:
+    async with _camera(clock_skew_s=-2 * 3600 - 17) as emulator:
+        yield emulator
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_pullpoint_delivers_camera_events_on_a_skewed_clock(camera: OnvifEmulator) -> None:
+    collector = Collector()
+    source = await _started(camera, collector)
+    try:
+        assert set(collector.topics[-1]) == {normalize_topic(topic_of(name)) for name in ON}
+        for name in ("hikvision_cell_motion", "hikvision_field_detector", "reolink_vehicle"):
+            camera.events.change(name, **ON[name][1])
+        for name in ("hikvision_line_detector", "avigilon_object_crosses"):
+            camera.events.emit(name, **ON[name][1])
+        camera.events.change("hikvision_tamper", state="true")
+        camera.events.change("hikvision_count_aggregation", count=4)
+        await collector.until(lambda: len(collector.events) >= 7, "seven events")
+        camera.events.change("hikvision_cell_motion", state="false")
+        await collector.until(lambda: ("motion", "ended") in collector.kinds(), "motion end")
+    finally:
+        await source.stop()
+
+    assert collector.kinds() == [
+        ("motion", "started"),
+        ("zone_presence", "started"),
+        ("vehicle", "started"),
+        ("line_crossing", "instant"),
+        ("onvif_event", "instant"),
+        ("obstruction", "started"),
+        ("object_count", "updated"),
+        ("motion", "ended"),
+    ]
+    assert camera.auth_failures == []
+    assert (camera.events.created, camera.events.unsubscribed) == (1, 1)
+    assert collector.states() == [EventChannelState.PULLPOINT, EventChannelState.STOPPED]
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_subscription_is_renewed_before_it_lapses(camera: OnvifEmulator) -> None:
+    camera.events.grant_s = 2.0
+    collector = Collector()
+    source = await _started(camera, collector)
+    try:
+        await asyncio.sleep(3.5)
+        camera.events.change("hikvision_cell_motion", state="true")
+        await collector.until(lambda: ("motion", "started") in collector.kinds(), "motion")
+    finally:
+        await source.stop()
+
+    assert camera.events.created == 1
+    assert camera.events.renewals >= 2
+    assert collector.states() == [EventChannelState.PULLPOINT, EventChannelState.STOPPED]
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_lost_subscription_is_recreated(
+    camera: OnvifEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="vigil_core")
+    collector = Collector()
+    source = await _started(camera, collector)
+    try:
+        camera.events.drop_subscriptions()
+        await collector.until(lambda: camera.events.created == 2, "a new subscription")
+        camera.events.change("hikvision_cell_motion", state="true")
+        await collector.until(lambda: ("motion", "started") in collector.kinds(), "motion")
+    finally:
+        await source.stop()
+
+    assert collector.states() == [EventChannelState.PULLPOINT, EventChannelState.STOPPED]
+    assert "PullMessages refused (ResourceUnknownFault); subscribing again" in caplog.text
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_camera_reboot_is_survived(camera: OnvifEmulator) -> None:
+    collector = Collector()
+    source = await _started(camera, collector)
+    try:
+        camera.events.change("hikvision_cell_motion", state="true")
+        await collector.until(lambda: ("motion", "started") in collector.kinds(), "motion")
+        # The camera restarts with motion off; it answers 503 while booting.
+        camera.events.properties.pop("tns1:RuleEngine/CellMotionDetector/Motion")
+        camera.events.change("hikvision_cell_motion", state="false")
+        camera.events.drop_subscriptions()
+        camera.events.reboot(downtime_s=1.0)
+        await collector.until(lambda: ("motion", "ended") in collector.kinds(), "motion end")
+    finally:
+        await source.stop()
+
+    assert camera.events.created == 2
+    assert collector.states() == [
+        EventChannelState.PULLPOINT,
+        EventChannelState.OFFLINE,
+        EventChannelState.PULLPOINT,
+        EventChannelState.STOPPED,
+    ]
+    assert f"127.0.0.1:{camera.port}" in collector.statuses[1].reason
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_reboot_between_pulls_is_seen_in_last_reboot(camera: OnvifEmulator) -> None:
+    camera.events.change("hikvision_last_reboot", status="2024-05-25T23:59:38Z")
+    collector = Collector()
+    source = await _started(camera, collector)
+    try:
+        await asyncio.sleep(0.3)
+        camera.events.change("hikvision_last_reboot", status="2024-05-26T08:00:00Z")
+        await collector.until(lambda: camera.events.created == 2, "a new subscription")
+    finally:
+        await source.stop()
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_camera_without_pullpoint_is_polled() -> None:
+    async with _camera("polling") as camera:
+        collector = Collector()
+        source = await _started(camera, collector)
+        try:
+            assert source.status.state is EventChannelState.POLLING
+            camera.events.change("hikvision_field_detector", state="true", object_id=2)
+            await collector.until(
+                lambda: collector.kinds() == [("zone_presence", "started")], "zone"
+            )
+        finally:
+            await source.stop()
+
+    assert camera.events.created == 0
+    assert "GetCurrentMessage" in camera.calls
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_camera_without_events_is_reported_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="vigil_core")
+    async with _camera("none") as camera:
+        collector = Collector()
+        source = _source(camera, collector)
+        await source.start(collector.publish)
+        try:
+            await collector.until(lambda: bool(collector.statuses), "a status")
+            await asyncio.sleep(0.3)
+        finally:
+            await source.stop()
+
+    assert collector.states() == [EventChannelState.UNSUPPORTED, EventChannelState.STOPPED]
+    assert collector.statuses[0].reason == "the camera has no event service"
+    assert caplog.text.count("delivers no events") == 1
+    assert collector.events == []
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_wrong_credentials_are_auth_failed(
+    camera: OnvifEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    collector = Collector()
+    source = _source(camera, collector, password="Wr0ng!")
+    await source.start(collector.publish)
+    try:
+        await collector.until(lambda: bool(collector.statuses), "a status")
+    finally:
+        await source.stop()
+
+    status = collector.statuses[0]
+    assert (status.state, status.translation_key) == (EventChannelState.AUTH_FAILED, "invalid_auth")
+    assert "Wr0ng!" not in caplog.text
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_malformed_events_are_logged_once_and_skipped(
+    camera: OnvifEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vigil_core")
+    collector = Collector()
+    source = await _started(camera, collector)
+    try:
+        for _ in range(2):
+            camera.events.emit("malformed_missing_value")
+            camera.events.emit("malformed_no_payload")
+        camera.events.change("hikvision_tamper", state="true")
+        await collector.until(lambda: collector.kinds() == [("obstruction", "started")], "tamper")
+        # A reply that is not XML at all is skipped too, without losing the subscription.
+        camera.malformed = frozenset({"PullMessages"})
+        await collector.until(lambda: "unreadable event reply" in caplog.text, "a warning")
+        camera.malformed = frozenset()
+        camera.events.change("hikvision_tamper", state="false")
+        await collector.until(lambda: ("obstruction", "ended") in collector.kinds(), "tamper end")
+    finally:
+        await source.stop()
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("malformed event" in line for line in warnings) == 1
+    assert sum("unreadable event reply" in line for line in warnings) == 1
+    assert camera.events.created == 1
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_stateless_axis_tampering_is_held_then_ends(camera: OnvifEmulator) -> None:
+    collector = Collector()
+    source = await _started(camera, collector)
+    try:
+        camera.events.emit("axis_tampering", state="1")
+        await collector.until(lambda: ("obstruction", "ended") in collector.kinds(), "the end")
+    finally:
+        await source.stop()
+
+    started, ended = collector.events
+    assert started.phase is EventPhase.STARTED and ended.phase is EventPhase.ENDED
+    assert 0.2 <= ended.wall_time - started.wall_time <= 1.0
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_engine_runs_and_stops_an_event_source(camera: OnvifEmulator) -> None:
+    """An event source added to the engine publishes on its bus and stops with it."""
+    from vigil_core.config import EngineConfig  # noqa: PLC0415
+    from vigil_core.engine import Engine  # noqa: PLC0415
+
+    engine = Engine(EngineConfig())
+    collector = Collector()
+    engine.bus.subscribe(collector.publish)
+    source = _source(camera, collector)
+    await engine.add_event_source(source)
+    try:
+        await collector.until(lambda: source.status.online, "the subscription")
+        camera.events.emit("hikvision_line_detector", object_id=1)
+        await collector.until(lambda: collector.kinds() == [("line_crossing", "instant")], "event")
+    finally:
+        await engine.stop()
+
+    assert source.status.state is EventChannelState.STOPPED
+    assert camera.events.unsubscribed == 1

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from ..config import CameraSpec
+from vigil_core.config import CameraSpec
+from vigil_core.store.counters import CounterStore
+
 from .base import Rule, RuleContext
+from .registry import RuleSetup, build_rule, register_rule
 from .zone import ZonePresenceRule
 
 
-def build_rules(camera: CameraSpec) -> list[Rule]:
-    """Return the rules a camera's configuration asks for."""
+def build_rules(camera: CameraSpec, *, counters: CounterStore | None = None) -> list[Rule]:
+    """Return the rules a camera's configuration asks for: its zones, then its `rules`."""
+    setup = RuleSetup.for_camera(camera, counters)
     rules: list[Rule] = [ZonePresenceRule(zone) for zone in camera.zones]
+    rules += [build_rule(spec, setup) for spec in camera.rules]
     return rules
 
 
-__all__ = ["Rule", "RuleContext", "ZonePresenceRule", "build_rules"]
+__all__ = [
+    "Rule",
+    "RuleContext",
+    "RuleSetup",
+    "ZonePresenceRule",
+    "build_rule",
+    "build_rules",
+    "register_rule",
+]

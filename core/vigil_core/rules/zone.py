@@ -1,4 +1,4 @@
-"""Zone presence (intrusion): tracks entering and leaving a polygon, with inertia."""
+"""Zone presence (intrusion and exit): tracks entering and leaving a polygon, with inertia."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..config import ZoneSpec
-from ..events.model import AttrValue, EventPhase, RuleEvent
-from ..geometry.polygon import Polygon
-from ..types import Track
+from vigil_core.config import ZoneSpec
+from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
+from vigil_core.geometry.polygon import Polygon
+from vigil_core.types import Track
+
 from .base import RuleContext
+from .common import ClassFilter, anchor_point, relative
+from .continuity import Continuity
 
 KIND = "zone_presence"
 
@@ -18,16 +21,23 @@ KIND = "zone_presence"
 @dataclass(slots=True)
 class _Presence:
     inside: bool = False
+    """Inside according to the inertia filter (whether or not the entry was reported yet)."""
+    reported: bool = False
+    """An entry (STARTED) was published and its exit (ENDED) is owed."""
     streak: int = 0
     label: str = ""
     entered_s: float = 0.0
+    position: tuple[float, float] | None = None
 
 
 class ZonePresenceRule:
     """Emit STARTED when a tracked object of a watched class enters the zone, ENDED when it leaves.
 
     A change counts only after `inertia` consecutive fresh observations agree, so a box
-    jittering on the edge does not flap. A track that disappears while inside ends its stay.
+    jittering on the edge does not flap. With `min_dwell_s`, the entry (the intrusion) is
+    reported only once the object has been inside that long; leaving earlier raises nothing.
+    A track that disappears while inside ends its stay, unless a new track continues it
+    within `gap_s` (see `Continuity`): then the stay goes on under the first id.
     """
 
     kind = KIND
@@ -37,63 +47,85 @@ class ZonePresenceRule:
         self.rule_id = spec.id
         self._spec = spec
         self._polygon = Polygon(spec.polygon)
-        self._classes = frozenset(spec.classes)
-        self._tracks: dict[int, _Presence] = {}
+        self._watched = ClassFilter(spec.classes)
+        self._continuity = Continuity(spec.gap_s)
+        self._stays: dict[int, _Presence] = {}
 
     @property
     def polygon(self) -> Polygon:
         """Return the zone polygon."""
         return self._polygon
 
-    def _watched(self, track: Track) -> bool:
-        return not self._classes or track.label in self._classes
-
     def _is_inside(self, ctx: RuleContext, track: Track) -> bool:
-        x, y = track.bbox.bottom_center if self._spec.anchor == "bottom_center" else track.bbox.center
+        x, y = anchor_point(track, self._spec.anchor)
         return self._polygon.contains(x, y, ctx.frame.width, ctx.frame.height)
 
     def update(self, ctx: RuleContext, tracks: Sequence[Track]) -> list[RuleEvent]:
         """Advance each track's presence and report entries and exits."""
+        watched = [t for t in tracks if self._watched(t)]
+        identities, ended = self._continuity.update(
+            ctx.pts_s, watched, (ctx.frame.width, ctx.frame.height)
+        )
+        watched = [t for t in watched if t.track_id in identities]
         events: list[RuleEvent] = []
-        seen: set[int] = set()
-        for track in tracks:
-            if not self._watched(track):
-                continue
-            seen.add(track.track_id)
-            presence = self._tracks.setdefault(track.track_id, _Presence(label=track.label))
+        for track in watched:
+            identity = identities[track.track_id]
+            presence = self._stays.setdefault(identity, _Presence(label=track.label))
             presence.label = track.label
-            if not ctx.fresh:
-                continue
-            if self._is_inside(ctx, track) == presence.inside:
-                presence.streak = 0
-                continue
-            presence.streak += 1
-            if presence.streak >= self._spec.inertia:
-                presence.streak = 0
-                presence.inside = not presence.inside
-                if presence.inside:
-                    presence.entered_s = ctx.pts_s
-                events.append(self._event(ctx, track.track_id, presence, track, reason="moved"))
-        for track_id in [tid for tid in self._tracks if tid not in seen]:
-            presence = self._tracks.pop(track_id)
-            if presence.inside:
-                presence.inside = False
-                events.append(self._event(ctx, track_id, presence, None, reason="track_lost"))
+            if ctx.fresh:
+                presence.position = relative(ctx.frame, *track.bbox.bottom_center)
+                events += self._observe(ctx, identity, presence, self._is_inside(ctx, track))
+            inside_s = ctx.pts_s - presence.entered_s
+            if (
+                presence.inside
+                and not presence.reported
+                and inside_s >= self._spec.min_dwell_s - 1e-6
+            ):
+                presence.reported = True
+                events.append(self._event(ctx, identity, presence, reason="moved"))
+        for identity in ended:
+            gone = self._stays.pop(identity, None)
+            if gone is not None and gone.reported:
+                gone.inside = gone.reported = False
+                gone.position = None
+                events.append(self._event(ctx, identity, gone, reason="track_lost"))
         return events
+
+    def _observe(
+        self, ctx: RuleContext, identity: int, presence: _Presence, inside: bool
+    ) -> list[RuleEvent]:
+        """Apply inertia to one fresh inside/outside observation; return an exit event if due."""
+        if inside == presence.inside:
+            presence.streak = 0
+            return []
+        presence.streak += 1
+        if presence.streak < self._spec.inertia:
+            return []
+        presence.streak = 0
+        presence.inside = inside
+        if inside:
+            presence.entered_s = ctx.pts_s
+            return []
+        if not presence.reported:
+            return []
+        presence.reported = False
+        return [self._event(ctx, identity, presence, reason="moved")]
 
     def finish(self, ctx: RuleContext) -> list[RuleEvent]:
         """End every stay still open when the stream ends."""
         events = []
-        for track_id, presence in list(self._tracks.items()):
-            if presence.inside:
-                presence.inside = False
-                events.append(self._event(ctx, track_id, presence, None, reason="stream_ended"))
-        self._tracks.clear()
+        for identity, presence in list(self._stays.items()):
+            if presence.reported:
+                presence.inside = presence.reported = False
+                presence.position = None
+                events.append(self._event(ctx, identity, presence, reason="stream_ended"))
+        self._stays.clear()
+        self._continuity.finish()
         return events
 
     def counts(self) -> dict[str, int]:
-        """Return how many objects of each class are inside now."""
-        return dict(Counter(p.label for p in self._tracks.values() if p.inside))
+        """Return how many objects of each class are inside now (entries reported)."""
+        return dict(Counter(p.label for p in self._stays.values() if p.reported))
 
     def state(self) -> Mapping[str, AttrValue]:
         """Return occupancy, total and per-class counts, and the ids inside."""
@@ -102,17 +134,11 @@ class ZonePresenceRule:
             "occupied": bool(counts),
             "count": sum(counts.values()),
             "counts": counts,
-            "track_ids": sorted(t for t, p in self._tracks.items() if p.inside),
+            "track_ids": sorted(t for t, p in self._stays.items() if p.reported),
         }
 
     def _event(
-        self,
-        ctx: RuleContext,
-        track_id: int,
-        presence: _Presence,
-        track: Track | None,
-        *,
-        reason: str,
+        self, ctx: RuleContext, identity: int, presence: _Presence, *, reason: str
     ) -> RuleEvent:
         counts = self.counts()
         attrs: dict[str, AttrValue] = {
@@ -122,10 +148,11 @@ class ZonePresenceRule:
             "counts": counts,
             "reason": reason,
         }
-        if track is not None:
-            x, y = track.bbox.bottom_center
-            attrs["position"] = (round(x / ctx.frame.width, 4), round(y / ctx.frame.height, 4))
-        if not presence.inside:
+        if presence.position is not None:
+            attrs["position"] = presence.position
+        if not presence.reported:
             attrs["dwell_s"] = round(ctx.pts_s - presence.entered_s, 2)
-        phase = EventPhase.STARTED if presence.inside else EventPhase.ENDED
-        return ctx.event(kind=KIND, rule_id=self.rule_id, phase=phase, track_id=track_id, attrs=attrs)
+        phase = EventPhase.STARTED if presence.reported else EventPhase.ENDED
+        return ctx.event(
+            kind=KIND, rule_id=self.rule_id, phase=phase, track_id=identity, attrs=attrs
+        )

@@ -1,0 +1,295 @@
+"""Object left (dropped, abandoned) and object removed.
+
+Two sources of candidate objects:
+- a background model (`background.StaticChangeModel`) finds parts of the scene that changed
+  and then stayed still for about `static_s`, whatever they are, so objects the detector has
+  no class for still count;
+- tracks of the detector's object classes (bags, suitcases, backpacks) that stay still for
+  `static_s`.
+
+A candidate is reported (STARTED) once no person has been near it for a second, "near" meaning
+within `attended_distance` of the person's own height: the owner standing beside a bag is not
+abandoning it. The event ends (ENDED) when the change is gone again.
+
+A static change looks the same whether something was put down or taken away, so, like
+Hikvision's unattended-baggage and object-removal modes, the rule's `detect` says what it
+means in this area. With both, the rule guesses from the image which state stands out from
+its surroundings, the current one (an object is new) or the background (one is gone): a
+best effort that ground texture can fool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+import math
+
+from vigil_core.config import ObjectLeftSpec
+from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
+from vigil_core.geometry.polygon import Polygon
+from vigil_core.geometry.raster import polygon_mask
+from vigil_core.types import BBox, Track
+
+from .background import BoolMap, StaticChangeModel
+from .base import RuleContext
+from .common import ClassFilter
+from .registry import RuleSetup, register_rule
+
+KIND = "object_left"
+REMOVED_KIND = "object_removed"
+
+_UNATTENDED_S = 1.0
+"""Seconds without a person near before a static object counts as left."""
+_STILL_HEIGHTS_S = 0.4
+"""A person moving slower than this many of their heights per second is standing by."""
+_FORGET_S = 2.0
+"""A reported change missing this long has gone."""
+_MATCH_OVERLAP = 0.5
+"""Share of the smaller box two regions must have in common to be the same object."""
+_SETTLE_S = 1.0
+"""A region must be seen this long before it is reported, while its outline settles."""
+_GONE_RATIO = 2.5
+"""How many times more a region must have stood out in the background to count as gone."""
+
+
+@dataclass(slots=True)
+class _Candidate:
+    box: BBox
+    """Pixels of the analysed frame."""
+    seen_s: float
+    """When the rule first saw it (it must stay a moment, while its outline settles)."""
+    first_s: float
+    last_s: float
+    change: str | None = None
+    """``left``, ``removed``, or None for a ghost: something only the background showed."""
+    judged: bool = True
+    """False while the region is hidden and its nature cannot be told on this frame."""
+    label: str = "unknown"
+    mask: BoolMap | None = None
+    """Background cells of the region, when the background model found it."""
+    attended_s: float = -math.inf
+    reported: bool = False
+    source: str = "background"
+    track_id: int | None = None
+
+
+def _threshold(sensitivity: float) -> float:
+    """Return the grey-level difference that counts as a change: 30 at 0, 10 at 1."""
+    return 30.0 - 20.0 * sensitivity
+
+
+@register_rule(ObjectLeftSpec)
+class ObjectLeftRule:
+    """Report objects left in, and removed from, the scene (or an area of it)."""
+
+    kind = KIND
+
+    def __init__(self, spec: ObjectLeftSpec, setup: RuleSetup) -> None:
+        """Resolve the optional area and build the background model."""
+        self.rule_id = spec.id
+        self._spec = spec
+        self._region: Polygon | None = setup.region(spec.zone, spec.polygon)
+        self._objects = ClassFilter(spec.classes)
+        self._people = frozenset(spec.person_classes)
+        self._model = StaticChangeModel(_threshold(spec.sensitivity))
+        self._area_mask: BoolMap | None = None
+        self._candidates: list[_Candidate] = []
+        self._still: dict[int, tuple[float, BBox]] = {}
+        """Object tracks: since when they have been still, and where they were then."""
+
+    def update(self, ctx: RuleContext, tracks: Sequence[Track]) -> list[RuleEvent]:
+        """Learn the frame, match static changes and still object tracks, report the unattended."""
+        objects = [t for t in tracks if self._spec.classes and self._objects(t)]
+        others = [t for t in tracks if not (self._spec.classes and self._objects(t))]
+        covered = [(t.bbox.x1, t.bbox.y1, t.bbox.x2, t.bbox.y2) for t in others]
+        if not self._model.update(ctx.frame.image, ctx.pts_s, covered, self._watched_cells()):
+            self._candidates = [c for c in self._candidates if c.reported]
+        seen = self._background_candidates(ctx) + self._track_candidates(ctx, objects)
+        events: list[RuleEvent] = []
+        for candidate in self._candidates:
+            if candidate.reported and ctx.pts_s - candidate.last_s > _FORGET_S:
+                events.append(self._event(ctx, candidate, EventPhase.ENDED, "gone"))
+        self._candidates = [c for c in self._candidates if ctx.pts_s - c.last_s <= _FORGET_S]
+        people = [t for t in tracks if t.label in self._people]
+        for candidate in seen:
+            if self._attended(candidate.box, people):
+                candidate.attended_s = ctx.pts_s
+            unattended_s = ctx.pts_s - candidate.attended_s
+            settled = ctx.pts_s - candidate.seen_s >= _SETTLE_S - 1e-6
+            waiting = not settled or not candidate.judged or unattended_s < _UNATTENDED_S - 1e-6
+            if candidate.reported or waiting:
+                continue
+            if candidate.change is None and candidate.mask is not None:
+                # Only the background showed something here: a ghost, not news for this rule.
+                self._model.absorb(candidate.mask)
+                self._candidates.remove(candidate)
+            elif candidate.change in self._spec.detect and not self._duplicate(candidate):
+                candidate.reported = True
+                events.append(self._event(ctx, candidate, EventPhase.STARTED, "unattended"))
+        return events
+
+    def _watched_cells(self) -> BoolMap | None:
+        """Return the model's cells inside the area (None: the whole frame)."""
+        shape = self._model.shape
+        if self._region is None or shape is None:
+            return None
+        if self._area_mask is None or self._area_mask.shape != shape:
+            self._area_mask = polygon_mask([self._region.points], shape[1], shape[0])
+        return self._area_mask
+
+    def _background_candidates(self, ctx: RuleContext) -> list[_Candidate]:
+        """Match this frame's static regions to the candidates; return those seen now."""
+        shape = self._model.shape
+        if shape is None:
+            return []
+        total = shape[0] * shape[1]
+        scale = self._model.scale
+        seen = []
+        for mask, (r1, c1, r2, c2) in self._model.blobs(self._spec.static_s):
+            cells = int(mask.sum())
+            if not self._spec.min_area <= cells / total <= self._spec.max_area:
+                continue
+            box = BBox(c1 * scale, r1 * scale, c2 * scale, r2 * scale)
+            judged, change = self._classify(mask)
+            candidate = self._match(box, "background")
+            if candidate is None:
+                # The region has been a static change for about static_s already.
+                candidate = _Candidate(box, ctx.pts_s, ctx.pts_s - self._spec.static_s, ctx.pts_s)
+                self._candidates.append(candidate)
+            candidate.box, candidate.last_s, candidate.mask = box, ctx.pts_s, mask
+            if not candidate.reported:
+                candidate.judged = judged
+                if judged:
+                    candidate.change = change
+            seen.append(candidate)
+        return seen
+
+    def _classify(self, mask: BoolMap) -> tuple[bool, str | None]:
+        """Return whether the region can be judged now, and what its static change means here.
+
+        The meaning is ``left``, ``removed``, or None to ignore the region. A region whose
+        background stood out far more than the scene does now held something that went: an
+        object removed, or the ghost of a person the background learnt while the detector
+        missed them. A rule watching for left objects only ignores such regions. A region
+        hidden behind someone cannot be judged on this frame.
+        """
+        contrast = self._model.contrast(mask)
+        if contrast is None:
+            return False, None
+        now, before = contrast
+        gone = before >= _GONE_RATIO * max(now, 1.0)
+        if set(self._spec.detect) == {"removed"}:
+            return True, "removed"
+        if set(self._spec.detect) == {"left"}:
+            return True, None if gone else "left"
+        return True, "removed" if gone else "left"
+
+    def _track_candidates(self, ctx: RuleContext, objects: list[Track]) -> list[_Candidate]:
+        """Return object tracks (bags, suitcases) that have stayed still for `static_s`."""
+        seen = []
+        present = {t.track_id for t in objects}
+        for track_id in [t for t in self._still if t not in present]:
+            del self._still[track_id]
+        for track in objects:
+            since, anchor = self._still.get(track.track_id, (ctx.pts_s, track.bbox))
+            moved = math.dist(anchor.center, track.bbox.center) > 0.5 * max(
+                track.bbox.height, track.bbox.width, 1.0
+            )
+            if moved:
+                since, anchor = ctx.pts_s, track.bbox
+            self._still[track.track_id] = (since, anchor)
+            if ctx.pts_s - since < self._spec.static_s:
+                continue
+            candidate = self._match(track.bbox, "track")
+            if candidate is None:
+                candidate = _Candidate(
+                    track.bbox, ctx.pts_s, since, ctx.pts_s, change="left", source="track"
+                )
+                self._candidates.append(candidate)
+            candidate.box, candidate.last_s = track.bbox, ctx.pts_s
+            candidate.label, candidate.track_id = track.label, track.track_id
+            seen.append(candidate)
+        return seen
+
+    def _match(self, box: BBox, source: str) -> _Candidate | None:
+        """Return the candidate this region continues (it may have grown or shrunk a little)."""
+        best = max(
+            (c for c in self._candidates if c.source == source),
+            key=lambda c: _overlap(c.box, box),
+            default=None,
+        )
+        return best if best is not None and _overlap(best.box, box) >= _MATCH_OVERLAP else None
+
+    def _duplicate(self, candidate: _Candidate) -> bool:
+        """Return whether another candidate already reported this object."""
+        return any(
+            other is not candidate
+            and other.reported
+            and _overlap(other.box, candidate.box) >= _MATCH_OVERLAP
+            for other in self._candidates
+        )
+
+    def _attended(self, box: BBox, people: list[Track]) -> bool:
+        """Return whether someone stays by the object: near it and (almost) still.
+
+        Passers-by are near for a moment while walking; an owner stands by the bag.
+        """
+        cx, cy = box.center
+        for person in people:
+            height = max(person.bbox.height, 1.0)
+            px, py = person.bbox.bottom_center
+            near = math.hypot(px - cx, py - cy) <= self._spec.attended_distance * height
+            still = math.hypot(*person.velocity) <= _STILL_HEIGHTS_S * height
+            if near and still:
+                return True
+        return False
+
+    def finish(self, ctx: RuleContext) -> list[RuleEvent]:
+        """Nothing is closed at the end of a stream: a left object is still there."""
+        del ctx
+        return []
+
+    def state(self) -> Mapping[str, AttrValue]:
+        """Return how many left and removed objects are currently reported."""
+        reported = [c for c in self._candidates if c.reported]
+        left = sum(1 for c in reported if c.change == "left")
+        return {
+            "left": left,
+            "removed": len(reported) - left,
+            "active": bool(reported),
+            "pending": sum(1 for c in self._candidates if not c.reported),
+        }
+
+    def _event(
+        self, ctx: RuleContext, candidate: _Candidate, phase: EventPhase, reason: str
+    ) -> RuleEvent:
+        width, height = ctx.frame.width, ctx.frame.height
+        box = candidate.box
+        cx, cy = box.center
+        attrs: dict[str, AttrValue] = {
+            "change": candidate.change,
+            "label": candidate.label,
+            "source": candidate.source,
+            "position": (round(cx / width, 4), round(cy / height, 4)),
+            "box": (
+                round(box.x1 / width, 4),
+                round(box.y1 / height, 4),
+                round(box.x2 / width, 4),
+                round(box.y2 / height, 4),
+            ),
+            "static_s": round(ctx.pts_s - candidate.first_s, 1),
+            "reason": reason,
+        }
+        kind = KIND if candidate.change == "left" else REMOVED_KIND
+        return ctx.event(
+            kind=kind, rule_id=self.rule_id, phase=phase, track_id=candidate.track_id, attrs=attrs
+        )
+
+
+def _overlap(a: BBox, b: BBox) -> float:
+    """Return the intersection over the smaller area of two boxes."""
+    iw = min(a.x2, b.x2) - max(a.x1, b.x1)
+    ih = min(a.y2, b.y2) - max(a.y1, b.y1)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    return iw * ih / max(1e-9, min(a.area, b.area))

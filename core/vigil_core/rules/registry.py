@@ -1,0 +1,99 @@
+"""The rule registry: each rule module registers the spec type it builds a rule from.
+
+`build_rules` finds a camera's rules here by the type of each spec, so adding a rule family
+is one new module in this package (plus its spec in `config.py`): the package's modules are
+imported once, the first time a rule is built, and each registers itself on import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+import importlib
+import pkgutil
+from typing import Any
+
+from vigil_core.config import CameraSpec, ZoneSpec
+from vigil_core.errors import ConfigInvalid
+from vigil_core.geometry.calibration import Homography
+from vigil_core.geometry.polygon import Polygon
+from vigil_core.store.counters import CounterStore
+
+from .base import Rule
+
+type RuleFactory = Callable[[Any, RuleSetup], Rule]
+
+_FACTORIES: dict[type, RuleFactory] = {}
+_loaded = False
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSetup:
+    """What a rule may need from its camera besides its own spec."""
+
+    camera: CameraSpec
+    counters: CounterStore = field(default_factory=CounterStore)
+    calibration: Homography | None = None
+
+    @classmethod
+    def for_camera(cls, camera: CameraSpec, counters: CounterStore | None = None) -> RuleSetup:
+        """Return the setup of one camera, with its calibration fitted once."""
+        calibration = camera.calibration.homography() if camera.calibration else None
+        return cls(camera=camera, counters=counters or CounterStore(), calibration=calibration)
+
+    def zone(self, zone_id: str) -> ZoneSpec:
+        """Return one of the camera's zones."""
+        for zone in self.camera.zones:
+            if zone.id == zone_id:
+                return zone
+        raise ConfigInvalid(f"camera {self.camera.id} has no zone {zone_id}")
+
+    def region(
+        self, zone_id: str | None, polygon: list[tuple[float, float]] | None
+    ) -> Polygon | None:
+        """Return a rule's area: the zone's polygon, its own polygon, or None (whole frame)."""
+        if zone_id is not None:
+            return Polygon(self.zone(zone_id).polygon)
+        return Polygon(polygon) if polygon is not None else None
+
+
+def register_rule[F: RuleFactory](spec_type: type) -> Callable[[F], F]:
+    """Register a rule class (or factory) as the builder of rules from `spec_type` specs."""
+
+    def decorate(factory: F) -> F:
+        if spec_type in _FACTORIES:
+            raise RuntimeError(f"a rule is already registered for {spec_type.__name__}")
+        _FACTORIES[spec_type] = factory
+        return factory
+
+    return decorate
+
+
+def _load_modules() -> None:
+    global _loaded  # noqa: PLW0603 - imported once per process, on first use
+    if _loaded:
+        return
+    for module in pkgutil.iter_modules(_package_path()):
+        importlib.import_module(f"{__package__}.{module.name}")
+    _loaded = True
+
+
+def _package_path() -> list[str]:
+    from . import __path__ as path  # noqa: PLC0415
+
+    return list(path)
+
+
+def build_rule(spec: Any, setup: RuleSetup) -> Rule:
+    """Return the rule a spec describes."""
+    _load_modules()
+    factory = _FACTORIES.get(type(spec))
+    if factory is None:
+        raise ConfigInvalid(f"no rule is registered for {type(spec).__name__}")
+    return factory(spec, setup)
+
+
+def registered_spec_types() -> list[type]:
+    """Return every spec type a rule is registered for."""
+    _load_modules()
+    return list(_FACTORIES)

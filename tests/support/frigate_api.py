@@ -42,6 +42,7 @@ class FrigateApi:
         username: str | None = None,
         password: str | None = None,
         config: dict[str, Any] | None = None,
+        port: int = 0,
     ) -> None:
         if version not in VERSIONS:
             raise ValueError(f"no samples for Frigate {version}")
@@ -61,7 +62,8 @@ class FrigateApi:
         self._runner: web.AppRunner | None = None
         self._socket: socket.socket | None = None
         self.host = "127.0.0.1"
-        self.port = 0
+        self.port = port
+        """0 picks a free port; a restarted server is given its old one back."""
 
     @property
     def url(self) -> str:
@@ -125,7 +127,8 @@ class FrigateApi:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind((self.host, 0))
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((self.host, self.port))
         self.port = self._socket.getsockname()[1]
         await web.SockSite(self._runner, self._socket).start()
         return self

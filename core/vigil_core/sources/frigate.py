@@ -52,6 +52,14 @@ class FrigateCamera:
     zones: Mapping[str, Polygon] = field(hash=False)
     objects: tuple[str, ...]
     detect_restream_url: str | None = None
+    friendly_name: str | None = None
+    """The camera's display name (0.17+)."""
+    zone_objects: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
+    """The classes each zone counts (none listed: every class)."""
+    zone_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    """The zones' display names (0.17+)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,8 @@ class FrigateServer:
 
     version: str
     cameras: tuple[FrigateCamera, ...]
+    topic_prefix: str = "frigate"
+    """The MQTT topic prefix Frigate publishes under (``mqtt.topic_prefix``)."""
 
 
 async def fetch_frigate(
@@ -94,7 +104,11 @@ async def fetch_frigate(
     finally:
         if session is None:
             await api.session.close()
-    return FrigateServer(version=version, cameras=_cameras(config, base.host or ""))
+    return FrigateServer(
+        version=version,
+        cameras=_cameras(config, base.host or ""),
+        topic_prefix=str(_mapping(config.get("mqtt")).get("topic_prefix") or "frigate"),
+    )
 
 
 def zone_polygon(coordinates: Any, width: int | None, height: int | None) -> Polygon:
@@ -240,7 +254,26 @@ def _camera(
         zones=MappingProxyType(_zones(name, camera, width, height)),
         objects=tuple(str(label) for label in _mapping(camera.get("objects")).get("track") or ()),
         detect_restream_url=_rtsp_url(host, port, detect_stream) if detect_stream else None,
+        friendly_name=_name(camera.get("friendly_name")),
+        zone_objects=MappingProxyType(
+            {
+                zone: tuple(str(label) for label in _mapping(spec).get("objects") or ())
+                for zone, spec in _mapping(camera.get("zones")).items()
+            }
+        ),
+        zone_names=MappingProxyType(
+            {
+                zone: title
+                for zone, spec in _mapping(camera.get("zones")).items()
+                if (title := _name(_mapping(spec).get("friendly_name")))
+            }
+        ),
     )
+
+
+def _name(value: Any) -> str | None:
+    """Return a display name from the config, None when it is missing or blank."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _zones(

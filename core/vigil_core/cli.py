@@ -66,10 +66,29 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_cmd_run)
 
     bench = sub.add_parser("bench", help="measure decode, inference, end-to-end and tracking figures")
-    bench.add_argument("sections", nargs="*", help="sections to run (default: all)")
+    bench.add_argument(
+        "sections", nargs="*", help="sections to run (default: all); clips may follow `tamper`"
+    )
     bench.add_argument("--json", action="store_true", help="print machine-readable JSON")
     bench.add_argument("--quick", action="store_true", help="shorter runs (smoke check)")
     bench.add_argument("--models-dir", type=Path, help="folder holding the model files")
+    bench.add_argument("--fps", type=float, default=5.0, help="tamper: analysed frames per second")
+    bench.add_argument("--width", type=int, default=640, help="tamper: analysis width in pixels")
+    bench.add_argument(
+        "--mask",
+        action="append",
+        default=[],
+        metavar="[CLIP=]X1,Y1,X2,Y2",
+        help="tamper: leave out a relative rectangle (burned-in label) on CLIP or every clip",
+    )
+    bench.add_argument("--clip", type=Path, help="rules: run this clip instead of vtest")
+    bench.add_argument("--geometry", type=Path, help="rules: YAML camera (zones, rules) for --clip")
+    bench.add_argument("--truth", type=Path, help="rules: MOT-style ground truth csv for --clip")
+    bench.add_argument("--countries", default="", help="anpr: expected plate countries, e.g. fr,de")
+    bench.add_argument("--ocr", help="anpr: cct, rapidocr or cct+rapidocr (default: with rapidocr if installed)")
+    bench.add_argument("--no-refine", action="store_true", help="anpr: never re-detect uncertain plates")
+    bench.add_argument("--no-warmup", action="store_true", help="anpr: cold start only (no second pass)")
+    bench.add_argument("--failures", action="store_true", help="anpr: list the photos read wrong")
     bench.set_defaults(handler=_cmd_bench)
 
     models = sub.add_parser("models", help="list, verify or download the registry's models")
@@ -147,9 +166,34 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench  # noqa: PLC0415
+    from .bench import TamperBenchOptions, run_bench  # noqa: PLC0415
 
-    return run_bench(args.sections, as_json=args.json, quick=args.quick, models_dir=args.models_dir)
+    if args.sections[:1] == ["anpr"]:  # `vigil bench anpr DIR...`: labelled plate photos
+        from .eval.anpr import run_anpr_bench  # noqa: PLC0415
+
+        return run_anpr_bench(
+            args.sections[1:],
+            as_json=args.json,
+            models_dir=args.models_dir,
+            countries=[c.strip() for c in args.countries.split(",") if c.strip()],
+            ocr=args.ocr,
+            refine=not args.no_refine,
+            warmup=not args.no_warmup,
+            quick=args.quick,
+            failures=args.failures,
+        )
+    from .eval.rules import RulesBenchOptions  # noqa: PLC0415
+
+    tamper = TamperBenchOptions(fps=args.fps, width=args.width, masks=tuple(args.mask))
+    rules = RulesBenchOptions(clip=args.clip, geometry=args.geometry, truth=args.truth)
+    return run_bench(
+        args.sections,
+        as_json=args.json,
+        quick=args.quick,
+        models_dir=args.models_dir,
+        tamper=tamper,
+        rules=rules,
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

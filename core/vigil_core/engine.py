@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 import logging
 from pathlib import Path
 
+from .anpr.runtime import AnprRuntime
 from .config import CameraSpec, EngineConfig
 from .errors import VigilError
 from .events.bus import EventBus
-from .events.model import SourceState, VigilEvent
+from .events.model import RuleEvent, SourceState, VigilEvent
+from .health import TamperAnalyzer, build_analyzers
 from .inference.batcher import InferenceBatcher
 from .inference.detectors import build_detector
 from .inference.session import SessionCache
 from .pipeline import AnalysedFrame, CameraPipeline, CameraStats
+from .privacy.context import apply_context
+from .privacy.inventory import enforce_context
+from .privacy.retention import RetentionRegistry
+from .rules import build_rules
+from .sources.event_source import EventSource
+from .sources.frigate_mqtt import MqttTransport
+from .sources.frigate_tracks import FrigateDetections
+from .stages import TrackStage
+from .store.counters import CounterStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,14 +53,31 @@ class Engine:
     threads.
     """
 
-    def __init__(self, config: EngineConfig, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Keep the configuration; nothing is loaded until `start`."""
-        self.config = config
+    def __init__(
+        self,
+        config: EngineConfig,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        mqtt: MqttTransport | None = None,
+    ) -> None:
+        """Keep the configuration; nothing is loaded until `start`.
+
+        `mqtt` carries Frigate's messages for cameras that take its detections (Home
+        Assistant passes its MQTT integration); without it `config.frigate_mqtt` is used.
+        """
+        # What the deployment context holds back (unacknowledged) never reaches a pipeline.
+        self.config, self.privacy_violations = enforce_context(config)
+        self.retention = RetentionRegistry(config.privacy.retention)
         self.bus = EventBus(loop or asyncio.get_running_loop())
         self._sessions = SessionCache()
+        self.anpr = AnprRuntime.from_config(self.config, self._sessions, self.retention)
         self._batcher: InferenceBatcher | None = None
         self._private_batchers: dict[str, InferenceBatcher] = {}
         self._pipelines: dict[str, CameraPipeline] = {}
+        self.counters = CounterStore.in_dir(config.state_dir)
+        self._frigate = FrigateDetections(config.frigate_mqtt, transport=mqtt)
+        self._started = False
+        self._event_sources: list[EventSource] = []
 
     @property
     def camera_ids(self) -> list[str]:
@@ -58,7 +86,11 @@ class Engine:
 
     async def start(self) -> None:
         """Load the detector (off the loop) and start every camera."""
-        self._batcher = await asyncio.to_thread(self._make_batcher, self._sessions)
+        cameras = self.config.cameras
+        # Cameras that take Frigate's detections need no detector: load it only for the others.
+        if any(camera.detections == "vigil" for camera in cameras):
+            self._batcher = await asyncio.to_thread(self._make_batcher, self._sessions)
+        self._started = True
         for camera in self.config.cameras:
             await self.add_camera(camera)
 
@@ -75,17 +107,52 @@ class Engine:
 
     async def add_camera(self, camera: CameraSpec) -> None:
         """Start analysing one more camera."""
-        if self._batcher is None:
+        if not self._started:
             raise VigilError("engine is not started")
         if camera.id in self._pipelines:
             raise VigilError(f"camera {camera.id} is already running")
+        if camera.detections == "frigate":
+            await self._add_frigate_camera(camera)
+            return
+        if self._batcher is None:
+            self._batcher = await asyncio.to_thread(self._make_batcher, self._sessions)
         batcher = self._batcher
         if not self.config.inference.share_session:
             # Comparison mode for the benchmark: a private session and workers per camera.
             batcher = await asyncio.to_thread(self._make_batcher, SessionCache())
             self._private_batchers[camera.id] = batcher
+        track_stages = await asyncio.to_thread(self.anpr.stages_for, camera)
         pipeline = CameraPipeline(
-            camera, batcher=batcher, tracker_spec=self.config.tracker, publish=self._publish
+            camera,
+            batcher=batcher,
+            tracker_spec=self.config.tracker,
+            publish=self._publish,
+            rules=build_rules(camera, counters=self.counters),
+            analyzers=build_analyzers(camera),
+            track_stages=track_stages,
+        )
+        self._pipelines[camera.id] = pipeline
+        await asyncio.to_thread(pipeline.start)
+
+    async def _add_frigate_camera(self, camera: CameraSpec) -> None:
+        """Start a camera whose tracks come from Frigate's MQTT events (no detector)."""
+        parts = await self._frigate.attach(camera, passages=self.anpr)
+        track_stages: Sequence[TrackStage]
+        if parts.track_stages is not None:
+            track_stages = parts.track_stages
+        else:
+            track_stages = await asyncio.to_thread(self.anpr.stages_for, camera)
+        pipeline = CameraPipeline(
+            parts.camera,
+            batcher=None,
+            tracker_spec=self.config.tracker,
+            publish=self._publish,
+            rules=build_rules(camera, counters=self.counters),
+            # Camera-health checks need real pixels: none on the frames of a pixel-free camera.
+            analyzers=build_analyzers(parts.camera) if parts.source_factory is None else [],
+            track_stages=track_stages,
+            track_provider=parts.provider,
+            source_factory=parts.source_factory,
         )
         self._pipelines[camera.id] = pipeline
         await asyncio.to_thread(pipeline.start)
@@ -95,21 +162,35 @@ class Engine:
         pipeline = self._pipelines.pop(camera_id, None)
         if pipeline is not None:
             await asyncio.to_thread(pipeline.stop)
+        await self._frigate.detach(camera_id)
         private = self._private_batchers.pop(camera_id, None)
         if private is not None:
             await asyncio.to_thread(private.close)
 
+    async def add_event_source(self, source: EventSource) -> None:
+        """Start a camera-side event source (ONVIF analytics) that publishes on `bus`.
+
+        The engine owns it from here: `stop` stops it before the bus closes, so no task or
+        timer of a source outlives the engine, whichever host (Home Assistant, CLI) runs it.
+        """
+        self._event_sources.append(source)
+        await source.start(self._publish)
+
     async def stop(self) -> None:
         """Stop every camera, then the shared inference workers."""
+        sources, self._event_sources = self._event_sources, []
+        await asyncio.gather(*(source.stop() for source in sources))
         pipelines = list(self._pipelines.values())
         self._pipelines.clear()
         await asyncio.gather(*(asyncio.to_thread(p.stop) for p in pipelines))
+        await self._frigate.close()
         for private in self._private_batchers.values():
             await asyncio.to_thread(private.close)
         self._private_batchers.clear()
         if self._batcher is not None:
             await asyncio.to_thread(self._batcher.close)
             self._batcher = None
+        await asyncio.to_thread(self.anpr.close)
         self.bus.close()
 
     async def wait_finished(self, camera_ids: Iterable[str] | None = None) -> None:
@@ -144,5 +225,28 @@ class Engine:
             events=stats.events,
         )
 
+    def recapture_reference(self, camera_id: str) -> None:
+        """Take a camera's next frames as its reference view (after an intended move).
+
+        Safe from any thread and never blocks: the camera's analysis thread applies it on its
+        next frame, ending an active orientation change, obstruction or defocus.
+        """
+        pipeline = self._pipelines.get(camera_id)
+        found = pipeline.analyzers if pipeline is not None else []
+        analyzers = [a for a in found if isinstance(a, TamperAnalyzer)]
+        if not analyzers:
+            raise VigilError(f"camera {camera_id} has no camera-health checks running")
+        for analyzer in analyzers:
+            analyzer.recapture_reference()
+
+    def reset_counter(self, camera_id: str, rule_id: str) -> None:
+        """Set a line-crossing rule's persisted totals back to zero."""
+        pipeline = self._pipelines.get(camera_id)
+        if pipeline is None or rule_id not in {rule.rule_id for rule in pipeline.rules}:
+            raise VigilError(f"camera {camera_id} has no rule {rule_id}")
+        self.counters.reset(camera_id, rule_id)
+
     def _publish(self, event: VigilEvent) -> None:
+        if isinstance(event, RuleEvent):
+            event = apply_context(self.config.privacy.context, event)
         self.bus.publish(event)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import logging
 import queue
 import threading
@@ -18,10 +18,12 @@ from .errors import VigilError
 from .events.model import RuleEvent, SourceState, SourceStateEvent, VigilEvent
 from .inference.batcher import InferenceBatcher
 from .motion import MotionGate
+from .privacy.masks import PrivacyMasks
 from .rules import Rule, RuleContext, build_rules
 from .sources.av_source import AvSource
+from .sources.base import FrameCallback, FrameSource, StateCallback
 from .sources.redact import redact_url
-from .stages import FrameAnalyzer, TrackStage
+from .stages import FrameAnalyzer, SourceStateListener, TrackProvider, TrackStage
 from .tracking.tracker import ByteTracker
 from .types import Frame, Track
 
@@ -128,31 +130,36 @@ class CameraPipeline:
         self,
         camera: CameraSpec,
         *,
-        batcher: InferenceBatcher,
+        batcher: InferenceBatcher | None,
         tracker_spec: TrackerSpec,
         publish: Callable[[VigilEvent], None],
         analyzers: Sequence[FrameAnalyzer] = (),
         track_stages: Sequence[TrackStage] = (),
         rules: Sequence[Rule] | None = None,
+        track_provider: TrackProvider | None = None,
+        source_factory: Callable[[FrameCallback, StateCallback], FrameSource] | None = None,
     ) -> None:
-        """Build the stages; nothing starts until `start`."""
+        """Build the stages; nothing starts until `start`.
+
+        With a `track_provider` (a Frigate camera), tracks come from it instead of the
+        detector and tracker; `source_factory` then may replace the stream by other frames.
+        """
         self.camera = camera
         self._batcher = batcher
         self._publish = publish
         self.analyzers = list(analyzers)
         self.track_stages = list(track_stages)
         self._gate = MotionGate(camera.motion)
+        self._privacy = PrivacyMasks(camera.privacy_masks)
         self._tracker = ByteTracker(tracker_spec)
         self.rules: list[Rule] = list(rules) if rules is not None else build_rules(camera)
         # A paced (realtime) file behaves like a live camera: analysis must keep up or drop.
         self._channel = _FrameChannel(lossless=camera.source.is_file and not camera.source.realtime)
-        self._source = AvSource(
-            camera.id,
-            camera.source,
-            fps=camera.fps,
-            max_width=camera.analysis_max_width,
-            on_frame=self._channel.put,
-            on_state=self._on_state,
+        self._track_provider = track_provider
+        self._source: FrameSource = (
+            source_factory(self._channel.put, self._on_state)
+            if source_factory is not None
+            else self._stream_source()
         )
         self._thread = threading.Thread(
             target=self._run, name=f"vigil-analyse-{camera.id}", daemon=True
@@ -165,6 +172,17 @@ class CameraPipeline:
         self._latest: AnalysedFrame | None = None
         self._tracks: tuple[Track, ...] = ()
         self._last_frame: Frame | None = None
+
+    def _stream_source(self) -> AvSource:
+        camera = self.camera
+        return AvSource(
+            camera.id,
+            camera.source,
+            fps=camera.fps,
+            max_width=camera.analysis_max_width,
+            on_frame=self._channel.put,
+            on_state=self._on_state,
+        )
 
     @property
     def latest(self) -> AnalysedFrame | None:
@@ -197,6 +215,9 @@ class CameraPipeline:
         elif event.state is SourceState.ENDED:
             self._channel.close()
         self._publish(event)
+        for analyzer in self.analyzers:
+            if isinstance(analyzer, SourceStateListener):
+                self._emit(analyzer.on_source_state(event))
 
     def _run(self) -> None:
         try:
@@ -218,9 +239,13 @@ class CameraPipeline:
     def process(self, frame: Frame) -> list[RuleEvent]:
         """Analyse one frame: gate, detect, track, apply rules; publish and return the events."""
         started = time.monotonic()
+        frame = self._privacy.apply(frame)  # before anything looks at (or stores) the pixels
         events = [event for analyzer in self.analyzers for event in analyzer.update(frame)]
+        if self._track_provider is not None:
+            return self._process_provided(frame, self._track_provider, started, events)
         inferred = self._gate.should_infer(frame.image, frame.pts_s)
         if inferred:
+            assert self._batcher is not None, "a camera without a track provider needs a detector"
             waited = time.monotonic()
             detections = self._batcher.submit(frame.image).result()
             self.stats.inference_s.append(time.monotonic() - waited)
@@ -236,6 +261,37 @@ class CameraPipeline:
         self._latest = AnalysedFrame(frame=frame, tracks=self._tracks, inferred=inferred)
         self._last_frame = frame
         self.stats.frames_analysed += 1
+        now = time.monotonic()
+        self.stats.processing_s.append(now - started)
+        self.stats.analysed_at.append(now)
+        self.stats.latency_s.append(now - frame.received_at)
+        return events
+
+    def _process_provided(
+        self, frame: Frame, provider: TrackProvider, started: float, events: list[RuleEvent]
+    ) -> list[RuleEvent]:
+        """Apply the rules to each step of tracks the provider gives (no detector, no tracker).
+
+        Track stages see the frame's pixels once, with its last step; the rules see every step,
+        at the step's time, so a crossing between two frames still counts.
+        """
+        steps = provider.steps(frame)
+        for index, step in enumerate(steps):
+            at = replace(frame, pts_s=step.pts_s)
+            self._tracks = step.tracks
+            stage_events: list[RuleEvent] = []
+            if index == len(steps) - 1:
+                for stage in self.track_stages:
+                    stage_events += stage.process(at, self._tracks, fresh=True)
+            ctx = RuleContext(frame=at, fresh=True, stage_events=tuple(stage_events))
+            events += stage_events
+            events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
+            frame = at
+        self._emit(events)
+        self._latest = AnalysedFrame(frame=frame, tracks=self._tracks, inferred=True)
+        self._last_frame = frame
+        self.stats.frames_analysed += 1
+        self.stats.frames_inferred += 1
         now = time.monotonic()
         self.stats.processing_s.append(now - started)
         self.stats.analysed_at.append(now)

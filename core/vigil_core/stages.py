@@ -7,9 +7,10 @@ only `pipeline.py` knows where it sits in the order.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
-from .events.model import AttrValue, RuleEvent
+from .events.model import AttrValue, RuleEvent, SourceStateEvent
 from .types import Frame, Track
 
 
@@ -27,6 +28,15 @@ class FrameAnalyzer(Protocol):
         ...
 
 
+@runtime_checkable
+class SourceStateListener(Protocol):
+    """A frame analyser that also follows its camera's connection state (stream-loss checks)."""
+
+    def on_source_state(self, event: SourceStateEvent) -> list[RuleEvent]:
+        """Consume a state change of the source (on the source's thread); return its events."""
+        ...
+
+
 class TrackStage(Protocol):
     """Add information to tracks after tracking and before rules (e.g. plate reading)."""
 
@@ -38,4 +48,24 @@ class TrackStage(Protocol):
 
     def finish(self) -> list[RuleEvent]:
         """Flush what is pending because the stream ended (e.g. a passage still being read)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TrackStep:
+    """The tracks of a camera at one moment, as a provider outside the detector saw them."""
+
+    pts_s: float
+    tracks: tuple[Track, ...]
+
+
+class TrackProvider(Protocol):
+    """Give the tracks of a camera whose objects another system detects (e.g. Frigate).
+
+    The pipeline then runs no detector and no tracker for that camera: each step goes to the
+    rules as if the detector had run at that moment.
+    """
+
+    def steps(self, frame: Frame) -> list[TrackStep]:
+        """Return the track states since the last call, oldest first; at least one."""
         ...

@@ -7,8 +7,10 @@ from pathlib import Path
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.typing import ConfigType
 
 from vigil_core.engine import Engine
 from vigil_core.errors import ModelError, VigilError
@@ -24,15 +26,29 @@ from .const import (
     MANUFACTURER,
 )
 from .data import VigilConfigEntry, VigilRuntime
-from .engine_config import build_engine_config, configured
+from .engine_config import configured
+from .frigate_setup import async_check_frigate, async_frigate_engine_options
 from .issues import async_create_model_issue, async_delete_model_issue
+from .onvif_runtime import OnvifRuntime
+from .privacy import async_setup_privacy, gated_engine_config
+from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
+    Platform.BUTTON,
     Platform.EVENT,
     Platform.IMAGE,
     Platform.SENSOR,
 ]
+
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register Vigil's actions, which work on the loaded hub."""
+    async_setup_services(hass)
+    return True
 
 
 def _resolve_detector(models_dir: str | None, allow_download: bool) -> Path:
@@ -63,22 +79,37 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
     async_delete_model_issue(hass)
 
     cameras, zones = configured(entry)
-    engine = Engine(build_engine_config(entry, cameras, zones, model.parent), loop=hass.loop)
+    async_check_frigate(hass, entry, cameras)
+    # What the deployment context holds back gets neither an engine rule nor entities.
+    config, zones, held_back = gated_engine_config(entry, cameras, zones, model.parent)
+    engine = Engine(
+        config,
+        loop=hass.loop,
+        **await async_frigate_engine_options(hass, cameras),
+    )
     bridge = VigilBridge(hass, entry.entry_id, engine, cameras, zones)
+    onvif = OnvifRuntime(hass, entry, cameras)
     # Subscribe before starting, so the first stream states are not missed.
     bridge.async_start()
+    await onvif.async_listen(engine)
     try:
         await engine.start()
+        await onvif.async_start(engine)
     except VigilError as err:
         bridge.async_stop()
+        onvif.async_stop()
         await engine.stop()
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="engine_failed",
             translation_placeholders={"error": str(err)},
         ) from err
-    entry.runtime_data = VigilRuntime(engine=engine, bridge=bridge, cameras=cameras, zones=zones)
+    entry.runtime_data = VigilRuntime(
+        engine=engine, bridge=bridge, cameras=cameras, zones=zones, onvif=onvif
+    )
+    entry.runtime_data.privacy = await async_setup_privacy(hass, entry, engine, held_back)
     entry.async_on_unload(bridge.async_stop)
+    entry.async_on_unload(onvif.async_stop)
 
     async def _async_stop_engine(_event: Event) -> None:
         await engine.stop()

@@ -17,6 +17,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .bridge import CameraState, ZoneState
 from .data import VigilConfigEntry
 from .entity import VigilEntity, VigilZoneEntity
+from .onvif_entities import async_setup_onvif_binary_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -74,6 +75,7 @@ async def async_setup_entry(
             (VigilZoneBinarySensor(bridge, camera, zone, desc) for desc in ZONE_BINARY_SENSORS),
             config_subentry_id=zone.subentry_id,
         )
+    async_setup_onvif_binary_sensors(entry, async_add_entities)
 
 
 class VigilZoneBinarySensor(VigilZoneEntity, BinarySensorEntity):

@@ -13,10 +13,8 @@ from homeassistant.const import (
     CONF_PORT,
     CONF_URL,
     CONF_USERNAME,
-    CONF_VERIFY_SSL,
 )
 from homeassistant.helpers.selector import (
-    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -28,11 +26,10 @@ from homeassistant.helpers.selector import (
 import voluptuous as vol
 
 from vigil_core.errors import VigilError
-from vigil_core.sources.frigate import FrigateCamera
+from vigil_core.sources.frigate import FrigateServer
 from vigil_core.sources.onvif import OnvifProfile
 
 from .const import (
-    CONF_FRIGATE_CAMERA,
     CONF_PROFILE,
     CONF_SOURCE_TYPE,
     CONF_STREAM_URL,
@@ -45,17 +42,15 @@ from .flow_base import (
     PASSWORD_FIELD,
     TEXT_FIELD,
     URL_FIELD,
-    VigilSubentryFlow,
     kept_password,
     without_password,
 )
+from .frigate_flow import FrigateCameraFlow
+from .onvif_flow import OnvifDiscoveryFlow
 from .validation import (
-    async_frigate_cameras,
     async_onvif_profiles,
     async_probe_stream,
     form_error,
-    frigate_stream_url,
-    frigate_unique_id,
     onvif_profile_label,
     onvif_unique_id,
     split_credentials,
@@ -86,26 +81,17 @@ ONVIF_SCHEMA = vol.Schema(
     }
 )
 
-FRIGATE_SCHEMA = vol.Schema(
-    {
-        vol.Required(CONF_URL): URL_FIELD,
-        vol.Optional(CONF_USERNAME): TEXT_FIELD,
-        vol.Optional(CONF_PASSWORD): PASSWORD_FIELD,
-        vol.Required(CONF_VERIFY_SSL, default=True): BooleanSelector(),
-    }
-)
-
-
-class CameraSubentryFlow(VigilSubentryFlow):
+class CameraSubentryFlow(OnvifDiscoveryFlow, FrigateCameraFlow):
     """Add or change a camera: a stream URL, an ONVIF camera or a Frigate camera."""
 
     def __init__(self) -> None:
         """Start with nothing chosen."""
         self._saved: dict[str, Any] = {}
+        self._suggested: dict[str, Any] = {}
         self._onvif: dict[str, Any] = {}
         self._profiles: dict[str, OnvifProfile] = {}
         self._frigate: dict[str, Any] = {}
-        self._frigate_cameras: dict[str, FrigateCamera] = {}
+        self._frigate_server: FrigateServer | None = None
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Ask which kind of source the camera is."""
@@ -169,6 +155,8 @@ class CameraSubentryFlow(VigilSubentryFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Connect to an ONVIF camera and list its media profiles."""
+        if user_input is None and (discovered := await self._async_offer_discovered()):
+            return discovered
         errors: dict[str, str] = {}
         if user_input is not None:
             self._onvif = {
@@ -196,7 +184,7 @@ class CameraSubentryFlow(VigilSubentryFlow):
         return self.async_show_form(
             step_id="onvif",
             data_schema=self.add_suggested_values_to_schema(
-                ONVIF_SCHEMA, without_password(user_input or self._saved)
+                ONVIF_SCHEMA, without_password(user_input or self._saved or self._suggested)
             ),
             errors=errors,
         )
@@ -240,83 +228,3 @@ class CameraSubentryFlow(VigilSubentryFlow):
             }
         )
         return self.async_show_form(step_id="onvif_profile", data_schema=schema, errors=errors)
-
-    async def async_step_frigate(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Connect to a Frigate server and list its cameras."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            url = str(user_input[CONF_URL]).strip().rstrip("/")
-            self._frigate = {
-                CONF_URL: url,
-                CONF_USERNAME: user_input.get(CONF_USERNAME) or "",
-                CONF_PASSWORD: kept_password(self._saved, user_input) or "",
-                CONF_VERIFY_SSL: bool(user_input.get(CONF_VERIFY_SSL, True)),
-            }
-            if not valid_stream_url(url) or not url.lower().startswith("http"):
-                errors[CONF_URL] = "invalid_url"
-            else:
-                try:
-                    cameras = await async_frigate_cameras(
-                        self.hass,
-                        url,
-                        self._frigate[CONF_USERNAME] or None,
-                        self._frigate[CONF_PASSWORD] or None,
-                        self._frigate[CONF_VERIFY_SSL],
-                    )
-                except VigilError as err:
-                    errors["base"] = form_error(err)
-                else:
-                    if not cameras:
-                        errors["base"] = "no_frigate_cameras"
-                    else:
-                        self._frigate_cameras = {camera.name: camera for camera in cameras}
-                        return await self.async_step_frigate_camera()
-        return self.async_show_form(
-            step_id="frigate",
-            data_schema=self.add_suggested_values_to_schema(
-                FRIGATE_SCHEMA, without_password(user_input or self._saved)
-            ),
-            errors=errors,
-        )
-
-    async def async_step_frigate_camera(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Pick one of Frigate's cameras, check its restream plays, and save it."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            camera = self._frigate_cameras[user_input[CONF_FRIGATE_CAMERA]]
-            data: dict[str, Any] = {
-                CONF_SOURCE_TYPE: SOURCE_FRIGATE,
-                **{key: value for key, value in self._frigate.items() if value != ""},
-                CONF_FRIGATE_CAMERA: camera.name,
-                CONF_STREAM_URL: frigate_stream_url(camera),
-            }
-            unique_id = frigate_unique_id(self._frigate[CONF_URL], camera.name)
-            name = str(user_input.get(CONF_NAME) or camera.name).strip()
-            if self._is_duplicate_camera(unique_id):
-                errors["base"] = "already_configured"
-            elif error := await async_probe_stream(self.hass, source_url(data)):
-                errors["base"] = error
-            else:
-                return self._finish(name, data, unique_id)
-        names = list(self._frigate_cameras)
-        default = self._saved.get(CONF_FRIGATE_CAMERA)
-        if default not in self._frigate_cameras:
-            default = names[0]
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_FRIGATE_CAMERA, default=default): SelectSelector(
-                    SelectSelectorConfig(options=names, mode=SelectSelectorMode.DROPDOWN)
-                ),
-                vol.Optional(CONF_NAME): TEXT_FIELD,
-            }
-        )
-        suggested = user_input or ({CONF_NAME: self._saved[CONF_NAME]} if self._saved else {})
-        return self.async_show_form(
-            step_id="frigate_camera",
-            data_schema=self.add_suggested_values_to_schema(schema, suggested),
-            errors=errors,
-        )

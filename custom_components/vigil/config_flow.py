@@ -7,7 +7,6 @@ from typing import Any
 
 from homeassistant.config_entries import (
     ConfigEntry,
-    ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
     OptionsFlow,
@@ -36,6 +35,18 @@ from .const import (
     SUBENTRY_ZONE,
 )
 from .flow_base import TEXT_FIELD
+from .frigate_flow import FrigateReauthFlow
+from .privacy import (
+    CONTEXT_SCHEMA,
+    OPTIONS_SECTIONS,
+    RECONFIGURE_FIELDS,
+    async_log_context_chosen,
+    async_log_reconfigure,
+    async_privacy_options,
+    context_change_errors,
+    hub_context_data,
+    options_suggestions,
+)
 from .validation import check_models
 from .zone_flow import ZoneSubentryFlow
 
@@ -59,15 +70,21 @@ OPTIONS_SCHEMA = vol.Schema(
             NumberSelectorConfig(min=0.05, max=0.95, step=0.05, mode=NumberSelectorMode.SLIDER)
         ),
         vol.Required(CONF_MOTION_GATING): BooleanSelector(),
+        **OPTIONS_SECTIONS,
     }
 )
 
 
-class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Add the Vigil hub: where the detector model comes from."""
+RECONFIGURE_SCHEMA = HUB_SCHEMA.extend(RECONFIGURE_FIELDS)
+
+
+class VigilConfigFlow(FrigateReauthFlow, domain=DOMAIN):
+    """Add the Vigil hub: where the detector model comes from; reauthenticate its cameras."""
 
     VERSION = 1
     MINOR_VERSION = 1
+
+    _hub: dict[str, Any]
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask where models are and whether they may be downloaded."""
@@ -75,29 +92,43 @@ class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             errors = await _async_check_hub(self.hass, user_input)
             if not errors:
-                return self.async_create_entry(title=DEFAULT_TITLE, data=_hub_data(user_input))
+                self._hub = _hub_data(user_input)
+                return await self.async_step_context()
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(HUB_SCHEMA, user_input or {}),
             errors=errors,
         )
 
+    async def async_step_context(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask where the cameras are: the deployment context decides what may run."""
+        if user_input is not None:
+            data = self._hub | hub_context_data(user_input)
+            await async_log_context_chosen(self.hass, user_input)
+            return self.async_create_entry(title=DEFAULT_TITLE, data=data)
+        return self.async_show_form(step_id="context", data_schema=CONTEXT_SCHEMA)
+
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change where models are."""
+        """Change where models are, and the deployment context (with a reason)."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
             errors = await _async_check_hub(self.hass, user_input)
+            errors |= context_change_errors(entry, user_input)
             if not errors:
+                await async_log_reconfigure(self.hass, entry, user_input)
                 # The update listener reloads the entry when the data changed.
-                self.hass.config_entries.async_update_entry(entry, data=_hub_data(user_input))
+                data = _hub_data(user_input) | hub_context_data(user_input)
+                self.hass.config_entries.async_update_entry(entry, data=data)
                 return self.async_abort(reason="reconfigure_successful")
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                HUB_SCHEMA, user_input or dict(entry.data)
+                RECONFIGURE_SCHEMA, user_input or dict(entry.data)
             ),
             errors=errors,
         )
@@ -141,12 +172,17 @@ class VigilOptionsFlow(OptionsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and save the options."""
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
-        current = {
-            CONF_ANALYSIS_FPS: DEFAULT_ANALYSIS_FPS,
-            CONF_CONFIDENCE: DEFAULT_CONFIDENCE,
-            CONF_MOTION_GATING: DEFAULT_MOTION_GATING,
-        } | dict(self.config_entry.options)
+            options = await async_privacy_options(self.hass, self.config_entry.options, user_input)
+            return self.async_create_entry(data=options)
+        current = (
+            {
+                CONF_ANALYSIS_FPS: DEFAULT_ANALYSIS_FPS,
+                CONF_CONFIDENCE: DEFAULT_CONFIDENCE,
+                CONF_MOTION_GATING: DEFAULT_MOTION_GATING,
+            }
+            | dict(self.config_entry.options)
+            | options_suggestions(self.config_entry.options)
+        )
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, current),

@@ -45,12 +45,22 @@ SOURCE_TYPES: Final = (SOURCE_STREAM, SOURCE_ONVIF, SOURCE_FRIGATE)
 CONF_PROFILE: Final = "profile"
 CONF_STREAM_URL: Final = "stream_url"
 CONF_FRIGATE_CAMERA: Final = "frigate_camera"
+# Frigate cameras (frigate_flow.py): whose detections, Frigate's detect size and MQTT prefix.
+CONF_FRIGATE_CAMERAS: Final = "frigate_cameras"
+CONF_DETECTIONS: Final = "detections"
+DETECTIONS_FRIGATE: Final = "frigate"
+DETECTIONS_VIGIL: Final = "vigil"
+CONF_DETECT_WIDTH: Final = "detect_width"
+CONF_DETECT_HEIGHT: Final = "detect_height"
+CONF_TOPIC_PREFIX: Final = "topic_prefix"
+CONF_IMPORT_ZONES: Final = "import_zones"
 
 # Zone subentry data.
 CONF_CAMERA: Final = "camera"
 CONF_POLYGON: Final = "polygon"
 CONF_CLASSES: Final = "classes"
 CONF_INERTIA: Final = "inertia"
+CONF_MIN_DWELL: Final = "min_dwell_s"
 DEFAULT_CLASSES: Final = ("person",)
 DEFAULT_INERTIA: Final = 3
 
@@ -63,3 +73,17 @@ SNAPSHOT_MAX_WIDTH: Final = 1280
 REFRESH_INTERVAL: Final = timedelta(seconds=5)
 IMAGE_INTERVAL: Final = timedelta(seconds=10)
 STREAM_ISSUE_AFTER: Final = timedelta(minutes=5)
+
+# Privacy (privacy.py): deployment context (hub data), retention and controller (hub options),
+# acknowledgements of gated detectors (in the subentry that runs them, by detector kind).
+CONF_DEPLOYMENT_CONTEXT: Final = "deployment_context"
+CONF_CHANGE_REASON: Final = "change_reason"
+CONF_RETENTION: Final = "retention"
+CONF_CONTROLLER: Final = "controller"
+CONF_ACKNOWLEDGEMENTS: Final = "privacy_acknowledgements"
+CONF_LEGAL_BASIS: Final = "legal_basis"
+CONF_JUSTIFICATION: Final = "justification"
+CONF_ACKNOWLEDGED_BY: Final = "acknowledged_by"
+CONF_CONFIRM: Final = "confirm"
+CONF_REASON: Final = "reason"
+PURGE_INTERVAL: Final = timedelta(hours=6)

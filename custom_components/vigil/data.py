@@ -10,6 +10,8 @@ from vigil_core.engine import Engine
 
 from .bridge import VigilBridge
 from .engine_config import CameraInfo, ZoneInfo
+from .onvif_runtime import OnvifRuntime
+from .privacy import PrivacyRuntime
 
 
 @dataclass(slots=True, kw_only=True)
@@ -20,6 +22,10 @@ class VigilRuntime:
     bridge: VigilBridge
     cameras: dict[str, CameraInfo]
     zones: dict[str, ZoneInfo]
+    onvif: OnvifRuntime | None = None
+    """Camera-side ONVIF events of the ONVIF cameras (None before setup finished)."""
+    privacy: PrivacyRuntime | None = None
+    """Access log, retention and what the deployment context holds back (privacy.py)."""
 
 
 type VigilConfigEntry = ConfigEntry[VigilRuntime]

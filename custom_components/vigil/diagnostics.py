@@ -12,6 +12,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_MODELS_DIR, CONF_STREAM_URL
 from .data import VigilConfigEntry
+from .privacy import async_privacy_diagnostics
 
 TO_REDACT = {
     CONF_HOST,
@@ -49,6 +50,8 @@ async def async_get_config_entry_diagnostics(
             "reason": _scrub(state.reason),
             "status": None if status is None else asdict(status) | {"error": _scrub(status.error)},
         }
+        if runtime.onvif is not None and camera_id in runtime.onvif.cameras:
+            cameras[camera_id]["camera_events"] = runtime.onvif.diagnostics(camera_id)
     zones = {
         rule_id: {
             "camera_id": zone.camera_id,
@@ -72,4 +75,5 @@ async def async_get_config_entry_diagnostics(
         },
         "cameras": cameras,
         "zones": zones,
+        "privacy": await async_privacy_diagnostics(hass, entry),
     }

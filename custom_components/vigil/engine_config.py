@@ -31,6 +31,7 @@ from .const import (
     CONF_CLASSES,
     CONF_CONFIDENCE,
     CONF_INERTIA,
+    CONF_MIN_DWELL,
     CONF_MOTION_GATING,
     CONF_POLYGON,
     CONF_SOURCE_TYPE,
@@ -44,6 +45,7 @@ from .const import (
     SUBENTRY_CAMERA,
     SUBENTRY_ZONE,
 )
+from .frigate_data import FrigateInfo, frigate_camera_fields, frigate_info
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ class CameraInfo:
     source_type: str
     url: str
     """Stream URL with credentials: never log it, never expose it in an attribute."""
+    frigate: FrigateInfo | None = None
+    """A Frigate camera's server and detection mode (frigate_data.py)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +77,8 @@ class ZoneInfo:
     polygon: tuple[Point, ...]
     classes: tuple[str, ...]
     inertia: int
+    min_dwell_s: float = 0.0
+    """Seconds inside before the zone reports an entry: a dwell time makes it a loitering alert."""
 
 
 def slug_id(subentry_id: str) -> str:
@@ -112,6 +118,7 @@ def camera_info(subentry: ConfigSubentry) -> CameraInfo:
         name=subentry.title,
         source_type=subentry.data[CONF_SOURCE_TYPE],
         url=source_url(subentry.data),
+        frigate=frigate_info(subentry.data),
     )
 
 
@@ -126,6 +133,7 @@ def zone_info(subentry: ConfigSubentry) -> ZoneInfo:
         polygon=tuple((float(x), float(y)) for x, y in data[CONF_POLYGON]),
         classes=tuple(data.get(CONF_CLASSES, ())),
         inertia=int(data.get(CONF_INERTIA, DEFAULT_INERTIA)),
+        min_dwell_s=float(data.get(CONF_MIN_DWELL, 0.0)),
     )
 
 
@@ -175,10 +183,12 @@ def build_engine_config(
                     polygon=list(zone.polygon),
                     classes=list(zone.classes),
                     inertia=zone.inertia,
+                    min_dwell_s=zone.min_dwell_s,
                 )
                 for zone in zones.values()
                 if zone.camera_id == camera.camera_id
             ],
+            **frigate_camera_fields(camera.frigate),
         )
         for camera in cameras.values()
     ]

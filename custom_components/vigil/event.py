@@ -10,6 +10,7 @@ from vigil_core.events.model import EventPhase, RuleEvent
 
 from .data import VigilConfigEntry
 from .entity import VigilZoneEntity
+from .onvif_entities import async_setup_onvif_events
 
 PARALLEL_UPDATES = 0
 
@@ -40,6 +41,7 @@ async def async_setup_entry(
             [VigilZoneEvent(runtime.bridge, runtime.cameras[zone.camera_id], zone, ZONE_EVENT)],
             config_subentry_id=zone.subentry_id,
         )
+    async_setup_onvif_events(entry, async_add_entities)
 
 
 class VigilZoneEvent(VigilZoneEntity, EventEntity):

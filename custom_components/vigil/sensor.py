@@ -22,6 +22,7 @@ from .const import OBJECT_CLASSES
 from .data import VigilConfigEntry
 from .engine_config import ZoneInfo
 from .entity import VigilEntity, VigilZoneEntity
+from .onvif_entities import async_setup_onvif_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -115,6 +116,7 @@ async def async_setup_entry(
             ),
             config_subentry_id=zone.subentry_id,
         )
+    async_setup_onvif_sensors(entry, async_add_entities)
 
 
 class VigilZoneSensor(VigilZoneEntity, SensorEntity):

@@ -24,12 +24,15 @@ from homeassistant.helpers.selector import (
 import voluptuous as vol
 
 from vigil_core.errors import VigilError
+from vigil_core.privacy.purposes import DetectorKind
 from vigil_core.types import RGBImage
 
 from .const import (
+    CONF_ACKNOWLEDGEMENTS,
     CONF_CAMERA,
     CONF_CLASSES,
     CONF_INERTIA,
+    CONF_MIN_DWELL,
     CONF_POLYGON,
     DEFAULT_CLASSES,
     DEFAULT_INERTIA,
@@ -39,6 +42,7 @@ from .const import (
 from .engine_config import slug_id, source_url
 from .flow_base import TEXT_FIELD, VigilSubentryFlow, camera_subentries
 from .preview import async_preview_store, preview_url
+from .privacy import PrivacyGate
 from .validation import (
     async_grab_frame,
     form_error,
@@ -50,7 +54,7 @@ from .validation import (
 type Point = tuple[float, float]
 
 
-class ZoneSubentryFlow(VigilSubentryFlow):
+class ZoneSubentryFlow(PrivacyGate, VigilSubentryFlow):
     """Draw a zone on a camera's picture, check it, and save it."""
 
     def __init__(self) -> None:
@@ -76,6 +80,7 @@ class ZoneSubentryFlow(VigilSubentryFlow):
                 CONF_POLYGON: format_polygon(subentry.data[CONF_POLYGON]),
                 CONF_CLASSES: list(subentry.data.get(CONF_CLASSES, [])),
                 CONF_INERTIA: subentry.data.get(CONF_INERTIA, DEFAULT_INERTIA),
+                CONF_MIN_DWELL: subentry.data.get(CONF_MIN_DWELL, 0),
             }
         return await self._async_camera_form("reconfigure", user_input)
 
@@ -117,14 +122,25 @@ class ZoneSubentryFlow(VigilSubentryFlow):
         )
 
     async def async_step_save(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Save the zone that was previewed."""
-        data = {
+        """Save the zone that was previewed, once its context allows what it does."""
+        data: dict[str, Any] = {
             CONF_CAMERA: self._input[CONF_CAMERA],
             CONF_POLYGON: [[x, y] for x, y in self._points],
             CONF_CLASSES: list(self._input.get(CONF_CLASSES, [])),
             CONF_INERTIA: int(self._input.get(CONF_INERTIA, DEFAULT_INERTIA)),
         }
-        return self._finish(self._input[CONF_NAME], data)
+        kind = DetectorKind.ZONE_PRESENCE
+        if dwell := float(self._input.get(CONF_MIN_DWELL) or 0):
+            # A zone that waits for a dwell time is a loitering alert, gated in public space.
+            data[CONF_MIN_DWELL] = dwell
+            kind = DetectorKind.LOITERING
+
+        async def finish(acknowledgements: dict[str, Any]) -> SubentryFlowResult:
+            if acknowledgements:
+                data[CONF_ACKNOWLEDGEMENTS] = acknowledgements
+            return self._finish(self._input[CONF_NAME], data)
+
+        return await self.async_gate([kind], finish)
 
     @callback
     def async_remove(self) -> None:
@@ -221,6 +237,11 @@ ZONE_SCHEMA = vol.Schema(
         ),
         vol.Required(CONF_INERTIA, default=DEFAULT_INERTIA): NumberSelector(
             NumberSelectorConfig(min=1, max=100, step=1, mode=NumberSelectorMode.BOX)
+        ),
+        vol.Optional(CONF_MIN_DWELL, default=0): NumberSelector(
+            NumberSelectorConfig(
+                min=0, max=3600, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="s"
+            )
         ),
     }
 )

@@ -23,6 +23,7 @@ import custom_components.vigil  # noqa: F401 - must come first (pytest-homeassis
 from custom_components.vigil.const import (
     CONF_CAMERA,
     CONF_CLASSES,
+    CONF_DEPLOYMENT_CONTEXT,
     CONF_DOWNLOAD_MODELS,
     CONF_INERTIA,
     CONF_POLYGON,
@@ -38,6 +39,8 @@ from vigil_core.engine import CameraStatus
 from vigil_core.events.bus import EventBus
 from vigil_core.events.model import EventPhase, RuleEvent, SourceState, SourceStateEvent
 from vigil_core.pipeline import AnalysedFrame
+from vigil_core.privacy.retention import RetentionRegistry
+from vigil_core.sources.event_source import EventSource
 from vigil_core.types import BBox, Frame, Track, TrackState
 
 ENTRY_ID = "01JVIGIL0000000000000ENTRY"
@@ -52,6 +55,23 @@ ZONE_POLYGON = [[0.1, 0.5], [0.9, 0.5], [0.9, 1.0], [0.1, 1.0]]
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom_components/vigil rather than the plugin's own package."""
+
+
+@pytest.fixture(autouse=True)
+def no_lan_discovery() -> Iterator[None]:
+    """Never send a WS-Discovery probe onto the network; tests that want one set a target."""
+    with patch("custom_components.vigil.onvif_flow.DISCOVERY_TARGETS", []):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def privacy_folder(tmp_path: Path) -> Iterator[Path]:
+    """Keep the access log, its key and the documents in the test's own folder."""
+    with patch(
+        "custom_components.vigil.privacy.config_path",
+        lambda _hass, *parts: tmp_path.joinpath("config", *parts),
+    ):
+        yield tmp_path / "config"
 
 
 @pytest.fixture(autouse=True)
@@ -148,6 +168,8 @@ class FakeEngine:
         self.started = False
         self.stopped = False
         self.frames: dict[str, AnalysedFrame] = {}
+        self.retention = RetentionRegistry(config.privacy.retention)
+        self.event_sources: list[EventSource] = []
 
     @property
     def camera_ids(self) -> list[str]:
@@ -160,9 +182,16 @@ class FakeEngine:
             raise self.start_error
         self.started = True
 
+    async def add_event_source(self, source: EventSource) -> None:
+        """Start a camera-side event source on the bus, as the engine does."""
+        self.event_sources.append(source)
+        await source.start(self.bus.publish)
+
     async def stop(self) -> None:
-        """Stop."""
+        """Stop the event sources, then the bus."""
         self.stopped = True
+        for source in self.event_sources:
+            await source.stop()
         self.bus.close()
 
     def latest(self, camera_id: str) -> AnalysedFrame | None:
@@ -292,7 +321,7 @@ def config_entry() -> MockConfigEntry:
         domain=DOMAIN,
         title="Vigil",
         entry_id=ENTRY_ID,
-        data={CONF_DOWNLOAD_MODELS: False},
+        data={CONF_DOWNLOAD_MODELS: False, CONF_DEPLOYMENT_CONTEXT: "private_home"},
         subentries_data=[camera_subentry(), zone_subentry()],
     )
 

@@ -1,4 +1,7 @@
-"""Camera subentry flows: RTSP/HTTP URL, ONVIF camera, Frigate camera; add and reconfigure."""
+"""Camera subentry flows: RTSP/HTTP URL and ONVIF camera; add and reconfigure.
+
+The Frigate camera steps are tested in test_frigate_flow.py.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from homeassistant.const import (
     CONF_PORT,
     CONF_URL,
     CONF_USERNAME,
-    CONF_VERIFY_SSL,
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -22,7 +24,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.vigil.const import (
-    CONF_FRIGATE_CAMERA,
     CONF_PROFILE,
     CONF_SOURCE_TYPE,
     CONF_STREAM_URL,
@@ -32,7 +33,6 @@ from custom_components.vigil.const import (
     SUBENTRY_CAMERA,
 )
 from tests.ha.conftest import CAMERA_ID, STREAM_URL, FakeEngine, setup_entry
-from tests.support.frigate_api import FrigateApi, load_config
 from tests.support.onvif_emulator import SUB_TOKEN, OnvifEmulator
 from vigil_core.errors import AuthFailed, NotVideo, SourceUnavailable
 
@@ -294,130 +294,3 @@ async def test_reconfigure_onvif(
     await hass.async_block_till_done()
     assert hub.subentries[gate.subentry_id].data[CONF_PROFILE] == "Profile_1"
     assert hub.subentries[gate.subentry_id].data[CONF_PASSWORD] == onvif.password
-
-
-@pytest.fixture
-async def frigate(socket_enabled: None) -> AsyncIterator[FrigateApi]:
-    """Serve Frigate 0.14's API behind its login on 127.0.0.1, its garage camera enabled."""
-    config = load_config("0.14")
-    config["cameras"]["garage"]["enabled"] = True
-    async with FrigateApi("0.14", username="admin", password="frigate-pass", config=config) as api:
-        yield api
-
-
-async def _frigate_form(
-    hass: HomeAssistant, flow_id: str, api: FrigateApi, password: str = "frigate-pass"
-) -> dict[str, Any]:
-    result: dict[str, Any] = await hass.config_entries.subentries.async_configure(
-        flow_id,
-        {
-            CONF_URL: api.url + "/",
-            CONF_USERNAME: "admin",
-            CONF_PASSWORD: password,
-            CONF_VERIFY_SSL: True,
-        },
-    )
-    return result
-
-
-async def test_frigate_camera(
-    hass: HomeAssistant, hub: MockConfigEntry, probe: MagicMock, frigate: FrigateApi
-) -> None:
-    """Enabled cameras with a restream are listed; the chosen one is probed and saved."""
-    result = await _start(hass, hub, SOURCE_FRIGATE)
-    result = await _frigate_form(hass, result["flow_id"], frigate)
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "frigate_camera"
-    schema = result["data_schema"].schema
-    names = next(iter(schema.values())).config["options"]
-    assert names == ["front_door", "garage"]
-
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_FRIGATE_CAMERA: "front_door"}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "front_door"
-    data = result["data"]
-    assert data[CONF_SOURCE_TYPE] == SOURCE_FRIGATE
-    assert data[CONF_FRIGATE_CAMERA] == "front_door"
-    assert data[CONF_URL] == frigate.url
-    # Frigate's detect input reads the sub-stream restream: that one is analysed.
-    assert data[CONF_STREAM_URL] == "rtsp://127.0.0.1:8554/front_door_sub"
-    # Frigate's login is the API's, never put into the restream URL.
-    assert probe.call_args.args[0] == data[CONF_STREAM_URL]
-    await hass.async_block_till_done()
-
-
-async def test_frigate_errors_then_recovers(
-    hass: HomeAssistant, hub: MockConfigEntry, probe: MagicMock, frigate: FrigateApi
-) -> None:
-    """A bad URL, refused login, unreachable server and a dead restream are form errors."""
-    result = await _start(hass, hub, SOURCE_FRIGATE)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_URL: "rtsp://127.0.0.1/x", CONF_VERIFY_SSL: True}
-    )
-    assert result["errors"] == {CONF_URL: "invalid_url"}
-    result = await _frigate_form(hass, result["flow_id"], frigate, password="wrong")
-    assert result["errors"] == {"base": "invalid_auth"}
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_URL: "http://127.0.0.1:9", CONF_VERIFY_SSL: True}
-    )
-    assert result["errors"] == {"base": "cannot_connect"}
-
-    result = await _frigate_form(hass, result["flow_id"], frigate)
-    probe.side_effect = NotVideo("no video")
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_FRIGATE_CAMERA: "garage", CONF_NAME: "Garage"}
-    )
-    assert result["errors"] == {"base": "not_video"}
-    probe.side_effect = None
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_FRIGATE_CAMERA: "garage", CONF_NAME: "Garage"}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Garage"
-    await hass.async_block_till_done()
-
-    result = await _start(hass, hub, SOURCE_FRIGATE)
-    result = await _frigate_form(hass, result["flow_id"], frigate)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_FRIGATE_CAMERA: "garage"}
-    )
-    assert result["errors"] == {"base": "already_configured"}
-
-
-async def test_frigate_without_cameras(
-    hass: HomeAssistant, hub: MockConfigEntry, socket_enabled: None
-) -> None:
-    """A Frigate server with no usable camera cannot be used."""
-    async with FrigateApi("0.13", config={"cameras": {}}) as api:
-        result = await _start(hass, hub, SOURCE_FRIGATE)
-        result = await hass.config_entries.subentries.async_configure(
-            result["flow_id"], {CONF_URL: api.url, CONF_VERIFY_SSL: True}
-        )
-    assert result["errors"] == {"base": "no_frigate_cameras"}
-
-
-async def test_reconfigure_frigate(
-    hass: HomeAssistant, hub: MockConfigEntry, probe: MagicMock, frigate: FrigateApi
-) -> None:
-    """A Frigate camera can be switched to another camera of the server, keeping its name."""
-    result = await _start(hass, hub, SOURCE_FRIGATE)
-    result = await _frigate_form(hass, result["flow_id"], frigate)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_FRIGATE_CAMERA: "front_door", CONF_NAME: "Porch"}
-    )
-    await hass.async_block_till_done()
-    porch = _camera(hub, "Porch")
-
-    result = await hub.start_subentry_reconfigure_flow(hass, SUBENTRY_CAMERA, porch.subentry_id)
-    assert result["step_id"] == SOURCE_FRIGATE
-    result = await _frigate_form(hass, result["flow_id"], frigate, password="")
-    assert result["step_id"] == "frigate_camera"
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_FRIGATE_CAMERA: "garage", CONF_NAME: "Porch"}
-    )
-    assert result["reason"] == "reconfigure_successful"
-    await hass.async_block_till_done()
-    assert hub.subentries[porch.subentry_id].data[CONF_FRIGATE_CAMERA] == "garage"
-    assert hub.subentries[porch.subentry_id].data[CONF_PASSWORD] == "frigate-pass"

@@ -14,6 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.vigil.const import (
     CONF_ANALYSIS_FPS,
     CONF_CONFIDENCE,
+    CONF_DEPLOYMENT_CONTEXT,
     CONF_DOWNLOAD_MODELS,
     CONF_MODELS_DIR,
     CONF_MOTION_GATING,
@@ -23,6 +24,7 @@ from tests.ha.conftest import FakeEngine, setup_entry
 from vigil_core.errors import ModelChecksumMismatch, ModelMissing
 
 RESOLVE = "custom_components.vigil.validation.resolve_model"
+PRIVATE_HOME = {CONF_DEPLOYMENT_CONTEXT: "private_home"}
 
 
 @pytest.fixture
@@ -35,16 +37,24 @@ def model_found() -> Path:
 async def test_user_creates_hub(
     hass: HomeAssistant, model_found: Path, engines: list[FakeEngine]
 ) -> None:
-    """The hub is created with the models folder and the download choice."""
+    """The hub is created with the models folder, the download choice and the context."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_MODELS_DIR: " /tmp ", CONF_DOWNLOAD_MODELS: False}
     )
+    assert result["step_id"] == "context"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEPLOYMENT_CONTEXT: "private_premises"}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Vigil"
-    assert result["data"] == {CONF_MODELS_DIR: "/tmp", CONF_DOWNLOAD_MODELS: False}
+    assert result["data"] == {
+        CONF_MODELS_DIR: "/tmp",
+        CONF_DOWNLOAD_MODELS: False,
+        CONF_DEPLOYMENT_CONTEXT: "private_premises",
+    }
     await hass.async_block_till_done()
 
 
@@ -78,6 +88,7 @@ async def test_user_errors_then_recovers(
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_DOWNLOAD_MODELS: True}
         )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], PRIVATE_HOME)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
 
@@ -91,6 +102,7 @@ async def test_missing_model_is_fine_when_downloads_are_on(
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_DOWNLOAD_MODELS: True}
         )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], PRIVATE_HOME)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
 
@@ -113,18 +125,24 @@ async def test_reconfigure_hub(
     assert result["step_id"] == "reconfigure"
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_MODELS_DIR: str(tmp_path / "missing"), CONF_DOWNLOAD_MODELS: True}
+        result["flow_id"],
+        {CONF_MODELS_DIR: str(tmp_path / "missing"), CONF_DOWNLOAD_MODELS: True, **PRIVATE_HOME},
     )
     assert result["errors"] == {CONF_MODELS_DIR: "models_dir_not_found"}
 
     with patch(RESOLVE, return_value=tmp_path / "yolox_nano.onnx"):
         result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_MODELS_DIR: str(tmp_path), CONF_DOWNLOAD_MODELS: False}
+            result["flow_id"],
+            {CONF_MODELS_DIR: str(tmp_path), CONF_DOWNLOAD_MODELS: False, **PRIVATE_HOME},
         )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert config_entry.data == {CONF_MODELS_DIR: str(tmp_path), CONF_DOWNLOAD_MODELS: False}
+    assert config_entry.data == {
+        CONF_MODELS_DIR: str(tmp_path),
+        CONF_DOWNLOAD_MODELS: False,
+        **PRIVATE_HOME,
+    }
     assert len(engines) == 2  # reloaded
 
 

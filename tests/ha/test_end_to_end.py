@@ -22,6 +22,7 @@ import pytest
 from custom_components.vigil.const import (
     CONF_CAMERA,
     CONF_CLASSES,
+    CONF_DEPLOYMENT_CONTEXT,
     CONF_DOWNLOAD_MODELS,
     CONF_INERTIA,
     CONF_MODELS_DIR,
@@ -72,10 +73,13 @@ async def test_rtsp_camera_zone_end_to_end(
     """Set up through the flows; people enter the zone; the stream drops and comes back."""
     server = rtsp_server(media("vtest.avi"))
 
-    # The hub, pointed at the shared models, downloads off.
+    # The hub, pointed at the shared models, downloads off, on private premises.
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_MODELS_DIR: str(models_dir), CONF_DOWNLOAD_MODELS: False}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEPLOYMENT_CONTEXT: "private_premises"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()

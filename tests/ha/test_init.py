@@ -241,7 +241,10 @@ async def test_devices_and_subentry_removal(
         device_registry.async_get_device(identifiers={(DOMAIN, f"{ENTRY_ID}_{CAMERA_SLUG}")})
         is None
     )
-    assert not er.async_entries_for_config_entry(entity_registry, ENTRY_ID)
+    # Only the hub's own entity (the impact assessment button) remains.
+    assert [e.unique_id for e in er.async_entries_for_config_entry(entity_registry, ENTRY_ID)] == [
+        f"{ENTRY_ID}_impact_assessment"
+    ]
 
 
 async def test_remove_entry_clears_issues(

@@ -110,6 +110,16 @@ def test_translations_complete() -> None:
             "reason",
             "error",
             "picture",
+            "host",
+            "topic",
+            "url",
+            "cameras",
+            "zones",
+            # privacy: the gated detectors, the deployment context, a rule's name
+            "detectors",
+            "detector",
+            "context",
+            "name",
         }
 
 

@@ -1,0 +1,298 @@
+"""Read the plates on one frame: find boxes, OCR several crops of each, decode, reject."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+import math
+import time
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from vigil_core.types import BBox, RGBImage
+
+from .decode import FLAT, SlotDecoder, SlotProbs, SlotRead
+from .detect import PlateBox, PlateFinder, merge
+from .normalize import PlateFormat, canonical, resolve_text
+from .ocr import CctOcr, RapidOcr
+
+type CropVariant = tuple[float, float, float]
+"""(horizontal pad, vertical pad, rotation in degrees) of one OCR crop, pads relative to the box."""
+
+DEFAULT_VARIANTS: tuple[CropVariant, ...] = (
+    (0.08, 0.15, 0.0),
+    (0.03, 0.05, 0.0),
+    (0.13, 0.25, 0.0),
+    (0.08, 0.15, -4.0),
+    (0.08, 0.15, 4.0),
+)
+"""OCR crops averaged per plate, best first: the detector's box is loose by ±10 %, and one crop
+that cuts a character or shows a frame bolt misreads where the average of three does not."""
+
+SECOND_OPINION_CROP: tuple[float, float] = (0.03, 0.08)
+UNCERTAIN_RUNNER_UP = 0.05
+"""A slot whose second choice has this probability makes the read uncertain."""
+UNCERTAIN_CONFIDENCE = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class PlateObservation:
+    """One plate read on one frame."""
+
+    box: PlateBox
+    read: SlotRead
+    crop: RGBImage = field(repr=False, compare=False)
+    """The plate with a margin, for the crop store where the privacy mode allows one."""
+
+    @property
+    def text(self) -> str:
+        """Return the canonical plate text."""
+        return self.read.text
+
+    @property
+    def score(self) -> float:
+        """Return how much this looks like a correctly read plate (0–1)."""
+        return self.read.confidence * math.sqrt(max(self.box.score, 0.0))
+
+    def __repr__(self) -> str:
+        """Keep the plate out of logs and tracebacks."""
+        return f"PlateObservation(score={self.score:.2f}, source={self.box.source})"
+
+
+@dataclass(slots=True)
+class StageTimes:
+    """Wall-clock milliseconds spent per reading stage (the benchmark reads these)."""
+
+    ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    @contextmanager
+    def measure(self, stage: str) -> Iterator[None]:
+        """Time the enclosed block under `stage`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[stage].append((time.perf_counter() - started) * 1000.0)
+
+
+class PlateReader:
+    """Find and read plates with shared models and one camera's settings."""
+
+    def __init__(
+        self,
+        finder: PlateFinder,
+        decoder: SlotDecoder,
+        *,
+        cct: CctOcr | None,
+        rapid: RapidOcr | None = None,
+        variants: Sequence[CropVariant] = DEFAULT_VARIANTS[:3],
+        max_plates: int = 4,
+        min_confidence: float = 0.6,
+        refine: bool = True,
+        times: StageTimes | None = None,
+    ) -> None:
+        """Keep the shared finder and recognisers; `cct` None means rapidocr alone."""
+        if cct is None and rapid is None:
+            raise ValueError("at least one OCR is needed")
+        self.finder = finder
+        self.decoder = decoder
+        self.cct = cct
+        self.rapid = rapid
+        self.variants = tuple(variants) or DEFAULT_VARIANTS[:1]
+        self.max_plates = max_plates
+        self.min_confidence = min_confidence
+        self.refine = refine
+        self.times = times
+
+    @property
+    def formats(self) -> tuple[PlateFormat, ...]:
+        """Return the formats the decoder expects."""
+        return self.decoder.formats
+
+    def find(
+        self,
+        image: RGBImage,
+        vehicles: Sequence[tuple[int, BBox]] = (),
+        *,
+        full_frame: bool = False,
+        region: BBox | None = None,
+    ) -> list[PlateBox]:
+        """Return candidate plate boxes from vehicle crops and/or the full-frame pass."""
+        boxes: list[PlateBox] = []
+        if vehicles:
+            with self._measure("plate_detect_vehicle"):
+                boxes += self.finder.in_vehicles(image, vehicles)
+        if full_frame:
+            with self._measure("plate_detect_frame"):
+                boxes += self.finder.in_frame(image, region)
+        return merge(boxes, self.finder.nms_iou)[: self.max_plates]
+
+    def read(
+        self,
+        image: RGBImage,
+        vehicles: Sequence[tuple[int, BBox]] = (),
+        *,
+        full_frame: bool = False,
+        region: BBox | None = None,
+    ) -> list[PlateObservation]:
+        """Return the accepted reads on one frame, best first (one per plate box)."""
+        return self.read_boxes(
+            image, self.find(image, vehicles, full_frame=full_frame, region=region)
+        )
+
+    def read_boxes(self, image: RGBImage, boxes: Sequence[PlateBox]) -> list[PlateObservation]:
+        """OCR and decode the given boxes; drop reads that do not look like plates."""
+        if not boxes:
+            return []
+        reads = (
+            self._cct_reads(image, boxes)
+            if self.cct is not None
+            else self._rapid_reads(image, boxes)
+        )
+        out = [
+            PlateObservation(box, read, plate_crop(image, box.bbox, 0.15, 0.3))
+            for box, read in reads
+            if self.accepts(read)
+        ]
+        out.sort(key=lambda obs: obs.score, reverse=True)
+        return out
+
+    def accepts(self, read: SlotRead) -> bool:
+        """Return whether a read is confident and long enough to be a plate."""
+        return len(read.text) >= 2 and read.confidence >= self.min_confidence
+
+    def _cct_reads(
+        self, image: RGBImage, boxes: Sequence[PlateBox]
+    ) -> list[tuple[PlateBox, SlotRead]]:
+        per_box = self._cct_probs(image, boxes)
+        return [
+            self._cct_read(image, box, probs) for box, probs in zip(boxes, per_box, strict=True)
+        ]
+
+    def _cct_read(
+        self, image: RGBImage, first: PlateBox, first_probs: SlotProbs
+    ) -> tuple[PlateBox, SlotRead]:
+        """Read one box: refine it when the OCR hesitates, ask rapidocr if it still does."""
+        box, probs = first, first_probs
+        if self.refine and _uncertain(probs):
+            with self._measure("plate_refine"):
+                refined = self.finder.refine(image, first)
+            if refined is not None:
+                box, probs = refined, self._cct_probs(image, [refined])[0]
+        hint: tuple[str, float] | None = None
+        if self.rapid is not None and _uncertain(probs):
+            with self._measure("second_opinion"):
+                hint = self.rapid.read(plate_crop(image, box.bbox, *SECOND_OPINION_CROP))
+        with self._measure("decode"):
+            text, confidence = hint if hint is not None else (None, 0.0)
+            read = self.decoder.decode(probs, text, confidence)
+            self._learn(probs, text, confidence)
+        return box, read
+
+    def _learn(self, probs: SlotProbs, hint: str | None, hint_confidence: float) -> None:
+        """Count the format of the read as the OCR alone saw it (the prior must not feed itself)."""
+        learner = self.decoder.learner
+        if learner is not None:
+            flat = self.decoder.decode(probs, hint, hint_confidence, table=FLAT)
+            if self.accepts(flat):
+                learner.observe(flat.text, flat.confidence)
+
+    def _cct_probs(self, image: RGBImage, boxes: Sequence[PlateBox]) -> npt.NDArray[np.float32]:
+        """Return each box's slot probabilities, averaged over the crop variants."""
+        assert self.cct is not None
+        size = (self.cct.width, self.cct.height)
+        with self._measure("ocr"):
+            crops = [
+                plate_crop(image, box.bbox, px, py, angle, size=size)
+                for box in boxes
+                for px, py, angle in self.variants
+            ]
+            probs = self.cct.probabilities(crops)
+        shaped = probs.reshape(len(boxes), len(self.variants), *probs.shape[1:])
+        averaged: npt.NDArray[np.float32] = shaped.mean(axis=1, dtype=np.float32)
+        return averaged
+
+    def _rapid_reads(
+        self, image: RGBImage, boxes: Sequence[PlateBox]
+    ) -> list[tuple[PlateBox, SlotRead]]:
+        assert self.rapid is not None
+        reads: list[tuple[PlateBox, SlotRead]] = []
+        for box in boxes:
+            with self._measure("ocr"):
+                text, confidence = self.rapid.read(
+                    plate_crop(image, box.bbox, *SECOND_OPINION_CROP)
+                )
+            with self._measure("decode"):
+                resolved = resolve_text(canonical(text), self.formats) if self.formats else None
+                final = resolved.text if resolved is not None else canonical(text)
+                fmt = resolved.format if resolved is not None else None
+                reads.append((box, SlotRead(final, confidence, (confidence,) * len(final), fmt)))
+        return reads
+
+    @contextmanager
+    def _measure(self, stage: str) -> Iterator[None]:
+        if self.times is None:
+            yield
+        else:
+            with self.times.measure(stage):
+                yield
+
+
+def _uncertain(probs: SlotProbs) -> bool:
+    """Return whether a slot hesitates or the whole read is weak."""
+    ranked = np.sort(probs, axis=1)
+    return bool(
+        (ranked[:, -2] > UNCERTAIN_RUNNER_UP).any() or ranked[:, -1].mean() < UNCERTAIN_CONFIDENCE
+    )
+
+
+def plate_crop(
+    image: RGBImage,
+    box: BBox,
+    pad_x: float,
+    pad_y: float,
+    angle: float = 0.0,
+    *,
+    size: tuple[int, int] | None = None,
+) -> RGBImage:
+    """Return the box grown by (pad_x, pad_y) of its size, rotated by `angle`, resized to `size`.
+
+    Without rotation the crop is clamped to the frame (no invented border); a rotated crop
+    samples around the box centre and lets the corners fall outside.
+    """
+    height, width = int(image.shape[0]), int(image.shape[1])
+    w = box.width * (1.0 + 2.0 * pad_x)
+    h = box.height * (1.0 + 2.0 * pad_y)
+    cx, cy = box.center
+    if angle == 0.0:
+        x1 = int(max(0, math.floor(cx - w / 2)))
+        y1 = int(max(0, math.floor(cy - h / 2)))
+        x2 = int(min(width, math.ceil(cx + w / 2)))
+        y2 = int(min(height, math.ceil(cy + h / 2)))
+        crop = image[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)]
+        if size is None:
+            return np.ascontiguousarray(crop)
+        pil = Image.fromarray(np.ascontiguousarray(crop))
+        return np.asarray(pil.resize(size, Image.Resampling.BILINEAR))
+    out_w, out_h = size or (max(1, round(w)), max(1, round(h)))
+    # Sample a margin around the rotated rectangle from a sub-image, not the whole frame.
+    reach = math.hypot(w, h) / 2 + 2
+    sx1, sy1 = int(max(0, cx - reach)), int(max(0, cy - reach))
+    sx2, sy2 = int(min(width, cx + reach)), int(min(height, cy + reach))
+    sub = Image.fromarray(np.ascontiguousarray(image[sy1:sy2, sx1:sx2]))
+    rad = math.radians(angle)
+    cos, sin = math.cos(rad), math.sin(rad)
+    ax, ay = w / out_w, h / out_h
+    # Output (u, v) → input: centre + R · ((u, v) − out_centre) · scale, in sub-image pixels.
+    a, b = cos * ax, -sin * ay
+    d, e = sin * ax, cos * ay
+    c = (cx - sx1) - a * out_w / 2 - b * out_h / 2
+    f = (cy - sy1) - d * out_w / 2 - e * out_h / 2
+    warped = sub.transform(
+        (out_w, out_h), Image.Transform.AFFINE, (a, b, c, d, e, f), Image.Resampling.BILINEAR
+    )
+    return np.asarray(warped)

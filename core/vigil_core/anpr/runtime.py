@@ -1,0 +1,425 @@
+"""The engine's plate-reading service: shared models, watchlist, routes, stores and purges."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+import json
+import logging
+from pathlib import Path
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from vigil_core.events.model import AttrValue, RuleEvent
+from vigil_core.inference.session import SessionCache, SessionOptions
+from vigil_core.privacy.retention import Artefact, RetentionSpec
+from vigil_core.types import Frame
+
+from .decode import FormatPrior
+from .models import AnprModels, ReaderSettings, format_prior
+from .normalize import PlateFormat
+from .routes import RouteTracker
+from .stage import AnprStage, Passage, make_event
+from .store import (
+    AUDIT_FILE,
+    DATABASE_FILE,
+    SECRET_FILE,
+    AuditLog,
+    CropStore,
+    JsonlAuditLog,
+    MemoryAuditLog,
+    PlateKeyer,
+    PlateStore,
+    PrivacyMode,
+    Sighting,
+    StoredCrop,
+)
+from .watchlist import Watchlist
+
+if TYPE_CHECKING:
+    from vigil_core.config import AnprSettings, AnprSpec, CameraSpec, EngineConfig, WatchlistSpec
+    from vigil_core.privacy.retention import RetentionRegistry
+
+_LOGGER = logging.getLogger(__name__)
+
+PURGE_INTERVAL_S = 600.0
+"""Retention purges run this often (and once when the service opens)."""
+
+PRIORS_FILE = "anpr_format_priors.json"
+"""Per-camera counts of plate formats seen (no plate): the learned decoding priors."""
+
+PLATE_ATTRS = ("plate",)
+"""Event attributes that hold plate text: diagnostics and logs must redact them."""
+
+
+class AnprRuntime:
+    """Everything plate reading shares across cameras, owned by the engine.
+
+    Constructing it does no I/O; `stages_for` (blocking: loads models, opens the store) runs
+    in a worker thread. The watchlist can be swapped at any time (`set_watchlist`).
+    """
+
+    def __init__(
+        self,
+        settings: AnprSettings,
+        *,
+        sessions: SessionCache,
+        models_dir: Path | str | None = None,
+        state_dir: Path | str | None = None,
+        retention: RetentionSpec | None = None,
+        audit: AuditLog | None = None,
+        clock: Callable[[], float] = time.time,
+        purge_interval_s: float = PURGE_INTERVAL_S,
+    ) -> None:
+        """Keep the settings; nothing is loaded or opened yet."""
+        self.settings = settings
+        self.models = AnprModels(
+            sessions=sessions,
+            options=SessionOptions(intra_op_threads=settings.threads),
+            models_dir=models_dir,
+            detector_model=settings.detector,
+            ocr_model=settings.ocr_model,
+        )
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.retention = retention or RetentionSpec()
+        self._audit = audit
+        self._clock = clock
+        self._purge_interval_s = purge_interval_s
+        self.watchlist = Watchlist.from_spec(settings.watchlist)
+        self.routes = RouteTracker(settings.watchlist.route_window_s)
+        self.crops = CropStore()
+        self._store: PlateStore | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        self._modes: dict[str, PrivacyMode] = {}
+        self._priors: dict[str, tuple[FormatPrior, list[str]]] = {}
+
+    @classmethod
+    def from_config(
+        cls,
+        config: EngineConfig,
+        sessions: SessionCache,
+        registry: RetentionRegistry | None = None,
+    ) -> AnprRuntime:
+        """Build the service from the engine configuration; register its stores for purges."""
+        runtime = cls(
+            config.anpr,
+            sessions=sessions,
+            models_dir=config.models_dir,
+            state_dir=config.state_dir,
+            retention=config.privacy.retention,
+        )
+        if registry is not None:
+            for store in runtime.artefact_stores():
+                registry.register(store)
+        return runtime
+
+    # Cameras ----------------------------------------------------------------------------------
+
+    def stages_for(self, camera: CameraSpec) -> list[AnprStage]:
+        """Return the camera's plate-reading stage (none when disabled); blocking."""
+        spec = camera.anpr
+        if not spec.enabled:
+            return []
+        store = self.store()
+        mode = PrivacyMode(spec.privacy)
+        self._modes[camera.id] = mode
+        # A camera moved to a stricter mode must not keep what the looser one stored.
+        store.forget_camera(camera.id, mode)
+        if mode is not PrivacyMode.FULL:
+            self.crops.forget_camera(camera.id)
+        settings = ReaderSettings(
+            countries=tuple(spec.countries),
+            ocr=spec.ocr,
+            min_confidence=spec.min_confidence,
+            refine=spec.refine,
+            learn_formats=spec.learn_formats,
+        )
+        reader = self.models.reader(settings, learner=self._prior(camera.id, settings))
+        return [AnprStage(camera.id, spec, reader, self)]
+
+    def _prior(self, camera_id: str, settings: ReaderSettings) -> FormatPrior | None:
+        """Return the camera's format prior, restored from the state folder when saved."""
+        prior = format_prior(settings)
+        if prior is None:
+            self._priors.pop(camera_id, None)
+            return None
+        saved = self._saved_priors().get(camera_id)
+        if isinstance(saved, dict) and saved.get("countries") == list(settings.countries):
+            prior.load({str(k): float(v) for k, v in saved.get("counts", {}).items()})
+        self._priors[camera_id] = (prior, list(settings.countries))
+        return prior
+
+    def _saved_priors(self) -> dict[str, Any]:
+        if self.state_dir is None or not (self.state_dir / PRIORS_FILE).is_file():
+            return {}
+        try:
+            data = json.loads((self.state_dir / PRIORS_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def save_priors(self) -> None:
+        """Write each camera's format counts (no plate) to the state folder; blocking."""
+        if self.state_dir is None or not self._priors:
+            return
+        data = {
+            camera_id: {"countries": countries, "counts": prior.counts()}
+            for camera_id, (prior, countries) in self._priors.items()
+        }
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_dir / f".{PRIORS_FILE}.tmp"
+        tmp.write_text(json.dumps(data, sort_keys=True))
+        tmp.replace(self.state_dir / PRIORS_FILE)
+
+    def store(self) -> PlateStore:
+        """Return the plate store, opening it (and the purge timer) on first use; blocking."""
+        with self._lock:
+            if self._store is None:
+                folder = self.state_dir
+                keyer = (
+                    PlateKeyer.load_or_create(folder / SECRET_FILE)
+                    if folder is not None
+                    else PlateKeyer(_ephemeral_secret())
+                )
+                audit = self._audit or (
+                    JsonlAuditLog(folder / AUDIT_FILE, self._clock)
+                    if folder is not None
+                    else MemoryAuditLog(self._clock)
+                )
+                self._audit = audit
+                self._store = PlateStore(
+                    folder / DATABASE_FILE if folder is not None else None,
+                    keyer,
+                    audit,
+                    clock=self._clock,
+                )
+                self.purge()
+                self._start_timer()
+            return self._store
+
+    @property
+    def audit(self) -> AuditLog | None:
+        """Return the audit log of plate queries (None before the store opened)."""
+        return self._audit
+
+    def set_watchlist(self, spec: WatchlistSpec) -> None:
+        """Replace the watchlist (subentry added, changed or removed); takes effect at once."""
+        self.watchlist = Watchlist.from_spec(spec)
+        self.routes.window_s = spec.route_window_s
+
+    # The sink ---------------------------------------------------------------------------------
+
+    def passage(self, passage: Passage, spec: AnprSpec, frame: Frame) -> list[RuleEvent]:
+        """Match a decided passage, keep what its camera's mode allows, return the events."""
+        now = self._clock()
+        mode = PrivacyMode(spec.privacy)
+        store = self.store()
+        plate = passage.plate
+        match = self.watchlist.match(plate.text, now)
+        events: list[RuleEvent] = []
+        crop_id: str | None = None
+        keep_crop = spec.crops and passage.crop is not None
+        if keep_crop and (match is not None or mode is PrivacyMode.FULL):
+            assert passage.crop is not None
+            crop_id = self.crops.put(passage.crop, passage.camera_id, now)
+        shown = _display(plate.text, plate.format)
+        if match is not None:
+            entry = match.entry
+            events.append(
+                make_event(
+                    "watchlist_match",
+                    frame,
+                    passage.track_id,
+                    {
+                        "entry_id": entry.entry_id,
+                        "label": entry.label,
+                        "reason": entry.reason,
+                        "plate": shown,
+                        "distance": round(match.distance, 2),
+                        "exact": match.exact,
+                        "confidence": round(plate.confidence, 3),
+                        "direction": passage.direction,
+                        "crop_id": crop_id,
+                    },
+                )
+            )
+            hop = self.routes.observe(entry.entry_id, passage.camera_id, now)
+            if hop is not None:
+                events.append(
+                    make_event(
+                        "plate_route",
+                        frame,
+                        passage.track_id,
+                        {
+                            "route_id": hop.route_id,
+                            "entry_id": entry.entry_id,
+                            "label": entry.label,
+                            "cameras": list(hop.cameras),
+                            "from_camera": hop.cameras[-2],
+                            "elapsed_s": round(hop.elapsed_s, 1),
+                        },
+                    )
+                )
+        if mode is PrivacyMode.HASHED:
+            store.add_hashed(passage.camera_id, plate.text, now, passage.direction)
+        elif mode is PrivacyMode.FULL:
+            store.add_read(
+                passage.camera_id,
+                plate.text,
+                now,
+                confidence=plate.confidence,
+                direction=passage.direction,
+                crop_id=crop_id,
+            )
+            events.append(
+                make_event(
+                    "plate_read",
+                    frame,
+                    passage.track_id,
+                    {
+                        "plate": shown,
+                        "confidence": round(plate.confidence, 3),
+                        "direction": passage.direction,
+                        "format": plate.format.key if plate.format else None,
+                        "crop_id": crop_id,
+                    },
+                )
+            )
+        count = store.count_passage(passage.camera_id, now)
+        attrs: dict[str, AttrValue] = {
+            "passages_today": count,
+            "direction": passage.direction,
+            "watchlisted": match is not None,
+        }
+        events.append(make_event("plate_passage", frame, passage.track_id, attrs))
+        return events
+
+    # Host API ---------------------------------------------------------------------------------
+
+    def query(
+        self,
+        plate: str,
+        *,
+        who: str,
+        reason: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        camera_id: str | None = None,
+    ) -> list[Sighting]:
+        """Answer "did this plate pass?" from hashed and full-mode stores; audited first."""
+        return self.store().query(
+            plate,
+            who=who,
+            reason=reason,
+            since=since.timestamp() if since else None,
+            until=until.timestamp() if until else None,
+            camera_id=camera_id,
+        )
+
+    def crop(self, crop_id: str) -> StoredCrop | None:
+        """Return a kept crop (watchlist match, full-mode read) by id."""
+        return self.crops.get(crop_id)
+
+    def passages(self, camera_id: str) -> int:
+        """Return today's count of plate passages of a camera."""
+        return self.store().passages(camera_id)
+
+    def diagnostics(self) -> dict[str, object]:
+        """Return counts and settings only: no plate, hash or crop."""
+        store = self._store
+        return {
+            "watchlist_entries": len(self.watchlist),
+            "modes": {camera: mode.value for camera, mode in self._modes.items()},
+            "stored_rows": store.counts() if store is not None else None,
+            "crops": len(self.crops),
+        }
+
+    def purge(self, now: float | None = None) -> dict[str, int]:
+        """Delete what retention no longer allows from every plate store; blocking."""
+        now = self._clock() if now is None else now
+        days = self.retention.days
+        removed = {"crops": self.crops.purge(now - _seconds(days(Artefact.CROPS)))}
+        store = self._store
+        if store is not None:
+            removed["plate_hashes"] = store.purge_hashed(
+                now - _seconds(days(Artefact.PLATE_HASHES))
+            )
+            removed["plate_reads"] = store.purge_reads(now - _seconds(days(Artefact.PLATE_READS)))
+            removed["counters"] = store.purge_passages(now - _seconds(days(Artefact.COUNTERS)))
+        return removed
+
+    def artefact_stores(self) -> list[_ArtefactView]:
+        """Return views of the stores for the engine's retention registry."""
+        return [
+            _ArtefactView(Artefact.PLATE_HASHES, "anpr_plate_hashes", self, "hashed"),
+            _ArtefactView(Artefact.PLATE_READS, "anpr_plate_reads", self, "reads"),
+            _ArtefactView(Artefact.CROPS, "anpr_crops", self, "crops"),
+        ]
+
+    def close(self) -> None:
+        """Stop the purge timer, save the format priors and close the store; blocking."""
+        self._stop.set()
+        try:
+            self.save_priors()
+        except OSError:
+            _LOGGER.warning("Could not save the plate format statistics")
+        timer = self._timer
+        if timer is not None and timer is not threading.current_thread():
+            timer.join(timeout=5.0)
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def _start_timer(self) -> None:
+        if self._timer is not None or self._purge_interval_s <= 0:
+            return
+
+        def run() -> None:
+            while not self._stop.wait(self._purge_interval_s):
+                try:
+                    self.purge()
+                    self.save_priors()
+                except Exception:
+                    _LOGGER.exception("Plate retention purge failed")
+
+        self._timer = threading.Thread(target=run, name="vigil-anpr-purge", daemon=True)
+        self._timer.start()
+
+
+@dataclass(frozen=True, slots=True)
+class _ArtefactView:
+    """One plate store as the privacy retention registry sees it."""
+
+    artefact: Artefact
+    name: str
+    runtime: AnprRuntime
+    table: str
+
+    def purge(self, before: datetime) -> int:
+        """Delete items created before `before` (UTC)."""
+        cutoff = before.astimezone(UTC).timestamp()
+        if self.table == "crops":
+            return self.runtime.crops.purge(cutoff)
+        store = self.runtime._store
+        if store is None:
+            return 0
+        return store.purge_hashed(cutoff) if self.table == "hashed" else store.purge_reads(cutoff)
+
+
+def _seconds(days: int) -> float:
+    return timedelta(days=days).total_seconds()
+
+
+def _display(text: str, fmt: PlateFormat | None) -> str:
+    return fmt.display(text) if fmt is not None else text
+
+
+def _ephemeral_secret() -> bytes:
+    import secrets  # noqa: PLC0415
+
+    return secrets.token_bytes(32)

@@ -1,0 +1,185 @@
+"""Watched plates: pattern validation, matching tolerant of OCR errors, expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+import unicodedata
+
+from vigil_core.errors import ConfigInvalid
+
+from .normalize import ALNUM, is_confusable
+
+if TYPE_CHECKING:
+    from vigil_core.config import WatchlistSpec
+
+WILDCARDS = "*?"
+SEPARATORS = " -._·/"
+MIN_CHARACTERS = 2
+MAX_CHARACTERS = 10
+CONFUSABLE_COST = 0.3
+"""Edit cost of reading one character as its confusable partner (O for 0, B for 8, ...)."""
+
+
+class InvalidPlate(ConfigInvalid, ValueError):
+    """A watchlist plate or pattern is malformed; the message never repeats the value."""
+
+    translation_key = "invalid_plate"
+
+
+class PlateTooShort(InvalidPlate):
+    """Fewer than two letters or digits: it would match almost every plate."""
+
+    translation_key = "plate_too_short"
+
+
+class PlateTooLong(InvalidPlate):
+    """More characters than any plate has."""
+
+    translation_key = "plate_too_long"
+
+
+def parse_pattern(value: str) -> str:
+    """Return the canonical pattern (A-Z, 0-9, ``*`` any run, ``?`` one character).
+
+    Separators (spaces, dashes, dots) go, as on a read plate; anything else is refused.
+    """
+    upper = unicodedata.normalize("NFKD", value.upper())
+    out: list[str] = []
+    for char in upper:
+        if unicodedata.combining(char) or char in SEPARATORS:
+            continue
+        if char not in ALNUM and char not in WILDCARDS:
+            raise InvalidPlate(
+                "a plate may hold only letters, digits, separators and the wildcards * and ?"
+            )
+        if char == "*" and out and out[-1] == "*":
+            continue
+        out.append(char)
+    literals = sum(char not in WILDCARDS for char in out)
+    if literals < MIN_CHARACTERS:
+        raise PlateTooShort(f"a plate needs at least {MIN_CHARACTERS} letters or digits")
+    if len(out) - out.count("*") > MAX_CHARACTERS:
+        raise PlateTooLong(f"a plate has at most {MAX_CHARACTERS} characters")
+    return "".join(out)
+
+
+def plate_distance(pattern: str, text: str, confusable_cost: float = CONFUSABLE_COST) -> float:
+    """Return the edit distance from a canonical pattern to a canonical plate text.
+
+    Insertions, deletions and substitutions cost 1, a confusable substitution (O/0, B/8, ...)
+    `confusable_cost`; ``?`` matches any one character and ``*`` any run, both for free.
+    """
+    width = len(text) + 1
+    previous = [float(j) for j in range(width)]
+    for token in pattern:
+        current = [0.0] * width
+        if token == "*":
+            current[0] = previous[0]
+            for j in range(1, width):
+                current[j] = min(previous[j], current[j - 1])
+        else:
+            current[0] = previous[0] + 1.0
+            for j in range(1, width):
+                char = text[j - 1]
+                if token in ("?", char):
+                    substitution = 0.0
+                elif is_confusable(token, char):
+                    substitution = confusable_cost
+                else:
+                    substitution = 1.0
+                current[j] = min(
+                    previous[j - 1] + substitution, previous[j] + 1.0, current[j - 1] + 1.0
+                )
+        previous = current
+    return previous[-1]
+
+
+def expiry_timestamp(expires: datetime | date | None) -> float | None:
+    """Return when an entry stops matching (Unix time); a date ends at local midnight after it."""
+    if expires is None:
+        return None
+    if isinstance(expires, datetime):
+        return expires.timestamp()
+    return datetime.combine(expires + timedelta(days=1), time.min).timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedPlate:
+    """One compiled watchlist entry."""
+
+    entry_id: str
+    pattern: str
+    label: str
+    reason: str
+    expires_at: float | None
+    max_distance: float
+
+    def __repr__(self) -> str:
+        """Keep the plate out of logs and tracebacks."""
+        return f"WatchedPlate(entry_id={self.entry_id!r})"
+
+    def active(self, now: float) -> bool:
+        """Return whether the entry still matches at `now` (Unix time)."""
+        return self.expires_at is None or now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class WatchMatch:
+    """A read that matched a watchlist entry."""
+
+    entry: WatchedPlate
+    distance: float
+
+    @property
+    def exact(self) -> bool:
+        """Return whether the read is the entry itself (no OCR error, no wildcard slack)."""
+        return (
+            self.distance == 0.0 and "*" not in self.entry.pattern and "?" not in self.entry.pattern
+        )
+
+
+class Watchlist:
+    """Immutable set of watched plates; build a new one to change it (swap is atomic)."""
+
+    def __init__(
+        self, entries: Iterable[WatchedPlate] = (), *, confusable_cost: float = CONFUSABLE_COST
+    ) -> None:
+        """Keep the compiled entries."""
+        self.entries = tuple(entries)
+        self.confusable_cost = confusable_cost
+
+    @classmethod
+    def from_spec(cls, spec: WatchlistSpec) -> Watchlist:
+        """Compile the configured watchlist."""
+        default = spec.max_distance
+        entries = spec.entries
+        return cls(
+            WatchedPlate(
+                entry_id=entry.id,
+                pattern=parse_pattern(entry.plate),
+                label=entry.label,
+                reason=entry.reason,
+                expires_at=expiry_timestamp(entry.expires),
+                max_distance=default if entry.max_distance is None else float(entry.max_distance),
+            )
+            for entry in entries
+        )
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def match(self, text: str, now: float) -> WatchMatch | None:
+        """Return the closest active entry within its tolerance, or None."""
+        best: WatchMatch | None = None
+        for entry in self.entries:
+            if not entry.active(now):
+                continue
+            distance = plate_distance(entry.pattern, text, self.confusable_cost)
+            if distance <= entry.max_distance + 1e-9 and (best is None or distance < best.distance):
+                best = WatchMatch(entry, distance)
+                if distance == 0.0:
+                    break
+        return best

@@ -1,0 +1,185 @@
+"""Watchlist patterns, OCR-tolerant matching, expiry and routes across cameras."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from vigil_core.anpr.routes import RouteTracker
+from vigil_core.anpr.watchlist import (
+    InvalidPlate,
+    PlateTooLong,
+    PlateTooShort,
+    Watchlist,
+    expiry_timestamp,
+    parse_pattern,
+    plate_distance,
+)
+from vigil_core.config import EngineConfig, WatchlistSpec
+from vigil_core.errors import ConfigInvalid
+
+NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC).timestamp()
+
+
+def _watchlist(*entries: dict[str, object], max_distance: float = 1.0) -> Watchlist:
+    return Watchlist.from_spec(
+        WatchlistSpec.model_validate({"entries": list(entries), "max_distance": max_distance})
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "pattern"),
+    [
+        ("ab-123-cd", "AB123CD"),
+        ("AB-*-CD", "AB*CD"),
+        ("AB ** CD", "AB*CD"),
+        ("1234 ?? 56", "1234??56"),
+        ("K·Ö 12", "KO12"),
+    ],
+)
+def test_patterns_are_canonical(raw: str, pattern: str) -> None:
+    assert parse_pattern(raw) == pattern
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "key"),
+    [
+        ("AB#123", InvalidPlate, "invalid_plate"),
+        ("A*", PlateTooShort, "plate_too_short"),
+        ("??*", PlateTooShort, "plate_too_short"),
+        ("ABCDEFGHIJK", PlateTooLong, "plate_too_long"),
+    ],
+)
+def test_invalid_patterns_raise_translated_errors_without_the_plate(
+    raw: str, error: type[InvalidPlate], key: str
+) -> None:
+    with pytest.raises(error) as caught:
+        parse_pattern(raw)
+    assert caught.value.translation_key == key
+    assert raw not in str(caught.value)
+
+
+def test_config_refuses_a_bad_entry_without_echoing_it() -> None:
+    with pytest.raises(ConfigInvalid) as caught:
+        EngineConfig.parse({"anpr": {"watchlist": {"entries": [{"id": "x", "plate": "ZZ#99"}]}}})
+    assert "anpr.watchlist.entries.0.plate" in str(caught.value)
+    assert "ZZ#99" not in str(caught.value)
+    entry = EngineConfig.parse(
+        {"anpr": {"watchlist": {"entries": [{"id": "x", "plate": "ZZ-999-ZZ"}]}}}
+    ).anpr.watchlist.entries[0]
+    assert "ZZ" not in repr(entry)
+
+
+def test_validation_errors_hide_the_plate() -> None:
+    with pytest.raises(ValueError) as caught:
+        WatchlistSpec.model_validate({"entries": [{"id": "a", "plate": "ZZ#99"}]})
+    assert "ZZ#99" not in str(caught.value)
+
+
+def test_config_refuses_duplicate_entry_ids() -> None:
+    with pytest.raises(ConfigInvalid, match="unique"):
+        EngineConfig.parse(
+            {
+                "anpr": {
+                    "watchlist": {
+                        "entries": [{"id": "a", "plate": "AB1"}, {"id": "a", "plate": "CD2"}]
+                    }
+                }
+            }
+        )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "distance"),
+    [
+        ("AB123CD", "AB123CD", 0.0),
+        ("AB123CD", "A8123CD", 0.3),  # one confusable pair
+        ("AB123CD", "A8I23CD", 0.6),  # two
+        ("AB123CD", "AB124CD", 1.0),  # one plain substitution
+        ("AB123CD", "AB123C", 1.0),  # a missed character
+        ("AB123CD", "AB1223CD", 1.0),  # a doubled one
+        ("AB123CD", "XY987ZW", 7.0),
+        ("AB*CD", "AB123CD", 0.0),
+        ("AB*CD", "ABCD", 0.0),
+        ("AB*CD", "AB123C0", 0.3),
+        ("1234??56", "1234XY56", 0.0),
+        ("1234??56", "1234X56", 1.0),
+        ("*", "ANYTHING", 0.0),
+    ],
+)
+def test_plate_distance(pattern: str, text: str, distance: float) -> None:
+    assert plate_distance(pattern, text) == pytest.approx(distance)
+
+
+def test_match_prefers_the_closest_entry_and_honours_max_distance() -> None:
+    watchlist = _watchlist(
+        {"id": "van", "plate": "AB-123-CD", "label": "Van"},
+        {"id": "car", "plate": "AB-128-CD", "label": "Car"},
+        {"id": "strict", "plate": "ZZ-999-ZZ", "max_distance": 0},
+    )
+    match = watchlist.match("AB123CD", NOW)
+    assert match is not None and match.entry.entry_id == "van" and match.exact
+    match = watchlist.match("A8128CD", NOW)
+    assert match is not None and match.entry.entry_id == "car"
+    assert match.distance == pytest.approx(0.3) and not match.exact
+    assert watchlist.match("XY555ZZ", NOW) is None
+    assert watchlist.match("ZZ999Z2", NOW) is None  # confusable, but this entry allows none
+    assert watchlist.match("ZZ999ZZ", NOW) is not None
+    assert "AB123CD" not in repr(watchlist.entries[0])
+
+
+def test_wildcard_entries_never_count_as_exact() -> None:
+    watchlist = _watchlist({"id": "fleet", "plate": "AB-*-CD"})
+    match = watchlist.match("AB777CD", NOW)
+    assert match is not None and match.distance == 0.0 and not match.exact
+
+
+def test_tolerance_zero_needs_the_exact_plate() -> None:
+    watchlist = _watchlist({"id": "van", "plate": "AB-123-CD"}, max_distance=0.0)
+    assert watchlist.match("A8123CD", NOW) is None
+    assert watchlist.match("AB123CD", NOW) is not None
+
+
+def test_expired_entries_stop_matching_by_themselves() -> None:
+    today = datetime.fromtimestamp(NOW).date()
+    watchlist = _watchlist(
+        {"id": "until-now", "plate": "AB-123-CD", "expires": datetime.fromtimestamp(NOW + 60, UTC)},
+        {"id": "today", "plate": "EF-456-GH", "expires": today.isoformat()},
+        {
+            "id": "yesterday",
+            "plate": "JK-789-LM",
+            "expires": (today - timedelta(days=1)).isoformat(),
+        },
+    )
+    assert watchlist.match("AB123CD", NOW) is not None
+    assert watchlist.match("AB123CD", NOW + 61) is None
+    assert watchlist.match("EF456GH", NOW) is not None  # a date is valid through that day
+    assert watchlist.match("JK789LM", NOW) is None
+
+
+def test_a_date_expires_at_the_following_local_midnight() -> None:
+    stamp = expiry_timestamp(date(2026, 1, 31))
+    assert stamp == datetime(2026, 2, 1).timestamp()
+    assert expiry_timestamp(None) is None
+
+
+def test_routes_join_two_cameras_within_the_window() -> None:
+    routes = RouteTracker(window_s=600)
+    assert routes.observe("van", "gate", 1000.0) is None
+    assert routes.observe("van", "gate", 1010.0) is None  # still at the same camera
+    hop = routes.observe("van", "yard", 1200.0)
+    assert hop is not None
+    assert hop.cameras == ("gate", "yard")
+    assert hop.elapsed_s == pytest.approx(190.0)
+    again = routes.observe("van", "exit", 1300.0)
+    assert again is not None and again.route_id == hop.route_id
+    assert again.cameras == ("gate", "yard", "exit")
+
+
+def test_routes_do_not_join_sightings_beyond_the_window() -> None:
+    routes = RouteTracker(window_s=600)
+    routes.observe("van", "gate", 1000.0)
+    assert routes.observe("van", "yard", 1700.0) is None
+    assert routes.observe("car", "gate", 1710.0) is None  # another entry has its own route
+    assert RouteTracker(window_s=0).observe("van", "gate", 0.0) is None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer as _ThreadingHTTPServer
 import io
 import itertools
 from pathlib import Path
@@ -29,6 +30,16 @@ from vigil_core.sources.reachability import wait_reachable
 from vigil_core.types import Frame
 
 VTEST_FRAMES = 795
+
+
+class JoiningHTTPServer(_ThreadingHTTPServer):
+    """A threading HTTP server whose server_close() joins its handler threads.
+
+    The stock one marks them daemon and never joins them, which leaves a thread behind.
+    """
+
+    daemon_threads = False
+    block_on_close = True
 
 
 class Recorder:
@@ -396,7 +407,7 @@ class _Handler(BaseHTTPRequestHandler):
 def http_base(socket_enabled: None, clips: Path) -> Iterator[str]:
     """Serve the test clip, a 401 and 404s over HTTP on 127.0.0.1."""
     handler = type("Handler", (_Handler,), {"clip": clips / "h264.mp4"})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = JoiningHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -450,7 +461,7 @@ def test_mjpeg_over_http_is_timed_by_arrival(socket_enabled: None) -> None:
     # FFmpeg numbers MJPEG frames at a guessed 25 fps; the source must follow real time.
     closing = threading.Event()
     handler = type("Handler", (_MjpegHandler,), {"closing": closing})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = JoiningHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}/video.mjpg"

@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 from .anpr.runtime import AnprRuntime
+from .anpr.store import AuditLog
 from .config import CameraSpec, EngineConfig
 from .errors import VigilError
 from .events.bus import EventBus
@@ -59,6 +60,7 @@ class Engine:
         *,
         loop: asyncio.AbstractEventLoop | None = None,
         mqtt: MqttTransport | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         """Keep the configuration; nothing is loaded until `start`.
 
@@ -70,7 +72,10 @@ class Engine:
         self.retention = RetentionRegistry(config.privacy.retention)
         self.bus = EventBus(loop or asyncio.get_running_loop())
         self._sessions = SessionCache()
-        self.anpr = AnprRuntime.from_config(self.config, self._sessions, self.retention)
+        # Plate queries go to the host's audit log (Home Assistant's hash-chained access log).
+        self.anpr = AnprRuntime.from_config(
+            self.config, self._sessions, self.retention, audit=audit
+        )
         self._batcher: InferenceBatcher | None = None
         self._private_batchers: dict[str, InferenceBatcher] = {}
         self._pipelines: dict[str, CameraPipeline] = {}

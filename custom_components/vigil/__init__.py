@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
@@ -30,7 +31,9 @@ from .engine_config import configured
 from .frigate_setup import async_check_frigate, async_frigate_engine_options
 from .issues import async_create_model_issue, async_delete_model_issue
 from .onvif_runtime import OnvifRuntime
-from .privacy import async_setup_privacy, gated_engine_config
+from .privacy import async_access_log, async_setup_privacy, gated_engine_config
+from .rule_config import rule_state_dir
+from .rule_entities import async_start_rules
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -82,10 +85,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
     async_check_frigate(hass, entry, cameras)
     # What the deployment context holds back gets neither an engine rule nor entities.
     config, zones, held_back = gated_engine_config(entry, cameras, zones, model.parent)
-    engine = Engine(
-        config,
-        loop=hass.loop,
-        **await async_frigate_engine_options(hass, cameras),
+    # Line totals persist here; the engine reads them when built, so build it off the loop.
+    config = config.model_copy(update={"state_dir": str(rule_state_dir(hass, entry))})
+    engine = await hass.async_add_executor_job(
+        partial(
+            Engine,
+            config,
+            loop=hass.loop,
+            audit=await async_access_log(hass),
+            **await async_frigate_engine_options(hass, cameras),
+        )
     )
     bridge = VigilBridge(hass, entry.entry_id, engine, cameras, zones)
     onvif = OnvifRuntime(hass, entry, cameras)
@@ -108,6 +117,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
         engine=engine, bridge=bridge, cameras=cameras, zones=zones, onvif=onvif
     )
     entry.runtime_data.privacy = await async_setup_privacy(hass, entry, engine, held_back)
+    entry.runtime_data.rules = async_start_rules(hass, entry, engine)
     entry.async_on_unload(bridge.async_stop)
     entry.async_on_unload(onvif.async_stop)
 

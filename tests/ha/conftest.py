@@ -161,8 +161,10 @@ class FakeEngine:
 
     start_error: Exception | None = None
 
-    def __init__(self, config: EngineConfig, *, loop: asyncio.AbstractEventLoop) -> None:
-        """Keep the configuration the integration built."""
+    def __init__(
+        self, config: EngineConfig, *, loop: asyncio.AbstractEventLoop, **_options: object
+    ) -> None:
+        """Keep the configuration the integration built (and ignore host services)."""
         self.config = config
         self.bus = EventBus(loop)
         self.started = False
@@ -260,7 +262,9 @@ def engines() -> Generator[list[FakeEngine]]:
     """Replace the engine and the model lookup; yield the engines the integration builds."""
     built: list[FakeEngine] = []
 
-    def build(config: EngineConfig, *, loop: asyncio.AbstractEventLoop) -> FakeEngine:
+    def build(
+        config: EngineConfig, *, loop: asyncio.AbstractEventLoop, **_options: object
+    ) -> FakeEngine:
         engine = FakeEngine(config, loop=loop)
         built.append(engine)
         return engine

@@ -103,6 +103,8 @@ class AnprRuntime:
         config: EngineConfig,
         sessions: SessionCache,
         registry: RetentionRegistry | None = None,
+        *,
+        audit: AuditLog | None = None,
     ) -> AnprRuntime:
         """Build the service from the engine configuration; register its stores for purges."""
         runtime = cls(
@@ -111,6 +113,7 @@ class AnprRuntime:
             models_dir=config.models_dir,
             state_dir=config.state_dir,
             retention=config.privacy.retention,
+            audit=audit,
         )
         if registry is not None:
             for store in runtime.artefact_stores():

@@ -17,6 +17,7 @@ from vigil_core.engine import Engine
 from vigil_core.errors import ModelError, VigilError
 from vigil_core.inference.loader import resolve_model
 
+from .anpr_entities import async_start_anpr
 from .bridge import VigilBridge
 from .const import (
     CONF_DOWNLOAD_MODELS,
@@ -118,6 +119,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
     )
     entry.runtime_data.privacy = await async_setup_privacy(hass, entry, engine, held_back)
     entry.runtime_data.rules = async_start_rules(hass, entry, engine)
+    async_start_anpr(hass, entry)
     entry.async_on_unload(bridge.async_stop)
     entry.async_on_unload(onvif.async_stop)
 

@@ -18,6 +18,8 @@ from .bridge import CameraState, ZoneState
 from .data import VigilConfigEntry
 from .entity import VigilEntity, VigilZoneEntity
 from .onvif_entities import async_setup_onvif_binary_sensors
+from .rule_entities import async_setup_rule_binary_sensors
+from .tamper_entities import async_setup_tamper_binary_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -76,6 +78,8 @@ async def async_setup_entry(
             config_subentry_id=zone.subentry_id,
         )
     async_setup_onvif_binary_sensors(entry, async_add_entities)
+    async_setup_rule_binary_sensors(entry, async_add_entities)
+    async_setup_tamper_binary_sensors(entry, async_add_entities)
 
 
 class VigilZoneBinarySensor(VigilZoneEntity, BinarySensorEntity):

@@ -25,10 +25,12 @@ from vigil_core.events.model import (
     SourceStateEvent,
     VigilEvent,
 )
+from vigil_core.health import RULE_ID as TAMPER_RULE_ID
 
 from .const import DOMAIN, REFRESH_INTERVAL, STREAM_ISSUE_AFTER
 from .engine_config import CameraInfo, ZoneInfo
 from .issues import async_create_stream_issue, async_delete_stream_issue
+from .tamper import TamperTracker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -97,6 +99,8 @@ class VigilBridge:
         self.zone_states = {rule_id: ZoneState() for rule_id in zones}
         self.stats: dict[str, CameraStatus] = {}
         self._unsubscribe: list[Callable[[], None]] = []
+        self.tamper = TamperTracker(hass, entry_id, engine, cameras)
+        """Health conditions per camera: Vigil's checks and the cameras' own reports."""
 
     @callback
     def async_start(self) -> None:
@@ -127,6 +131,8 @@ class VigilBridge:
     def _async_on_event(self, event: VigilEvent) -> None:
         if isinstance(event, SourceStateEvent):
             self._async_on_source_state(event)
+        elif isinstance(event, RuleEvent) and event.rule_id == TAMPER_RULE_ID:
+            self.tamper.async_on_event(event)
         elif isinstance(event, RuleEvent):
             self._async_on_rule_event(event)
 

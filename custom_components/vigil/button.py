@@ -1,4 +1,4 @@
-"""The hub's button: write the impact assessment, the record of processing and the signs."""
+"""Buttons: the hub's impact assessment; each camera's re-capture of its reference view."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import DOMAIN
 from .data import VigilConfigEntry
 from .privacy import async_generate_documents, async_require_admin
+from .tamper_entities import async_setup_tamper_buttons
 
 PARALLEL_UPDATES = 1
 
@@ -26,8 +27,9 @@ async def async_setup_entry(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the hub's impact assessment button."""
+    """Add the hub's impact assessment button and the cameras' re-capture buttons."""
     async_add_entities([VigilAssessmentButton(entry)])
+    async_setup_tamper_buttons(entry, async_add_entities)
 
 
 class VigilAssessmentButton(ButtonEntity):

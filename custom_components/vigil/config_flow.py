@@ -20,6 +20,7 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
+from .anpr_config import SUBENTRY_PLATE_READING, SUBENTRY_WATCHLIST
 from .camera_flow import CameraSubentryFlow
 from .const import (
     CONF_ANALYSIS_FPS,
@@ -47,7 +48,10 @@ from .privacy import (
     hub_context_data,
     options_suggestions,
 )
+from .rule_config import SUBENTRY_CAMERA_SETTING, SUBENTRY_RULE
+from .rule_flow import CameraSettingSubentryFlow, RuleSubentryFlow
 from .validation import check_models
+from .watchlist_flow import PlateReadingSubentryFlow, WatchlistSubentryFlow
 from .zone_flow import ZoneSubentryFlow
 
 DEFAULT_TITLE = "Vigil"
@@ -145,7 +149,14 @@ class VigilConfigFlow(FrigateReauthFlow, domain=DOMAIN):
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Return the subentry flows: cameras and zones."""
-        return {SUBENTRY_CAMERA: CameraSubentryFlow, SUBENTRY_ZONE: ZoneSubentryFlow}
+        return {
+            SUBENTRY_CAMERA: CameraSubentryFlow,
+            SUBENTRY_ZONE: ZoneSubentryFlow,
+            SUBENTRY_RULE: RuleSubentryFlow,
+            SUBENTRY_CAMERA_SETTING: CameraSettingSubentryFlow,
+            SUBENTRY_WATCHLIST: WatchlistSubentryFlow,
+            SUBENTRY_PLATE_READING: PlateReadingSubentryFlow,
+        }
 
 
 def _hub_data(user_input: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 
@@ -12,6 +13,9 @@ from .bridge import VigilBridge
 from .engine_config import CameraInfo, ZoneInfo
 from .onvif_runtime import OnvifRuntime
 from .privacy import PrivacyRuntime
+
+if TYPE_CHECKING:
+    from .rule_entities import RuleRuntime
 
 
 @dataclass(slots=True, kw_only=True)
@@ -26,6 +30,8 @@ class VigilRuntime:
     """Camera-side ONVIF events of the ONVIF cameras (None before setup finished)."""
     privacy: PrivacyRuntime | None = None
     """Access log, retention and what the deployment context holds back (privacy.py)."""
+    rules: RuleRuntime | None = None
+    """States and events of the rules beyond zones (rule_entities.py)."""
 
 
 type VigilConfigEntry = ConfigEntry[VigilRuntime]

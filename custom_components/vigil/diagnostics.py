@@ -10,6 +10,9 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_URL, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 
+from vigil_core.anpr.runtime import PLATE_ATTRS
+
+from .anpr_entities import async_anpr_diagnostics
 from .const import CONF_MODELS_DIR, CONF_STREAM_URL
 from .data import VigilConfigEntry
 from .privacy import async_privacy_diagnostics
@@ -25,6 +28,7 @@ TO_REDACT = {
     "plates",
     # A camera subentry's unique id is its stream address (without credentials).
     "unique_id",
+    *PLATE_ATTRS,
 }
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 
@@ -76,4 +80,5 @@ async def async_get_config_entry_diagnostics(
         "cameras": cameras,
         "zones": zones,
         "privacy": await async_privacy_diagnostics(hass, entry),
+        "anpr": async_redact_data(await async_anpr_diagnostics(hass, entry), TO_REDACT),
     }

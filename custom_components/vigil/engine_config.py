@@ -25,6 +25,7 @@ from vigil_core.config import (
     ZoneSpec,
 )
 
+from .anpr_config import with_anpr
 from .const import (
     CONF_ANALYSIS_FPS,
     CONF_CAMERA,
@@ -46,6 +47,7 @@ from .const import (
     SUBENTRY_ZONE,
 )
 from .frigate_data import FrigateInfo, frigate_camera_fields, frigate_info
+from .rule_config import with_rules
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -192,8 +194,9 @@ def build_engine_config(
         )
         for camera in cameras.values()
     ]
-    return EngineConfig(
+    config = EngineConfig(
         models_dir=str(models_dir) if models_dir else None,
         detector=DetectorSpec(confidence=float(options.get(CONF_CONFIDENCE, DEFAULT_CONFIDENCE))),
         cameras=specs,
     )
+    return with_anpr(entry, with_rules(entry, config))

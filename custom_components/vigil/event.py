@@ -8,9 +8,12 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from vigil_core.events.model import EventPhase, RuleEvent
 
+from .anpr_entities import async_setup_anpr_events
 from .data import VigilConfigEntry
 from .entity import VigilZoneEntity
 from .onvif_entities import async_setup_onvif_events
+from .rule_entities import async_setup_rule_events
+from .tamper_entities import async_setup_tamper_events
 
 PARALLEL_UPDATES = 0
 
@@ -42,6 +45,9 @@ async def async_setup_entry(
             config_subentry_id=zone.subentry_id,
         )
     async_setup_onvif_events(entry, async_add_entities)
+    async_setup_rule_events(entry, async_add_entities)
+    async_setup_tamper_events(entry, async_add_entities)
+    async_setup_anpr_events(entry, async_add_entities)
 
 
 class VigilZoneEvent(VigilZoneEntity, EventEntity):

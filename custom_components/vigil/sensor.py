@@ -17,12 +17,14 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from vigil_core.engine import CameraStatus
 
+from .anpr_entities import async_setup_anpr_sensors
 from .bridge import ZoneState
 from .const import OBJECT_CLASSES
 from .data import VigilConfigEntry
 from .engine_config import ZoneInfo
 from .entity import VigilEntity, VigilZoneEntity
 from .onvif_entities import async_setup_onvif_sensors
+from .rule_entities import async_setup_rule_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -117,6 +119,8 @@ async def async_setup_entry(
             config_subentry_id=zone.subentry_id,
         )
     async_setup_onvif_sensors(entry, async_add_entities)
+    async_setup_rule_sensors(entry, async_add_entities)
+    async_setup_anpr_sensors(entry, async_add_entities)
 
 
 class VigilZoneSensor(VigilZoneEntity, SensorEntity):

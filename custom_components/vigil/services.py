@@ -14,6 +14,7 @@ import voluptuous as vol
 
 from vigil_core.privacy.access_log import AccessAction
 
+from .anpr_entities import async_setup_anpr_services
 from .const import CONF_REASON, DOMAIN
 from .privacy import (
     async_access_log,
@@ -23,6 +24,8 @@ from .privacy import (
     loaded_entry,
     output_dir,
 )
+from .rule_entities import async_setup_rule_services
+from .tamper import async_setup_tamper_services
 
 SERVICE_VERIFY_ACCESS_LOG = "verify_access_log"
 SERVICE_EXPORT_ACCESS_LOG = "export_access_log"
@@ -112,6 +115,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
         schema=REASON_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
+    async_setup_rule_services(hass)
+    async_setup_tamper_services(hass)
+    async_setup_anpr_services(hass)
     hass.services.async_register(
         DOMAIN,
         SERVICE_GENERATE_IMPACT_ASSESSMENT,

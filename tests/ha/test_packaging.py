@@ -120,6 +120,9 @@ def test_translations_complete() -> None:
             "detector",
             "context",
             "name",
+            # rules (rule_flow.py, rule_entities.py): the rule's name, the targeted entity
+            "rule",
+            "entity_id",
         }
 
 

@@ -44,7 +44,9 @@ def annotate(
         dash = 255 if track.matched else 140
         draw.rectangle((box.x1, box.y1, box.x2, box.y2), outline=(*color, dash), width=2)
         label = f"#{track.track_id} {track.label}"
-        draw.rectangle((box.x1, box.y1 - 11, box.x1 + 6 * len(label) + 2, box.y1), fill=(*color, 200))
+        draw.rectangle(
+            (box.x1, box.y1 - 11, box.x1 + 6 * len(label) + 2, box.y1), fill=(*color, 200)
+        )
         draw.text((box.x1 + 1, box.y1 - 11), label, fill=(0, 0, 0, 255))
     return Image.alpha_composite(canvas.convert("RGBA"), overlay).convert("RGB")
 

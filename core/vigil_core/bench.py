@@ -33,7 +33,12 @@ if TYPE_CHECKING:
     from .eval.rules import RulesBenchOptions
 
 SECTIONS = ("decode", "inference", "e2e", "tracking", "tamper", "rules")
-E2E_CLIPS = ("vtest.avi", "car-detection.mp4", "one-by-one-person-detection.mp4", "road_640x360.avi")
+E2E_CLIPS = (
+    "vtest.avi",
+    "car-detection.mp4",
+    "one-by-one-person-detection.mp4",
+    "road_640x360.avi",
+)
 DECODE_SIZES = ((1920, 1080), (1280, 720), (640, 360))
 
 type Report = dict[str, Any]
@@ -55,7 +60,9 @@ def run_bench(
     known = [s for s in sections if s in SECTIONS]
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown and "tamper" not in known:
-        raise VigilError(f"unknown bench section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+        raise VigilError(
+            f"unknown bench section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}"
+        )
     wanted = known or list(SECTIONS)
     runners: dict[str, Callable[[], Report]] = {
         "decode": lambda: bench_decode(quick=quick),
@@ -220,7 +227,13 @@ def _detector_throughput(models_dir: Path | None, *, quick: bool) -> list[Report
             elapsed = time.perf_counter() - started
         finally:
             batcher.close()
-        rows.append({"workers": workers, "intra_op_threads": threads, "frames_per_s": round(total / elapsed, 1)})
+        rows.append(
+            {
+                "workers": workers,
+                "intra_op_threads": threads,
+                "frames_per_s": round(total / elapsed, 1),
+            }
+        )
     return rows
 
 
@@ -507,7 +520,6 @@ def _print_table(rows: list[Report]) -> None:
     print("  ".join(c.ljust(widths[c]) for c in columns))
     for row in rows:
         print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
-
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands")
 
     demo = sub.add_parser("demo", help="run the pipeline on the embedded demo clip (vtest.avi)")
-    demo.add_argument("--out", type=Path, default=Path("vigil-demo"), help="folder for the annotated image")
+    demo.add_argument(
+        "--out", type=Path, default=Path("vigil-demo"), help="folder for the annotated image"
+    )
     demo.add_argument("--events", type=Path, help="also write the events to this JSON-lines file")
     demo.add_argument("--models-dir", type=Path, help="folder holding the model files")
     demo.add_argument("--no-download", action="store_true", help="never download the clip or model")
@@ -61,11 +63,17 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run cameras from a YAML config until interrupted")
     run.add_argument("--config", type=Path, required=True, help="YAML file (see `vigil schema`)")
-    run.add_argument("--events", type=Path, help="write events to this JSON-lines file (default stdout)")
-    run.add_argument("--realtime", action="store_true", help="pace file sources at their native speed")
+    run.add_argument(
+        "--events", type=Path, help="write events to this JSON-lines file (default stdout)"
+    )
+    run.add_argument(
+        "--realtime", action="store_true", help="pace file sources at their native speed"
+    )
     run.set_defaults(handler=_cmd_run)
 
-    bench = sub.add_parser("bench", help="measure decode, inference, end-to-end and tracking figures")
+    bench = sub.add_parser(
+        "bench", help="measure decode, inference, end-to-end and tracking figures"
+    )
     bench.add_argument(
         "sections", nargs="*", help="sections to run (default: all); clips may follow `tamper`"
     )
@@ -85,9 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--geometry", type=Path, help="rules: YAML camera (zones, rules) for --clip")
     bench.add_argument("--truth", type=Path, help="rules: MOT-style ground truth csv for --clip")
     bench.add_argument("--countries", default="", help="anpr: expected plate countries, e.g. fr,de")
-    bench.add_argument("--ocr", help="anpr: cct, rapidocr or cct+rapidocr (default: with rapidocr if installed)")
-    bench.add_argument("--no-refine", action="store_true", help="anpr: never re-detect uncertain plates")
-    bench.add_argument("--no-warmup", action="store_true", help="anpr: cold start only (no second pass)")
+    bench.add_argument(
+        "--ocr", help="anpr: cct, rapidocr or cct+rapidocr (default: with rapidocr if installed)"
+    )
+    bench.add_argument(
+        "--no-refine", action="store_true", help="anpr: never re-detect uncertain plates"
+    )
+    bench.add_argument(
+        "--no-warmup", action="store_true", help="anpr: cold start only (no second pass)"
+    )
     bench.add_argument("--failures", action="store_true", help="anpr: list the photos read wrong")
     bench.set_defaults(handler=_cmd_bench)
 
@@ -130,7 +144,9 @@ def _relative_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
             url = source.get("url") if isinstance(source, dict) else source
             if isinstance(url, str) and "://" not in url and not Path(url).is_absolute():
                 resolved = str(base / url)
-                camera["source"] = {**source, "url": resolved} if isinstance(source, dict) else resolved
+                camera["source"] = (
+                    {**source, "url": resolved} if isinstance(source, dict) else resolved
+                )
         cameras.append(camera)
     if cameras:
         out["cameras"] = cameras
@@ -152,7 +168,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
     for name in names:
         if args.action == "list":
             spec = registry.get(name)
-            print(f"{spec.name:36} {spec.role:18} {spec.licence:14} {spec.url or '(no public URL)'}")
+            print(
+                f"{spec.name:36} {spec.role:18} {spec.licence:14} {spec.url or '(no public URL)'}"
+            )
             continue
         try:
             path = resolve_model(
@@ -202,7 +220,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = config.model_copy(
             update={
                 "cameras": [
-                    cam.model_copy(update={"source": cam.source.model_copy(update={"realtime": True})})
+                    cam.model_copy(
+                        update={"source": cam.source.model_copy(update={"realtime": True})}
+                    )
                     for cam in config.cameras
                 ]
             }

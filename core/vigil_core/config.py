@@ -42,17 +42,26 @@ class ZoneSpec(_Model):
     name: str = ""
     polygon: Annotated[
         list[Point],
-        Field(description="At least 3 points (x, y), each in 0–1 of the frame; not self-intersecting."),
+        Field(
+            description="At least 3 points (x, y), each in 0–1 of the frame; not self-intersecting."
+        ),
     ]
     classes: Annotated[
         list[str], Field(description="Object classes that count; empty means every class.")
     ] = Field(default_factory=lambda: ["person"])
     inertia: Annotated[
-        int, Field(ge=1, le=100, description="Analysed frames a track must be inside (or outside) before it counts as entered (or left).")
+        int,
+        Field(
+            ge=1,
+            le=100,
+            description="Analysed frames a track must be inside (or outside) before it counts as entered (or left).",
+        ),
     ] = 3
     anchor: Annotated[
         Literal["bottom_center", "center"],
-        Field(description="Point of the box tested against the polygon: the feet (default) or the centre."),
+        Field(
+            description="Point of the box tested against the polygon: the feet (default) or the centre."
+        ),
     ] = "bottom_center"
     min_dwell_s: Annotated[
         float,
@@ -84,13 +93,23 @@ class MotionSpec(_Model):
 
     enabled: bool = True
     threshold: Annotated[
-        float, Field(gt=0, le=255, description="Mean absolute grey-level change of a cell that counts as motion.")
+        float,
+        Field(
+            gt=0,
+            le=255,
+            description="Mean absolute grey-level change of a cell that counts as motion.",
+        ),
     ] = 12.0
     min_area: Annotated[
         float, Field(ge=0, le=1, description="Fraction of the downscaled frame that must move.")
     ] = 0.0005
     refresh_s: Annotated[
-        float, Field(gt=0, le=600, description="Run inference at least this often, so stopped objects stay tracked.")
+        float,
+        Field(
+            gt=0,
+            le=600,
+            description="Run inference at least this often, so stopped objects stay tracked.",
+        ),
     ] = 2.0
 
 
@@ -99,7 +118,12 @@ class DetectorSpec(_Model):
 
     model: str = "yolox_nano"
     confidence: Annotated[
-        float, Field(gt=0, lt=1, description="Lowest detection score kept; the tracker uses low scores to keep tracks alive.")
+        float,
+        Field(
+            gt=0,
+            lt=1,
+            description="Lowest detection score kept; the tracker uses low scores to keep tracks alive.",
+        ),
     ] = 0.1
     nms_iou: Annotated[float, Field(gt=0, lt=1)] = 0.45
     classes: Annotated[
@@ -159,15 +183,21 @@ class TrackerSpec(_Model):
 class SourceSpec(_Model):
     """Where frames come from: a local file or an RTSP / HTTP(S) URL."""
 
-    url: Annotated[str, Field(description="A file path, file:// URL, rtsp(s):// or http(s):// URL.")]
+    url: Annotated[
+        str, Field(description="A file path, file:// URL, rtsp(s):// or http(s):// URL.")
+    ]
     transport: Literal["tcp", "udp"] = "tcp"
     open_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
     read_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
-    stall_s: Annotated[float, Field(gt=0, le=120, description="No frame for this long marks a live source stalled.")] = 3.0
+    stall_s: Annotated[
+        float,
+        Field(gt=0, le=120, description="No frame for this long marks a live source stalled."),
+    ] = 3.0
     backoff_initial_s: Annotated[float, Field(gt=0, le=60)] = 0.5
     backoff_max_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     realtime: Annotated[
-        bool, Field(description="Pace file sources at their native speed (live sources always are).")
+        bool,
+        Field(description="Pace file sources at their native speed (live sources always are)."),
     ] = False
     decode_threads: Annotated[
         int,
@@ -186,7 +216,9 @@ class SourceSpec(_Model):
             raise ValueError("is empty")
         scheme = value.split("://", 1)[0].lower() if "://" in value else "file"
         if scheme not in {"file", "rtsp", "rtsps", "rtmp", "http", "https"}:
-            raise ValueError(f"scheme '{scheme}' is not supported (file, rtsp, rtsps, rtmp, http, https)")
+            raise ValueError(
+                f"scheme '{scheme}' is not supported (file, rtsp, rtsps, rtmp, http, https)"
+            )
         return value
 
     @property
@@ -625,7 +657,9 @@ def check_camera_rules(camera: CameraSpec) -> None:
 class TamperSpec(_Model):
     """Camera-health checks that need no object model (health/): each one a binary condition."""
 
-    enabled: Annotated[bool, Field(description="Run the camera-health checks on this camera.")] = True
+    enabled: Annotated[bool, Field(description="Run the camera-health checks on this camera.")] = (
+        True
+    )
     obstruction: Annotated[
         bool,
         Field(description="Watch for a large part of the view covered, darkened or made uniform."),
@@ -694,42 +728,74 @@ class AnprSpec(_Model):
     enabled: bool = False
     mode: Annotated[
         Literal["vehicle_crops", "full_frame", "both"],
-        Field(description="Plates on tracked vehicles, over the whole frame (dedicated plate camera), or both."),
+        Field(
+            description="Plates on tracked vehicles, over the whole frame (dedicated plate camera), or both."
+        ),
     ] = "vehicle_crops"
     region: Annotated[
         tuple[Point, Point] | None,
-        Field(description="Top-left and bottom-right corners (0-1) of the full-frame pass; none is the whole frame."),
+        Field(
+            description="Top-left and bottom-right corners (0-1) of the full-frame pass; none is the whole frame."
+        ),
     ] = None
     countries: Annotated[
         list[str],
-        Field(description="Expected plate countries (fr, de, es, uk, us, ...); their formats resolve O/0, B/8, ..."),
+        Field(
+            description="Expected plate countries (fr, de, es, uk, us, ...); their formats resolve O/0, B/8, ..."
+        ),
     ] = Field(default_factory=list)
     ocr: Annotated[
         Literal["cct", "rapidocr", "cct+rapidocr"],
-        Field(description="Recogniser: fast-plate-ocr CCT, rapidocr (optional extra), or CCT with rapidocr as second opinion."),
+        Field(
+            description="Recogniser: fast-plate-ocr CCT, rapidocr (optional extra), or CCT with rapidocr as second opinion."
+        ),
     ] = "cct"
     min_confidence: Annotated[
-        float, Field(gt=0, lt=1, description="Reads (and passage votes) below this are not plates and are dropped.")
+        float,
+        Field(
+            gt=0,
+            lt=1,
+            description="Reads (and passage votes) below this are not plates and are dropped.",
+        ),
     ] = 0.6
     votes: Annotated[
-        int, Field(ge=1, le=20, description="Reads of one vehicle passage before its vote closes early.")
+        int,
+        Field(
+            ge=1, le=20, description="Reads of one vehicle passage before its vote closes early."
+        ),
     ] = 3
     privacy: Annotated[
         Literal["watchlist", "hashed", "full"],
-        Field(description="watchlist: reads not on the list are forgotten; hashed: kept as keyed hashes; full: kept as text."),
+        Field(
+            description="watchlist: reads not on the list are forgotten; hashed: kept as keyed hashes; full: kept as text."
+        ),
     ] = "watchlist"
     full_acknowledged: Annotated[
-        bool, Field(description="Required for `full`: the keeper confirmed the premises are private and the purpose needs it.")
+        bool,
+        Field(
+            description="Required for `full`: the keeper confirmed the premises are private and the purpose needs it."
+        ),
     ] = False
     crops: Annotated[
-        bool, Field(description="Keep a plate crop with watchlist matches (and with reads in `full` mode).")
+        bool,
+        Field(
+            description="Keep a plate crop with watchlist matches (and with reads in `full` mode)."
+        ),
     ] = True
-    vehicle_classes: list[str] = Field(default_factory=lambda: ["car", "truck", "bus", "motorcycle"])
+    vehicle_classes: list[str] = Field(
+        default_factory=lambda: ["car", "truck", "bus", "motorcycle"]
+    )
     refine: Annotated[
-        bool, Field(description="Re-detect an uncertain plate on a zoomed crop before reading it again (more accurate, slower).")
+        bool,
+        Field(
+            description="Re-detect an uncertain plate on a zoomed crop before reading it again (more accurate, slower)."
+        ),
     ] = True
     learn_formats: Annotated[
-        bool, Field(description="Learn which formats this camera sees from its confident reads (counts only) and prefer them.")
+        bool,
+        Field(
+            description="Learn which formats this camera sees from its confident reads (counts only) and prefer them."
+        ),
     ] = True
 
     @field_validator("countries")
@@ -739,7 +805,9 @@ class AnprSpec(_Model):
 
         unknown = sorted(set(value) - set(COUNTRIES))
         if unknown:
-            raise ValueError(f"unknown country code(s) {', '.join(unknown)}; known: {', '.join(COUNTRIES)}")
+            raise ValueError(
+                f"unknown country code(s) {', '.join(unknown)}; known: {', '.join(COUNTRIES)}"
+            )
         return sorted(set(value))
 
     @model_validator(mode="after")
@@ -814,9 +882,15 @@ class CameraSpec(_Model):
     id: str
     name: str = ""
     source: SourceSpec
-    fps: Annotated[float, Field(gt=0, le=60, description="Analysed frames per second, sampled from stream timestamps.")] = 5.0
+    fps: Annotated[
+        float,
+        Field(
+            gt=0, le=60, description="Analysed frames per second, sampled from stream timestamps."
+        ),
+    ] = 5.0
     analysis_max_width: Annotated[
-        int, Field(ge=160, le=3840, description="Frames wider than this are resized before analysis.")
+        int,
+        Field(ge=160, le=3840, description="Frames wider than this are resized before analysis."),
     ] = 1280
     motion: MotionSpec = MotionSpec()
     zones: list[ZoneSpec] = Field(default_factory=list)
@@ -872,15 +946,20 @@ class WatchlistEntry(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     id: Annotated[str, Field(description="Stable slug.")]
-    plate: Annotated[str, Field(repr=False, description="Plate or pattern, e.g. AB-123-CD or AB-*-CD.")]
+    plate: Annotated[
+        str, Field(repr=False, description="Plate or pattern, e.g. AB-123-CD or AB-*-CD.")
+    ]
     label: Annotated[str, Field(max_length=64)] = ""
     reason: Annotated[str, Field(max_length=200)] = ""
     expires: Annotated[
         datetime | date | None,
-        Field(description="Stops matching after this moment (a date: at the end of that local day)."),
+        Field(
+            description="Stops matching after this moment (a date: at the end of that local day)."
+        ),
     ] = None
     max_distance: Annotated[
-        float | None, Field(ge=0, le=3, description="Overrides the watchlist's OCR-error tolerance.")
+        float | None,
+        Field(ge=0, le=3, description="Overrides the watchlist's OCR-error tolerance."),
     ] = None
 
     _slug = field_validator("id")(_check_slug)
@@ -909,11 +988,19 @@ class WatchlistSpec(_Model):
     entries: list[WatchlistEntry] = Field(default_factory=list)
     max_distance: Annotated[
         float,
-        Field(ge=0, le=3, description="Largest edit distance that still matches (a confusable pair such as O/0 costs 0.3)."),
+        Field(
+            ge=0,
+            le=3,
+            description="Largest edit distance that still matches (a confusable pair such as O/0 costs 0.3).",
+        ),
     ] = 1.0
     route_window_s: Annotated[
         float,
-        Field(ge=0, le=86400, description="A watched plate seen on two cameras within this many seconds is one route event; 0 disables."),
+        Field(
+            ge=0,
+            le=86400,
+            description="A watched plate seen on two cameras within this many seconds is one route event; 0 disables.",
+        ),
     ] = 900.0
 
     @model_validator(mode="after")
@@ -931,8 +1018,12 @@ class AnprSettings(_Model):
     detector: Annotated[str, Field(description="Plate detector in the model registry.")] = (
         "safelicensing_yolov8n_plate_384"
     )
-    ocr_model: Annotated[str, Field(description="CCT plate OCR in the model registry.")] = "cct_xs_v1_global"
-    threads: Annotated[int, Field(ge=1, le=16, description="Intra-op threads of the plate models.")] = 2
+    ocr_model: Annotated[str, Field(description="CCT plate OCR in the model registry.")] = (
+        "cct_xs_v1_global"
+    )
+    threads: Annotated[
+        int, Field(ge=1, le=16, description="Intra-op threads of the plate models.")
+    ] = 2
     watchlist: WatchlistSpec = WatchlistSpec()
 
 
@@ -948,7 +1039,9 @@ class InferenceSpec(_Model):
     spinning: bool = False
     share_session: Annotated[
         bool,
-        Field(description="One session for every camera (default); false gives each camera its own, for comparison."),
+        Field(
+            description="One session for every camera (default); false gives each camera its own, for comparison."
+        ),
     ] = True
 
 
@@ -964,7 +1057,9 @@ class EngineConfig(_Model):
     cameras: list[CameraSpec] = Field(default_factory=list)
     state_dir: Annotated[
         str | None,
-        Field(description="Folder for persisted state (line-crossing totals); none keeps it in memory."),
+        Field(
+            description="Folder for persisted state (line-crossing totals); none keeps it in memory."
+        ),
     ] = None
     frigate_mqtt: Annotated[
         FrigateMqttSpec | None,
@@ -972,10 +1067,15 @@ class EngineConfig(_Model):
     ] = None
     privacy: Annotated[
         PrivacySpec,
-        Field(description="Deployment context, acknowledgements, retention and controller (privacy/)."),
+        Field(
+            description="Deployment context, acknowledgements, retention and controller (privacy/)."
+        ),
     ] = PrivacySpec()
     anpr: Annotated[
-        AnprSettings, Field(description="Plate models and the watchlist (cameras enable reading in their `anpr`).")
+        AnprSettings,
+        Field(
+            description="Plate models and the watchlist (cameras enable reading in their `anpr`)."
+        ),
     ] = AnprSettings()
 
     @model_validator(mode="after")

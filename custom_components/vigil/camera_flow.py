@@ -81,6 +81,7 @@ ONVIF_SCHEMA = vol.Schema(
     }
 )
 
+
 class CameraSubentryFlow(OnvifDiscoveryFlow, FrigateCameraFlow):
     """Add or change a camera: a stream URL, an ONVIF camera or a Frigate camera."""
 

@@ -82,8 +82,20 @@ def test_bad_cameras_fail_alone_and_the_good_one_runs(tmp_path: Path, short_vtes
 @pytest.mark.parametrize(
     ("camera", "extra", "fragment"),
     [
-        ({"id": "c", "source": "x.mp4", "zones": [{"id": "z", "polygon": [[0, 0], [1, 1], [1, 0], [0, 1]]}]}, {}, "polygon edges cross"),
-        ({"id": "c", "source": "x.mp4"}, {"detector": {"model": "face_recogniser"}}, "face_recogniser"),
+        (
+            {
+                "id": "c",
+                "source": "x.mp4",
+                "zones": [{"id": "z", "polygon": [[0, 0], [1, 1], [1, 0], [0, 1]]}],
+            },
+            {},
+            "polygon edges cross",
+        ),
+        (
+            {"id": "c", "source": "x.mp4"},
+            {"detector": {"model": "face_recogniser"}},
+            "face_recogniser",
+        ),
         ({"id": "c", "source": "x.mp4", "fps": 0}, {}, "cameras.0.fps"),
     ],
 )
@@ -103,7 +115,9 @@ def test_wrong_hash_model_names_the_file(tmp_path: Path) -> None:
     models.mkdir()
     (models / "yolox_nano.onnx").write_bytes(os.urandom(4096))
     config = tmp_path / "vigil.yaml"
-    config.write_text(yaml.safe_dump({"models_dir": str(models), "cameras": [{"id": "c", "source": "x.mp4"}]}))
+    config.write_text(
+        yaml.safe_dump({"models_dir": str(models), "cameras": [{"id": "c", "source": "x.mp4"}]})
+    )
     result = vigil("run", "--config", str(config))
     assert result.returncode != 0
     lines = assert_clean_stderr(result.stderr)
@@ -125,10 +139,21 @@ def test_missing_config_and_bad_yaml(tmp_path: Path) -> None:
     assert "line" in lines[0]
 
 
-def test_unreachable_stream_is_reported_and_ctrl_c_stops_cleanly(tmp_path: Path, socket_enabled: None) -> None:
+def test_unreachable_stream_is_reported_and_ctrl_c_stops_cleanly(
+    tmp_path: Path, socket_enabled: None
+) -> None:
     config = write_config(
         tmp_path,
-        [{"id": "down", "source": {"url": "rtsp://127.0.0.1:9/none", "open_timeout_s": 1, "backoff_initial_s": 0.2}}],
+        [
+            {
+                "id": "down",
+                "source": {
+                    "url": "rtsp://127.0.0.1:9/none",
+                    "open_timeout_s": 1,
+                    "backoff_initial_s": 0.2,
+                },
+            }
+        ],
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "vigil_core.cli", "run", "--config", str(config)],

@@ -32,7 +32,9 @@ def test_minimal_config_gets_defaults() -> None:
         ([[0, 0], [0.5, 0.5], [1, 1]], "no area"),
     ],
 )
-def test_bad_polygons_are_rejected_with_the_reason(polygon: list[list[float]], fragment: str) -> None:
+def test_bad_polygons_are_rejected_with_the_reason(
+    polygon: list[list[float]], fragment: str
+) -> None:
     with pytest.raises(ConfigInvalid) as err:
         EngineConfig.parse(_config(zones=[{"id": "z", "polygon": polygon}]))
     message = str(err.value)

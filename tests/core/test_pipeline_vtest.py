@@ -37,7 +37,9 @@ def truth() -> dict[int, list[tuple[int, BBox]]]:
 def batcher(request: pytest.FixtureRequest) -> Iterator[InferenceBatcher]:
     del request
     models = _models()
-    detector = build_detector(DetectorSpec(classes=["person"]), InferenceSpec(), SessionCache(), models)
+    detector = build_detector(
+        DetectorSpec(classes=["person"]), InferenceSpec(), SessionCache(), models
+    )
     batcher = InferenceBatcher(detector, workers=2, max_batch=1, max_wait_ms=0)
     yield batcher
     batcher.close()
@@ -52,7 +54,10 @@ def _models() -> Path:
 
 
 def expected_zone_events(
-    truth: dict[int, list[tuple[int, BBox]]], zone: ZoneSpec, frame_indexes: list[int], size: tuple[int, int]
+    truth: dict[int, list[tuple[int, BBox]]],
+    zone: ZoneSpec,
+    frame_indexes: list[int],
+    size: tuple[int, int],
 ) -> list[tuple[int, int, EventPhase]]:
     """Apply the zone's polygon and inertia to the ground-truth feet: (frame, gt id, phase)."""
     polygon = Polygon(zone.polygon)
@@ -89,7 +94,9 @@ def match_events(
     matched = 0
     for frame, _gt, phase in expected:
         candidates = [
-            (abs(f - frame), i) for i, (f, p) in enumerate(got) if p is phase and i not in used and abs(f - frame) <= tolerance
+            (abs(f - frame), i)
+            for i, (f, p) in enumerate(got)
+            if p is phase and i not in used and abs(f - frame) <= tolerance
         ]
         if candidates:
             used.add(min(candidates)[1])
@@ -98,7 +105,9 @@ def match_events(
 
 
 def test_zone_events_follow_the_ground_truth(
-    frames: list[tuple[float, RGBImage]], truth: dict[int, list[tuple[int, BBox]]], batcher: InferenceBatcher
+    frames: list[tuple[float, RGBImage]],
+    truth: dict[int, list[tuple[int, BBox]]],
+    batcher: InferenceBatcher,
 ) -> None:
     events: list[VigilEvent] = []
     camera = CameraSpec(id="vtest", source=SourceSpec(url="vtest.avi"), zones=[DEMO_ZONE])

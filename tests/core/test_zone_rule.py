@@ -37,7 +37,9 @@ def _track(track_id: int, x: float, label: str = "person") -> Track:
 ZONE = ZoneSpec(id="right", polygon=[(0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0)], inertia=2)
 
 
-def _run(rule: ZonePresenceRule, positions: list[list[tuple[int, float]]]) -> list[tuple[int, int | None, EventPhase]]:
+def _run(
+    rule: ZonePresenceRule, positions: list[list[tuple[int, float]]]
+) -> list[tuple[int, int | None, EventPhase]]:
     out = []
     for index, tracks in enumerate(positions):
         ctx = RuleContext(frame=_frame(index), fresh=True)

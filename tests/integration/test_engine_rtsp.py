@@ -25,7 +25,13 @@ async def test_engine_follows_an_rtsp_camera_through_an_outage(rtsp_server: Any)
     server = rtsp_server(media("vtest.avi"), seconds=20, loops=6)
     camera = CameraSpec(
         id="crossroads",
-        source=SourceSpec(url=server.url, stall_s=1.0, read_timeout_s=2.0, backoff_initial_s=0.2, backoff_max_s=1.0),
+        source=SourceSpec(
+            url=server.url,
+            stall_s=1.0,
+            read_timeout_s=2.0,
+            backoff_initial_s=0.2,
+            backoff_max_s=1.0,
+        ),
         zones=[DEMO_ZONE],
     )
     engine = Engine(EngineConfig(models_dir=str(MODELS_DIR), cameras=[camera]))
@@ -47,7 +53,9 @@ async def test_engine_follows_an_rtsp_camera_through_an_outage(rtsp_server: Any)
         assert engine.status("crossroads").frames_analysed > 0
         first_outage = len(states())
         server.stop()
-        await wait_for(lambda: SourceState.OFFLINE in states()[first_outage:], 15, "the outage to show")
+        await wait_for(
+            lambda: SourceState.OFFLINE in states()[first_outage:], 15, "the outage to show"
+        )
         outage = states()[first_outage:]
         assert outage[0] in (SourceState.STALLED, SourceState.OFFLINE)
         analysed = engine.status("crossroads").frames_analysed
@@ -58,7 +66,9 @@ async def test_engine_follows_an_rtsp_camera_through_an_outage(rtsp_server: Any)
             "the engine to reconnect by itself",
         )
         await wait_for(
-            lambda: engine.status("crossroads").frames_analysed > analysed + 5, 15, "analysis to resume"
+            lambda: engine.status("crossroads").frames_analysed > analysed + 5,
+            15,
+            "analysis to resume",
         )
         sequence = states()[first_outage:]
         assert SourceState.CONNECTING in sequence

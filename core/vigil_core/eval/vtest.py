@@ -9,13 +9,14 @@ from typing import Any
 
 import av
 
-from ..config import CameraSpec, DetectorSpec, InferenceSpec, SourceSpec
-from ..events.model import VigilEvent
-from ..inference.batcher import InferenceBatcher
-from ..inference.detectors import build_detector
-from ..inference.session import SessionCache
-from ..pipeline import CameraPipeline
-from ..types import BBox, Frame, RGBImage
+from vigil_core.config import CameraSpec, DetectorSpec, InferenceSpec, SourceSpec
+from vigil_core.events.model import VigilEvent
+from vigil_core.inference.batcher import InferenceBatcher
+from vigil_core.inference.detectors import build_detector
+from vigil_core.inference.session import SessionCache
+from vigil_core.pipeline import CameraPipeline
+from vigil_core.types import BBox, Frame, RGBImage
+
 from .ground_truth import read_mot_csv
 from .mot import MotMetrics, evaluate_mot
 
@@ -49,7 +50,7 @@ def track_clip(
 ) -> dict[int, list[tuple[int, BBox]]]:
     """Run a fresh pipeline over every `step`-th frame; return its tracks per frame index."""
     camera = camera or CameraSpec(id="vtest", source=SourceSpec(url=VTEST), fps=VTEST_FPS / step)
-    from ..config import TrackerSpec  # noqa: PLC0415
+    from vigil_core.config import TrackerSpec  # noqa: PLC0415
 
     pipeline = CameraPipeline(
         camera, batcher=batcher, tracker_spec=TrackerSpec(), publish=on_event or (lambda _e: None)
@@ -57,7 +58,9 @@ def track_clip(
     hyp: dict[int, list[tuple[int, BBox]]] = {}
     for index in range(offset, len(frames), step):
         pts, image = frames[index]
-        frame = Frame(camera.id, index, pts, time.monotonic(), image, (image.shape[1], image.shape[0]))
+        frame = Frame(
+            camera.id, index, pts, time.monotonic(), image, (image.shape[1], image.shape[0])
+        )
         pipeline.process(frame)
         latest = pipeline.latest
         assert latest is not None
@@ -65,7 +68,9 @@ def track_clip(
     return hyp
 
 
-def evaluate_vtest(media_dir: Path, *, models_dir: Path | None, quick: bool = False) -> dict[str, Any]:
+def evaluate_vtest(
+    media_dir: Path, *, models_dir: Path | None, quick: bool = False
+) -> dict[str, Any]:
     """Return MOTA / IDF1 of the pipeline on vtest at 10 fps and at the 5 fps analysis rate."""
     truth = read_mot_csv(media_dir / VTEST_TRUTH)
     frames = decode_all(media_dir / VTEST)
@@ -78,7 +83,10 @@ def evaluate_vtest(media_dir: Path, *, models_dir: Path | None, quick: bool = Fa
     batcher = InferenceBatcher(detector, workers=1, max_batch=1, max_wait_ms=0)
     rows = []
     try:
-        for label, step, offset in (("10 fps (every frame)", 1, 0), ("5 fps (analysis rate)", 2, 0)):
+        for label, step, offset in (
+            ("10 fps (every frame)", 1, 0),
+            ("5 fps (analysis rate)", 2, 0),
+        ):
             started = time.perf_counter()
             hyp = track_clip(frames, batcher, step=step, offset=offset)
             elapsed = time.perf_counter() - started

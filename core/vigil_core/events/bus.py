@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+import logging
+import threading
 
 from .model import VigilEvent
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import InvalidPolygon
+from vigil_core.errors import InvalidPolygon
 
 type Point = tuple[float, float]
 

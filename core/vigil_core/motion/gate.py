@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ..config import MotionSpec
-from ..types import RGBImage
+from vigil_core.config import MotionSpec
+from vigil_core.types import RGBImage
 
 _CELLS_WIDE = 80
 
@@ -51,7 +51,11 @@ class MotionGate:
         several frames still opens the gate.
         """
         small = downscale_gray(image)
-        if not self._spec.enabled or self._reference is None or self._reference.shape != small.shape:
+        if (
+            not self._spec.enabled
+            or self._reference is None
+            or self._reference.shape != small.shape
+        ):
             return self._accept(small, pts_s)
         diff = np.abs(small - self._reference)
         self.last_score = float(np.count_nonzero(diff > self._spec.threshold)) / diff.size

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import time
 from typing import Protocol
 
-from ..events.model import AttrValue, EventPhase, RuleEvent
-from ..types import Frame, Track
+from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
+from vigil_core.types import Frame, Track
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from vigil_core.config import CameraSpec, DetectorSpec, InferenceSpec, SourceSpe
 from vigil_core.demo import DEMO_ZONE
 from vigil_core.eval.ground_truth import read_mot_csv
 from vigil_core.eval.mot import evaluate_mot
+from vigil_core.eval.rules import match_events
 from vigil_core.eval.vtest import decode_all, track_clip
 from vigil_core.events.model import EventPhase, RuleEvent, VigilEvent
 from vigil_core.geometry.polygon import Polygon
@@ -34,8 +35,7 @@ def truth() -> dict[int, list[tuple[int, BBox]]]:
 
 
 @pytest.fixture(scope="module")
-def batcher(request: pytest.FixtureRequest) -> Iterator[InferenceBatcher]:
-    del request
+def batcher() -> Iterator[InferenceBatcher]:
     models = _models()
     detector = build_detector(
         DetectorSpec(classes=["person"]), InferenceSpec(), SessionCache(), models
@@ -86,24 +86,6 @@ def expected_zone_events(
     return events
 
 
-def match_events(
-    expected: list[tuple[int, int, EventPhase]], got: list[tuple[int, EventPhase]], tolerance: int
-) -> int:
-    """Count one-to-one matches of the same phase within `tolerance` source frames."""
-    used: set[int] = set()
-    matched = 0
-    for frame, _gt, phase in expected:
-        candidates = [
-            (abs(f - frame), i)
-            for i, (f, p) in enumerate(got)
-            if p is phase and i not in used and abs(f - frame) <= tolerance
-        ]
-        if candidates:
-            used.add(min(candidates)[1])
-            matched += 1
-    return matched
-
-
 def test_zone_events_follow_the_ground_truth(
     frames: list[tuple[float, RGBImage]],
     truth: dict[int, list[tuple[int, BBox]]],
@@ -123,7 +105,7 @@ def test_zone_events_follow_the_ground_truth(
     height, width = frames[0][1].shape[:2]
     expected = expected_zone_events(truth, DEMO_ZONE, sorted(hyp), (width, height))
     tolerance = STEP * (DEMO_ZONE.inertia + 3)
-    matched = match_events(expected, got, tolerance)
+    matched = match_events([(f, p) for f, _gt, p in expected], got, tolerance)
     recall = matched / len(expected)
     precision = matched / len(got)
     print(f"zone events: expected {len(expected)}, got {len(got)}, matched {matched} "

@@ -18,7 +18,9 @@ type PlateSource = Literal["vehicle", "frame"]
 MIN_VEHICLE_PX = 24
 """Vehicle boxes smaller than this on either side carry no readable plate."""
 REFINE_ZOOM = 2.0
-"""Side of the re-detection crop, in plate widths (or twice the height, if larger)."""
+"""Width of the re-detection crop, in plate widths (or twice the height, if larger)."""
+REFINE_SIDE = 224
+"""Long side of the detector input for a re-detection (the plate spans about half of it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +49,19 @@ class PlateFinder:
         vehicle_pad: float = 0.05,
         tile_overlap: float = 0.25,
         nms_iou: float = 0.5,
+        vehicle_side: int | None = None,
+        refine_side: int = REFINE_SIDE,
     ) -> None:
-        """Wrap a loaded plate detector (its confidence is the lowest score kept)."""
+        """Wrap a loaded plate detector (its confidence is the lowest score kept).
+
+        `vehicle_side` and `refine_side` are the detector input's long side for a vehicle crop
+        and for a re-detection around one plate, when the detector takes any size (None: its
+        registry size).
+        """
         self.detector = detector
         self.vehicle_pad = vehicle_pad
+        self.vehicle_side = vehicle_side
+        self.refine_side = refine_side
         self.tile_overlap = tile_overlap
         self.nms_iou = nms_iou
         self._input_side = max(detector.spec.input.width, detector.spec.input.height)
@@ -63,7 +74,7 @@ class PlateFinder:
             if vehicle.width < MIN_VEHICLE_PX or vehicle.height < MIN_VEHICLE_PX:
                 continue
             x1, y1, x2, y2 = _padded(vehicle, self.vehicle_pad, width, height)
-            for det in self.detector.detect(image[y1:y2, x1:x2]):
+            for det in self.detector.detect_sized(image[y1:y2, x1:x2], self.vehicle_side):
                 box = det.bbox
                 found.append(
                     PlateBox(
@@ -85,7 +96,7 @@ class PlateFinder:
         tiles = square_tiles(rx2 - ox, ry2 - oy, self.tile_overlap, self._input_side)
         for tx1, ty1, tx2, ty2 in tiles:
             x1, y1 = ox + tx1, oy + ty1
-            for det in self.detector.detect(image[y1 : oy + ty2, x1 : ox + tx2]):
+            for det in self.detector.detect_sized(image[y1 : oy + ty2, x1 : ox + tx2]):
                 box = det.bbox
                 found.append(
                     PlateBox(
@@ -104,12 +115,15 @@ class PlateFinder:
         height, width = int(image.shape[0]), int(image.shape[1])
         bbox = box.bbox
         side = REFINE_ZOOM * max(bbox.width, 2.0 * bbox.height)
+        # A detector that takes any size sees a band around the plate, not a square: the rows
+        # far above and below a wide plate cost time and hold nothing.
+        tall = side if not self.detector.dense else max(side / 2.0, 4.0 * bbox.height)
         cx, cy = bbox.center
         x1, y1, x2, y2 = _clamped(
-            BBox(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2), width, height
+            BBox(cx - side / 2, cy - tall / 2, cx + side / 2, cy + tall / 2), width, height
         )
         best: PlateBox | None = None
-        for det in self.detector.detect(image[y1:y2, x1:x2]):
+        for det in self.detector.detect_sized(image[y1:y2, x1:x2], self.refine_side):
             found = BBox(det.bbox.x1 + x1, det.bbox.y1 + y1, det.bbox.x2 + x1, det.bbox.y2 + y1)
             if found.iou(bbox) > 0.3 and (best is None or det.score > best.score):
                 best = PlateBox(found, det.score, box.source, box.vehicle)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+import logging
 from pathlib import Path
 import threading
 
+from vigil_core.errors import ModelInvalid
 from vigil_core.inference.detectors import YoloV8Detector
 from vigil_core.inference.loader import resolve_model
 from vigil_core.inference.registry import ModelRegistry, default_registry
@@ -17,6 +19,8 @@ from .detect import PlateFinder
 from .normalize import all_formats, formats_for
 from .ocr import CctOcr, RapidOcr, shared_rapid_ocr
 from .reader import DEFAULT_VARIANTS, PlateReader, StageTimes
+
+_LOGGER = logging.getLogger(__name__)
 
 DEFAULT_DETECTOR = "safelicensing_yolov8n_plate_384"
 DEFAULT_OCR = "cct_xs_v1_global"
@@ -69,7 +73,14 @@ class AnprModels:
                 path = resolve_model(
                     spec.name, models_dir=self._models_dir, registry=self._registry
                 )
-                session = self._sessions.get(spec, path, self._options)
+                try:
+                    session = self._sessions.get(
+                        spec, path, self._options, rewrite=YoloV8Detector.rewrite
+                    )
+                except ModelInvalid as err:
+                    # A YOLOv8 export of another shape still works at its fixed input size.
+                    _LOGGER.warning("plate detector runs at its fixed input size: %s", err)
+                    session = self._sessions.get(spec, path, self._options)
                 self._finder = PlateFinder(YoloV8Detector(session, confidence=DETECTOR_MIN_SCORE))
             return self._finder
 

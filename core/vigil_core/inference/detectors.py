@@ -13,6 +13,7 @@ from vigil_core.config import DetectorSpec, InferenceSpec
 from vigil_core.errors import ConfigInvalid, ModelInvalid
 from vigil_core.types import BBox, Detection, RGBImage
 
+from .graph import DENSE_HEAD, is_dense_head
 from .loader import resolve_model
 from .postprocess import (
     FloatArray,
@@ -21,10 +22,11 @@ from .postprocess import (
     class_groups,
     decode_picodet,
     decode_yolov8,
+    decode_yolov8_dense,
     decode_yolox,
     grouped_nms,
 )
-from .preprocess import Letterbox, prepare
+from .preprocess import Letterbox, fit, prepare, to_tensor
 from .registry import Architecture, ModelRegistry, ModelSpec, default_registry
 from .session import ModelSession, SessionCache, SessionOptions
 
@@ -249,10 +251,42 @@ class PicoDetDetector(OnnxDetector):
 
 
 class YoloV8Detector(OnnxDetector):
-    """Ultralytics YOLOv8 head: RGB/255, centred letterbox, one [4 + C, N] output."""
+    """Ultralytics YOLOv8 head: RGB/255, centred letterbox, one [4 + C, N] output.
+
+    Loaded with its `rewrite` (the dense head, graph.py) the input size is free: each
+    image is scaled to a long side (the registry's input side unless told) and padded to a
+    multiple of 32, instead of letterboxed into the fixed square.
+    """
 
     architecture = Architecture.YOLOV8
     default_model = "safelicensing_yolov8n_plate_384"
+    rewrite = DENSE_HEAD
+
+    @property
+    def dense(self) -> bool:
+        """Return whether the session runs the rewritten graph (any input size)."""
+        return is_dense_head(self.session.output_shapes)
+
+    def detect_batch(self, images: Sequence[RGBImage]) -> list[list[Detection]]:
+        """Return the detections per image (one run per image at its own size when dense)."""
+        if not self.dense:
+            return super().detect_batch(images)
+        return [self.detect_sized(image) for image in images]
+
+    def detect_sized(self, image: RGBImage, long_side: int | None = None) -> list[Detection]:
+        """Return the detections on one image scaled to `long_side` (dense graphs only).
+
+        A fixed-size graph ignores `long_side` and letterboxes into its square.
+        """
+        if not self.dense:
+            return self.detect(image)
+        side = long_side or max(self.spec.input.width, self.spec.input.height)
+        canvas, placement = fit(image, self.spec.input, side)
+        tensor = to_tensor([canvas], self.spec.input)
+        outputs = self.session.run(tensor)
+        hw = (int(canvas.shape[0]), int(canvas.shape[1]))
+        raw = decode_yolov8_dense([o[0] for o in outputs], hw, self.confidence, self._classes)
+        return self._finish(raw, placement)
 
     def decode(self, outputs: list[FloatArray]) -> RawDetections:
         """Decode centre/size boxes and per-class scores."""
@@ -260,6 +294,10 @@ class YoloV8Detector(OnnxDetector):
 
     def _check_outputs(self) -> None:
         shapes = self.session.output_shapes
+        if is_dense_head(shapes):
+            if any(shape[1] not in (None, len(self.labels)) for shape in shapes[1::2]):
+                raise self._invalid(f"class maps {shapes[1::2]} do not hold {len(self.labels)}")
+            return
         if (
             len(shapes) != 1
             or len(shapes[0]) != 3

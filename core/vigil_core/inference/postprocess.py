@@ -138,6 +138,52 @@ def decode_yolov8(
     return RawDetections(boxes, scores[keep].astype(np.float32), class_ids[keep])
 
 
+def decode_yolov8_dense(
+    maps: Sequence[FloatArray],
+    input_hw: tuple[int, int],
+    threshold: float,
+    classes: IntArray | None = None,
+) -> RawDetections:
+    """Decode one image's per-level YOLOv8 maps (box [4·bins, h, w], class logits [C, h, w], ...).
+
+    The graph rewrite in graph.py leaves these to numpy so the input can be any size: a level's
+    stride is the input height over its map height; scores are the sigmoid of the logits and
+    box sides the expectation of a softmax over the bins, in strides, from the cell centre. Only
+    cells whose best logit clears the threshold are decoded.
+    """
+    limit = float(np.log(threshold / (1.0 - threshold)))
+    boxes: list[FloatArray] = []
+    scores: list[FloatArray] = []
+    class_ids: list[IntArray] = []
+    for box_map, class_map in zip(maps[0::2], maps[1::2], strict=True):
+        channels, height, width = (int(v) for v in class_map.shape)
+        stride = input_hw[0] / height
+        flat = class_map.reshape(channels, height * width)
+        logits: FloatArray = flat if classes is None else flat[classes]
+        best = logits.max(axis=0)
+        keep = np.flatnonzero(best > limit)
+        if keep.size == 0:
+            continue
+        column = logits[:, keep].argmax(axis=0)
+        class_ids.append(column if classes is None else classes[column])
+        scores.append((1.0 / (1.0 + np.exp(-best[keep]))).astype(np.float32))
+        bins = box_map.shape[0] // 4
+        bin_logits = box_map.reshape(4, bins, height * width)[:, :, keep].transpose(2, 0, 1)
+        weights = np.exp(bin_logits - bin_logits.max(axis=2, keepdims=True))
+        weights /= weights.sum(axis=2, keepdims=True)
+        sides = (weights @ np.arange(bins, dtype=np.float32)) * stride  # K×4: l, t, r, b
+        cx = (keep % width + 0.5) * stride
+        cy = (keep // width + 0.5) * stride
+        boxes.append(
+            np.stack(
+                (cx - sides[:, 0], cy - sides[:, 1], cx + sides[:, 2], cy + sides[:, 3]), axis=1
+            ).astype(np.float32)
+        )
+    if not boxes:
+        return empty()
+    return RawDetections(np.concatenate(boxes), np.concatenate(scores), np.concatenate(class_ids))
+
+
 # --- suppression -------------------------------------------------------------------------------
 
 

@@ -81,6 +81,26 @@ def letterbox(image: RGBImage, spec: InputSpec) -> tuple[RGBImage, Letterbox]:
     return canvas, info
 
 
+def fit(
+    image: RGBImage, spec: InputSpec, long_side: int, *, multiple: int = 32
+) -> tuple[RGBImage, Letterbox]:
+    """Scale the image so its long side is `long_side`, pad right and bottom to a multiple.
+
+    For models whose input height and width are free (see graph.py): a 4:3 crop costs a 4:3
+    input instead of a square one.
+    """
+    height, width = int(image.shape[0]), int(image.shape[1])
+    if image.ndim != 3 or image.shape[2] != 3 or height == 0 or width == 0:
+        raise ValueError(f"expected a non-empty H×W×3 RGB image, got shape {image.shape}")
+    scale = long_side / max(width, height)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    out_w = -(-new_w // multiple) * multiple
+    out_h = -(-new_h // multiple) * multiple
+    canvas = np.full((out_h, out_w, 3), spec.pad_value, dtype=np.uint8)
+    canvas[:new_h, :new_w] = resize(image, new_w, new_h)
+    return canvas, Letterbox(new_w / width, new_h / height, 0, 0, width, height)
+
+
 def to_tensor(
     images: list[RGBImage], spec: InputSpec
 ) -> npt.NDArray[np.float32] | npt.NDArray[np.uint8]:

@@ -14,6 +14,7 @@ import onnxruntime as ort  # type: ignore[import-untyped]
 from vigil_core.config import InferenceSpec
 from vigil_core.errors import ModelInvalid
 
+from .graph import DENSE_HEAD, GraphRewriteError, yolov8_dense_head
 from .registry import InputSpec, ModelSpec
 
 _LOGGER = logging.getLogger(__name__)
@@ -21,6 +22,9 @@ _LOGGER = logging.getLogger(__name__)
 PROVIDERS = ("CPUExecutionProvider",)
 
 type Tensor = npt.NDArray[np.float32] | npt.NDArray[np.uint8]
+
+REWRITES = {DENSE_HEAD: yolov8_dense_head}
+"""In-memory graph rewrites a session can be loaded with, by name (see graph.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +58,29 @@ class SessionOptions:
 class ModelSession:
     """A loaded, shape-checked and warmed-up model; run() is safe from many threads at once."""
 
-    def __init__(self, spec: ModelSpec, path: Path, options: SessionOptions) -> None:
-        """Load the file and check it against the registry (ModelInvalid when it does not fit)."""
+    def __init__(
+        self, spec: ModelSpec, path: Path, options: SessionOptions, rewrite: str | None = None
+    ) -> None:
+        """Load the file and check it against the registry (ModelInvalid when it does not fit).
+
+        `rewrite` names an in-memory graph rewrite from `REWRITES` applied before loading.
+        """
         self.spec = spec
         self.path = path
         self.options = options
+        self.rewrite = rewrite
+        model: str | bytes = str(path)
+        if rewrite is not None:
+            try:
+                model = REWRITES[rewrite](path.read_bytes())
+            except (GraphRewriteError, OSError) as err:
+                raise ModelInvalid(
+                    f"model '{spec.name}' file {path} cannot be prepared ({rewrite}): {err}",
+                    {"model": spec.name, "path": str(path)},
+                ) from err
         try:
             self._session = ort.InferenceSession(
-                str(path), sess_options=options.to_ort(), providers=list(PROVIDERS)
+                model, sess_options=options.to_ort(), providers=list(PROVIDERS)
             )
         except Exception as err:
             raise ModelInvalid(
@@ -99,25 +118,30 @@ class SessionCache:
     """One ModelSession per (file, options), created on first use and shared afterwards."""
 
     def __init__(self) -> None:
-        self._sessions: dict[tuple[Path, SessionOptions], ModelSession] = {}
+        self._sessions: dict[tuple[Path, SessionOptions, str | None], ModelSession] = {}
         self._lock = threading.Lock()
 
     def get(
-        self, spec: ModelSpec, path: Path, inference: InferenceSpec | SessionOptions
+        self,
+        spec: ModelSpec,
+        path: Path,
+        inference: InferenceSpec | SessionOptions,
+        *,
+        rewrite: str | None = None,
     ) -> ModelSession:
-        """Return the shared session for this file and options, loading it once."""
+        """Return the shared session for this file, options and rewrite, loading it once."""
         options = (
             inference
             if isinstance(inference, SessionOptions)
             else SessionOptions.from_spec(inference)
         )
-        key = (path.resolve(), options)
+        key = (path.resolve(), options, rewrite)
         # Held while loading: two cameras starting together must not load the same file twice.
         with self._lock:
             session = self._sessions.get(key)
             if session is None:
                 _LOGGER.debug("loading %s with %s", path, options)
-                session = ModelSession(spec, path, options)
+                session = ModelSession(spec, path, options, rewrite)
                 self._sessions[key] = session
             return session
 

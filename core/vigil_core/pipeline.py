@@ -115,7 +115,7 @@ class _FrameChannel:
         """Stop waiting writers at once."""
         self._stop.set()
 
-    def get(self, timeout: float) -> Frame | None | bool:
+    def get(self, timeout: float) -> Frame | bool | None:
         """Return a frame, None at the end, or False when nothing came within `timeout`."""
         try:
             return self._queue.get(timeout=timeout)

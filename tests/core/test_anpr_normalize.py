@@ -148,3 +148,20 @@ def test_decoder_reads_padding_as_the_plate_length() -> None:
     read = decoder.decode(_probs("1234BCD"))
     assert read.text == "1234BCD"
     assert len(read.char_confidences) == 7
+
+
+def test_a_confident_second_opinion_settles_the_length() -> None:
+    """The OCR's fixed slots repeat a character on a short plate; a CTC reader does not."""
+    decoder = SlotDecoder(ALPHABET, "_")
+    probs = _probs("SKAA")
+    probs[3, ALPHABET.index("A")] = 0.9
+    probs[3, ALPHABET.index("_")] = 0.04
+    assert decoder.decode(probs).text == "SKAA"
+    assert decoder.decode(probs, "SKA", 0.6).text == "SKAA"  # unsure: its characters only
+    assert decoder.decode(probs, "SKA", 0.97).text == "SKA"
+    # The length counts even where the characters disagree: the OCR's own 3 characters win
+    # when the OCR itself hesitated about the fourth.
+    probs[3, ALPHABET.index("A")] = 0.8
+    probs[3, ALPHABET.index("_")] = 0.15
+    assert decoder.decode(probs, "SKB", 0.6).text == "SKAA"
+    assert decoder.decode(probs, "SKB", 0.97).text == "SKA"

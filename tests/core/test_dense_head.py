@@ -1,4 +1,4 @@
-"""The YOLOv8 dense-head rewrite: same detections as the fixed graph, any input size, clear errors."""
+"""The YOLOv8 dense-head rewrite: the fixed graph's detections, any input size, clear errors."""
 
 from __future__ import annotations
 
@@ -52,9 +52,7 @@ def _photos(count: int) -> list[tuple[np.ndarray, str]]:
     return out
 
 
-def test_rewrite_is_dense_and_keeps_the_file(
-    fixed: YoloV8Detector, dense: YoloV8Detector
-) -> None:
+def test_rewrite_is_dense_and_keeps_the_file(fixed: YoloV8Detector, dense: YoloV8Detector) -> None:
     assert not fixed.dense
     assert dense.dense
     shapes = dense.session.output_shapes

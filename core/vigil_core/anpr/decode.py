@@ -20,6 +20,8 @@ _FLOOR = 1e-6
 _FORMAT_CANDIDATES = 8
 """Format fills scored in full per decode (the likeliest by fill score plus prior)."""
 _ALPHANUMERIC = 36
+LENGTH_HINT_CONFIDENCE = 0.9
+"""Second-opinion confidence from which its length counts even when its characters do not."""
 
 DEFAULT_PAIR_WEIGHTS: Mapping[tuple[str, str], float] = {("O", "0"): 0.5}
 """Share of its partner's probability a confusable character receives (default 0.02 otherwise).
@@ -190,6 +192,7 @@ class SlotDecoder:
     the best fill of every format; each is scored by
 
         log P_ocr(text) + log P_prior(text) [+ hint_bonus if a second OCR read the same text]
+                                             [+ length_bonus if it is as long as a confident one]
 
     where a confusable partner (O for 0, B for 8, ...) lends a slot part of its probability, and
     the prior spreads each country's share evenly over its formats and, inside a format, over
@@ -207,6 +210,7 @@ class SlotDecoder:
         default_pair_weight: float = 0.02,
         vanity_prior: float = 0.1,
         hint_bonus: float = 2.0,
+        length_bonus: float = 2.0,
         top_k: int = 3,
         beam: int = 24,
         learner: FormatPrior | None = None,
@@ -216,6 +220,7 @@ class SlotDecoder:
         self.pad = alphabet.index(pad_char)
         self.formats = tuple(formats)
         self.hint_bonus = hint_bonus
+        self.length_bonus = length_bonus
         self._top_k = top_k
         self._beam = beam
         self._index = {char: i for i, char in enumerate(alphabet)}
@@ -274,7 +279,10 @@ class SlotDecoder:
         """Return the best reading of one S×K probability matrix.
 
         `hint` is another recogniser's reading of the same plate (canonical text); agreeing
-        with it is worth `hint_bonus` nats. `table` overrides the priors (FLAT: none).
+        with it is worth `hint_bonus` nats. A hint at `LENGTH_HINT_CONFIDENCE` or more also
+        settles the length (the OCR's fixed slots repeat or drop a character on short and long
+        plates; a CTC recogniser does not): every reading of its length gains `length_bonus`.
+        `table` overrides the priors (FLAT: none).
         """
         table = table or self.table
         log_p = np.log(np.maximum(self.smoothed(probs), _FLOOR))
@@ -288,6 +296,10 @@ class SlotDecoder:
         unhinted = max(scores, key=lambda text: scores[text], default="")
         if hint and hint in scores and not self._format_decides(table, unhinted, hint):
             scores[hint] += self.hint_bonus
+        if hint and hint_confidence >= LENGTH_HINT_CONFIDENCE and len(unhinted) != len(hint):
+            for text in scores:
+                if len(text) == len(hint):
+                    scores[text] += self.length_bonus
         best_text = max(scores, key=lambda text: scores[text], default="")
         return self._read(log_p, best_text, hint_confidence if best_text == hint else 0.0, table)
 

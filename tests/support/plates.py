@@ -60,6 +60,26 @@ def render_plate(text: str, country: str, height: int = 60) -> Image:
     return plate
 
 
+def render_two_row_plate(
+    top: str, bottom: str, background: tuple[int, int, int] = WHITE, height: int = 120
+) -> Image:
+    """Return a square-ish (1.4:1) two-row plate, as on motorcycles: `top` over `bottom`."""
+    width = round(height * 1.4)
+    plate = np.full((height, width, 3), background, np.uint8)
+    cv2.rectangle(plate, (1, 1), (width - 2, height - 2), BLACK, 3)
+    font = cv2.FONT_HERSHEY_DUPLEX
+    thickness = max(1, round(height / 20))
+    for row, text in enumerate((top, bottom)):
+        (tw, th), _ = cv2.getTextSize(text, font, 1.0, thickness)
+        scale = min(width * 0.85 / tw, height * 0.36 / th)
+        (tw, th), _ = cv2.getTextSize(text, font, scale, thickness)
+        baseline = round(height * (0.45 if row == 0 else 0.88))
+        cv2.putText(
+            plate, text, ((width - tw) // 2, baseline), font, scale, BLACK, thickness, cv2.LINE_AA
+        )
+    return plate
+
+
 def paste(
     photo: Image, plate: Image, centre: tuple[float, float], width: int
 ) -> tuple[Image, BBox]:

@@ -19,6 +19,7 @@ from .decode import FLAT, SlotDecoder, SlotProbs, SlotRead
 from .detect import PlateBox, PlateFinder, merge
 from .normalize import PlateFormat, canonical, resolve_text
 from .ocr import CctOcr, RapidOcr
+from .rows import TWO_ROW_MAX_ASPECT, side_by_side, split_rows
 
 type CropVariant = tuple[float, float, float]
 """(horizontal pad, vertical pad, rotation in degrees) of one OCR crop, pads relative to the box."""
@@ -33,6 +34,8 @@ DEFAULT_VARIANTS: tuple[CropVariant, ...] = (
 """OCR crops averaged per plate, best first: the detector's box is loose by ±10 %, and one crop
 that cuts a character or shows a frame bolt misreads where the average of three does not."""
 
+TWO_ROW_MARGINS = (0.15, 0.25, 0.35)
+"""Margins (of the row height) of the side-by-side crops averaged for a two-row plate."""
 SECOND_OPINION_CROP: tuple[float, float] = (0.03, 0.08)
 UNCERTAIN_RUNNER_UP = 0.05
 """A slot whose second choice has this probability makes the read uncertain."""
@@ -204,7 +207,23 @@ class PlateReader:
             text, confidence = hint if hint is not None else (None, 0.0)
             read = self.decoder.decode(probs, text, confidence)
             self._learn(probs, text, confidence)
+        if box.bbox.width < TWO_ROW_MAX_ASPECT * box.bbox.height:
+            two_rows = self._two_row_read(image, box)
+            if two_rows is not None and two_rows.confidence > read.confidence:
+                read = two_rows
         return box, read
+
+    def _two_row_read(self, image: RGBImage, box: PlateBox) -> SlotRead | None:
+        """Read a squarish box as two rows side by side; None when it has one row."""
+        assert self.cct is not None
+        with self._measure("two_rows"):
+            rows = split_rows(image, box.bbox)
+            if rows is None:
+                return None
+            size = (self.cct.width, self.cct.height)
+            crops = [side_by_side(image, rows, margin, size) for margin in TWO_ROW_MARGINS]
+            probs = self.cct.probabilities(crops).mean(axis=0, dtype=np.float32)
+            return self.decoder.decode(probs)
 
     def _learn(self, probs: SlotProbs, hint: str | None, hint_confidence: float) -> None:
         """Count the format of the read as the OCR alone saw it (the prior must not feed itself)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+import json
 from pathlib import Path
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
@@ -17,6 +18,7 @@ from vigil_core.engine import Engine
 from vigil_core.errors import ModelError, VigilError
 from vigil_core.inference.loader import resolve_model
 
+from .anpr_config import SUBENTRY_WATCHLIST, watchlist_spec
 from .anpr_entities import async_start_anpr
 from .bridge import VigilBridge
 from .const import (
@@ -115,7 +117,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
             translation_placeholders={"error": str(err)},
         ) from err
     entry.runtime_data = VigilRuntime(
-        engine=engine, bridge=bridge, cameras=cameras, zones=zones, onvif=onvif
+        engine=engine,
+        bridge=bridge,
+        cameras=cameras,
+        zones=zones,
+        onvif=onvif,
+        settings_key=_settings_key(entry),
     )
     entry.runtime_data.privacy = await async_setup_privacy(hass, entry, engine, held_back)
     entry.runtime_data.rules = async_start_rules(hass, entry, engine)
@@ -142,8 +149,33 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
-    """Reload when options or subentries change."""
+    """Take a watchlist change live; reload for any other change of options or subentries.
+
+    A watchlist entry added, changed or removed must not restart every camera stream (and
+    drop the passages being voted on): the engine swaps its watchlist at once instead.
+    """
+    runtime = entry.runtime_data
+    if runtime.settings_key and runtime.settings_key == _settings_key(entry):
+        engine = runtime.engine
+        engine.anpr.set_watchlist(watchlist_spec(entry, engine.config.anpr.watchlist))
+        return
     await hass.config_entries.async_reload(entry.entry_id)
+
+
+def _settings_key(entry: VigilConfigEntry) -> str:
+    """Return everything the engine is built from except the watchlist, as one string."""
+    subentries = sorted(
+        (
+            sub.subentry_id,
+            sub.subentry_type,
+            json.dumps(dict(sub.data), sort_keys=True, default=str),
+        )
+        for sub in entry.subentries.values()
+        if sub.subentry_type != SUBENTRY_WATCHLIST
+    )
+    return json.dumps(
+        [dict(entry.data), dict(entry.options), subentries], sort_keys=True, default=str
+    )
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> bool:

@@ -32,6 +32,8 @@ class VigilRuntime:
     """Access log, retention and what the deployment context holds back (privacy.py)."""
     rules: RuleRuntime | None = None
     """States and events of the rules beyond zones (rule_entities.py)."""
+    settings_key: str = ""
+    """The entry's settings apart from the watchlist when the engine was built (__init__.py)."""
 
 
 type VigilConfigEntry = ConfigEntry[VigilRuntime]

@@ -220,10 +220,11 @@ async def test_watchlist_flow_errors_recovery_and_access_log(
         "reason": "our vans",
         "expires": tomorrow,
     }
-    watchlist = engines[-1].config.anpr.watchlist
-    assert [(e.id, e.plate, str(e.expires)) for e in watchlist.entries] == [
-        (sub.subentry_id.lower(), "AB*CD", tomorrow)
-    ]
+    # Taken live: no reload (the same engine, streams not restarted), the new entry matches.
+    assert len(engines) == 1
+    live = engines[-1].anpr.watchlist
+    assert [e.entry_id for e in live.entries] == [sub.subentry_id.lower()]
+    assert live.match("AB777CD", time.time()) is not None
     log = await hass.async_add_executor_job(_log, hass)
     assert log[-1]["action"] == "watchlist_add"
     assert log[-1]["reason"] == "our vans"
@@ -242,7 +243,9 @@ async def test_watchlist_flow_errors_recovery_and_access_log(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert engines[-1].config.anpr.watchlist.entries[0].plate == "GH123KL"
+    assert len(engines) == 1
+    assert engines[-1].anpr.watchlist.match("GH123KL", time.time()) is not None
+    assert engines[-1].anpr.watchlist.match("AB777CD", time.time()) is None
     log = await hass.async_add_executor_job(_log, hass)
     assert (log[-1]["action"], log[-1]["target"]) == ("watchlist_change", sub.subentry_id)
 
@@ -255,6 +258,13 @@ async def test_watchlist_flow_errors_recovery_and_access_log(
         "watchlist_change",
         "watchlist_remove",
     ]
+    assert len(engines) == 1
+    assert len(engines[-1].anpr.watchlist) == 0
+
+    # Any other change rebuilds the engine, with the watchlist as it is now.
+    hass.config_entries.async_update_entry(entry, options={**entry.options, "confidence": 0.4})
+    await hass.async_block_till_done()
+    assert len(engines) == 2
     assert engines[-1].config.anpr.watchlist.entries == []
 
 

@@ -13,6 +13,7 @@ import logging
 from typing import Any, Final
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
+from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.components.sensor import (
     SensorEntity,
     SensorEntityDescription,
@@ -31,6 +32,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from vigil_core.anpr.runtime import PLATE_ATTRS
@@ -71,6 +73,9 @@ ROUTE_EVENT = EventEntityDescription(
 LAST_MATCH_SENSOR = SensorEntityDescription(
     key="last_watchlist_match", translation_key="last_watchlist_match"
 )
+MATCH_CROP_IMAGE = ImageEntityDescription(
+    key="watchlist_match_crop", translation_key="watchlist_match_crop"
+)
 PASSAGES_SENSOR = SensorEntityDescription(
     key="plate_passages",
     translation_key="plate_passages",
@@ -102,7 +107,7 @@ class _AnprEntity(Entity):
     def __init__(
         self,
         entry: VigilConfigEntry,
-        description: EventEntityDescription | SensorEntityDescription,
+        description: EventEntityDescription | SensorEntityDescription | ImageEntityDescription,
         camera: CameraInfo | None = None,
     ) -> None:
         """Attach to the camera's device, or to the hub's."""
@@ -243,6 +248,48 @@ class PlatePassagesSensor(_AnprEntity, SensorEntity):
             self.async_write_ha_state()
 
 
+class WatchlistMatchCropImage(_AnprEntity, ImageEntity):
+    """The plate crop of a camera's last watchlist match, while the crop store keeps it.
+
+    Only created where the camera keeps crops and the deployment context allows images; the
+    picture goes when the crop's retention ends (the store purges it) or Vigil restarts (crops
+    are kept in memory only). Never a crop of a read that matched nothing.
+    """
+
+    _attr_content_type = "image/jpeg"
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: VigilConfigEntry,
+        description: ImageEntityDescription,
+        camera: CameraInfo,
+    ) -> None:
+        """Start with no picture."""
+        _AnprEntity.__init__(self, entry, description, camera)
+        ImageEntity.__init__(self, hass)
+        self._crop_id: str | None = None
+
+    @callback
+    def _async_plate_event(self, event: RuleEvent) -> None:
+        if event.kind != EVENT_WATCHLIST_MATCH:
+            return
+        crop_id = event.attrs.get("crop_id")
+        if not isinstance(crop_id, str):
+            return
+        self._crop_id = crop_id
+        self._attr_image_last_updated = dt_util.utcnow()
+        self.async_write_ha_state()
+
+    async def async_image(self) -> bytes | None:
+        """Return the JPEG crop, or None once it is purged."""
+        anpr = getattr(self._runtime.engine, "anpr", None)
+        if self._crop_id is None or anpr is None:
+            return None
+        crop = anpr.crops.get(self._crop_id)
+        return crop.jpeg if crop is not None else None
+
+
 def _cameras(entry: VigilConfigEntry) -> list[CameraInfo]:
     runtime = entry.runtime_data
     reading = reading_cameras(runtime.engine.config)
@@ -262,6 +309,21 @@ def async_setup_anpr_events(
         )
     if cameras:
         async_add_entities([PlateRouteEvent(entry, ROUTE_EVENT)])
+
+
+@callback
+def async_setup_anpr_images(
+    hass: HomeAssistant, entry: VigilConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Add a last-match crop image per reading camera that may keep crops."""
+    config = entry.runtime_data.engine.config
+    reading = reading_cameras(config)
+    for camera in _cameras(entry):
+        if crop_allowed(config, reading[camera.camera_id]):
+            async_add_entities(
+                [WatchlistMatchCropImage(hass, entry, MATCH_CROP_IMAGE, camera)],
+                config_subentry_id=camera.subentry_id,
+            )
 
 
 @callback

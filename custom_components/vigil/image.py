@@ -16,6 +16,7 @@ from vigil_core.events.model import RuleEvent
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.pipeline import AnalysedFrame
 
+from .anpr_entities import async_setup_anpr_images
 from .bridge import VigilBridge, zone_signal
 from .const import IMAGE_INTERVAL
 from .data import VigilConfigEntry
@@ -37,7 +38,7 @@ async def async_setup_entry(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add one image entity per camera."""
+    """Add one image entity per camera, and a watchlist match crop where crops are kept."""
     runtime = entry.runtime_data
     for camera in runtime.cameras.values():
         zones = [z for z in runtime.zones.values() if z.camera_id == camera.camera_id]
@@ -45,6 +46,7 @@ async def async_setup_entry(
             [VigilFrameImage(hass, runtime.bridge, camera, zones)],
             config_subentry_id=camera.subentry_id,
         )
+    async_setup_anpr_images(hass, entry, async_add_entities)
 
 
 def render_jpeg(analysed: AnalysedFrame, zones: Sequence[ZoneOverlay]) -> bytes:

@@ -17,6 +17,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
+import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -547,3 +548,41 @@ async def test_diagnostics_hold_no_plate(
     assert PLATE not in text and PLATE_TEXT not in text
     assert result["anpr"]["watchlist_entries"] == 1
     assert result["anpr"]["modes"] == {CAMERA_SLUG: "watchlist", CAMERA2_SLUG: "watchlist"}
+
+
+async def test_match_crop_image_shows_the_kept_crop_until_purged(
+    hass: HomeAssistant, engines: list[FakeEngine], hass_client: ClientSessionGenerator
+) -> None:
+    """The last match's crop is an image entity, only where crops are kept, gone when purged."""
+    entry = _entry()
+    barrier = entry.subentries[CAMERA2_ID]
+    object.__setattr__(barrier, "data", {**barrier.data, "anpr": {"enabled": True, "crops": False}})
+    await setup_entry(hass, entry)
+    registry = er.async_get(hass)
+    image_id = registry.async_get_entity_id(
+        "image", DOMAIN, f"{ENTRY_ID}_{CAMERA_SLUG}_watchlist_match_crop"
+    )
+    assert image_id is not None
+    # The camera that keeps no crops has no such entity.
+    unique_id = f"{ENTRY_ID}_{CAMERA2_SLUG}_watchlist_match_crop"
+    assert registry.async_get_entity_id("image", DOMAIN, unique_id) is None
+    client = await hass_client()
+    url = f"/api/image_proxy/{image_id}"
+    assert (await client.get(url)).status != 200  # no match yet
+
+    anpr = engines[-1].anpr
+    crop = np.full((40, 120, 3), 200, np.uint8)
+    crop_id = await hass.async_add_executor_job(anpr.crops.put, crop, CAMERA_SLUG, time.time())
+    match = _match()
+    object.__setattr__(match, "attrs", {**match.attrs, "crop_id": crop_id})
+    engines[-1].bus.publish(match)
+    await hass.async_block_till_done()
+    response = await client.get(url)
+    assert response.status == 200
+    assert response.content_type == "image/jpeg"
+    assert (await response.read()).startswith(b"\xff\xd8")
+    assert _state(hass, image_id).state != "unknown"
+
+    # Retention: once the store purged the crop, the picture is gone too.
+    await hass.async_add_executor_job(anpr.crops.purge, time.time() + 1)
+    assert (await client.get(url)).status != 200

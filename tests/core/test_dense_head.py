@@ -142,3 +142,23 @@ def test_a_graph_without_a_yolov8_head_is_refused_clearly(sessions: SessionCache
     spec = default_registry().get("yolox_nano")
     with pytest.raises(ModelInvalid, match=r"yolox_nano.*cannot be prepared"):
         sessions.get(spec, Path(yolox), SessionOptions(), rewrite=DENSE_HEAD)
+
+
+def test_plate_models_fall_back_to_the_fixed_size(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A graph the cut does not recognise (or no onnx package) still reads at 384×384."""
+    if not MODELS_DIR.exists():
+        pytest.skip("shared models are not on this machine")
+    from vigil_core.anpr.models import AnprModels  # noqa: PLC0415
+    from vigil_core.inference import session as session_module  # noqa: PLC0415
+
+    def refuse(_data: bytes) -> bytes:
+        raise GraphRewriteError("the onnx package cannot be imported (test)")
+
+    monkeypatch.setitem(session_module.REWRITES, DENSE_HEAD, refuse)
+    finder = AnprModels(sessions=SessionCache(), models_dir=MODELS_DIR).finder()
+    assert not finder.detector.dense
+    assert "fixed input size" in caplog.text
+    image, _ = _photos(1)[0]
+    assert finder.in_frame(image)  # still finds the plate

@@ -28,8 +28,11 @@ def yolov8_dense_head(data: bytes) -> bytes:
     export (two concatenations of per-level ``Reshape(Conv, [1, C, -1])``, the box one feeding
     the DFL reshape).
     """
-    import onnx  # noqa: PLC0415 - only needed when a model is rewritten
-    from onnx import helper, numpy_helper  # noqa: PLC0415
+    try:
+        import onnx  # noqa: PLC0415 - only needed when a model is rewritten
+        from onnx import helper, numpy_helper  # noqa: PLC0415
+    except ImportError as err:
+        raise GraphRewriteError(f"the onnx package cannot be imported ({err})") from err
 
     try:
         model = onnx.load_from_string(data)

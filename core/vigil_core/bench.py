@@ -160,10 +160,8 @@ def bench_decode(*, quick: bool) -> Report:
 
 
 def bench_inference(models_dir: Path | None, *, quick: bool) -> Report:
-    """Measure session.run latency per model at 1 and 2 intra-op threads, and detector throughput."""
-    import onnxruntime as ort  # type: ignore[import-untyped]  # noqa: PLC0415
-
-    from .inference.registry import default_registry  # noqa: PLC0415
+    """Measure session.run per model at 1 and 2 intra-op threads, and detector throughput."""
+    from .inference.registry import Architecture, default_registry  # noqa: PLC0415
 
     runs = 20 if quick else 60
     rows = []
@@ -175,29 +173,64 @@ def bench_inference(models_dir: Path | None, *, quick: bool) -> Report:
             continue
         row: Report = {"model": spec.name, "role": str(spec.role)}
         for threads in (1, 2):
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            feed = _random_feed(session)
-            for _ in range(3):
-                session.run(None, feed)
-            times = []
-            for _ in range(runs):
-                started = time.perf_counter()
-                session.run(None, feed)
-                times.append(time.perf_counter() - started)
-            row[f"ms_{threads}t"] = round(1000 * statistics.median(times), 2)
+            row[f"ms_{threads}t"] = _median_run_ms(str(path), threads, runs)
         rows.append(row)
+        if spec.architecture is Architecture.YOLOV8:
+            rows += _dense_rows(spec.name, path, runs)
     return {"runs": runs, "rows": rows, "throughput": _detector_throughput(models_dir, quick=quick)}
 
 
-def _random_feed(session: Any) -> dict[str, Any]:
+DENSE_SIZES = ((384, 384), (288, 384), (128, 224))
+"""Inputs of the cut YOLOv8 graph measured beside the fixed one: the square, a 4:3 vehicle crop
+and a re-detection band (height × width)."""
+
+
+def _dense_rows(name: str, path: Path, runs: int) -> list[Report]:
+    """Time the same model with its fixed-size decode cut off (graph.py), at several sizes."""
+    from .inference.graph import GraphRewriteError, yolov8_dense_head  # noqa: PLC0415
+
+    try:
+        model = yolov8_dense_head(path.read_bytes())
+    except GraphRewriteError as err:
+        return [{"model": f"{name} (any size)", "skipped": str(err)}]
+    rows: list[Report] = []
+    for height, width in DENSE_SIZES:
+        row: Report = {"model": f"{name} (any size) {width}x{height}", "role": "plate_detection"}
+        for threads in (1, 2):
+            row[f"ms_{threads}t"] = _median_run_ms(model, threads, runs, (1, 3, height, width))
+        rows.append(row)
+    return rows
+
+
+def _median_run_ms(
+    model: str | bytes, threads: int, runs: int, shape: tuple[int, ...] | None = None
+) -> float:
+    """Return the median session.run time on a random input (model file path or bytes)."""
+    import onnxruntime as ort  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    feed = _random_feed(session, shape)
+    for _ in range(3):
+        session.run(None, feed)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        session.run(None, feed)
+        times.append(time.perf_counter() - started)
+    return round(1000 * statistics.median(times), 2)
+
+
+def _random_feed(session: Any, fixed: tuple[int, ...] | None = None) -> dict[str, Any]:
     feed: dict[str, Any] = {}
     rng = np.random.default_rng(0)
     for tensor in session.get_inputs():
-        shape = [dim if isinstance(dim, int) else 1 for dim in tensor.shape]
+        shape = (
+            list(fixed) if fixed else [dim if isinstance(dim, int) else 1 for dim in tensor.shape]
+        )
         if "uint8" in tensor.type:
             feed[tensor.name] = rng.integers(0, 255, shape, dtype=np.uint8)
         else:

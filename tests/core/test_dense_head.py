@@ -162,3 +162,15 @@ def test_plate_models_fall_back_to_the_fixed_size(
     assert "fixed input size" in caplog.text
     image, _ = _photos(1)[0]
     assert finder.in_frame(image)  # still finds the plate
+
+
+def test_bench_times_the_cut_graph_beside_the_fixed_one() -> None:
+    from vigil_core.bench import DENSE_SIZES, _dense_rows  # noqa: PLC0415
+
+    rows = _dense_rows(PLATE_MODEL, model_file(f"{PLATE_MODEL}.onnx"), runs=2)
+    assert [row["model"] for row in rows] == [
+        f"{PLATE_MODEL} (any size) {w}x{h}" for h, w in DENSE_SIZES
+    ]
+    assert all(row["ms_1t"] > 0 and row["ms_2t"] > 0 for row in rows)
+    skipped = _dense_rows("yolox_nano", model_file("yolox_nano.onnx"), runs=2)
+    assert "no YOLOv8 detect head" in skipped[0]["skipped"]

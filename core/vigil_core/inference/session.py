@@ -115,7 +115,7 @@ class ModelSession:
 
 
 class SessionCache:
-    """One ModelSession per (file, options), created on first use and shared afterwards."""
+    """One ModelSession per (file, options, rewrite), created on first use and shared afterwards."""
 
     def __init__(self) -> None:
         self._sessions: dict[tuple[Path, SessionOptions, str | None], ModelSession] = {}

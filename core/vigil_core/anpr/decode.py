@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-import heapq
+from functools import cache
 import math
 import threading
 
@@ -53,7 +53,13 @@ class FormatTable:
     formats: tuple[PlateFormat, ...]
     log_prior: Mapping[PlateFormat, float]
     log_vanity: float
-    by_length: Mapping[int, tuple[PlateFormat, ...]]
+    masks: Mapping[
+        int,
+        tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64], tuple[PlateFormat, ...]],
+    ]
+    """Per length: which characters each format allows at each slot (slot × char × format,
+    shared by every table over the same formats) and the formats' log-priors, so the best
+    format of a text is one lookup, an AND over its slots and an argmax."""
 
     @classmethod
     def build(cls, weights: Mapping[PlateFormat, float], vanity: float) -> FormatTable:
@@ -63,15 +69,8 @@ class FormatTable:
             fmt: math.log(weight / total) - sum(math.log(len(allowed)) for allowed in fmt.slots)
             for fmt, weight in weights.items()
         }
-        by_length: dict[int, list[PlateFormat]] = {}
-        # Likeliest format first, per length: the first that matches a text is its best prior.
-        for fmt in sorted(log_prior, key=lambda f: -log_prior[f]):
-            by_length.setdefault(fmt.length, []).append(fmt)
         return cls(
-            tuple(weights),
-            log_prior,
-            math.log(vanity / total),
-            {n: tuple(fmts) for n, fmts in by_length.items()},
+            tuple(weights), log_prior, math.log(vanity / total), _masks(tuple(weights), log_prior)
         )
 
     @classmethod
@@ -90,12 +89,48 @@ class FormatTable:
         if not self.formats:
             return 0.0, None
         vanity = self.log_vanity - len(text) * math.log(_ALPHANUMERIC)
-        for fmt in self.by_length.get(len(text), ()):
-            if self.log_prior[fmt] <= vanity:
-                break
-            if fmt.matches(text):
-                return self.log_prior[fmt], fmt
-        return vanity, None
+        masks = self.masks.get(len(text))
+        if masks is None or not all(char in _CHAR_INDEX for char in text):
+            return vanity, None
+        allowed, priors, formats = masks
+        fits = allowed[np.arange(len(text)), [_CHAR_INDEX[c] for c in text]].all(axis=0)
+        if not fits.any():
+            return vanity, None
+        best = int(np.argmax(np.where(fits, priors, -np.inf)))
+        if priors[best] <= vanity:
+            return vanity, None
+        return float(priors[best]), formats[best]
+
+
+_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_CHAR_INDEX = {char: i for i, char in enumerate(_CHARS)}
+
+
+def _masks(
+    formats: tuple[PlateFormat, ...], log_prior: Mapping[PlateFormat, float]
+) -> dict[int, tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64], tuple[PlateFormat, ...]]]:
+    """Return per length the slot masks (cached per format set) and the priors, in one order."""
+    by_length: dict[int, list[PlateFormat]] = {}
+    for fmt in formats:
+        by_length.setdefault(fmt.length, []).append(fmt)
+    out = {}
+    for length, group in by_length.items():
+        ordered = tuple(group)
+        priors = np.asarray([log_prior[fmt] for fmt in ordered], np.float64)
+        out[length] = (_slot_masks(ordered), priors, ordered)
+    return out
+
+
+@cache
+def _slot_masks(formats: tuple[PlateFormat, ...]) -> npt.NDArray[np.bool_]:
+    """Return slot × character × format: whether the format allows the character there."""
+    length = formats[0].length
+    mask = np.zeros((length, len(_CHARS), len(formats)), np.bool_)
+    for column, fmt in enumerate(formats):
+        for slot, allowed in enumerate(fmt.slots):
+            mask[slot, [_CHAR_INDEX[c] for c in allowed], column] = True
+    mask.setflags(write=False)
+    return mask
 
 
 FLAT = FormatTable((), {}, 0.0, {})
@@ -127,6 +162,9 @@ class FormatPrior:
         self.min_confidence = min_confidence
         self.refresh = refresh
         self._counts: dict[PlateFormat, float] = dict.fromkeys(self.formats, 0.0)
+        self._by_length: dict[int, list[PlateFormat]] = {}
+        for fmt in self.formats:
+            self._by_length.setdefault(fmt.length, []).append(fmt)
         self._vanity = 0.0
         self._observed = 0
         self._built_at = 0
@@ -142,7 +180,7 @@ class FormatPrior:
         """Count the format(s) of one read if it is confident enough."""
         if confidence < self.min_confidence or not text:
             return
-        matching = [fmt for fmt in self.formats if fmt.matches(text)]
+        matching = [fmt for fmt in self._by_length.get(len(text), ()) if fmt.matches(text)]
         with self._lock:
             if matching:
                 for fmt in matching:
@@ -320,21 +358,22 @@ class SlotDecoder:
         return total + float(log_p[len(text) : slots, self.pad].sum())
 
     def _beam_candidates(self, log_p: npt.NDArray[np.float32]) -> dict[str, float]:
-        beams: list[tuple[float, str]] = [(0.0, "")]
+        """Return the `beam` likeliest slot sequences (each slot among its `top_k` symbols)."""
+        top = np.argsort(-log_p, axis=1)[:, : self._top_k]
+        top_scores = np.take_along_axis(log_p, top, axis=1).astype(np.float64)
+        scores = np.zeros(1, np.float64)
+        paths = np.zeros((1, 0), np.intp)
+        for slot in range(log_p.shape[0]):
+            extended = (scores[:, None] + top_scores[slot][None, :]).ravel()
+            keep = min(self._beam, extended.size)
+            chosen = np.argpartition(-extended, keep - 1)[:keep]
+            beam_index, symbol = np.divmod(chosen, top.shape[1])
+            scores = extended[chosen]
+            paths = np.concatenate((paths[beam_index], top[slot][symbol][:, None]), axis=1)
         pad = self.alphabet[self.pad]
-        for row in log_p:
-            top = np.argsort(-row)[: self._top_k]
-            beams = heapq.nlargest(
-                self._beam,
-                (
-                    (score + float(row[c]), text + self.alphabet[c])
-                    for score, text in beams
-                    for c in top
-                ),
-            )
         out: dict[str, float] = {}
-        for score, slots in beams:
-            text = slots.rstrip(pad)
+        for score, path in zip(scores.tolist(), paths.tolist(), strict=True):
+            text = "".join(self.alphabet[c] for c in path).rstrip(pad)
             if pad in text:
                 continue  # a gap inside the plate: not a reading the model means
             out[text] = max(score, out.get(text, -math.inf))

@@ -191,8 +191,9 @@ class PlateReader:
         """
         box, probs = first, probe
         # A box the OCR cannot read at all on its first crop is not a plate (a grille, a sign):
-        # the other crops would not make it one, so it is not worth their time.
-        if _uncertain(probe) and float(probe.max(axis=1).mean()) >= ESCALATE_MIN_CONFIDENCE:
+        # the other crops, the re-detection and a second opinion would not make it one.
+        hopeless = float(probe.max(axis=1).mean()) < ESCALATE_MIN_CONFIDENCE
+        if _uncertain(probe) and not hopeless:
             if self.refine:
                 with self._measure("plate_refine"):
                     refined = self.finder.refine(image, first)
@@ -200,7 +201,7 @@ class PlateReader:
                     box = refined
             probs = self._cct_probs(image, [box], self.variants)[0]
         hint: tuple[str, float] | None = None
-        if self.rapid is not None and _uncertain(probs):
+        if self.rapid is not None and not hopeless and _uncertain(probs):
             with self._measure("second_opinion"):
                 hint = self.rapid.read(plate_crop(image, box.bbox, *SECOND_OPINION_CROP))
         with self._measure("decode"):

@@ -13,9 +13,8 @@ import math
 import re
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState, SubentryFlowResult
+from homeassistant.config_entries import SubentryFlowResult
 from homeassistant.const import CONF_NAME
-from homeassistant.core import callback
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -31,16 +30,15 @@ from pydantic import ValidationError
 import voluptuous as vol
 
 from vigil_core.annotate import annotate, to_jpeg
-from vigil_core.errors import InvalidPolygon, VigilError
+from vigil_core.errors import InvalidPolygon
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.privacy.inventory import rule_kinds
 from vigil_core.privacy.masks import PrivacyMasks
 from vigil_core.types import RGBImage
 
 from .const import CONF_ACKNOWLEDGEMENTS, CONF_CAMERA, CONF_CLASSES, CONF_POLYGON, OBJECT_CLASSES
-from .engine_config import slug_id, source_url
-from .flow_base import TEXT_FIELD, VigilSubentryFlow, camera_subentries
-from .preview import async_preview_store, preview_url
+from .flow_base import TEXT_FIELD, camera_subentries
+from .picture_flow import PictureSubentryFlow
 from .privacy import PrivacyGate
 from .rule_config import (
     CONF_ALLOWED_DIRECTION,
@@ -84,7 +82,7 @@ from .rule_config import (
     rule_spec,
     zones_of_camera,
 )
-from .validation import async_grab_frame, form_error, format_polygon, parse_polygon
+from .validation import format_polygon, parse_polygon
 
 type Point = tuple[float, float]
 
@@ -179,7 +177,7 @@ def _select(options: Sequence[str], key: str, multiple: bool = False) -> SelectS
 CLASSES_FIELD = _select(OBJECT_CLASSES, "object_class", multiple=True)
 
 
-class RuleSubentryFlow(PrivacyGate, VigilSubentryFlow):
+class RuleSubentryFlow(PrivacyGate, PictureSubentryFlow):
     """Add or change a rule: name and camera, kind, geometry and thresholds, preview, save."""
 
     kinds: tuple[str, ...] = RULE_KINDS
@@ -187,11 +185,10 @@ class RuleSubentryFlow(PrivacyGate, VigilSubentryFlow):
 
     def __init__(self) -> None:
         """Start with an empty form."""
+        super().__init__()
         self._input: dict[str, Any] = {}
         self._data: dict[str, Any] = {}
         self._kind: str | None = None
-        self._image: RGBImage | None = None
-        self._token: str | None = None
 
     # --- steps ---------------------------------------------------------------------------------
 
@@ -298,11 +295,6 @@ class RuleSubentryFlow(PrivacyGate, VigilSubentryFlow):
         spec = rule_spec("check", name, data)
         return await self.async_gate(rule_kinds(spec), finish)
 
-    @callback
-    def async_remove(self) -> None:
-        """Forget the picture when the flow ends."""
-        self._drop_picture()
-
     # --- helpers -------------------------------------------------------------------------------
 
     async def _async_camera_form(
@@ -319,7 +311,7 @@ class RuleSubentryFlow(PrivacyGate, VigilSubentryFlow):
             self._input.update({CONF_NAME: name, CONF_CAMERA: camera})
             if not name:
                 errors[CONF_NAME] = "name_required"
-            elif self._is_duplicate(camera, name):
+            elif self._is_duplicate_name(camera, name):
                 errors[CONF_NAME] = "rule_exists"
             elif error := await self._async_fetch_picture(entry, camera):
                 errors["base"] = error
@@ -345,34 +337,6 @@ class RuleSubentryFlow(PrivacyGate, VigilSubentryFlow):
             data_schema=self.add_suggested_values_to_schema(schema, self._input),
             errors=errors,
         )
-
-    def _is_duplicate(self, camera: str, name: str) -> bool:
-        current = self._reconfigure_subentry_id if self._reconfiguring else None
-        return any(
-            sub.subentry_type == self.subentry_type
-            and sub.subentry_id != current
-            and sub.data.get(CONF_CAMERA) == camera
-            and sub.title.casefold() == name.casefold()
-            for sub in self._get_entry().subentries.values()
-        )
-
-    async def _async_fetch_picture(self, entry: ConfigEntry, camera_id: str) -> str | None:
-        """Keep the camera's current picture for this flow; return a form error or None."""
-        camera = entry.subentries.get(camera_id)
-        if camera is None:
-            return "unknown"
-        latest = None
-        if entry.state is ConfigEntryState.LOADED:
-            latest = entry.runtime_data.engine.latest(slug_id(camera.subentry_id))
-        try:
-            self._image = (
-                latest.frame.image
-                if latest is not None
-                else await async_grab_frame(self.hass, source_url(camera.data))
-            )
-        except VigilError as err:
-            return form_error(err)
-        return None
 
     async def _async_settings(
         self, kind: str, user_input: dict[str, Any] | None
@@ -487,18 +451,11 @@ class RuleSubentryFlow(PrivacyGate, VigilSubentryFlow):
             [[(float(x), float(y)) for x, y in line] for line in lines],
             masks,
         )
-        self._drop_picture()
-        self._token = async_preview_store(self.hass).add(jpeg)
-
-    def _drop_picture(self) -> None:
-        if self._token is not None:
-            async_preview_store(self.hass).discard(self._token)
-            self._token = None
+        self._serve_picture(jpeg)
 
     def _placeholders(self) -> dict[str, str]:
-        assert self._token is not None
         name = self._input[CONF_NAME]
-        return {"rule": name, "picture": f"![{name}]({preview_url(self._token)})"}
+        return {"rule": name, "picture": self._picture_markdown(name)}
 
 
 class CameraSettingSubentryFlow(RuleSubentryFlow):

@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.config_entries import (
-    ConfigEntry,
-    ConfigEntryState,
     ConfigSubentry,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_NAME
-from homeassistant.core import callback
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -23,9 +20,7 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
-from vigil_core.errors import VigilError
 from vigil_core.privacy.purposes import DetectorKind
-from vigil_core.types import RGBImage
 
 from .const import (
     CONF_ACKNOWLEDGEMENTS,
@@ -39,13 +34,10 @@ from .const import (
     OBJECT_CLASSES,
     SUBENTRY_ZONE,
 )
-from .engine_config import slug_id, source_url
-from .flow_base import TEXT_FIELD, VigilSubentryFlow, camera_subentries
-from .preview import async_preview_store, preview_url
+from .flow_base import TEXT_FIELD, camera_subentries
+from .picture_flow import PictureSubentryFlow
 from .privacy import PrivacyGate
 from .validation import (
-    async_grab_frame,
-    form_error,
     format_polygon,
     parse_polygon,
     render_zone_picture,
@@ -54,15 +46,16 @@ from .validation import (
 type Point = tuple[float, float]
 
 
-class ZoneSubentryFlow(PrivacyGate, VigilSubentryFlow):
+class ZoneSubentryFlow(PrivacyGate, PictureSubentryFlow):
     """Draw a zone on a camera's picture, check it, and save it."""
+
+    subentry_type = SUBENTRY_ZONE
 
     def __init__(self) -> None:
         """Start with an empty form."""
+        super().__init__()
         self._input: dict[str, Any] = {}
-        self._image: RGBImage | None = None
         self._points: list[Point] = []
-        self._token: str | None = None
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Name the zone and pick its camera."""
@@ -142,11 +135,6 @@ class ZoneSubentryFlow(PrivacyGate, VigilSubentryFlow):
 
         return await self.async_gate([kind], finish)
 
-    @callback
-    def async_remove(self) -> None:
-        """Forget the picture when the flow ends."""
-        self._drop_picture()
-
     async def _async_camera_form(
         self, step_id: str, user_input: dict[str, Any] | None
     ) -> SubentryFlowResult:
@@ -158,7 +146,7 @@ class ZoneSubentryFlow(PrivacyGate, VigilSubentryFlow):
         if user_input is not None:
             name = str(user_input[CONF_NAME]).strip()
             self._input.update({CONF_NAME: name, CONF_CAMERA: user_input[CONF_CAMERA]})
-            if self._is_duplicate_zone(user_input[CONF_CAMERA], name):
+            if self._is_duplicate_name(user_input[CONF_CAMERA], name):
                 errors[CONF_NAME] = "zone_exists"
             elif error := await self._async_fetch_picture(entry, user_input[CONF_CAMERA]):
                 errors["base"] = error
@@ -172,56 +160,17 @@ class ZoneSubentryFlow(PrivacyGate, VigilSubentryFlow):
             errors=errors,
         )
 
-    def _is_duplicate_zone(self, camera: str, name: str) -> bool:
-        current = self._reconfigure_subentry_id if self._reconfiguring else None
-        return any(
-            sub.subentry_type == SUBENTRY_ZONE
-            and sub.subentry_id != current
-            and sub.data.get(CONF_CAMERA) == camera
-            and sub.title.casefold() == name.casefold()
-            for sub in self._get_entry().subentries.values()
-        )
-
-    async def _async_fetch_picture(self, entry: ConfigEntry, camera_id: str) -> str | None:
-        """Keep the camera's current picture for this flow; return a form error or None.
-
-        A camera that is being analysed gives its latest frame; otherwise one frame is
-        decoded from its stream (in the executor).
-        """
-        camera = entry.subentries.get(camera_id)
-        if camera is None:
-            return "unknown"
-        latest = None
-        if entry.state is ConfigEntryState.LOADED:
-            latest = entry.runtime_data.engine.latest(slug_id(camera.subentry_id))
-        try:
-            self._image = (
-                latest.frame.image
-                if latest is not None
-                else await async_grab_frame(self.hass, source_url(camera.data))
-            )
-        except VigilError as err:
-            return form_error(err)
-        return None
-
     async def _async_draw(self, points: list[Point]) -> None:
         """Draw the grid and the zone on the picture and serve it to this flow's form."""
         assert self._image is not None
         jpeg = await self.hass.async_add_executor_job(
             render_zone_picture, self._image, self._input[CONF_NAME], points
         )
-        self._drop_picture()
-        self._token = async_preview_store(self.hass).add(jpeg)
-
-    def _drop_picture(self) -> None:
-        if self._token is not None:
-            async_preview_store(self.hass).discard(self._token)
-            self._token = None
+        self._serve_picture(jpeg)
 
     def _placeholders(self) -> dict[str, str]:
-        assert self._token is not None
         name = self._input[CONF_NAME]
-        return {"zone": name, "picture": f"![{name}]({preview_url(self._token)})"}
+        return {"zone": name, "picture": self._picture_markdown(name)}
 
 
 ZONE_SCHEMA = vol.Schema(

@@ -142,6 +142,8 @@ def test_missing_config_and_bad_yaml(tmp_path: Path) -> None:
 def test_unreachable_stream_is_reported_and_ctrl_c_stops_cleanly(
     tmp_path: Path, socket_enabled: None
 ) -> None:
+    if not MODELS_DIR.is_dir():
+        pytest.skip("shared models are not on this machine (the engine loads its detector first)")
     config = write_config(
         tmp_path,
         [

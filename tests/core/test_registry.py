@@ -98,6 +98,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_shipped_registry_covers_every_shared_model() -> None:
+    if not (MODELS_DIR / "SHA256SUMS").is_file():
+        pytest.skip("shared models are not on this machine")
     registry = default_registry()
     sums = {}
     for line in (MODELS_DIR / "SHA256SUMS").read_text().splitlines():

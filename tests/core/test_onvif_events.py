@@ -425,6 +425,29 @@ async def test_reboot_between_pulls_is_seen_in_last_reboot(camera: OnvifEmulator
 
 
 @pytest.mark.usefixtures("socket_enabled")
+async def test_stop_returns_when_a_library_swallows_the_cancellation(
+    camera: OnvifEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that turns CancelledError into its own error must not make stop() hang."""
+    entered = asyncio.Event()
+
+    async def swallowing_session(self: OnvifEventSource, _camera: object) -> None:
+        entered.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise OSError("connection torn down") from None
+
+    monkeypatch.setattr(OnvifEventSource, "_session", swallowing_session)
+    collector = Collector()
+    source = _source(camera, collector)
+    await source.start(collector.publish)
+    await asyncio.wait_for(entered.wait(), 5)
+    await asyncio.wait_for(source.stop(), 5)
+    assert source.status.state is EventChannelState.STOPPED
+
+
+@pytest.mark.usefixtures("socket_enabled")
 async def test_camera_without_pullpoint_is_polled() -> None:
     async with _camera("polling") as camera:
         collector = Collector()

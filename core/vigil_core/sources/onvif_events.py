@@ -189,8 +189,11 @@ class OnvifEventSource:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                if _cancel_requested():
+                    raise  # the caller itself is being cancelled
         for handle in self._pulses.values():
             handle.cancel()
         self._pulses.clear()
@@ -232,6 +235,10 @@ class OnvifEventSource:
                 delay = min(delay * 2, self.settings.retry_max_s)
             finally:
                 await self._close(camera)
+            if _cancel_requested():
+                # stop() cancelled us, but a library under the session turned the cancellation
+                # into an ordinary error (caught above): honour it instead of reconnecting.
+                raise asyncio.CancelledError
             await asyncio.sleep(wait)
 
     async def _session(self, camera: Any) -> None:
@@ -578,3 +585,9 @@ class _Holder:
 @dataclass(frozen=True, slots=True)
 class _Payload:
     _value_1: Any
+
+
+def _cancel_requested() -> bool:
+    """Return whether the running task was asked to stop (even if the error got swallowed)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

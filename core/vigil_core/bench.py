@@ -1,4 +1,4 @@
-"""`vigil bench`: figures measured side by side on the machine it runs on.
+"""`vigil-analytics bench`: figures measured side by side on the machine it runs on.
 
 Sections: decode, inference, e2e (N cameras, shared session vs one per camera), tracking.
 Every figure comes from this run; ratios between figures of one run are what to compare,

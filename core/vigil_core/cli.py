@@ -21,6 +21,9 @@ from .errors import ConfigInvalid, UnknownModel, VigilError
 
 _LOGGER = logging.getLogger("vigil_core")
 
+PROG = "vigil-analytics"
+"""The command's name: `vigil` alone belongs to an unrelated project on PyPI."""
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -41,14 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except VigilError as err:
-        print(f"vigil: error: {err}", file=sys.stderr)
+        print(f"{PROG}: error: {err}", file=sys.stderr)
         return EXIT_USAGE if isinstance(err, (ConfigInvalid, UnknownModel)) else EXIT_FAILED
     except KeyboardInterrupt:
         return 130
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vigil", description=__doc__)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = parser.add_subparsers(title="commands")
 
@@ -62,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_cmd_demo)
 
     run = sub.add_parser("run", help="run cameras from a YAML config until interrupted")
-    run.add_argument("--config", type=Path, required=True, help="YAML file (see `vigil schema`)")
+    run.add_argument("--config", type=Path, required=True, help="YAML file (see `vigil-analytics schema`)")
     run.add_argument(
         "--events", type=Path, help="write events to this JSON-lines file (default stdout)"
     )
@@ -186,7 +189,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import TamperBenchOptions, run_bench  # noqa: PLC0415
 
-    if args.sections[:1] == ["anpr"]:  # `vigil bench anpr DIR...`: labelled plate photos
+    if args.sections[:1] == ["anpr"]:  # `vigil-analytics bench anpr DIR...`: labelled plate photos
         from .eval.anpr import run_anpr_bench  # noqa: PLC0415
 
         return run_anpr_bench(
@@ -241,7 +244,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         failures = asyncio.run(run_engine(config, out, on_engine=recorder.attach))
     path = recorder.write()
     print(
-        f"vigil demo: {recorder.events} events; annotated frame: {path or 'none'}",
+        f"vigil-analytics demo: {recorder.events} events; annotated frame: {path or 'none'}",
         file=sys.stderr,
     )
     return EXIT_FAILED if failures else EXIT_OK
@@ -280,7 +283,7 @@ async def run_engine(
         # Say once that a live camera is down; retries stay in the event stream.
         if event.state is SourceState.OFFLINE and event.camera_id not in reported:
             reported.add(event.camera_id)
-            print(f"vigil: camera {event.camera_id} is offline: {event.reason}", file=sys.stderr)
+            print(f"{PROG}: camera {event.camera_id} is offline: {event.reason}", file=sys.stderr)
         elif event.state is SourceState.ONLINE:
             reported.discard(event.camera_id)
 
@@ -307,7 +310,7 @@ async def run_engine(
         await engine.stop()
         unsubscribe()
     for failure in failures:
-        print(f"vigil: error: {failure}", file=sys.stderr)
+        print(f"{PROG}: error: {failure}", file=sys.stderr)
     return failures
 
 

@@ -11,10 +11,10 @@ MANUFACTURER: Final = "Vigil"
 
 
 def _core_version() -> str | None:
-    """Return the installed vigil-core version (read once, at import, off the event loop)."""
+    """Return the installed vigil-analytics version (read once, at import, off the event loop)."""
     try:
-        return version("vigil-core")
-    except PackageNotFoundError:  # pragma: no cover - vigil-core runs from a source tree
+        return version("vigil-analytics")
+    except PackageNotFoundError:  # pragma: no cover - vigil-analytics runs from a source tree
         return None
 
 

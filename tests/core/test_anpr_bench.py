@@ -1,4 +1,4 @@
-"""`vigil bench anpr`: label formats, scoring and the JSON report."""
+"""`vigil-analytics bench anpr`: label formats, scoring and the JSON report."""
 
 from __future__ import annotations
 

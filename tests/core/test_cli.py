@@ -1,4 +1,4 @@
-"""The `vigil` command: bad input gives one clear line, a non-zero exit, and spares the rest."""
+"""The `vigil-analytics` command: bad input gives one clear line, a non-zero exit, and spares the rest."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def assert_clean_stderr(stderr: str) -> list[str]:
     assert "Traceback" not in stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     for line in lines:
-        assert line.startswith("vigil:"), line
+        assert line.startswith("vigil-analytics:"), line
     return lines
 
 

@@ -13,5 +13,5 @@ SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "config.schema.json"
 def test_committed_schema_is_current() -> None:
     committed = json.loads(SCHEMA.read_text(encoding="utf-8"))
     assert committed == EngineConfig.json_schema(), (
-        "docs/config.schema.json is stale: run `vigil schema > docs/config.schema.json`"
+        "docs/config.schema.json is stale: run `vigil-analytics schema > docs/config.schema.json`"
     )

@@ -69,7 +69,7 @@ def test_the_cost_stays_under_a_millisecond_per_frame_at_640x360() -> None:
     assert clip.size == (640, 360)
     # Thread CPU time, so other processes do not count directly; the best of several batches,
     # so a neighbour hogging the shared cores for a while does not either. On a quiet machine
-    # the median is about 0.4 ms (see `vigil bench tamper`).
+    # the median is about 0.4 ms (see `vigil-analytics bench tamper`).
     batches = [sorted(clip.costs_s[start : start + 15]) for start in range(0, 60, 15)]
     assert min(batch[len(batch) // 2] for batch in batches) < 1e-3
 

@@ -47,7 +47,7 @@ RULES = {
 
 
 def test_manifest() -> None:
-    """The manifest has the keys HACS and hassfest require, and pins only vigil-core."""
+    """The manifest has the keys HACS and hassfest require, and pins only vigil-analytics."""
     manifest = json.loads((INTEGRATION / "manifest.json").read_text())
     for key in ("domain", "name", "version", "documentation", "issue_tracker", "codeowners"):
         assert manifest[key]
@@ -57,7 +57,7 @@ def test_manifest() -> None:
     assert manifest["integration_type"] == "hub"
     assert manifest["loggers"] == ["vigil_core"]
     core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert manifest["requirements"] == [f"vigil-core=={core['version']}"]
+    assert manifest["requirements"] == [f"vigil-analytics=={core['version']}"]
     names = {re.split(r"[=<>!~\[]", req)[0].lower() for req in manifest["requirements"]}
     assert not names & HA_SHIPS
     # Keys sorted as hassfest wants: domain, name, then alphabetical.

@@ -977,7 +977,7 @@ def evaluate_rules(
     geometry: Path | None = None,
     truth: Path | None = None,
 ) -> Report:
-    """Run `vigil bench rules`: vtest with its geometry and truth, the bag and tree clips.
+    """Run `vigil-analytics bench rules`: vtest with its geometry and truth, the bag and tree clips.
 
     With `clip`, run that clip alone with `geometry` (a YAML camera or engine config) and,
     when given, MOT ground truth.
@@ -1073,7 +1073,7 @@ def _target(name: str, value: object, met: bool) -> Report:
 
 @dataclass(frozen=True, slots=True)
 class RulesBenchOptions:
-    """Options of `vigil bench rules`: a clip, its geometry and its ground truth (all optional)."""
+    """Options of `vigil-analytics bench rules`: a clip, its geometry and its ground truth (all optional)."""
 
     clip: Path | None = None
     geometry: Path | None = None
@@ -1083,7 +1083,7 @@ class RulesBenchOptions:
 
 
 def bench_rules(media: Path, models_dir: Path | None, options: RulesBenchOptions) -> Report:
-    """Run the rules section of `vigil bench`."""
+    """Run the rules section of `vigil-analytics bench`."""
     if options.clip is None and (options.geometry or options.truth):
         raise VigilError("rules: --geometry and --truth go with --clip")
     return evaluate_rules(

@@ -1,0 +1,1 @@
+"""Vigil's engine: shared ONNX video analytics over the cameras you already own."""

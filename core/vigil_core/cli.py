@@ -65,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_cmd_demo)
 
     run = sub.add_parser("run", help="run cameras from a YAML config until interrupted")
-    run.add_argument("--config", type=Path, required=True, help="YAML file (see `vigil-analytics schema`)")
+    run.add_argument(
+        "--config", type=Path, required=True, help="YAML file (see `vigil-analytics schema`)"
+    )
     run.add_argument(
         "--events", type=Path, help="write events to this JSON-lines file (default stdout)"
     )
@@ -142,7 +144,7 @@ def _relative_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     cameras = []
     for camera in out.get("cameras") or []:
         if isinstance(camera, dict):
-            camera = dict(camera)
+            camera = dict(camera)  # noqa: PLW2901 - a copy, resolved in place
             source = camera.get("source")
             url = source.get("url") if isinstance(source, dict) else source
             if isinstance(url, str) and "://" not in url and not Path(url).is_absolute():

@@ -30,7 +30,8 @@ class _Model(BaseModel):
 def _check_slug(value: str) -> str:
     if not SLUG.match(value):
         raise ValueError(
-            "must be a slug: lower-case letters, digits, '-' or '_', starting with a letter or digit"
+            "must be a slug: lower-case letters, digits, '-' or '_', starting with a letter or "
+            "digit"
         )
     return value
 
@@ -54,13 +55,15 @@ class ZoneSpec(_Model):
         Field(
             ge=1,
             le=100,
-            description="Analysed frames a track must be inside (or outside) before it counts as entered (or left).",
+            description="Analysed frames a track must be inside (or outside) before it counts "
+            "as entered (or left).",
         ),
     ] = 3
     anchor: Annotated[
         Literal["bottom_center", "center"],
         Field(
-            description="Point of the box tested against the polygon: the feet (default) or the centre."
+            description="Point of the box tested against the polygon: the feet (default) or the "
+            "centre."
         ),
     ] = "bottom_center"
     min_dwell_s: Annotated[
@@ -72,7 +75,8 @@ class ZoneSpec(_Model):
         Field(
             ge=0,
             le=60,
-            description="A track lost inside and replaced by a new id nearby within this time continues the stay.",
+            description="A track lost inside and replaced by a new id nearby within this time "
+            "continues the stay.",
         ),
     ] = 0.0
 
@@ -122,7 +126,8 @@ class DetectorSpec(_Model):
         Field(
             gt=0,
             lt=1,
-            description="Lowest detection score kept; the tracker uses low scores to keep tracks alive.",
+            description="Lowest detection score kept; the tracker uses low scores to keep "
+            "tracks alive.",
         ),
     ] = 0.1
     nms_iou: Annotated[float, Field(gt=0, lt=1)] = 0.45
@@ -729,25 +734,29 @@ class AnprSpec(_Model):
     mode: Annotated[
         Literal["vehicle_crops", "full_frame", "both"],
         Field(
-            description="Plates on tracked vehicles, over the whole frame (dedicated plate camera), or both."
+            description="Plates on tracked vehicles, over the whole frame (dedicated plate "
+            "camera), or both."
         ),
     ] = "vehicle_crops"
     region: Annotated[
         tuple[Point, Point] | None,
         Field(
-            description="Top-left and bottom-right corners (0-1) of the full-frame pass; none is the whole frame."
+            description="Top-left and bottom-right corners (0-1) of the full-frame pass; none "
+            "is the whole frame."
         ),
     ] = None
     countries: Annotated[
         list[str],
         Field(
-            description="Expected plate countries (fr, de, es, uk, us, ...); their formats resolve O/0, B/8, ..."
+            description="Expected plate countries (fr, de, es, uk, us, ...); their formats "
+            "resolve O/0, B/8, ..."
         ),
     ] = Field(default_factory=list)
     ocr: Annotated[
         Literal["cct", "rapidocr", "cct+rapidocr"],
         Field(
-            description="Recogniser: fast-plate-ocr CCT, rapidocr (optional extra), or CCT with rapidocr as second opinion."
+            description="Recogniser: fast-plate-ocr CCT, rapidocr (optional extra), or CCT with "
+            "rapidocr as second opinion."
         ),
     ] = "cct"
     min_confidence: Annotated[
@@ -767,13 +776,15 @@ class AnprSpec(_Model):
     privacy: Annotated[
         Literal["watchlist", "hashed", "full"],
         Field(
-            description="watchlist: reads not on the list are forgotten; hashed: kept as keyed hashes; full: kept as text."
+            description="watchlist: reads not on the list are forgotten; hashed: kept as keyed "
+            "hashes; full: kept as text."
         ),
     ] = "watchlist"
     full_acknowledged: Annotated[
         bool,
         Field(
-            description="Required for `full`: the keeper confirmed the premises are private and the purpose needs it."
+            description="Required for `full`: the keeper confirmed the premises are private and "
+            "the purpose needs it."
         ),
     ] = False
     crops: Annotated[
@@ -788,13 +799,15 @@ class AnprSpec(_Model):
     refine: Annotated[
         bool,
         Field(
-            description="Re-detect an uncertain plate on a zoomed crop before reading it again (more accurate, slower)."
+            description="Re-detect an uncertain plate on a zoomed crop before reading it again "
+            "(more accurate, slower)."
         ),
     ] = True
     learn_formats: Annotated[
         bool,
         Field(
-            description="Learn which formats this camera sees from its confident reads (counts only) and prefer them."
+            description="Learn which formats this camera sees from its confident reads (counts "
+            "only) and prefer them."
         ),
     ] = True
 
@@ -991,7 +1004,8 @@ class WatchlistSpec(_Model):
         Field(
             ge=0,
             le=3,
-            description="Largest edit distance that still matches (a confusable pair such as O/0 costs 0.3).",
+            description="Largest edit distance that still matches (a confusable pair such as "
+            "O/0 costs 0.3).",
         ),
     ] = 1.0
     route_window_s: Annotated[
@@ -999,7 +1013,8 @@ class WatchlistSpec(_Model):
         Field(
             ge=0,
             le=86400,
-            description="A watched plate seen on two cameras within this many seconds is one route event; 0 disables.",
+            description="A watched plate seen on two cameras within this many seconds is one "
+            "route event; 0 disables.",
         ),
     ] = 900.0
 
@@ -1040,7 +1055,8 @@ class InferenceSpec(_Model):
     share_session: Annotated[
         bool,
         Field(
-            description="One session for every camera (default); false gives each camera its own, for comparison."
+            description="One session for every camera (default); false gives each camera its "
+            "own, for comparison."
         ),
     ] = True
 
@@ -1058,7 +1074,8 @@ class EngineConfig(_Model):
     state_dir: Annotated[
         str | None,
         Field(
-            description="Folder for persisted state (line-crossing totals); none keeps it in memory."
+            description="Folder for persisted state (line-crossing totals); none keeps it in "
+            "memory."
         ),
     ] = None
     frigate_mqtt: Annotated[
@@ -1101,7 +1118,10 @@ class EngineConfig(_Model):
 
 
 def format_validation_error(err: ValidationError) -> str:
-    """Turn a pydantic error into one line: 'cameras.0.zones.1.polygon: must have ... (and 2 more)'."""
+    """Turn a pydantic error into one line.
+
+    For example 'cameras.0.zones.1.polygon: must have ... (and 2 more)'.
+    """
     errors = err.errors()
     first = errors[0]
     loc = ".".join(str(part) for part in first["loc"]) or "config"

@@ -1,4 +1,5 @@
-"""The `vigil-analytics` command: bad input gives one clear line, a non-zero exit, and spares the rest."""
+"""The `vigil-analytics` command: bad input gives one clear line, a non-zero exit, and spares "
+"the rest."""
 
 from __future__ import annotations
 

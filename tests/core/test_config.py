@@ -44,7 +44,7 @@ def test_bad_polygons_are_rejected_with_the_reason(
 
 
 def test_unknown_keys_and_bad_ids_are_refused() -> None:
-    with pytest.raises(ConfigInvalid, match="cameras.0.colour"):
+    with pytest.raises(ConfigInvalid, match=r"cameras\.0\.colour"):
         EngineConfig.parse(_config(colour="red"))
     with pytest.raises(ConfigInvalid, match="slug"):
         EngineConfig.parse(_config(id="Front Door"))

@@ -13,8 +13,8 @@ from vigil_core.engine import Engine
 from vigil_core.events.model import RuleEvent, SourceState, SourceStateEvent, VigilEvent
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for(predicate: Callable[[], bool], limit_s: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + limit_s
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

@@ -1,4 +1,4 @@
-"""`vigil-analytics bench anpr DIR...`: exact-plate accuracy, plate recall and ms per stage on photos.
+"""`vigil-analytics bench anpr DIR...`: exact-plate accuracy, recall and ms per stage on photos.
 
 A folder is labelled either openalpr-style (``NAME.txt``: ``file x y w h PLATE``, tab- or
 space-separated) or by file name (``AB123CD.jpg``, in the folder or its ``images/``), with
@@ -254,7 +254,7 @@ def run_anpr_bench(
     confident reads (no labels): a camera in steady state.
     """
     if not folders:
-        raise ConfigInvalid("vigil-analytics bench anpr needs at least one folder of labelled photos")
+        raise ConfigInvalid("vigil-analytics bench anpr needs a folder of labelled photos")
     unknown = sorted(set(countries) - set(COUNTRIES))
     if unknown:
         raise ConfigInvalid(

@@ -1073,7 +1073,7 @@ def _target(name: str, value: object, met: bool) -> Report:
 
 @dataclass(frozen=True, slots=True)
 class RulesBenchOptions:
-    """Options of `vigil-analytics bench rules`: a clip, its geometry and its ground truth (all optional)."""
+    """Options of `vigil-analytics bench rules`: a clip, its geometry and its truth (optional)."""
 
     clip: Path | None = None
     geometry: Path | None = None

@@ -8,7 +8,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-type AttrValue = str | int | float | bool | None | Sequence[AttrValue] | Mapping[str, AttrValue]
+type AttrValue = str | int | float | bool | Sequence[AttrValue] | Mapping[str, AttrValue] | None
 
 
 class EventPhase(StrEnum):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from vigil_protocol.shapes import ShapeError
 
 
 class VigilError(Exception):
@@ -27,7 +31,20 @@ class ConfigInvalid(VigilError):
     translation_key = "config_invalid"
 
 
-class InvalidPolygon(ConfigInvalid):
+class InvalidShape(ConfigInvalid):
+    """A shape drawn on the picture (a polygon, a line) cannot be used."""
+
+    translation_key = "invalid_shape"
+
+    @classmethod
+    def of(cls, err: ShapeError) -> Self:
+        """Return the error for a protocol shape check's problem, keyed by the problem."""
+        error = cls(err.message)
+        error.translation_key = err.problem.value
+        return error
+
+
+class InvalidPolygon(InvalidShape):
     """A polygon has too few points, leaves the frame or crosses itself."""
 
     translation_key = "invalid_polygon"

@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 import math
 
-from vigil_core.errors import ConfigInvalid
+from vigil_core.errors import InvalidShape
+from vigil_protocol.shapes import ShapeError, check_line
 
 type Point = tuple[float, float]
-
-MIN_LENGTH = 0.01
-"""Shortest line accepted, as a fraction of the frame (shorter lines are drawing mistakes)."""
 
 
 class Side(StrEnum):
@@ -32,17 +30,11 @@ class Direction(StrEnum):
 
 
 def validate_line(points: Sequence[Sequence[float]]) -> None:
-    """Raise ConfigInvalid unless there are 2 points in 0–1, at least 1 % of the frame apart."""
-    if len(points) != 2:
-        raise ConfigInvalid(f"a line needs exactly 2 points, got {len(points)}")
-    for x, y in points:
-        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise ConfigInvalid(
-                f"point ({x}, {y}) is outside the frame: coordinates are relative, 0 to 1"
-            )
-    (x1, y1), (x2, y2) = points
-    if math.hypot(x2 - x1, y2 - y1) < MIN_LENGTH:
-        raise ConfigInvalid("line has (almost) zero length: its two points are the same")
+    """Raise InvalidShape unless there are 2 points in 0–1, at least 1 % of the frame apart."""
+    try:
+        check_line(points)
+    except ShapeError as err:
+        raise InvalidShape.of(err) from None
 
 
 @dataclass(frozen=True, slots=True)

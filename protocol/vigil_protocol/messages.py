@@ -1,0 +1,605 @@
+"""The messages of Vigil's WebSocket protocol, client to server and back.
+
+One WebSocket text frame carries one message: a JSON object whose ``kind`` names its type.
+The server speaks first (`Hello`); the client authenticates (`Auth`); the server answers
+`AuthOk` or `Refused` (then closes). After that the client sends requests, each with an ``id``
+of its choosing, and the server answers each with a `Result` (holding the request's typed
+response) or an `ErrorReply` with the same ``id``; after a `Subscribe` it also pushes `StatePush`
+and `EventPush` messages. Pictures and documents travel over HTTP beside the WebSocket (see
+docs/protocol.md), with the same token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from .codec import JsonValue, Tagged
+from .values import HeldBack, RuleEvent, StateUpdate
+
+PROTOCOL_VERSION = "1.0"
+"""``major.minor``: peers of different majors refuse each other; a minor only adds optional
+fields and message kinds, which older peers ignore or answer with `unknown_request`."""
+
+WS_PATH = "/api/ws"
+DEFAULT_PORT = 8765
+
+CAPABILITIES: tuple[str, ...] = (
+    "config",
+    "subscribe",
+    "probe",
+    "pictures",
+    "onvif",
+    "frigate",
+    "counters",
+    "tamper",
+    "watchlist",
+    "plate_query",
+    "access_log",
+    "assessment",
+    "diagnostics",
+)
+"""What a server of this protocol version can do, announced in `Hello`."""
+
+
+def major(version: str) -> int:
+    """Return the major number of a ``major.minor`` version (-1 when it is not one)."""
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else -1
+
+
+def compatible(version: str) -> bool:
+    """Return whether a peer speaking `version` can talk to this one."""
+    return major(version) == major(PROTOCOL_VERSION)
+
+
+# ------------------------------------------------------------------------------- handshake
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hello(Tagged):
+    """The server introduces itself (its first message on every connection)."""
+
+    KIND: ClassVar[str] = "hello"
+    server_id: str
+    """Stable id of this server's data folder: it identifies the server across restarts."""
+    server_name: str
+    server_version: str
+    protocol_version: str
+    capabilities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Auth(Tagged):
+    """The client authenticates with the server's token and says which protocol it speaks."""
+
+    KIND: ClassVar[str] = "auth"
+    token: str = field(repr=False)
+    client: str
+    """Who connects (``home-assistant 2026.11.0``), for the server's log."""
+    protocol_version: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthOk(Tagged):
+    """The server accepted the client."""
+
+    KIND: ClassVar[str] = "auth_ok"
+    server_id: str
+    protocol_version: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refused(Tagged):
+    """The server refuses the connection (and closes it): bad token or protocol version."""
+
+    KIND: ClassVar[str] = "refused"
+    translation_key: Literal["invalid_auth", "protocol_version", "auth_timeout"]
+    message: str
+    placeholders: dict[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- shared values
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Actor:
+    """Who asks for something the access log must record (a person, or an automation)."""
+
+    name: str
+    user_id: str | None = None
+    is_admin: bool = False
+    origin: Literal["user", "automation", "server"] = "user"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldError:
+    """What is wrong with one field of a configuration."""
+
+    loc: str
+    """Dotted path of the field (``cameras.0.zones.1.polygon``)."""
+    message: str
+    translation_key: str
+    """``polygon_self_intersecting``, ``out_of_range``, ``invalid_plate``… (docs/protocol.md)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorInfo:
+    """Why a request failed: a translation key with placeholders, and per-field errors."""
+
+    translation_key: str
+    message: str
+    placeholders: dict[str, str] = field(default_factory=dict)
+    fields: tuple[FieldError, ...] = ()
+
+
+# -------------------------------------------------------------------------------- responses
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Done(Tagged):
+    """A request without a result succeeded."""
+
+    KIND: ClassVar[str] = "done"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigApplied(Tagged):
+    """A configuration was valid (and, unless a dry run, is now what the server runs)."""
+
+    KIND: ClassVar[str] = "config_applied"
+    started: tuple[str, ...] = ()
+    restarted: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    held_back: tuple[HeldBack, ...] = ()
+    """What the deployment context holds back: neither analysed nor published."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscribed(Tagged):
+    """Every current state; changes and events follow as pushes."""
+
+    KIND: ClassVar[str] = "subscribed"
+    states: tuple[StateUpdate, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamProbe(Tagged):
+    """A stream opened and decoded a frame."""
+
+    KIND: ClassVar[str] = "stream_probe"
+    width: int
+    height: int
+    codec: str
+    fps: float | None = None
+    frame_id: str | None = None
+    """The decoded frame, kept a few minutes: `GET /api/frames/{frame_id}.jpg`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiscoveredDevice:
+    """An ONVIF device that answered WS-Discovery."""
+
+    host: str
+    port: int
+    name: str = ""
+    hardware: str = ""
+    endpoint: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OnvifDiscovery(Tagged):
+    """The ONVIF devices found on the server's network."""
+
+    KIND: ClassVar[str] = "onvif_discovery"
+    devices: tuple[DiscoveredDevice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OnvifProfile:
+    """A media profile of an ONVIF camera (its stream URI never carries credentials)."""
+
+    token: str
+    name: str
+    encoding: str
+    width: int
+    height: int
+    fps: float | None = None
+    stream_uri: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OnvifDevice(Tagged):
+    """An ONVIF camera's identity and its profiles that have a stream, best for analysis first."""
+
+    KIND: ClassVar[str] = "onvif_device"
+    manufacturer: str = ""
+    model: str = ""
+    firmware: str = ""
+    serial: str = ""
+    hardware_id: str = ""
+    mac: str | None = None
+    profiles: tuple[OnvifProfile, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrigateZone:
+    """A zone of a Frigate camera, in relative coordinates."""
+
+    id: str
+    name: str
+    polygon: tuple[tuple[float, float], ...]
+    objects: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrigateCamera:
+    """A camera of a Frigate server."""
+
+    name: str
+    friendly_name: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    enabled: bool = True
+    restream_url: str | None = None
+    detect_restream_url: str | None = None
+    objects: tuple[str, ...] = ()
+    zones: tuple[FrigateZone, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrigateServer(Tagged):
+    """A Frigate server's version, MQTT topic prefix and cameras."""
+
+    KIND: ClassVar[str] = "frigate_server"
+    version: str
+    topic_prefix: str = "frigate"
+    cameras: tuple[FrigateCamera, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlatePassage:
+    """One stored plate passage an authorised query returns."""
+
+    camera_id: str
+    wall_time: float
+    plate: str | None = None
+    """The text, where the camera keeps plates in full; None where only a hash is kept."""
+    direction: str | None = None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlateQueryResult(Tagged):
+    """The passages of a plate (the query itself is in the access log)."""
+
+    KIND: ClassVar[str] = "plate_query"
+    passages: tuple[PlatePassage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessLogCheck(Tagged):
+    """The access log's chain checked end to end."""
+
+    KIND: ClassVar[str] = "access_log_check"
+    ok: bool
+    entries: int
+    first_broken: int | None = None
+    line: int | None = None
+    reason: str = ""
+    head: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessLogExport(Tagged):
+    """The access log and its check, as a JSON document."""
+
+    KIND: ClassVar[str] = "access_log_export"
+    filename: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentInfo:
+    """One generated document: `GET /api/documents/{filename}`."""
+
+    kind: str
+    """``impact_assessment``, ``record``, ``signage``."""
+    language: str
+    filename: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Documents(Tagged):
+    """The impact assessment, the record of processing and the signs, generated now."""
+
+    KIND: ClassVar[str] = "documents"
+    documents: tuple[DocumentInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnostics(Tagged):
+    """The server's diagnostics, redacted (no credential, URL, host or plate)."""
+
+    KIND: ClassVar[str] = "diagnostics"
+    data: dict[str, JsonValue] = field(default_factory=dict)
+
+
+type Response = (
+    Done
+    | ConfigApplied
+    | Subscribed
+    | StreamProbe
+    | OnvifDiscovery
+    | OnvifDevice
+    | FrigateServer
+    | PlateQueryResult
+    | AccessLogCheck
+    | AccessLogExport
+    | Documents
+    | Diagnostics
+)
+
+
+# --------------------------------------------------------------------------------- requests
+
+
+class Request(Tagged):
+    """A message the client sends and the server answers; `Reply` is its result's type."""
+
+    __slots__ = ()
+    Reply: ClassVar[type[Response]]
+    id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplyConfig(Request):
+    """Validate a whole configuration and, unless `dry_run`, run it.
+
+    Cameras whose settings did not change keep running untouched; the server keeps the
+    configuration in its data folder, so it resumes after a restart without the client.
+    """
+
+    KIND: ClassVar[str] = "apply_config"
+    Reply: ClassVar[type[Response]] = ConfigApplied
+    id: int = 0
+    config: dict[str, JsonValue]
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscribe(Request):
+    """Receive every state now, then each change and each event."""
+
+    KIND: ClassVar[str] = "subscribe"
+    Reply: ClassVar[type[Response]] = Subscribed
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeStream(Request):
+    """Open a stream, decode one frame and describe it (the camera flow's check)."""
+
+    KIND: ClassVar[str] = "probe_stream"
+    Reply: ClassVar[type[Response]] = StreamProbe
+    id: int = 0
+    url: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    transport: Literal["tcp", "udp"] = "tcp"
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiscoverOnvif(Request):
+    """Look for ONVIF devices on the server's network (WS-Discovery)."""
+
+    KIND: ClassVar[str] = "discover_onvif"
+    Reply: ClassVar[type[Response]] = OnvifDiscovery
+    id: int = 0
+    timeout_s: float = 3.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchOnvifDevice(Request):
+    """Log in to an ONVIF camera and list its identity and stream profiles."""
+
+    KIND: ClassVar[str] = "fetch_onvif_device"
+    Reply: ClassVar[type[Response]] = OnvifDevice
+    id: int = 0
+    host: str
+    port: int
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchFrigate(Request):
+    """Read a Frigate server's configuration: version, topic prefix, cameras and zones."""
+
+    KIND: ClassVar[str] = "fetch_frigate"
+    Reply: ClassVar[type[Response]] = FrigateServer
+    id: int = 0
+    url: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    verify_ssl: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResetCounter(Request):
+    """Set a line's persisted totals back to zero."""
+
+    KIND: ClassVar[str] = "reset_counter"
+    Reply: ClassVar[type[Response]] = Done
+    id: int = 0
+    camera_id: str
+    rule_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecaptureReference(Request):
+    """Take a camera's next frames as its reference view (after an intended move)."""
+
+    KIND: ClassVar[str] = "recapture_reference"
+    Reply: ClassVar[type[Response]] = Done
+    id: int = 0
+    camera_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetWatchlist(Request):
+    """Replace the plate watchlist live (no camera restarts)."""
+
+    KIND: ClassVar[str] = "set_watchlist"
+    Reply: ClassVar[type[Response]] = Done
+    id: int = 0
+    watchlist: dict[str, JsonValue]
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryPlate(Request):
+    """Look a plate up in the stored passages; written to the access log with who and why."""
+
+    KIND: ClassVar[str] = "query_plate"
+    Reply: ClassVar[type[Response]] = PlateQueryResult
+    id: int = 0
+    plate: str
+    actor: Actor
+    reason: str
+    camera_id: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordAccess(Request):
+    """Write an access the client carried out (a setting changed, a picture viewed) to the log."""
+
+    KIND: ClassVar[str] = "record_access"
+    Reply: ClassVar[type[Response]] = Done
+    id: int = 0
+    actor: Actor
+    action: str
+    target: str
+    reason: str = ""
+    details: dict[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyAccessLog(Request):
+    """Check the access log's chain (the check is logged)."""
+
+    KIND: ClassVar[str] = "verify_access_log"
+    Reply: ClassVar[type[Response]] = AccessLogCheck
+    id: int = 0
+    actor: Actor
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportAccessLog(Request):
+    """Export the access log with its check (the export is logged first)."""
+
+    KIND: ClassVar[str] = "export_access_log"
+    Reply: ClassVar[type[Response]] = AccessLogExport
+    id: int = 0
+    actor: Actor
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recipient:
+    """A group of people who can see what Vigil produces, for the record of processing."""
+
+    key: str
+    """``ha_administrators``, ``ha_users``…"""
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenerateDocuments(Request):
+    """Write the impact assessment, record and signs from the live configuration (logged)."""
+
+    KIND: ClassVar[str] = "generate_documents"
+    Reply: ClassVar[type[Response]] = Documents
+    id: int = 0
+    actor: Actor
+    reason: str = ""
+    recipients: tuple[Recipient, ...] = ()
+    admin_only_services: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetDiagnostics(Request):
+    """Return the server's diagnostics."""
+
+    KIND: ClassVar[str] = "get_diagnostics"
+    Reply: ClassVar[type[Response]] = Diagnostics
+    id: int = 0
+
+
+type ClientMessage = (
+    Auth
+    | ApplyConfig
+    | Subscribe
+    | ProbeStream
+    | DiscoverOnvif
+    | FetchOnvifDevice
+    | FetchFrigate
+    | ResetCounter
+    | RecaptureReference
+    | SetWatchlist
+    | QueryPlate
+    | RecordAccess
+    | VerifyAccessLog
+    | ExportAccessLog
+    | GenerateDocuments
+    | GetDiagnostics
+)
+"""Everything a client may send."""
+
+
+# ------------------------------------------------------------------ replies and pushes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Result(Tagged):
+    """The answer to request `id`."""
+
+    KIND: ClassVar[str] = "result"
+    id: int
+    value: Response
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorReply(Tagged):
+    """Request `id` failed (or could not be read: then `id` is -1 when it was unknown)."""
+
+    KIND: ClassVar[str] = "error"
+    id: int
+    error: ErrorInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatePush(Tagged):
+    """A state changed."""
+
+    KIND: ClassVar[str] = "state"
+    update: StateUpdate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventPush(Tagged):
+    """Something happened."""
+
+    KIND: ClassVar[str] = "event"
+    event: RuleEvent
+
+
+type ServerMessage = Hello | AuthOk | Refused | Result | ErrorReply | StatePush | EventPush
+"""Everything a server may send."""

@@ -1,4 +1,4 @@
-"""The `vigil` command: demo, run, bench, models, schema."""
+"""The `vigil-analytics` command: demo, run, serve, token, bench, models, schema."""
 
 from __future__ import annotations
 
@@ -118,11 +118,20 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the config file")
     schema.set_defaults(handler=_cmd_schema)
+
+    from .server.main import add_commands  # noqa: PLC0415 - serve and token
+
+    add_commands(sub)
     return parser
 
 
 def load_config(path: Path) -> EngineConfig:
     """Read and validate a YAML config; paths inside are relative to the file."""
+    return EngineConfig.parse(load_raw_config(path))
+
+
+def load_raw_config(path: Path) -> dict[str, Any]:
+    """Read a YAML config as data, relative paths resolved against the file's folder."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -133,7 +142,7 @@ def load_config(path: Path) -> EngineConfig:
         raise ConfigInvalid(f"config file {path}{where} is not valid YAML") from None
     if not isinstance(raw, dict):
         raise ConfigInvalid(f"config file {path} must hold a mapping at the top level")
-    return EngineConfig.parse(_relative_paths(raw, path.parent))
+    return _relative_paths(raw, path.parent)
 
 
 def _relative_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -268,7 +277,7 @@ async def run_engine(
     on_engine: Callable[[Engine], None] | None = None,
 ) -> list[str]:
     """Run the engine until every file source ends or Ctrl-C; return per-camera failures."""
-    from .events.model import SourceState, SourceStateEvent  # noqa: PLC0415
+    from .events.model import RuleEvent, SourceState, SourceStateEvent  # noqa: PLC0415
 
     engine = Engine(config)
     failures: list[str] = []
@@ -277,6 +286,8 @@ async def run_engine(
     reported: set[str] = set()
 
     def write(event: Any) -> None:
+        if not isinstance(event, RuleEvent | SourceStateEvent):
+            return  # states are the server's business; the event stream stays what happened
         line = json.dumps(event.as_dict(), separators=(",", ":"))
         for out in outputs:
             print(line, file=out, flush=True)

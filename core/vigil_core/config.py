@@ -9,8 +9,9 @@ import re
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from .errors import ConfigInvalid, InvalidPolygon
+from .errors import ConfigInvalid, InvalidPolygon, VigilError
 from .geometry.calibration import Homography, rectangle_from_distances
 from .geometry.line import validate_line
 from .geometry.polygon import validate_polygon
@@ -25,6 +26,15 @@ COCO_VEHICLES = ("car", "truck", "bus", "motorcycle", "bicycle")
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def field_error(err: VigilError) -> PydanticCustomError:
+    """Return a validation error that keeps the engine error's translation key as its type.
+
+    Clients (Home Assistant's forms) show the error translated by that key; the message is
+    the English fallback.
+    """
+    return PydanticCustomError(err.translation_key, "{message}", {"message": err.message})
 
 
 def _check_slug(value: str) -> str:
@@ -88,7 +98,7 @@ class ZoneSpec(_Model):
         try:
             validate_polygon(value)
         except InvalidPolygon as err:
-            raise ValueError(err.message) from err
+            raise field_error(err) from err
         return value
 
 
@@ -250,7 +260,7 @@ def _check_polygon(value: list[Point]) -> list[Point]:
     try:
         validate_polygon(value)
     except InvalidPolygon as err:
-        raise ValueError(err.message) from err
+        raise field_error(err) from err
     return value
 
 
@@ -283,7 +293,7 @@ class GroundCalibration(_Model):
         try:
             self.homography()
         except ConfigInvalid as err:
-            raise ValueError(err.message) from err
+            raise field_error(err) from err
         return self
 
     def homography(self) -> Homography:
@@ -368,7 +378,7 @@ class LineCrossingSpec(_RuleBase):
         try:
             validate_line(value)
         except ConfigInvalid as err:
-            raise ValueError(err.message) from err
+            raise field_error(err) from err
         return value
 
 
@@ -889,6 +899,18 @@ class FrigateMqttSpec(_Model):
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 60
 
 
+class OnvifSpec(_Model):
+    """An ONVIF camera's device service: its own analytics become events (PullPoint or polling)."""
+
+    host: Annotated[str, Field(min_length=1, description="The camera's address.")]
+    port: Annotated[int, Field(ge=1, le=65535, description="The ONVIF device service's port.")] = 80
+    username: str = ""
+    password: Annotated[str, Field(repr=False)] = ""
+    events: Annotated[
+        bool, Field(description="Follow the camera's own analytics (motion, tamper, lines...).")
+    ] = True
+
+
 class CameraSpec(_Model):
     """One camera: its source, analysis settings and rules."""
 
@@ -921,6 +943,10 @@ class CameraSpec(_Model):
         Field(description="Who finds the objects: Vigil's detector or Frigate's (`frigate`)."),
     ] = "vigil"
     frigate: FrigateDetectionSpec | None = None
+    onvif: Annotated[
+        OnvifSpec | None,
+        Field(description="The camera's ONVIF device service, for its own analytics' events."),
+    ] = None
     anpr: AnprSpec = AnprSpec()
 
     _slug = field_validator("id")(_check_slug)
@@ -990,7 +1016,10 @@ class WatchlistEntry(_Model):
     def _plate_ok(cls, value: str) -> str:
         from .anpr.watchlist import parse_pattern  # noqa: PLC0415
 
-        return parse_pattern(value)
+        try:
+            return parse_pattern(value)
+        except ConfigInvalid as err:
+            raise field_error(err) from err
 
 
 class WatchlistSpec(_Model):

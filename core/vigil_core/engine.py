@@ -10,10 +10,10 @@ from pathlib import Path
 
 from .anpr.runtime import AnprRuntime
 from .anpr.store import AuditLog
-from .config import CameraSpec, EngineConfig
+from .config import CameraSpec, EngineConfig, WatchlistSpec
 from .errors import VigilError
 from .events.bus import EventBus
-from .events.model import RuleEvent, SourceState, VigilEvent
+from .events.model import ChannelEvent, RuleEvent, SourceState, VigilEvent
 from .health import TamperAnalyzer, build_analyzers
 from .inference.batcher import InferenceBatcher
 from .inference.detectors import build_detector
@@ -26,10 +26,38 @@ from .rules import build_rules
 from .sources.event_source import EventSource
 from .sources.frigate_mqtt import MqttTransport
 from .sources.frigate_tracks import FrigateDetections
+from .sources.onvif_events import EventChannelStatus, OnvifEventSource
 from .stages import TrackStage
 from .store.counters import CounterStore
 
 _LOGGER = logging.getLogger(__name__)
+
+
+class RestartRequired(VigilError):
+    """A new configuration changes what every camera shares: build a new engine for it."""
+
+    translation_key = "restart_required"
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedChanges:
+    """Which cameras a new configuration started, restarted, kept or removed."""
+
+    started: tuple[str, ...] = ()
+    restarted: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+def _shared_settings(config: EngineConfig) -> EngineConfig:
+    """Return the configuration without what can change while cameras keep running.
+
+    The context and its acknowledgements only change what each camera runs (compared per
+    camera), and the watchlist is swapped live.
+    """
+    anpr = config.anpr.model_copy(update={"watchlist": WatchlistSpec()})
+    privacy = config.privacy.model_copy(update={"context": None, "acknowledgements": {}})
+    return config.model_copy(update={"cameras": [], "anpr": anpr, "privacy": privacy})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +111,7 @@ class Engine:
         self._frigate = FrigateDetections(config.frigate_mqtt, transport=mqtt)
         self._started = False
         self._event_sources: list[EventSource] = []
+        self._onvif: dict[str, OnvifEventSource] = {}
 
     @property
     def camera_ids(self) -> list[str]:
@@ -111,11 +140,12 @@ class Engine:
         )
 
     async def add_camera(self, camera: CameraSpec) -> None:
-        """Start analysing one more camera."""
+        """Start analysing one more camera (and following its ONVIF events, if any)."""
         if not self._started:
             raise VigilError("engine is not started")
         if camera.id in self._pipelines:
             raise VigilError(f"camera {camera.id} is already running")
+        await self._start_onvif(camera)
         if camera.detections == "frigate":
             await self._add_frigate_camera(camera)
             return
@@ -162,8 +192,51 @@ class Engine:
         self._pipelines[camera.id] = pipeline
         await asyncio.to_thread(pipeline.start)
 
+    async def _start_onvif(self, camera: CameraSpec) -> None:
+        """Follow an ONVIF camera's own analytics; status and topics go onto the bus."""
+        spec = camera.onvif
+        if spec is None or not spec.events:
+            return
+
+        def on_status(status: EventChannelStatus) -> None:
+            self._publish(
+                ChannelEvent(
+                    camera_id=camera.id,
+                    state=status.state.value,
+                    reason=status.reason,
+                    translation_key=status.translation_key,
+                )
+            )
+
+        def on_topics(topics: tuple[str, ...]) -> None:
+            status = source.status
+            self._publish(
+                ChannelEvent(
+                    camera_id=camera.id,
+                    state=status.state.value,
+                    reason=status.reason,
+                    translation_key=status.translation_key,
+                    topics=topics,
+                )
+            )
+
+        source = OnvifEventSource(
+            camera_id=camera.id,
+            host=spec.host,
+            port=spec.port,
+            username=spec.username,
+            password=spec.password,
+            on_status=on_status,
+            on_topics=on_topics,
+        )
+        self._onvif[camera.id] = source
+        await source.start(self._publish)
+
     async def remove_camera(self, camera_id: str) -> None:
         """Stop one camera and forget it."""
+        onvif = self._onvif.pop(camera_id, None)
+        if onvif is not None:
+            await onvif.stop()
         pipeline = self._pipelines.pop(camera_id, None)
         if pipeline is not None:
             await asyncio.to_thread(pipeline.stop)
@@ -181,10 +254,40 @@ class Engine:
         self._event_sources.append(source)
         await source.start(self._publish)
 
+    async def apply(self, config: EngineConfig) -> AppliedChanges:
+        """Run a new configuration, restarting only the cameras whose settings changed.
+
+        Raises `RestartRequired` when a setting every camera shares changed (the detector,
+        the tracker, inference, models, state, retention, the Frigate broker): the host then
+        builds a new engine. The watchlist is swapped live.
+        """
+        gated, violations = enforce_context(config)
+        if _shared_settings(gated) != _shared_settings(self.config):
+            raise RestartRequired("settings shared by every camera changed")
+        old = {camera.id: camera for camera in self.config.cameras}
+        new = {camera.id: camera for camera in gated.cameras}
+        if gated.anpr.watchlist != self.config.anpr.watchlist:
+            await asyncio.to_thread(self.anpr.set_watchlist, gated.anpr.watchlist)
+        self.config, self.privacy_violations = gated, violations
+        changes = AppliedChanges(
+            started=tuple(sorted(set(new) - set(old))),
+            restarted=tuple(sorted(i for i in set(new) & set(old) if new[i] != old[i])),
+            unchanged=tuple(sorted(i for i in set(new) & set(old) if new[i] == old[i])),
+            removed=tuple(sorted(set(old) - set(new))),
+        )
+        if not self._started:
+            return changes
+        for camera_id in (*changes.removed, *changes.restarted):
+            await self.remove_camera(camera_id)
+        for camera_id in (*changes.restarted, *changes.started):
+            await self.add_camera(new[camera_id])
+        return changes
+
     async def stop(self) -> None:
         """Stop every camera, then the shared inference workers."""
         sources, self._event_sources = self._event_sources, []
-        await asyncio.gather(*(source.stop() for source in sources))
+        onvif, self._onvif = list(self._onvif.values()), {}
+        await asyncio.gather(*(source.stop() for source in [*sources, *onvif]))
         pipelines = list(self._pipelines.values())
         self._pipelines.clear()
         await asyncio.gather(*(asyncio.to_thread(p.stop) for p in pipelines))
@@ -250,6 +353,7 @@ class Engine:
         if pipeline is None or rule_id not in {rule.rule_id for rule in pipeline.rules}:
             raise VigilError(f"camera {camera_id} has no rule {rule_id}")
         self.counters.reset(camera_id, rule_id)
+        pipeline.republish_state(rule_id)
 
     def _publish(self, event: VigilEvent) -> None:
         if isinstance(event, RuleEvent):

@@ -13,9 +13,11 @@ import queue
 import threading
 import time
 
+from vigil_protocol import StateValue
+
 from .config import CameraSpec, TrackerSpec
 from .errors import VigilError
-from .events.model import RuleEvent, SourceState, SourceStateEvent, VigilEvent
+from .events.model import RuleEvent, RuleStateEvent, SourceState, SourceStateEvent, VigilEvent
 from .inference.batcher import InferenceBatcher
 from .motion import MotionGate
 from .privacy.masks import PrivacyMasks
@@ -172,6 +174,7 @@ class CameraPipeline:
         self._latest: AnalysedFrame | None = None
         self._tracks: tuple[Track, ...] = ()
         self._last_frame: Frame | None = None
+        self._published: dict[str, StateValue] = {}
 
     def _stream_source(self) -> AvSource:
         camera = self.camera
@@ -190,9 +193,34 @@ class CameraPipeline:
         return self._latest
 
     def start(self) -> None:
-        """Start decoding and analysing."""
+        """Publish every rule's state (line totals are restored), then decode and analyse."""
+        self._publish_states()
         self._thread.start()
         self._source.start()
+
+    def _publish_states(self) -> None:
+        """Publish the state of each rule whose state changed since it was last published.
+
+        Runs on the analysis thread after each frame, where the rules live, so reading a
+        state never races its update.
+        """
+        for rule in self.rules:
+            state = rule.state()
+            if self._published.get(rule.rule_id) != state:
+                self._published[rule.rule_id] = state
+                self._publish(
+                    RuleStateEvent(camera_id=self.camera.id, rule_id=rule.rule_id, state=state)
+                )
+
+    def republish_state(self, rule_id: str) -> None:
+        """Publish a rule's state now (after a counter reset, when frames may not flow)."""
+        for rule in self.rules:
+            if rule.rule_id == rule_id:
+                state = rule.state()
+                self._published[rule.rule_id] = state
+                self._publish(
+                    RuleStateEvent(camera_id=self.camera.id, rule_id=rule_id, state=state)
+                )
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop both threads and close the stream; return when they have ended."""
@@ -231,6 +259,7 @@ class CameraPipeline:
                 self.process(item)
             if self._last_frame is not None and not self._stopping.is_set():
                 self._emit(self._finish_rules(self._last_frame))
+                self._publish_states()
         except Exception:
             _LOGGER.exception("Camera %s: analysis stopped on an unexpected error", self.camera.id)
         finally:
@@ -258,6 +287,7 @@ class CameraPipeline:
         ctx = RuleContext(frame=frame, fresh=inferred, stage_events=tuple(events))
         events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
         self._emit(events)
+        self._publish_states()
         self._latest = AnalysedFrame(frame=frame, tracks=self._tracks, inferred=inferred)
         self._last_frame = frame
         self.stats.frames_analysed += 1
@@ -288,6 +318,7 @@ class CameraPipeline:
             events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
             frame = at
         self._emit(events)
+        self._publish_states()
         self._latest = AnalysedFrame(frame=frame, tracks=self._tracks, inferred=True)
         self._last_frame = frame
         self.stats.frames_analysed += 1

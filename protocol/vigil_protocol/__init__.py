@@ -61,6 +61,8 @@ from .messages import (
     Subscribed,
     VerifyAccessLog,
     compatible,
+    load_client_message,
+    load_server_message,
     major,
 )
 from .values import (
@@ -180,6 +182,8 @@ __all__ = [
     "decode",
     "dumps",
     "encode",
+    "load_client_message",
+    "load_server_message",
     "loads",
     "major",
 ]

@@ -12,9 +12,9 @@ docs/protocol.md), with the same token.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
-from .codec import JsonValue, Tagged
+from .codec import JsonValue, Tagged, loads
 from .values import HeldBack, RuleEvent, StateUpdate
 
 PROTOCOL_VERSION = "1.0"
@@ -603,3 +603,13 @@ class EventPush(Tagged):
 
 type ServerMessage = Hello | AuthOk | Refused | Result | ErrorReply | StatePush | EventPush
 """Everything a server may send."""
+
+
+def load_client_message(text: str | bytes) -> ClientMessage:
+    """Parse a message a client sent (ProtocolError when it is none)."""
+    return cast("ClientMessage", loads(cast("type[Any]", ClientMessage), text))
+
+
+def load_server_message(text: str | bytes) -> ServerMessage:
+    """Parse a message a server sent (ProtocolError when it is none)."""
+    return cast("ServerMessage", loads(cast("type[Any]", ServerMessage), text))

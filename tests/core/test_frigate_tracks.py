@@ -129,7 +129,7 @@ def test_rules_on_frigate_tracks(version: str, batched: bool) -> None:
     porch = [e.phase for e in events if e.kind == "zone_presence"]
     assert porch == [EventPhase.STARTED, EventPhase.ENDED]
     rule = next(r for r in run.rules if r.rule_id == "door")
-    assert rule.state()["a_to_b"] == 1
+    assert rule.state().a_to_b == 1
 
 
 @pytest.mark.parametrize("version", VERSIONS)

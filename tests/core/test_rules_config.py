@@ -9,6 +9,7 @@ from vigil_core.config import EngineConfig
 from vigil_core.errors import ConfigInvalid
 from vigil_core.rules import build_rules
 from vigil_core.rules.registry import registered_spec_types
+from vigil_protocol import RULE_STATES
 
 ZONE_A = {"id": "a", "polygon": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}
 ZONE_B = {"id": "b", "polygon": [[0.5, 0], [1, 0], [1, 1], [0.5, 1]]}
@@ -70,7 +71,7 @@ def test_every_family_parses_and_builds_through_the_registry() -> None:
     assert len(registered_spec_types()) == 7
     for rule in rules:
         state = rule.state()
-        assert isinstance(state, dict) or hasattr(state, "items")
+        assert isinstance(state, RULE_STATES[rule.kind])
 
 
 @pytest.mark.parametrize(

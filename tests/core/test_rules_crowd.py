@@ -43,8 +43,8 @@ def test_levels_rise_at_their_threshold_and_fall_with_hysteresis() -> None:
         ("updated", "high"),  # 4 stays critical (≥ 0.66 × 5), 3 does not
         ("ended", "normal"),  # 2 stays high (≥ 0.66 × 3), 1 does not
     ]
-    assert feed.rule.state()["count"] == 1
-    assert feed.rule.state()["over_threshold"] is False
+    assert feed.rule.state().count == 1
+    assert feed.rule.state().over_threshold is False
 
 
 def test_a_one_frame_blip_changes_no_level() -> None:
@@ -67,9 +67,9 @@ def test_density_per_square_metre_with_a_calibration() -> None:
     feed = Feed(make_rule(rule, calibration=CALIBRATION))
     feed.run([_people(4)] * 3)  # 4 people on 300 m²
     state = feed.rule.state()
-    assert state["area_m2"] == pytest.approx(300.0)
-    assert state["density_m2"] == pytest.approx(4 / 300, abs=1e-3)
-    assert state["level"] == "high"
+    assert state.area_m2 == pytest.approx(300.0)
+    assert state.density_m2 == pytest.approx(4 / 300, abs=1e-3)
+    assert state.level == "high"
 
 
 def _moving_group(

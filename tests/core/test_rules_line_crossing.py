@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.core.test_rules_support import ALLOWED_ATTRS, Feed, make_rule, person, walk
 from vigil_core.events.model import EventPhase
+from vigil_protocol import LineCounts
 
 # A vertical line down the middle of a 400×300 frame, drawn top to bottom: side A is the
 # right half (your left looking down from A to B), so walking leftwards is a_to_b.
@@ -20,8 +21,14 @@ def test_each_direction_and_class_is_counted_once_per_crossing() -> None:
     feed.run([[t] for t in walk(2, (100, 200), (300, 200), 12)])
     feed.run([[t] for t in walk(3, (100, 100), (300, 100), 12, label="car")])
     state = feed.rule.state()
-    assert (state["a_to_b"], state["b_to_a"]) == (1, 2)
-    assert state["counts"] == {"person": {"a_to_b": 1, "b_to_a": 1}, "car": {"b_to_a": 1}}
+    assert (state.a_to_b, state.b_to_a) == (1, 2)
+    assert state.by_class == {
+        "person": LineCounts(a_to_b=1, b_to_a=1),
+        "car": LineCounts(b_to_a=1),
+    }
+    # Each direction keeps its own last crossing (a b_to_a sensor never shows an a_to_b one).
+    assert state.last_a_to_b is not None and state.last_a_to_b.direction == "a_to_b"
+    assert state.last_b_to_a is not None and state.last_b_to_a.label == "car"
     assert [e.phase for e in feed.events] == [EventPhase.INSTANT] * 3
     assert [e.attrs["direction"] for e in feed.events] == ["a_to_b", "b_to_a", "b_to_a"]
     assert feed.events[0].attrs["count"] == 1
@@ -49,7 +56,7 @@ def test_direction_filter() -> None:
     feed.run([[t] for t in walk(1, (300, 150), (100, 150), 12)])
     feed.run([[t] for t in walk(2, (100, 150), (300, 150), 12)])
     assert [e.attrs["direction"] for e in feed.events] == ["b_to_a"]
-    assert feed.rule.state()["a_to_b"] == 0
+    assert feed.rule.state().a_to_b == 0
 
 
 def test_an_id_change_in_the_middle_of_a_crossing_counts_once() -> None:

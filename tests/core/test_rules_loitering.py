@@ -23,14 +23,14 @@ def test_loitering_starts_after_the_dwell_time_and_ends_on_leaving() -> None:
     feed = _feed()
     feed.run([[person(1, 300, 150)]] * 25)
     assert feed.phases() == [(20, "loitering", "started")]  # 4 s at 5 fps
-    assert feed.rule.state()["loitering"] is True
+    assert feed.rule.state().loitering is True
     feed.run([[t] for t in walk(1, (300, 150), (100, 150), 4)] + [[person(1, 100, 150)]] * 12)
     assert [p[2] for p in feed.phases()] == ["started", "ended"]
     ended = feed.events[-1]
     assert ended.attrs["reason"] == "left"
     assert ended.attrs["dwell_s"] >= 4.0
     assert set(ended.attrs) <= ALLOWED_ATTRS
-    assert feed.rule.state()["loitering"] is False
+    assert feed.rule.state().loitering is False
 
 
 def test_dwell_time_per_class() -> None:

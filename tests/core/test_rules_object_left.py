@@ -70,7 +70,7 @@ def test_a_bag_left_alone_is_reported_once_where_it_lies() -> None:
     assert 20 + 4 * 5 - 5 <= event.frame_index <= 20 + 6 * 5  # about static_s after it appeared
     assert event.attrs["change"] == "left"
     assert set(event.attrs) <= ALLOWED_ATTRS
-    assert feed.rule.state()["left"] == 1
+    assert feed.rule.state().left == 1
     for _ in range(20):  # picked up again
         _step(feed, bag=False)
     assert [e.phase.value for e in feed.events] == ["started", "ended"]

@@ -11,6 +11,7 @@ import pytest
 from tests.core.test_rules_support import Feed, make_rule, walk
 from vigil_core.rules.line_crossing import LineCrossingRule
 from vigil_core.store.counters import CounterStore
+from vigil_protocol import LineCounts
 
 LINE = {"type": "line_crossing", "id": "door", "line": [[0.5, 0.1], [0.5, 0.9]]}
 
@@ -25,19 +26,19 @@ def test_totals_survive_a_restart_and_reset(tmp_path: Path) -> None:
     assert isinstance(rule, LineCrossingRule)
     _cross(rule, 1)
     _cross(rule, 2)
-    assert rule.state()["a_to_b"] == 2
+    assert rule.state().a_to_b == 2
     saved = json.loads((tmp_path / "counters.json").read_text())
     assert saved["counters"]["cam"]["door"]["person"]["a_to_b"] == 2
 
     restarted = make_rule(LINE, CounterStore.in_dir(tmp_path))  # Home Assistant restarted
-    assert restarted.state()["a_to_b"] == 2
-    assert restarted.state()["counts"] == {"person": {"a_to_b": 2}}
+    assert restarted.state().a_to_b == 2
+    assert restarted.state().by_class == {"person": LineCounts(a_to_b=2)}
     assert isinstance(restarted, LineCrossingRule)
     _cross(restarted, 7)
-    assert restarted.state()["a_to_b"] == 3
+    assert restarted.state().a_to_b == 3
 
     CounterStore.in_dir(tmp_path).reset("cam", "door")
-    assert make_rule(LINE, CounterStore.in_dir(tmp_path)).state()["a_to_b"] == 0
+    assert make_rule(LINE, CounterStore.in_dir(tmp_path)).state().a_to_b == 0
     assert list(tmp_path.iterdir()) == [tmp_path / "counters.json"]  # no temporary file left
 
 
@@ -47,7 +48,7 @@ def test_reset_is_seen_by_a_running_rule() -> None:
     assert isinstance(rule, LineCrossingRule)
     _cross(rule, 1)
     store.reset("cam", "door")
-    assert rule.state()["a_to_b"] == 0
+    assert rule.state().a_to_b == 0
     assert store.path is None
 
 

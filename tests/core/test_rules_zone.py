@@ -36,7 +36,7 @@ def test_a_track_that_starts_inside_enters_after_inertia() -> None:
     feed = _feed()
     feed.run([[person(1, 300, 150)]] * 3)
     assert feed.phases() == [(1, "zone_presence", "started")]
-    assert feed.rule.state()["count"] == 1
+    assert feed.rule.state().total == 1
 
 
 def test_an_id_change_inside_continues_the_stay() -> None:
@@ -45,7 +45,7 @@ def test_an_id_change_inside_continues_the_stay() -> None:
     feed.run([[]] * 3)  # hidden for 0.6 s, then back under a new id
     feed.run([[person(2, 310, 152)]] * 4)
     assert feed.phases() == [(1, "zone_presence", "started")]
-    assert feed.rule.state()["track_ids"] == [1]
+    assert feed.rule.inside() == [1]
     feed.run([[]] * 12)
     assert feed.phases()[-1][2] == "ended"
     assert feed.events[-1].attrs["reason"] == "track_lost"

@@ -69,8 +69,8 @@ def test_lost_track_ends_its_stay_and_counts_follow() -> None:
         (1, 2, EventPhase.STARTED),
         (3, 1, EventPhase.ENDED),
     ]
-    assert rule.state()["count"] == 1
-    assert rule.state()["counts"] == {"person": 1}
+    assert rule.state().total == 1
+    assert rule.state().counts == {"person": 1}
 
 
 def test_class_filter_and_stale_frames() -> None:
@@ -81,7 +81,7 @@ def test_class_filter_and_stale_frames() -> None:
     stale = RuleContext(frame=_frame(1), fresh=False)
     for _ in range(5):
         assert rule.update(stale, [_track(8, 150)]) == []
-    assert rule.state()["occupied"] is False
+    assert rule.state().occupied is False
 
 
 def test_finish_closes_open_stays_with_dwell() -> None:

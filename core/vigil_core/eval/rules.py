@@ -55,7 +55,7 @@ from vigil_core.config import (
     ZoneSpec,
 )
 from vigil_core.errors import VigilError
-from vigil_core.events.model import AttrValue, EventPhase, RuleEvent, VigilEvent
+from vigil_core.events.model import EventPhase, RuleEvent, VigilEvent
 from vigil_core.geometry.calibration import Homography
 from vigil_core.geometry.line import DirectedLine
 from vigil_core.geometry.polygon import Polygon
@@ -67,6 +67,7 @@ from vigil_core.pipeline import CameraPipeline
 from vigil_core.rules import build_rules
 from vigil_core.store.counters import CounterStore
 from vigil_core.types import BBox, Frame, RGBImage, Track
+from vigil_protocol import CrowdState, StateValue
 
 from .ground_truth import read_mot_csv
 from .vtest import VTEST, VTEST_TRUTH, decode_all
@@ -187,8 +188,8 @@ class RulesRun:
     frames: list[int] = field(default_factory=list)
     events: list[RuleEvent] = field(default_factory=list)
     tracks: dict[int, tuple[Track, ...]] = field(default_factory=dict)
-    states: dict[int, dict[str, Mapping[str, AttrValue]]] = field(default_factory=dict)
-    final_states: dict[str, Mapping[str, AttrValue]] = field(default_factory=dict)
+    crowd_counts: dict[int, dict[str, int]] = field(default_factory=dict)
+    final_states: dict[str, StateValue] = field(default_factory=dict)
     ms_per_frame: float = 0.0
 
 
@@ -277,7 +278,11 @@ def run_rules(
         assert latest is not None
         run.frames.append(index)
         run.tracks[index] = latest.tracks
-        run.states[index] = {rule.rule_id: rule.state() for rule in rules if rule.kind == "crowd"}
+        run.crowd_counts[index] = {
+            rule.rule_id: state.count
+            for rule in rules
+            if isinstance(state := rule.state(), CrowdState)
+        }
     run.ms_per_frame = 1000.0 * (time.perf_counter() - started) / max(1, len(run.frames))
     run.final_states = {rule.rule_id: rule.state() for rule in rules}
     run.events = [e for e in events if isinstance(e, RuleEvent)]
@@ -732,7 +737,7 @@ def score_crowd(run: RulesRun, truth: Truth | None, zones: Mapping[str, ZoneSpec
     for spec in run.camera.rules:
         if not isinstance(spec, CrowdSpec):
             continue
-        counts = [_as_int(run.states[i][spec.id].get("count")) for i in run.frames]
+        counts = [run.crowd_counts[i][spec.id] for i in run.frames]
         row: Report = {
             "rule": spec.id,
             "mean_count": round(statistics.fmean(counts), 2),
@@ -760,10 +765,6 @@ def score_crowd(run: RulesRun, truth: Truth | None, zones: Mapping[str, ZoneSpec
             row["exact_share"] = round(sum(1 for e in errors if e == 0) / len(errors), 3)
         rows.append(row)
     return rows
-
-
-def _as_int(value: AttrValue) -> int:
-    return int(value) if isinstance(value, (int, float)) else 0
 
 
 def track_speed(

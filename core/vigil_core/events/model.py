@@ -8,6 +8,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from vigil_protocol import StateValue
+
 type AttrValue = str | int | float | bool | Sequence[AttrValue] | Mapping[str, AttrValue] | None
 
 
@@ -106,7 +108,29 @@ class SourceStateEvent:
         }
 
 
-type VigilEvent = RuleEvent | SourceStateEvent
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleStateEvent:
+    """A rule's state changed (published from the camera's analysis thread after a frame)."""
+
+    camera_id: str
+    rule_id: str
+    state: StateValue
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelEvent:
+    """A camera-side event channel (ONVIF) changed state, or learned the camera's topics."""
+
+    camera_id: str
+    state: str
+    """The channel's state (`sources.onvif_events.EventChannelState` values)."""
+    reason: str = ""
+    translation_key: str | None = None
+    topics: tuple[str, ...] | None = None
+    """Topics the camera announced or sent, when this event is about them (else None)."""
+
+
+type VigilEvent = RuleEvent | SourceStateEvent | RuleStateEvent | ChannelEvent
 
 
 def _plain(value: Any) -> Any:

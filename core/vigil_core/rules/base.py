@@ -9,6 +9,7 @@ from typing import Protocol
 
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.types import Frame, Track
+from vigil_protocol import StateValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,10 @@ class Rule(Protocol):
         """Close whatever is open because the stream ended; return the closing events."""
         ...
 
-    def state(self) -> Mapping[str, AttrValue]:
-        """Return the rule's current state (counts, occupancy) for entities and snapshots."""
+    def state(self) -> StateValue:
+        """Return the rule's current state: its family's typed value (`vigil_protocol`).
+
+        Called on the camera's analysis thread after each frame (the pipeline publishes the
+        value when it changed), so a rule never needs a lock for it.
+        """
         ...

@@ -28,6 +28,7 @@ from vigil_core.geometry.calibration import Homography
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.geometry.speed import estimate_speed
 from vigil_core.types import Track
+from vigil_protocol import CrowdState
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point
@@ -259,16 +260,17 @@ class CrowdRule:
         del ctx
         return []
 
-    def state(self) -> Mapping[str, AttrValue]:
+    def state(self) -> CrowdState:
         """Return the count, density, level and whether it is over the high threshold."""
-        return {
-            **self._figures(),
-            "area_m2": round(self.area_m2, 1) if self.area_m2 else None,
-            "metric": self._spec.metric,
-            "level": self._level.value,
-            "over_threshold": self._level is not CrowdLevel.NORMAL,
-            "last_movement": self._last_movement,
-        }
+        return CrowdState(
+            count=self._count,
+            density_m2=round(self._count / self.area_m2, 3) if self.area_m2 else None,
+            area_m2=round(self.area_m2, 1) if self.area_m2 else None,
+            metric=self._spec.metric,
+            level=self._level.value,
+            over_threshold=self._level is not CrowdLevel.NORMAL,
+            last_movement=self._last_movement,
+        )
 
 
 def _spread(points: list[tuple[float, float]]) -> float:

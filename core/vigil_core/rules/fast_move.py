@@ -10,7 +10,7 @@ of it, or when the track is gone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vigil_core.config import FastMoveSpec
@@ -19,6 +19,7 @@ from vigil_core.geometry.calibration import Homography
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.geometry.speed import SpeedEstimate, estimate_speed
 from vigil_core.types import Track
+from vigil_protocol import FastMoveState
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
@@ -55,6 +56,8 @@ class FastMoveRule:
         self._watched = ClassFilter(spec.classes)
         self._runs: dict[int, _Run] = {}
         self._unit = "kmh" if spec.speed_kmh is not None else "px_s"
+        self._last_speed: float | None = None
+        self._last_label: str | None = None
         self._threshold = spec.speed_kmh if spec.speed_kmh is not None else spec.speed_px_s or 0.0
 
     def speed_of(self, ctx: RuleContext, track: Track) -> SpeedEstimate | None:
@@ -108,6 +111,7 @@ class FastMoveRule:
         if ctx.pts_s - run.over_since_s < self._spec.min_duration_s:
             return []
         run.active, run.max_speed = True, value
+        self._last_speed, self._last_label = round(value, 1), run.label
         return [self._event(ctx, track.track_id, run, EventPhase.STARTED, "over_threshold")]
 
     def finish(self, ctx: RuleContext) -> list[RuleEvent]:
@@ -120,19 +124,19 @@ class FastMoveRule:
         self._runs.clear()
         return events
 
-    def state(self) -> Mapping[str, AttrValue]:
-        """Return the tracks moving fast now and the current top speed (an estimate)."""
-        active = {t: r for t, r in self._runs.items() if r.active}
+    def state(self) -> FastMoveState:
+        """Return the tracks moving fast now, the top speed and the last fast move (estimates)."""
+        active = [r for r in self._runs.values() if r.active]
         speeds = [self._value(r.speed) for r in self._runs.values() if r.speed is not None]
-        return {
-            "active": bool(active),
-            "count": len(active),
-            "track_ids": sorted(active),
-            f"max_speed_{self._unit}": round(max(speeds), 1) if speeds else None,
-            "threshold": self._threshold,
-            "unit": self._unit,
-            "speed_is_estimate": True,
-        }
+        return FastMoveState(
+            active=bool(active),
+            count=len(active),
+            unit="km/h" if self._unit == "kmh" else "px/s",
+            threshold=self._threshold,
+            max_speed=round(max(speeds), 1) if speeds else None,
+            last_speed=self._last_speed,
+            last_label=self._last_label,
+        )
 
     def _event(
         self, ctx: RuleContext, track_id: int, run: _Run, phase: EventPhase, reason: str

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+import time
 
 from vigil_core.config import LineCrossingSpec
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.geometry.line import DirectedLine, Direction, PixelLine, Side
 from vigil_core.types import Track
+from vigil_protocol import LineCounts, LineCrossing, LineState
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
@@ -78,7 +80,7 @@ class LineCrossingRule:
             if spec.direction == "both"
             else {Direction(spec.direction)}
         )
-        self._last: dict[str, AttrValue] | None = None
+        self._last: dict[Direction, LineCrossing] = {}
 
     @property
     def line(self) -> DirectedLine:
@@ -182,11 +184,9 @@ class LineCrossingRule:
             "count": total,
             "position": relative(ctx.frame, *anchor_point(track, self._spec.anchor)),
         }
-        self._last = {
-            "direction": direction.value,
-            "label": track.label,
-            "at_s": round(ctx.pts_s, 3),
-        }
+        self._last[direction] = LineCrossing(
+            direction=direction.value, label=track.label, wall_time=time.time()
+        )
         return ctx.event(
             kind=KIND,
             rule_id=self.rule_id,
@@ -206,16 +206,30 @@ class LineCrossingRule:
         """Return the persisted counts by class, then direction."""
         return self._counters.totals(self._camera_id, self.rule_id)
 
-    def state(self) -> Mapping[str, AttrValue]:
-        """Return totals per direction and per class, and the last crossing."""
-        by_class = self.totals()
-        return {
-            Direction.A_TO_B.value: sum(
-                d.get(Direction.A_TO_B.value, 0) for d in by_class.values()
-            ),
-            Direction.B_TO_A.value: sum(
-                d.get(Direction.B_TO_A.value, 0) for d in by_class.values()
-            ),
-            "counts": {label: dict(d) for label, d in by_class.items()},
-            "last": self._last if by_class else None,  # a reset forgets the last one too
-        }
+    def state(self) -> LineState:
+        """Return totals per direction and per class, and the last crossing each way."""
+        return line_state(self.totals(), self._last)
+
+
+def line_state(
+    totals: Mapping[str, Mapping[str, int]], last: Mapping[Direction, LineCrossing]
+) -> LineState:
+    """Return a line's state from its persisted totals (class → direction → count).
+
+    A reset empties the totals and forgets the last crossings with them.
+    """
+    by_class = {
+        label: LineCounts(
+            a_to_b=counts.get(Direction.A_TO_B.value, 0),
+            b_to_a=counts.get(Direction.B_TO_A.value, 0),
+        )
+        for label, counts in totals.items()
+    }
+    empty = not by_class
+    return LineState(
+        a_to_b=sum(c.a_to_b for c in by_class.values()),
+        b_to_a=sum(c.b_to_a for c in by_class.values()),
+        by_class=by_class,
+        last_a_to_b=None if empty else last.get(Direction.A_TO_B),
+        last_b_to_a=None if empty else last.get(Direction.B_TO_A),
+    )

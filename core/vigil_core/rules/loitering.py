@@ -10,13 +10,14 @@ ends (ENDED) when the object has been outside, or gone, for `gap_s`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vigil_core.config import LoiteringSpec
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.types import Track
+from vigil_protocol import LoiteringState
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
@@ -108,18 +109,17 @@ class LoiteringRule:
         self._continuity.finish()
         return events
 
-    def state(self) -> Mapping[str, AttrValue]:
+    def state(self) -> LoiteringState:
         """Return whether anyone loiters, how many per class, and the longest dwell so far."""
         loitering = {i: s for i, s in self._stays.items() if s.loitering}
         counts = dict(Counter(s.label for s in loitering.values()))
         longest = max((s.last_inside_s - s.started_s for s in loitering.values()), default=0.0)
-        return {
-            "loitering": bool(loitering),
-            "count": len(loitering),
-            "counts": counts,
-            "track_ids": sorted(loitering),
-            "max_dwell_s": round(longest, 1),
-        }
+        return LoiteringState(
+            loitering=bool(loitering),
+            count=len(loitering),
+            counts=counts,
+            max_dwell_s=round(longest, 1),
+        )
 
     def _event(
         self, ctx: RuleContext, identity: int, stay: _Stay, phase: EventPhase, *, reason: str

@@ -20,7 +20,7 @@ best effort that ground texture can fool.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 import math
 
@@ -29,6 +29,7 @@ from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.geometry.raster import polygon_mask
 from vigil_core.types import BBox, Track
+from vigil_protocol import ObjectLeftState
 
 from .background import BoolMap, StaticChangeModel
 from .base import RuleContext
@@ -249,16 +250,16 @@ class ObjectLeftRule:
         del ctx
         return []
 
-    def state(self) -> Mapping[str, AttrValue]:
+    def state(self) -> ObjectLeftState:
         """Return how many left and removed objects are currently reported."""
         reported = [c for c in self._candidates if c.reported]
         left = sum(1 for c in reported if c.change == "left")
-        return {
-            "left": left,
-            "removed": len(reported) - left,
-            "active": bool(reported),
-            "pending": sum(1 for c in self._candidates if not c.reported),
-        }
+        return ObjectLeftState(
+            active=bool(reported),
+            left=left,
+            removed=len(reported) - left,
+            pending=sum(1 for c in self._candidates if not c.reported),
+        )
 
     def _event(
         self, ctx: RuleContext, candidate: _Candidate, phase: EventPhase, reason: str

@@ -10,13 +10,14 @@ the last zone raises one INSTANT event. Progress survives id changes (see `Conti
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from vigil_core.config import RouteSpec
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.types import Track
+from vigil_protocol import RouteState
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point
@@ -140,7 +141,7 @@ class RouteRule:
         self._continuity.finish()
         return []
 
-    def state(self) -> Mapping[str, AttrValue]:
-        """Return how many routes were completed, how many are under way, and the last one."""
+    def state(self) -> RouteState:
+        """Return how many routes were completed and how many are under way."""
         under_way = sum(1 for p in self._progress.values() if p.step > 0)
-        return {"completed": self._completed, "in_progress": under_way, "last": self._last}
+        return RouteState(completed=self._completed, in_progress=under_way)

@@ -10,7 +10,7 @@ over seconds, not frame-to-frame steps, so box jitter and a step back never coun
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 import math
 
@@ -18,6 +18,7 @@ from vigil_core.config import WrongWaySpec
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.types import Track
+from vigil_protocol import WrongWayState
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
@@ -120,10 +121,10 @@ class WrongWayRule:
         self._continuity.finish()
         return events
 
-    def state(self) -> Mapping[str, AttrValue]:
-        """Return whether anything goes the wrong way now, and which tracks."""
-        wrong = sorted(i for i, p in self._paths.items() if p.wrong)
-        return {"active": bool(wrong), "count": len(wrong), "track_ids": wrong}
+    def state(self) -> WrongWayState:
+        """Return whether anything goes the wrong way now, and how many."""
+        wrong = sum(1 for p in self._paths.values() if p.wrong)
+        return WrongWayState(active=bool(wrong), count=wrong)
 
     def _event(
         self, ctx: RuleContext, identity: int, path: _Path, phase: EventPhase, reason: str

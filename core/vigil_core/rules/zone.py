@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vigil_core.config import ZoneSpec
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.types import Track
+from vigil_protocol import ZoneState
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
@@ -127,15 +128,13 @@ class ZonePresenceRule:
         """Return how many objects of each class are inside now (entries reported)."""
         return dict(Counter(p.label for p in self._stays.values() if p.reported))
 
-    def state(self) -> Mapping[str, AttrValue]:
-        """Return occupancy, total and per-class counts, and the ids inside."""
-        counts = self.counts()
-        return {
-            "occupied": bool(counts),
-            "count": sum(counts.values()),
-            "counts": counts,
-            "track_ids": sorted(t for t, p in self._stays.items() if p.reported),
-        }
+    def state(self) -> ZoneState:
+        """Return the objects inside, by class."""
+        return ZoneState(counts=self.counts())
+
+    def inside(self) -> list[int]:
+        """Return the ids of the tracks reported inside."""
+        return sorted(t for t, p in self._stays.items() if p.reported)
 
     def _event(
         self, ctx: RuleContext, identity: int, presence: _Presence, *, reason: str

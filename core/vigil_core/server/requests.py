@@ -1,0 +1,462 @@
+"""Answer each request of the protocol: one function per request type.
+
+A handler returns the request's typed response or raises a VigilError (a translation key and
+a message), which the session turns into an `ErrorReply`. Blocking work (decoding, model and
+file I/O) runs in threads; network work (ONVIF, Frigate) on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import aiohttp
+from pydantic import ValidationError
+
+from vigil_core.config import WatchlistSpec
+from vigil_core.decode.av_decoder import first_frame
+from vigil_core.decode.convert import fit_size, to_rgb
+from vigil_core.errors import ConfigInvalid, VigilError
+from vigil_core.privacy.access_log import AccessAction, Actor
+from vigil_core.privacy.assessment import write_documents
+from vigil_core.privacy.summary import LogStatus, ProcessingSummary, Recipient
+from vigil_core.sources.frigate import FrigateCamera, fetch_frigate
+from vigil_core.sources.onvif import fetch_onvif_device, pick_analysis_profile
+from vigil_core.sources.ws_discovery import discover_onvif_cameras
+import vigil_protocol as vp
+
+from .app import ConfigRejected, field_errors
+
+if TYPE_CHECKING:
+    from vigil_core.engine import Engine
+
+    from .app import VigilServer
+    from .session import Session
+
+_LOGGER = logging.getLogger(__name__)
+
+STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "http", "https"})
+PROBE_MAX_WIDTH = 1280
+"""Probed frames are kept at most this wide (they are drawn on by the forms)."""
+
+
+class NotRunning(VigilError):
+    """No engine runs (no configuration yet, or its detector cannot load)."""
+
+    translation_key = "not_running"
+
+
+class UnknownCamera(VigilError):
+    """The request names a camera the server does not run."""
+
+    translation_key = "unknown_camera"
+
+
+class AdminRequired(VigilError):
+    """Only an administrator may do this."""
+
+    translation_key = "admin_required"
+
+
+class BadUrl(VigilError):
+    """A stream URL is not an absolute rtsp/http URL with a host."""
+
+    translation_key = "invalid_url"
+
+
+type Handler = Callable[[Any, VigilServer, Session], Awaitable[vp.Response]]
+HANDLERS: dict[type[vp.Request], Handler] = {}
+
+
+def handles[H: Handler](kind: type[vp.Request]) -> Callable[[H], H]:
+    """Register the handler of a request type."""
+
+    def register(handler: H) -> H:
+        HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+def _engine(server: VigilServer) -> Engine:
+    engine = server.engine
+    if engine is None:
+        raise NotRunning("no configuration runs on this server yet")
+    return engine
+
+
+def _actor(actor: vp.Actor) -> Actor:
+    return Actor(user_id=actor.user_id, name=actor.name, is_admin=actor.is_admin)
+
+
+def _require_admin(actor: vp.Actor) -> None:
+    if not actor.is_admin or actor.origin != "user":
+        raise AdminRequired(f"{actor.name or 'this caller'} is not an administrator")
+
+
+@handles(vp.ApplyConfig)
+async def _apply(request: vp.ApplyConfig, server: VigilServer, _s: Session) -> vp.Response:
+    return await server.apply(request.config, dry_run=request.dry_run)
+
+
+@handles(vp.Subscribe)
+async def _subscribe(_r: vp.Subscribe, _server: VigilServer, session: Session) -> vp.Response:
+    return vp.Subscribed(states=session.subscribe())
+
+
+def stream_url(url: str, username: str | None, password: str | None) -> str:
+    """Return the URL to open: credentials put into its authority (never logged)."""
+    parts = urlsplit(url.strip())
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise BadUrl("the URL's port is not a number from 1 to 65535") from None
+    if parts.scheme.lower() not in STREAM_SCHEMES or not parts.hostname:
+        raise BadUrl("a stream URL needs rtsp(s)://, rtmp:// or http(s):// and a host")
+    if not username:
+        return url.strip()
+    host = parts.netloc.rpartition("@")[2]
+    userinfo = quote(username, safe="")
+    if password:
+        userinfo += ":" + quote(password, safe="")
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+
+
+@handles(vp.ProbeStream)
+async def _probe(request: vp.ProbeStream, server: VigilServer, _s: Session) -> vp.Response:
+    url = stream_url(request.url, request.username, request.password)
+    timeout_s = min(max(request.timeout_s, 1.0), 60.0)
+
+    def grab() -> vp.StreamProbe:
+        frame, decoder = first_frame(url, timeout_s=timeout_s, transport=request.transport)
+        with decoder:
+            image = to_rgb(frame, fit_size(frame.width, frame.height, PROBE_MAX_WIDTH))
+            return vp.StreamProbe(
+                width=frame.width,
+                height=frame.height,
+                codec=decoder.codec,
+                fps=decoder.nominal_fps,
+                frame_id=server.frames.put(image),
+            )
+
+    return await asyncio.to_thread(grab)
+
+
+@handles(vp.DiscoverOnvif)
+async def _discover(request: vp.DiscoverOnvif, server: VigilServer, _s: Session) -> vp.Response:
+    found = await discover_onvif_cameras(
+        timeout_s=min(max(request.timeout_s, 0.5), 10.0), **server.discovery_options
+    )
+    return vp.OnvifDiscovery(
+        devices=tuple(
+            vp.DiscoveredDevice(
+                host=camera.host,
+                port=camera.port,
+                name=camera.name,
+                hardware=camera.hardware,
+                endpoint=camera.endpoint,
+            )
+            for camera in found
+        )
+    )
+
+
+@handles(vp.FetchOnvifDevice)
+async def _onvif(request: vp.FetchOnvifDevice, _server: VigilServer, _s: Session) -> vp.Response:
+    device = await fetch_onvif_device(
+        request.host, request.port, request.username, request.password, timeout_s=10.0
+    )
+    usable = [profile for profile in device.profiles if profile.stream_uri]
+    best = pick_analysis_profile(usable)
+    ordered = sorted(usable, key=lambda profile: profile is not best)
+    info = device.info
+    return vp.OnvifDevice(
+        manufacturer=info.manufacturer,
+        model=info.model,
+        firmware=info.firmware,
+        serial=info.serial,
+        hardware_id=info.hardware_id,
+        profiles=tuple(
+            vp.OnvifProfile(
+                token=p.token,
+                name=p.name,
+                encoding=p.encoding,
+                width=p.width,
+                height=p.height,
+                fps=p.fps,
+                stream_uri=p.stream_uri,
+            )
+            for p in ordered
+        ),
+    )
+
+
+@handles(vp.FetchFrigate)
+async def _frigate(request: vp.FetchFrigate, _server: VigilServer, _s: Session) -> vp.Response:
+    async with aiohttp.ClientSession() as session:
+        found = await fetch_frigate(
+            request.url,
+            username=request.username,
+            password=request.password,
+            session=session,
+            timeout_s=10.0,
+            verify_ssl=request.verify_ssl,
+        )
+    return vp.FrigateServer(
+        version=found.version,
+        topic_prefix=found.topic_prefix,
+        cameras=tuple(_frigate_camera(camera) for camera in found.cameras),
+    )
+
+
+def _frigate_camera(camera: FrigateCamera) -> vp.FrigateCamera:
+    return vp.FrigateCamera(
+        name=camera.name,
+        friendly_name=camera.friendly_name,
+        width=camera.width,
+        height=camera.height,
+        fps=camera.fps,
+        enabled=camera.enabled,
+        restream_url=camera.restream_url,
+        detect_restream_url=camera.detect_restream_url,
+        objects=camera.objects,
+        zones=tuple(
+            vp.FrigateZone(
+                id=zone_id,
+                name=camera.zone_names.get(zone_id, zone_id),
+                polygon=tuple((float(x), float(y)) for x, y in polygon),
+                objects=tuple(camera.zone_objects.get(zone_id, ())),
+            )
+            for zone_id, polygon in camera.zones.items()
+        ),
+    )
+
+
+@handles(vp.ResetCounter)
+async def _reset(request: vp.ResetCounter, server: VigilServer, _s: Session) -> vp.Response:
+    engine = _engine(server)
+    await asyncio.to_thread(engine.reset_counter, request.camera_id, request.rule_id)
+    return vp.Done()
+
+
+@handles(vp.RecaptureReference)
+async def _recapture(
+    request: vp.RecaptureReference, server: VigilServer, _s: Session
+) -> vp.Response:
+    _engine(server).recapture_reference(request.camera_id)
+    return vp.Done()
+
+
+@handles(vp.SetWatchlist)
+async def _watchlist(request: vp.SetWatchlist, server: VigilServer, _s: Session) -> vp.Response:
+    """Swap the watchlist live: the engine applies it without restarting any camera."""
+    _engine(server)
+    try:
+        WatchlistSpec.model_validate(request.watchlist)
+    except ValidationError as err:
+        fields = tuple(
+            vp.FieldError(
+                loc=f"anpr.watchlist.{f.loc}", message=f.message, translation_key=f.translation_key
+            )
+            for f in field_errors(err)
+        )
+        raise ConfigRejected(f"invalid watchlist at {fields[0].loc}", fields) from None
+    raw = dict(server.raw_config or {})
+    raw["anpr"] = {**dict(raw.get("anpr") or {}), "watchlist": request.watchlist}
+    await server.apply(raw)
+    log = server.access_log
+    assert log is not None
+    entries = request.watchlist.get("entries")
+    count = len(entries) if isinstance(entries, list) else 0
+    await asyncio.to_thread(
+        lambda: log.append(
+            _actor(request.actor),
+            AccessAction.WATCHLIST_CHANGE,
+            target="watchlist",
+            details={"entries": count},
+        )
+    )
+    return vp.Done()
+
+
+@handles(vp.QueryPlate)
+async def _query(request: vp.QueryPlate, server: VigilServer, _s: Session) -> vp.Response:
+    _require_admin(request.actor)
+    engine = _engine(server)
+    found = await asyncio.to_thread(
+        lambda: engine.anpr.query(
+            request.plate,
+            who=request.actor.name,
+            reason=request.reason,
+            since=_when(request.since),
+            until=_when(request.until),
+            camera_id=request.camera_id,
+        )
+    )
+    return vp.PlateQueryResult(
+        passages=tuple(
+            vp.PlatePassage(
+                camera_id=s.camera_id,
+                wall_time=s.seen_at,
+                plate=s.plate,
+                direction=s.direction or None,
+            )
+            for s in found
+        )
+    )
+
+
+def _when(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+@handles(vp.RecordAccess)
+async def _record(request: vp.RecordAccess, server: VigilServer, _s: Session) -> vp.Response:
+    log = server.access_log
+    assert log is not None
+    try:
+        action = AccessAction(request.action)
+    except ValueError:
+        raise ConfigInvalid(f"unknown access action {request.action!r}") from None
+    details = {str(k): v for k, v in request.details.items()}
+    await asyncio.to_thread(
+        lambda: log.append(
+            _actor(request.actor),
+            action,
+            target=request.target,
+            reason=request.reason,
+            details=details,
+        )
+    )
+    return vp.Done()
+
+
+@handles(vp.VerifyAccessLog)
+async def _verify(request: vp.VerifyAccessLog, server: VigilServer, _s: Session) -> vp.Response:
+    _require_admin(request.actor)
+    log = server.access_log
+    assert log is not None
+    check = await asyncio.to_thread(log.verify)
+    await asyncio.to_thread(
+        lambda: log.append(
+            _actor(request.actor),
+            AccessAction.LOG_VERIFY,
+            target="access_log",
+            reason=request.reason,
+            details={"ok": check.ok, "entries": check.entries, "first_broken": check.first_broken},
+        )
+    )
+    return vp.AccessLogCheck(
+        ok=check.ok,
+        entries=check.entries,
+        first_broken=check.first_broken,
+        line=check.line,
+        reason=check.reason,
+        head=check.head,
+    )
+
+
+@handles(vp.ExportAccessLog)
+async def _export(request: vp.ExportAccessLog, server: VigilServer, _s: Session) -> vp.Response:
+    _require_admin(request.actor)
+    log = server.access_log
+    assert log is not None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = server.data.documents_dir / f"access_log-{stamp}.json"
+
+    def export() -> str:
+        log.append(
+            _actor(request.actor), AccessAction.LOG_EXPORT, target=path.name, reason=request.reason
+        )
+        log.export(path)
+        return path.read_text(encoding="utf-8")
+
+    return vp.AccessLogExport(filename=path.name, content=await asyncio.to_thread(export))
+
+
+@handles(vp.GenerateDocuments)
+async def _documents(
+    request: vp.GenerateDocuments, server: VigilServer, _s: Session
+) -> vp.Response:
+    _require_admin(request.actor)
+    log = server.access_log
+    assert log is not None
+    raw = server.raw_config or {}
+    config = server.parse(raw)
+
+    def generate() -> vp.Documents:
+        log.append(
+            _actor(request.actor),
+            AccessAction.ASSESSMENT,
+            target="documents",
+            reason=request.reason,
+        )
+        check = log.verify()
+        summary = ProcessingSummary.from_config(
+            config,
+            generated_at=datetime.now().astimezone(),
+            version=server.settings.version,
+            recipients=[Recipient(r.key, r.count) for r in request.recipients],
+            access_log=LogStatus(entries=check.entries, ok=check.ok, head=check.head),
+            admin_only_services=request.admin_only_services,
+        )
+        written = write_documents(summary, server.data.documents_dir)
+        return vp.Documents(
+            documents=tuple(
+                vp.DocumentInfo(
+                    kind=str(doc.kind),
+                    language=str(doc.language),
+                    filename=doc.path.name,
+                    size=doc.path.stat().st_size,
+                )
+                for doc in written
+            )
+        )
+
+    return await asyncio.to_thread(generate)
+
+
+@handles(vp.GetDiagnostics)
+async def _diagnostics(_r: vp.GetDiagnostics, server: VigilServer, _s: Session) -> vp.Response:
+    engine = server.engine
+    data: dict[str, vp.JsonValue] = {
+        "server": {
+            "version": server.settings.version,
+            "protocol": vp.PROTOCOL_VERSION,
+            "tls": server.settings.tls_cert is not None,
+        },
+        "running": engine is not None,
+    }
+    if engine is not None:
+        data["cameras"] = {
+            camera.id: _camera_diagnostics(engine, camera.id) for camera in engine.config.cameras
+        }
+        data["anpr"] = json.loads(json.dumps(engine.anpr.diagnostics(), default=str))
+        data["retention"] = json.loads(json.dumps(engine.retention.describe(), default=str))
+        data["held_back"] = [v.key for v in sorted(engine.privacy_violations, key=lambda v: v.key)]
+    if server.access_log is not None:
+        check = await asyncio.to_thread(server.access_log.verify)
+        data["access_log"] = {"entries": check.entries, "ok": check.ok}
+    return vp.Diagnostics(data=data)
+
+
+def _camera_diagnostics(engine: Engine, camera_id: str) -> vp.JsonValue:
+    try:
+        status = engine.status(camera_id)
+    except KeyError:
+        return {"running": False}
+    return {
+        "running": True,
+        "state": status.state.value,
+        "error": status.error,
+        "analysed_fps": round(status.analysed_fps, 2),
+        "inference_ms": round(status.inference_ms, 1),
+        "frames_analysed": status.frames_analysed,
+        "frames_inferred": status.frames_inferred,
+        "events": status.events,
+    }

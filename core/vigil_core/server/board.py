@@ -79,6 +79,7 @@ class StateBoard:
         self._plates: dict[str, PlateFold] = {}
         self._server = ServerState()
         self._cpu_mark: tuple[float, float] | None = None
+        self._set(None, None, self._server)
 
     # -------------------------------------------------------------------------------- reading
 

@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
+        force=True,  # a library may have configured the root logger on import (onvif does)
     )
     if not hasattr(args, "handler"):
         parser.print_help()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+import importlib
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .anpr.runtime import AnprRuntime
 from .anpr.store import AuditLog
@@ -26,8 +28,10 @@ from .rules import build_rules
 from .sources.event_source import EventSource
 from .sources.frigate_mqtt import MqttTransport
 from .sources.frigate_tracks import FrigateDetections
-from .sources.onvif_events import EventChannelStatus, OnvifEventSource
 from .stages import TrackStage
+
+if TYPE_CHECKING:
+    from .sources.onvif_events import EventChannelStatus, OnvifEventSource
 from .store.counters import CounterStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -197,6 +201,10 @@ class Engine:
         spec = camera.onvif
         if spec is None or not spec.events:
             return
+        # onvif-zeep-async is heavy to import (and configures logging on import): only for
+        # ONVIF cameras, and off the loop.
+        module = await asyncio.to_thread(importlib.import_module, "vigil_core.sources.onvif_events")
+        source_class: type[OnvifEventSource] = module.OnvifEventSource
 
         def on_status(status: EventChannelStatus) -> None:
             self._publish(
@@ -220,7 +228,7 @@ class Engine:
                 )
             )
 
-        source = OnvifEventSource(
+        source = source_class(
             camera_id=camera.id,
             host=spec.host,
             port=spec.port,

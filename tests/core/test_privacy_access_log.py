@@ -21,7 +21,8 @@ from vigil_core.privacy.access_log import (
     load_or_create_key,
     verify_entries,
 )
-from vigil_core.privacy.retention import Artefact, ArtefactStore
+from vigil_core.privacy.retention import ArtefactStore
+from vigil_protocol.privacy import Artefact
 
 ALICE = Actor(user_id="u-alice", name="Alice", is_admin=True)
 BOB = Actor(user_id="u-bob", name="Bob", is_admin=False)

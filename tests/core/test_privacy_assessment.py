@@ -33,9 +33,9 @@ from vigil_core.privacy.document import (
     render_markdown,
     render_pdf,
 )
-from vigil_core.privacy.purposes import DetectorKind
 from vigil_core.privacy.signage import signage
 from vigil_core.privacy.summary import LogStatus, ProcessingSummary, Recipient
+from vigil_protocol.privacy import DetectorKind
 
 NOW = datetime(2025, 6, 1, 14, 5, tzinfo=UTC)
 SQUARE = [[0.1, 0.5], [0.9, 0.5], [0.9, 1.0], [0.1, 1.0]]

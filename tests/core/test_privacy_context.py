@@ -14,9 +14,7 @@ from vigil_core.engine import Engine
 from vigil_core.events.model import EventPhase, RuleEvent
 from vigil_core.privacy.context import (
     Acknowledgement,
-    DeploymentContext,
     EnabledDetector,
-    LegalBasis,
     allowance,
     anonymise,
     apply_context,
@@ -30,8 +28,9 @@ from vigil_core.privacy.inventory import (
     enforce_context,
     plate_queries_allowed,
 )
-from vigil_core.privacy.purposes import PURPOSES, Allowance, DataLevel, DetectorKind
+from vigil_core.privacy.purposes import PURPOSES, Allowance, DataLevel
 from vigil_core.privacy.summary import LANGUAGES, Texts
+from vigil_protocol.privacy import DeploymentContext, DetectorKind, LegalBasis
 
 HOME, PREMISES, PUBLIC = (
     DeploymentContext.PRIVATE_HOME,

@@ -12,13 +12,8 @@ import pytest
 
 from vigil_core.config import EngineConfig
 from vigil_core.privacy.access_log import AccessAction, AccessLog, Actor
-from vigil_core.privacy.retention import (
-    RETENTION,
-    Artefact,
-    DirectoryStore,
-    RetentionRegistry,
-    RetentionSpec,
-)
+from vigil_core.privacy.retention import DirectoryStore, RetentionRegistry, RetentionSpec
+from vigil_protocol.privacy import RETENTION, Artefact
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 

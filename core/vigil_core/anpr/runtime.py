@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from vigil_core.events.model import AttrValue, RuleEvent
 from vigil_core.inference.session import SessionCache, SessionOptions
-from vigil_core.privacy.retention import Artefact, RetentionSpec
+from vigil_core.privacy.retention import RetentionSpec
 from vigil_core.types import Frame
+from vigil_protocol.privacy import Artefact
 
 from .decode import FormatPrior
 from .models import AnprModels, ReaderSettings, format_prior

@@ -33,7 +33,7 @@ import tempfile
 import threading
 from typing import Any
 
-from .retention import Artefact
+from vigil_protocol.privacy import Artefact
 
 try:
     import fcntl

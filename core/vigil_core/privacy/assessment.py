@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .context import DeploymentContext
+from vigil_protocol.privacy import RETENTION, Artefact, DeploymentContext
+
 from .document import (
     Block,
     Bullets,
@@ -24,7 +25,6 @@ from .document import (
     render_markdown,
     render_pdf,
 )
-from .retention import RETENTION, Artefact
 from .signage import signage
 from .summary import LANGUAGES, CameraSummary, DetectorUse, Language, ProcessingSummary, Texts
 

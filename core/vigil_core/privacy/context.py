@@ -12,41 +12,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil_core.events.model import RuleEvent
+from vigil_protocol.privacy import (
+    JUSTIFICATION_MIN_CHARS,
+    DeploymentContext,
+    DetectorKind,
+    LegalBasis,
+)
 
-from .purposes import PURPOSES, Allowance, DetectorKind
+from .purposes import PURPOSES, Allowance
 from .retention import RetentionSpec
-
-
-class DeploymentContext(StrEnum):
-    """Where the cameras are."""
-
-    PRIVATE_HOME = "private_home"
-    PRIVATE_PREMISES = "private_premises"
-    PUBLIC_SPACE = "public_space"
-
-
-class LegalBasis(StrEnum):
-    """The lawful bases of GDPR article 6(1)."""
-
-    CONSENT = "consent"
-    CONTRACT = "contract"
-    LEGAL_OBLIGATION = "legal_obligation"
-    VITAL_INTERESTS = "vital_interests"
-    PUBLIC_TASK = "public_task"
-    LEGITIMATE_INTERESTS = "legitimate_interests"
 
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-JUSTIFICATION_MIN_CHARS = 20
 
 
 class Acknowledgement(_Spec):

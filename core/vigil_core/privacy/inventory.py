@@ -18,9 +18,9 @@ from vigil_core.config import (
     WrongWaySpec,
     ZoneSpec,
 )
+from vigil_protocol.privacy import DetectorKind
 
 from .context import EnabledDetector, Violation, check_configuration
-from .purposes import DetectorKind
 
 _PLATE_KINDS = {
     "watchlist": DetectorKind.ANPR_WATCHLIST,

@@ -12,37 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .retention import Artefact
-
-
-class DetectorKind(StrEnum):
-    """Every analysis Vigil can run (the event kinds where they have one)."""
-
-    ZONE_PRESENCE = "zone_presence"
-    """Intrusion into a zone and exit from it."""
-    LOITERING = "loitering"
-    LINE_CROSSING = "line_crossing"
-    CROWD = "crowd"
-    """Count or density levels in an area."""
-    CROWD_MOVEMENT = "crowd_movement"
-    FAST_MOVE = "fast_move"
-    WRONG_WAY = "wrong_way"
-    OBJECT_LEFT = "object_left"
-    OBJECT_REMOVED = "object_removed"
-    ROUTE = "route"
-    """An object passing through a camera's zones in order."""
-    TAMPER = "tamper"
-    """Camera obstructed, defocused, turned or its stream lost."""
-    ANPR_WATCHLIST = "anpr_watchlist"
-    """Plates read, matched against a watchlist, forgotten unless they match."""
-    ANPR_HASHED = "anpr_hashed"
-    """Every plate kept as a keyed hash (journey times, repeat visits) but never as text."""
-    ANPR_FULL = "anpr_full"
-    """Every plate kept as text."""
-    PLATE_QUERY = "plate_query"
-    """Searching the stored plates."""
-    VEHICLE_ROUTE = "vehicle_route"
-    """A vehicle followed across cameras by its plate."""
+from vigil_protocol.privacy import Artefact, DetectorKind
 
 
 class Allowance(StrEnum):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 import logging
 from pathlib import Path
 import threading
@@ -20,46 +19,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vigil_protocol.privacy import RETENTION, Artefact
+
 _LOGGER = logging.getLogger(__name__)
-
-
-class Artefact(StrEnum):
-    """A kind of data Vigil keeps; each has its own retention."""
-
-    EVENTS = "events"
-    """The history of events (Home Assistant's recorder keeps it for the integration)."""
-    SNAPSHOTS = "snapshots"
-    CROPS = "crops"
-    PLATE_READS = "plate_reads"
-    PLATE_HASHES = "plate_hashes"
-    COUNTERS = "counters"
-    ACCESS_LOG = "access_log"
-    EXPORTS = "exports"
-    """Access-log exports and generated documents written for the controller to take away."""
-
-
-@dataclass(frozen=True, slots=True)
-class RetentionBounds:
-    """The default retention of an artefact in days, and the range a user may choose."""
-
-    default_days: int
-    min_days: int
-    max_days: int
-
-
-RETENTION: Mapping[Artefact, RetentionBounds] = {
-    # Images identify people: a few days, never more than the month CNIL allows for video.
-    Artefact.SNAPSHOTS: RetentionBounds(7, 1, 30),
-    Artefact.CROPS: RetentionBounds(7, 1, 30),
-    Artefact.EVENTS: RetentionBounds(30, 1, 365),
-    Artefact.PLATE_READS: RetentionBounds(7, 1, 30),
-    Artefact.PLATE_HASHES: RetentionBounds(30, 1, 90),
-    # Counts per class and interval describe no one.
-    Artefact.COUNTERS: RetentionBounds(365, 1, 1825),
-    # The traces of who looked at what must outlive what they looked at (CNIL: 6 months-1 year).
-    Artefact.ACCESS_LOG: RetentionBounds(365, 180, 1095),
-    Artefact.EXPORTS: RetentionBounds(30, 1, 365),
-}
 
 
 def _days(artefact: Artefact) -> Any:

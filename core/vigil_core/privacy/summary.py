@@ -17,18 +17,12 @@ import json
 from typing import Any, Literal
 
 from vigil_core.config import CameraSpec, EngineConfig
+from vigil_protocol.privacy import Artefact, DeploymentContext, DetectorKind
 
-from .context import (
-    Acknowledgement,
-    ControllerSpec,
-    DeploymentContext,
-    EnabledDetector,
-    acknowledged,
-    allowance,
-)
+from .context import Acknowledgement, ControllerSpec, EnabledDetector, acknowledged, allowance
 from .inventory import camera_detectors, check_engine_config, hub_detectors
-from .purposes import PURPOSES, Allowance, DetectorKind, Purpose
-from .retention import Artefact, RetentionSpec
+from .purposes import PURPOSES, Allowance, Purpose
+from .retention import RetentionSpec
 
 type Language = Literal["en", "fr"]
 LANGUAGES: tuple[Language, ...] = ("en", "fr")

@@ -28,7 +28,7 @@ from vigil_core.engine import Engine, RestartRequired
 from vigil_core.errors import ConfigInvalid, ModelError, VigilError
 from vigil_core.privacy.access_log import AccessLog, load_or_create_key
 from vigil_core.privacy.inventory import enforce_context
-from vigil_core.privacy.retention import Artefact, DirectoryStore
+from vigil_core.privacy.retention import DirectoryStore
 from vigil_protocol import (
     CAPABILITIES,
     DEFAULT_PORT,
@@ -37,6 +37,7 @@ from vigil_protocol import (
     FieldError,
     Hello,
 )
+from vigil_protocol.privacy import Artefact
 
 from .board import StateBoard, _held_back
 from .data import DataFolder

@@ -97,7 +97,7 @@ def pipeline(spec: CameraSpec, feed: FrigateTrackFeed, events: list[Any]) -> Cam
         spec,
         batcher=None,
         tracker_spec=TrackerSpec(),
-        publish=events.append,
+        publish=lambda e: events.append(e) if isinstance(e, RuleEvent) else None,
         rules=build_rules(spec),
         track_provider=feed,
     )
@@ -311,7 +311,7 @@ def _plate_run(version: str, privacy: str, watched: list[str]) -> tuple[list[Rul
         spec,
         batcher=None,
         tracker_spec=TrackerSpec(),
-        publish=events.append,
+        publish=lambda e: events.append(e) if isinstance(e, RuleEvent) else None,
         rules=[],
         track_stages=[stage],
         track_provider=feed,

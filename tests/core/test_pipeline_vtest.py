@@ -14,12 +14,13 @@ from vigil_core.eval.ground_truth import read_mot_csv
 from vigil_core.eval.mot import evaluate_mot
 from vigil_core.eval.rules import match_events
 from vigil_core.eval.vtest import decode_all, track_clip
-from vigil_core.events.model import EventPhase, RuleEvent, VigilEvent
+from vigil_core.events.model import EventPhase, RuleEvent, RuleStateEvent, VigilEvent
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.inference.batcher import InferenceBatcher
 from vigil_core.inference.detectors import build_detector
 from vigil_core.inference.session import SessionCache
 from vigil_core.types import BBox, RGBImage
+from vigil_protocol import ZoneState
 
 STEP = 2  # vtest is 10 fps; the default analysis rate is 5 fps
 
@@ -127,7 +128,10 @@ def test_every_event_is_typed_and_stamped_from_the_stream(
     camera = CameraSpec(id="vtest", source=SourceSpec(url="vtest.avi"), zones=[DEMO_ZONE])
     track_clip(frames[:200], batcher, step=STEP, on_event=events.append, camera=camera)
     assert events
-    for event in events:
+    states = [e for e in events if isinstance(e, RuleStateEvent)]
+    assert states and all(isinstance(e.state, ZoneState) for e in states)
+    assert all(e.camera_id == "vtest" and e.rule_id == "crossroads" for e in states)
+    for event in (e for e in events if not isinstance(e, RuleStateEvent)):
         assert isinstance(event, RuleEvent)
         assert event.camera_id == "vtest"
         assert event.rule_id == "crossroads"

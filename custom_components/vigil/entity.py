@@ -1,23 +1,25 @@
-"""Base entities: one device per camera under the hub, pushed by the bridge."""
+"""Base entities: one device per camera under its server; states pushed by the store.
+
+An entity reads typed states from its server's store (never engine objects) and writes its
+state when its camera's or rule's state changes, or the connection does. It is unavailable
+while the server is unreachable or its camera's frames do not flow.
+"""
 
 from __future__ import annotations
 
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 
-from vigil_core.events.model import RuleEvent
-
-from .bridge import VigilBridge, camera_signal, zone_signal
 from .const import DOMAIN, MANUFACTURER, SOURCE_FRIGATE, SOURCE_ONVIF
-from .engine_config import CameraInfo, ZoneInfo
+from .server_config import CameraInfo
+from .store import VigilStore
 
 _MODELS = {SOURCE_ONVIF: "ONVIF camera", SOURCE_FRIGATE: "Frigate camera"}
 
 
 def camera_device_info(entry_id: str, camera: CameraInfo) -> DeviceInfo:
-    """Return the device of a camera, attached to the hub."""
+    """Return the device of a camera, attached to its server's device."""
     return DeviceInfo(
         identifiers={(DOMAIN, f"{entry_id}_{camera.camera_id}")},
         name=camera.name,
@@ -27,72 +29,52 @@ def camera_device_info(entry_id: str, camera: CameraInfo) -> DeviceInfo:
     )
 
 
+def server_device_info(entry_id: str) -> DeviceInfo:
+    """Return the server's device."""
+    return DeviceInfo(identifiers={(DOMAIN, entry_id)})
+
+
 class VigilEntity(Entity):
-    """An entity of one camera; unavailable while the camera's stream is down."""
+    """An entity of one camera (and one of its rules, when `rule_id` is set)."""
 
     _attr_has_entity_name = True
     _attr_should_poll = False
 
     def __init__(
-        self, bridge: VigilBridge, camera: CameraInfo, description: EntityDescription
+        self,
+        store: VigilStore,
+        camera: CameraInfo,
+        description: EntityDescription,
+        rule_id: str | None = None,
+        placeholders: dict[str, str] | None = None,
     ) -> None:
-        """Attach the entity to its camera's device."""
-        self.bridge = bridge
+        """Attach the entity to its camera's device (and its rule, named in `placeholders`)."""
+        self.store = store
         self.camera = camera
+        self.rule_id = rule_id
         self.entity_description = description
-        self._attr_unique_id = f"{bridge.entry_id}_{camera.camera_id}_{description.key}"
-        self._attr_device_info = camera_device_info(bridge.entry_id, camera)
+        entry_id = store.entry.entry_id
+        parts = [entry_id, camera.camera_id, *([rule_id] if rule_id else []), description.key]
+        self._attr_unique_id = "_".join(parts)
+        self._attr_device_info = camera_device_info(entry_id, camera)
+        if placeholders:
+            self._attr_translation_placeholders = placeholders
 
     @property
     def available(self) -> bool:
-        """Return whether the camera's stream is delivering frames."""
-        return self.bridge.available(self.camera.camera_id)
+        """Return whether the server is reachable and the camera's frames flow."""
+        return self.store.camera_online(self.camera.camera_id)
 
     async def async_added_to_hass(self) -> None:
-        """Follow the camera's state and figures."""
+        """Follow the camera's states (and the rule's)."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass,
-                camera_signal(self.bridge.entry_id, self.camera.camera_id),
-                self._async_camera_updated,
+        store, camera_id = self.store, self.camera.camera_id
+        self.async_on_remove(store.async_subscribe(camera_id, None, self._async_updated))
+        if self.rule_id is not None:
+            self.async_on_remove(
+                store.async_subscribe(camera_id, self.rule_id, self._async_updated)
             )
-        )
 
     @callback
-    def _async_camera_updated(self) -> None:
-        self.async_write_ha_state()
-
-
-class VigilZoneEntity(VigilEntity):
-    """An entity of one zone rule, on its camera's device."""
-
-    def __init__(
-        self,
-        bridge: VigilBridge,
-        camera: CameraInfo,
-        zone: ZoneInfo,
-        description: EntityDescription,
-    ) -> None:
-        """Attach the entity to its zone; the zone name goes into the translated name."""
-        super().__init__(bridge, camera, description)
-        self.zone = zone
-        self._attr_unique_id = (
-            f"{bridge.entry_id}_{camera.camera_id}_{zone.rule_id}_{description.key}"
-        )
-        self._attr_translation_placeholders = {"zone": zone.name}
-
-    async def async_added_to_hass(self) -> None:
-        """Follow the zone's events too."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass,
-                zone_signal(self.bridge.entry_id, self.zone.rule_id),
-                self._async_zone_event,
-            )
-        )
-
-    @callback
-    def _async_zone_event(self, event: RuleEvent) -> None:
+    def _async_updated(self) -> None:
         self.async_write_ha_state()

@@ -38,6 +38,7 @@ CAPABILITIES: tuple[str, ...] = (
     "access_log",
     "assessment",
     "diagnostics",
+    "privacy",
 )
 """What a server of this protocol version can do, announced in `Hello`."""
 
@@ -328,6 +329,19 @@ class Diagnostics(Tagged):
     data: dict[str, JsonValue] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrivacyVerdict(Tagged):
+    """What a deployment context lets detectors do, and their names for people."""
+
+    KIND: ClassVar[str] = "privacy_verdict"
+    acknowledge: tuple[str, ...] = ()
+    """Detectors that start disabled until someone states their legal basis."""
+    statistics: tuple[str, ...] = ()
+    """Detectors that run as anonymous statistics only."""
+    names: dict[str, str] = field(default_factory=dict)
+    """Each asked detector's name and the context's, in the asked language (key ``context``)."""
+
+
 type Response = (
     Done
     | ConfigApplied
@@ -341,6 +355,7 @@ type Response = (
     | AccessLogExport
     | Documents
     | Diagnostics
+    | PrivacyVerdict
 )
 
 
@@ -535,6 +550,18 @@ class GenerateDocuments(Request):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CheckPrivacy(Request):
+    """Ask what a deployment context lets these detectors do (the forms' privacy gate)."""
+
+    KIND: ClassVar[str] = "check_privacy"
+    Reply: ClassVar[type[Response]] = PrivacyVerdict
+    id: int = 0
+    context: str | None
+    detectors: tuple[str, ...]
+    language: Literal["en", "fr"] = "en"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GetDiagnostics(Request):
     """Return the server's diagnostics."""
 
@@ -559,6 +586,7 @@ type ClientMessage = (
     | VerifyAccessLog
     | ExportAccessLog
     | GenerateDocuments
+    | CheckPrivacy
     | GetDiagnostics
 )
 """Everything a client may send."""

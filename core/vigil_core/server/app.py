@@ -41,6 +41,8 @@ from vigil_protocol.privacy import Artefact
 
 from .board import StateBoard, _held_back
 from .data import DataFolder
+from .errors import ConfigRejected, field_errors
+from .http import build_app
 from .pictures import FrameCache
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,17 +54,6 @@ PURGE_INTERVAL_S = 3600.0
 FIRST_PURGE_S = 60.0
 SERVER_OWNED = ("models_dir", "state_dir")
 """Configuration keys only the server sets: paths on its own machine."""
-
-
-class ConfigRejected(VigilError):
-    """A configuration does not validate; `fields` says where."""
-
-    translation_key = "config_invalid"
-
-    def __init__(self, message: str, fields: tuple[FieldError, ...]) -> None:
-        """Keep the per-field errors."""
-        super().__init__(message)
-        self.fields = fields
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,10 +150,9 @@ class VigilServer:
         self.server_id = self.data.server_id()
         key = load_or_create_key(self.data.root / "access_log.key")
         self.access_log = AccessLog(self.data.access_log, key=key)
+        self.board.load_topics()
 
     async def _listen(self) -> None:
-        from .http import build_app  # noqa: PLC0415 - avoids an import cycle with the session
-
         app = build_app(self)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -353,40 +343,6 @@ class VigilServer:
         if not self.settings.require_token:
             return True
         return bool(self.token) and hmac.compare_digest(token.encode(), self.token.encode())
-
-
-def field_errors(err: ValidationError) -> tuple[FieldError, ...]:
-    """Return a pydantic error as per-field errors with translation keys."""
-    found = []
-    for item in err.errors(include_input=False):
-        loc = ".".join(str(part) for part in item["loc"]) or "config"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        found.append(FieldError(loc=loc, message=message, translation_key=_key(item["type"])))
-    return tuple(found)
-
-
-_PYDANTIC_KEYS = {
-    "missing": "required",
-    "extra_forbidden": "unknown_field",
-    "greater_than": "out_of_range",
-    "greater_than_equal": "out_of_range",
-    "less_than": "out_of_range",
-    "less_than_equal": "out_of_range",
-    "literal_error": "invalid_choice",
-    "enum": "invalid_choice",
-    "string_too_short": "too_short",
-    "string_too_long": "too_long",
-    "value_error": "invalid_value",
-}
-
-
-def _key(error_type: str) -> str:
-    """Return the translation key of a validation error type (engine errors keep theirs)."""
-    if error_type in _PYDANTIC_KEYS:
-        return _PYDANTIC_KEYS[error_type]
-    if error_type.endswith(("_type", "_parsing")):
-        return "invalid_type"
-    return error_type
 
 
 def _passages(engine: Engine) -> dict[str, int]:

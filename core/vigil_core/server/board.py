@@ -11,6 +11,7 @@ are kept and the deployment context allows images.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 import contextlib
 from dataclasses import replace
@@ -79,7 +80,12 @@ class StateBoard:
         self._plates: dict[str, PlateFold] = {}
         self._server = ServerState()
         self._cpu_mark: tuple[float, float] | None = None
+        self._stored: dict[str, list[str]] = {}
         self._set(None, None, self._server)
+
+    def load_topics(self) -> None:
+        """Read the ONVIF topics kept from earlier runs (blocking: call it off the loop)."""
+        self._stored = self._read_topics()
 
     # -------------------------------------------------------------------------------- reading
 
@@ -132,7 +138,7 @@ class StateBoard:
         self._cameras = {camera.id: camera for camera in cameras}
         for camera_id in set(old) - set(self._cameras):
             self._forget(camera_id, keep_rules=())
-        stored = self._stored_topics()
+        stored = self._stored
         for camera in self._cameras.values():
             if old.get(camera.id) != camera:
                 self._setup_camera(camera, stored, (passages or {}).get(camera.id, 0))
@@ -345,7 +351,7 @@ class StateBoard:
 
     # ------------------------------------------------------------------------- stored topics
 
-    def _stored_topics(self) -> dict[str, list[str]]:
+    def _read_topics(self) -> dict[str, list[str]]:
         path = self._topics_file
         if path is None or not path.exists():
             return {}
@@ -364,11 +370,14 @@ class StateBoard:
 
     def _store_topics(self) -> None:
         """Keep every camera's topics, so its entities exist at the next start while offline."""
+        self._stored |= {camera: sorted(fold.topics) for camera, fold in self._onvif.items()}
+        stored = dict(self._stored)
+        if self._topics_file is not None:
+            asyncio.get_running_loop().run_in_executor(None, self._write_topics, stored)
+
+    def _write_topics(self, stored: dict[str, list[str]]) -> None:
         path = self._topics_file
-        if path is None:
-            return
-        stored = self._stored_topics()
-        stored |= {camera: sorted(fold.topics) for camera, fold in self._onvif.items()}
+        assert path is not None
         tmp = path.with_suffix(".tmp")
         try:
             tmp.write_text(json.dumps(stored, sort_keys=True), encoding="utf-8")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 import json
 import logging
 import re
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from vigil_core.geometry.polygon import Polygon
 import vigil_protocol as vp
 
 from .pictures import Drawing, camera_picture, render
@@ -115,10 +117,25 @@ async def _picture(request: web.Request) -> web.Response:
     if latest is None:
         return _error(404, "no_picture", f"camera {camera_id} has no analysed frame yet")
     boxes = request.query.get("boxes") == "1"
+    zones = _zones(server, camera_id) if request.query.get("zones") == "1" else []
     jpeg = await asyncio.to_thread(
-        camera_picture, latest, boxes=boxes, max_width=_max_width(request)
+        partial(camera_picture, latest, boxes=boxes, max_width=_max_width(request), zones=zones)
     )
     return web.Response(body=jpeg, content_type="image/jpeg")
+
+
+def _zones(server: VigilServer, camera_id: str) -> list[tuple[str, Polygon, bool]]:
+    """Return a camera's zones with whether each is occupied now, to draw on its picture."""
+    engine = server.engine
+    camera = next((c for c in engine.config.cameras if c.id == camera_id), None) if engine else None
+    if camera is None:
+        return []
+    zones = []
+    for zone in camera.zones:
+        state = server.board.get(camera_id, zone.id, vp.ZoneState.KIND)
+        occupied = isinstance(state, vp.ZoneState) and state.occupied
+        zones.append((zone.name or zone.id, Polygon(zone.polygon), occupied))
+    return zones
 
 
 async def _frame(request: web.Request) -> web.Response:

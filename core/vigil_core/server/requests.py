@@ -24,13 +24,16 @@ from vigil_core.decode.convert import fit_size, to_rgb
 from vigil_core.errors import ConfigInvalid, VigilError
 from vigil_core.privacy.access_log import AccessAction, Actor
 from vigil_core.privacy.assessment import write_documents
-from vigil_core.privacy.summary import LogStatus, ProcessingSummary, Recipient
+from vigil_core.privacy.context import allowance, needs_acknowledgement
+from vigil_core.privacy.purposes import Allowance
+from vigil_core.privacy.summary import LogStatus, ProcessingSummary, Recipient, Texts
 from vigil_core.sources.frigate import FrigateCamera, fetch_frigate
 from vigil_core.sources.onvif import fetch_onvif_device, pick_analysis_profile
 from vigil_core.sources.ws_discovery import discover_onvif_cameras
 import vigil_protocol as vp
+from vigil_protocol.privacy import DeploymentContext, DetectorKind
 
-from .app import ConfigRejected, field_errors
+from .errors import ConfigRejected, field_errors
 
 if TYPE_CHECKING:
     from vigil_core.engine import Engine
@@ -419,6 +422,26 @@ async def _documents(
         )
 
     return await asyncio.to_thread(generate)
+
+
+@handles(vp.CheckPrivacy)
+async def _privacy(request: vp.CheckPrivacy, _server: VigilServer, _s: Session) -> vp.Response:
+    """Say which detectors the context gates, and name them in the asked language."""
+    try:
+        context = DeploymentContext(request.context) if request.context else None
+        kinds = [DetectorKind(kind) for kind in request.detectors]
+    except ValueError as err:
+        raise ConfigInvalid(str(err)) from None
+    texts = Texts(request.language)
+    statistics = [
+        kind for kind in kinds if context and allowance(context, kind) is Allowance.STATISTICS
+    ]
+    return vp.PrivacyVerdict(
+        acknowledge=tuple(kind.value for kind in needs_acknowledgement(context, kinds)),
+        statistics=tuple(kind.value for kind in statistics),
+        names={kind.value: texts(f"detector.{kind.value}") for kind in kinds}
+        | {"context": texts.context(context)},
+    )
 
 
 @handles(vp.GetDiagnostics)

@@ -1,0 +1,53 @@
+"""Who does what: the actors the server's access log records, from Home Assistant's users.
+
+The access log lives on the server (its data folder); Home Assistant tells it who acted: the
+user behind a service call, an administrator in the settings, or an automation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import Unauthorized, UnknownUser
+
+import vigil_protocol as vp
+
+SETTINGS_ACTOR: Final = vp.Actor(name="settings (administrator)", is_admin=True, origin="user")
+"""Changes made in the settings (flows carry no user; only administrators can open them)."""
+AUTOMATION_ACTOR: Final = vp.Actor(name="automation", is_admin=False, origin="automation")
+
+
+class AdminRequired(Unauthorized):
+    """Only an administrator may call this action."""
+
+    def __init__(self, context: Context) -> None:
+        """Refuse the call's user."""
+        super().__init__(context=context, permission="admin")
+
+
+async def async_actor(hass: HomeAssistant, context: Context) -> vp.Actor:
+    """Return who made a call: its user, or an automation when it has none."""
+    if context.user_id is None:
+        return AUTOMATION_ACTOR
+    user = await hass.auth.async_get_user(context.user_id)
+    if user is None:
+        raise UnknownUser(context=context)
+    return vp.Actor(name=user.name or "", user_id=user.id, is_admin=user.is_admin, origin="user")
+
+
+async def async_require_admin(hass: HomeAssistant, context: Context) -> vp.Actor:
+    """Return the call's actor, or refuse the call when it is not an administrator's.
+
+    A call without a user (an automation) is not an administrator's: the actions that read
+    or export what Vigil keeps need a person, whose name the access log records.
+    """
+    actor = await async_actor(hass, context)
+    if not actor.is_admin:
+        raise AdminRequired(context)
+    return actor
+
+
+def details(**values: Any) -> dict[str, vp.JsonValue]:
+    """Return an access log entry's details, as plain JSON."""
+    return {key: value for key, value in values.items() if value is not None}

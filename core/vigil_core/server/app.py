@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from vigil_core.config import EngineConfig
 from vigil_core.engine import Engine, RestartRequired
 from vigil_core.errors import ConfigInvalid, ModelError, VigilError
+from vigil_core.inference.loader import resolve_model
 from vigil_core.privacy.access_log import AccessLog, load_or_create_key
 from vigil_core.privacy.inventory import enforce_context
 from vigil_core.privacy.retention import DirectoryStore
@@ -273,6 +274,11 @@ class VigilServer:
             await self._stop_engine()
         else:
             old_ids = set()
+        if self.settings.allow_download:
+            try:
+                await asyncio.to_thread(_ensure_models, config)
+            except ModelError as err:
+                _LOGGER.error("A model could not be downloaded: %s", err)
         engine = await asyncio.to_thread(
             partial(Engine, config, loop=asyncio.get_running_loop(), audit=self.access_log)
         )
@@ -343,6 +349,16 @@ class VigilServer:
         if not self.settings.require_token:
             return True
         return bool(self.token) and hmac.compare_digest(token.encode(), self.token.encode())
+
+
+def _ensure_models(config: EngineConfig) -> None:
+    """Download the models a configuration needs and no folder holds (sha256-checked)."""
+    names = [config.detector.model] if any(c.detections == "vigil" for c in config.cameras) else []
+    if any(camera.anpr.enabled for camera in config.cameras):
+        names += [config.anpr.detector, config.anpr.ocr_model]
+    for name in names:
+        path = resolve_model(name, models_dir=config.models_dir, allow_download=True)
+        _LOGGER.debug("Model %s: %s", name, path)
 
 
 def _passages(engine: Engine) -> dict[str, int]:

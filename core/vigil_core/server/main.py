@@ -13,12 +13,14 @@ from pathlib import Path
 import signal
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vigil_protocol import DEFAULT_PORT
 
-from .app import ServerSettings, VigilServer
 from .data import DataFolder
+
+if TYPE_CHECKING:
+    from .app import ServerSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,6 +101,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the server until SIGINT or SIGTERM."""
     from vigil_core.cli import load_raw_config  # noqa: PLC0415 - the CLI imports this module
 
+    from .app import ServerSettings  # noqa: PLC0415 - the engine loads only to serve
+
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -127,6 +131,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 async def serve(settings: ServerSettings) -> int:
     """Start a server, say where it listens (one JSON line on stdout), run until a signal."""
+    from .app import VigilServer  # noqa: PLC0415
+
     server = VigilServer(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

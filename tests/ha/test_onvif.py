@@ -11,12 +11,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 import time
 from typing import Any
-from unittest.mock import MagicMock, patch
+from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigSubentryData
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import (
     CONF_HOST,
-    CONF_NAME,
     CONF_PASSWORD,
     CONF_PORT,
     CONF_USERNAME,
@@ -26,7 +25,6 @@ from homeassistant.const import (
     STATE_UNKNOWN,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -51,14 +49,11 @@ from custom_components.vigil.onvif_entities import (
     LINE_CROSSING_EVENT,
     TOPIC_EVENT,
 )
-from custom_components.vigil.onvif_runtime import CONF_REAUTH_SUBENTRY
-from tests.ha.conftest import CAMERA_ID, FakeEngine, camera_subentry, setup_entry
+from tests.ha.conftest import FakeEngine, setup_entry
 from tests.ha.translations import load
 from tests.support.onvif_emulator import SUB_TOKEN, OnvifEmulator
 from tests.support.onvif_event_service import topic_of
-from tests.support.ws_discovery import Answer, DiscoveryResponder
-from vigil_core.errors import AuthFailed
-from vigil_core.events.model import RuleEvent, SourceState
+from vigil_core.events.model import RuleEvent
 from vigil_core.sources.onvif_events import OnvifEventSettings
 from vigil_core.sources.onvif_messages import normalize_topic
 
@@ -123,13 +118,6 @@ def fast_events() -> Iterator[None]:
     """Pull, renew and retry in fractions of a second."""
     with patch("custom_components.vigil.onvif_runtime.EVENT_SETTINGS", FAST):
         yield
-
-
-@pytest.fixture
-def probe() -> Iterator[MagicMock]:
-    """Every stream plays."""
-    with patch("custom_components.vigil.validation.probe", return_value=None) as mock:
-        yield mock
 
 
 def _emulator(**kwargs: Any) -> OnvifEmulator:
@@ -204,96 +192,6 @@ async def _loaded(hass: HomeAssistant, camera: OnvifEmulator) -> MockConfigEntry
 
 
 BINARY_KEYS = list(BINARY)
-
-
-async def test_discovered_camera_is_offered_then_set_up(
-    hass: HomeAssistant, engines: list[FakeEngine], camera: OnvifEmulator, probe: MagicMock
-) -> None:
-    """A camera that answers WS-Discovery is listed; picking it fills the ONVIF form."""
-    hub = MockConfigEntry(domain=DOMAIN, data=HUB_DATA)
-    await setup_entry(hass, hub)
-    answer = Answer("HIKVISION DS-2CD2143G2-I", "DS-2CD2143G2-I", camera.host, camera.port, "gate")
-    async with DiscoveryResponder(answer) as responder:
-        with (
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TARGETS", [responder.target]),
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TIMEOUT_S", 0.2),
-        ):
-            result = await hass.config_entries.subentries.async_init(
-                (hub.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
-            )
-            result = await hass.config_entries.subentries.async_configure(
-                result["flow_id"], {"next_step_id": SOURCE_ONVIF}
-            )
-    assert result["step_id"] == "onvif_discovery"
-    options = result["data_schema"].schema["device"].config["options"]
-    assert options == [
-        {"value": "urn:uuid:gate", "label": f"HIKVISION DS-2CD2143G2-I (127.0.0.1:{camera.port})"},
-        {"value": "manual", "label": "manual"},
-    ]
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"device": "urn:uuid:gate"}
-    )
-    assert result["step_id"] == SOURCE_ONVIF
-    suggested = {
-        str(key): key.description["suggested_value"]
-        for key in result["data_schema"].schema
-        if key.description
-    }
-    assert suggested == {
-        CONF_NAME: "HIKVISION DS-2CD2143G2-I", CONF_HOST: "127.0.0.1", CONF_PORT: camera.port,
-    }  # fmt: skip
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {CONF_NAME: "Gate", CONF_HOST: camera.host, CONF_PORT: camera.port,
-         CONF_USERNAME: USER, CONF_PASSWORD: PASSWORD},
-    )  # fmt: skip
-    assert result["step_id"] == "onvif_profile"
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_PROFILE: SUB_TOKEN}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"][CONF_HOST] == "127.0.0.1"
-    await hass.async_block_till_done()
-    # The reloaded hub follows the new camera's events.
-    await wait_for(hass, lambda: _state(hass, BINARY_KEYS[0]) == STATE_OFF, "camera entities")
-
-
-async def test_manual_entry_and_no_answer_skip_discovery(
-    hass: HomeAssistant, engines: list[FakeEngine], camera: OnvifEmulator
-) -> None:
-    """'Enter the address myself' shows an empty form; a silent network goes straight to it."""
-    hub = MockConfigEntry(domain=DOMAIN, data=HUB_DATA)
-    await setup_entry(hass, hub)
-    answer = Answer("Gate", "X", camera.host, camera.port)
-    async with DiscoveryResponder(answer) as responder:
-        with (
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TARGETS", [responder.target]),
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TIMEOUT_S", 0.1),
-        ):
-            flow = await hass.config_entries.subentries.async_init(
-                (hub.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
-            )
-            result = await hass.config_entries.subentries.async_configure(
-                flow["flow_id"], {"next_step_id": SOURCE_ONVIF}
-            )
-            assert result["step_id"] == "onvif_discovery"
-            result = await hass.config_entries.subentries.async_configure(
-                flow["flow_id"], {"device": "manual"}
-            )
-            assert result["step_id"] == SOURCE_ONVIF
-            assert not any(key.description for key in result["data_schema"].schema)
-
-        with (
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TARGETS", [("127.0.0.1", 9)]),
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TIMEOUT_S", 0.05),
-        ):
-            flow = await hass.config_entries.subentries.async_init(
-                (hub.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
-            )
-            result = await hass.config_entries.subentries.async_configure(
-                flow["flow_id"], {"next_step_id": SOURCE_ONVIF}
-            )
-    assert result["step_id"] == SOURCE_ONVIF
 
 
 async def test_every_mapped_topic_reaches_its_entity(
@@ -438,68 +336,6 @@ async def test_camera_without_events_has_no_event_entities(
     assert not [e for e in er.async_get(hass).entities.values() if "_onvif_" in e.unique_id]
 
 
-async def test_refused_login_starts_reauth(
-    hass: HomeAssistant, engines: list[FakeEngine], camera: OnvifEmulator
-) -> None:
-    """Wrong credentials start the hub's reauth flow for that camera; the right ones fix it."""
-    entry = _entry(camera, password="Old-Pass")
-    await setup_entry(hass, entry)
-    await wait_for(hass, lambda: bool(_reauth_flows(hass)), "a reauth flow")
-    (flow,) = _reauth_flows(hass)
-    assert flow["context"]["entry_id"] == entry.entry_id
-    form = await hass.config_entries.flow.async_configure(flow["flow_id"])
-    assert form["step_id"] == "reauth_confirm"
-    placeholders = form["description_placeholders"]
-    assert (placeholders["camera"], placeholders["host"]) == ("Gate", f"127.0.0.1:{camera.port}")
-
-    result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_USERNAME: USER, CONF_PASSWORD: "Still-Wrong"}
-    )
-    assert result["errors"] == {"base": "invalid_auth"}
-    result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_USERNAME: USER, CONF_PASSWORD: PASSWORD}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_successful"
-    await hass.async_block_till_done()
-    assert entry.subentries[ONVIF_ID].data[CONF_PASSWORD] == PASSWORD
-    await wait_for(
-        hass, lambda: _state(hass, "binary_sensor.gate_camera_motion") == STATE_OFF, "up"
-    )
-
-
-async def test_stream_refusing_login_starts_reauth(
-    hass: HomeAssistant, engines: list[FakeEngine], probe: MagicMock
-) -> None:
-    """A stream camera whose RTSP login is refused asks for its credentials too."""
-    entry = MockConfigEntry(domain=DOMAIN, data=HUB_DATA, subentries_data=[camera_subentry()])
-    await setup_entry(hass, entry)
-    engines[0].source_state(CAMERA_ID.lower(), SourceState.OFFLINE, "401", key="invalid_auth")
-    await hass.async_block_till_done()
-    (flow,) = _reauth_flows(hass)
-    probe.side_effect = [AuthFailed("refused"), None]
-    result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_USERNAME: "viewer", CONF_PASSWORD: "wrong"}
-    )
-    assert result["errors"] == {"base": "invalid_auth"}
-    result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_USERNAME: "viewer", CONF_PASSWORD: "n3w"}
-    )
-    assert result["reason"] == "reauth_successful"
-    assert entry.subentries[CAMERA_ID].data[CONF_PASSWORD] == "n3w"
-    assert probe.call_args.args[0] == "rtsp://viewer:n3w@192.0.2.10:554/stream1"
-
-
-async def test_reauth_for_a_removed_camera_aborts(
-    hass: HomeAssistant, engines: list[FakeEngine]
-) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, data=HUB_DATA)
-    await setup_entry(hass, entry)
-    result = await entry.start_reauth_flow(hass, data={CONF_REAUTH_SUBENTRY: "gone"})
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_camera_removed"
-
-
 def test_entity_strings_and_icons() -> None:
     """Every ONVIF entity description has a name and an icon; event types are translated."""
     import json  # noqa: PLC0415
@@ -524,11 +360,3 @@ def test_entity_strings_and_icons() -> None:
 
 def _reports(events: list[RuleEvent], report: str) -> list[tuple[str, str]]:
     return [(e.kind, e.phase.value) for e in events if e.attrs["report"] == report]
-
-
-def _reauth_flows(hass: HomeAssistant) -> list[Any]:
-    return [
-        flow
-        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        if flow["context"]["source"] == SOURCE_REAUTH
-    ]

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Generator
-from datetime import timedelta
 import json
 from pathlib import Path
 import time
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_USER, ConfigSubentryData
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import Context, HomeAssistant, State
-from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
@@ -25,7 +23,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.vigil.anpr_config import SUBENTRY_PLATE_READING, SUBENTRY_WATCHLIST
+from custom_components.vigil.anpr_config import SUBENTRY_WATCHLIST
 from custom_components.vigil.const import (
     CONF_ACKNOWLEDGEMENTS,
     CONF_DEPLOYMENT_CONTEXT,
@@ -180,189 +178,7 @@ def _entity(hass: HomeAssistant, key: str, camera: str | None = CAMERA_SLUG) -> 
 # --- the watchlist flow ----------------------------------------------------------------------
 
 
-async def _start(hass: HomeAssistant, kind: str = SUBENTRY_WATCHLIST, **context: Any) -> Any:
-    return await hass.config_entries.subentries.async_init(
-        (ENTRY_ID, kind), context={"source": SOURCE_USER, **context}
-    )
-
-
-async def test_watchlist_flow_errors_recovery_and_access_log(
-    hass: HomeAssistant, engines: list[FakeEngine]
-) -> None:
-    """Every error is shown on its field; the saved entry reaches the engine and the log."""
-    entry = _entry(watch=False)
-    await setup_entry(hass, entry)
-    result = await _start(hass)
-    assert result["type"] is FlowResultType.FORM
-    yesterday = (dt_util.now().date() - timedelta(days=1)).isoformat()
-    tomorrow = (dt_util.now().date() + timedelta(days=1)).isoformat()
-    cases = [
-        ({"plate": "AB#12", "label": "Van"}, {"plate": "invalid_plate"}),
-        ({"plate": "A", "label": "Van"}, {"plate": "plate_too_short"}),
-        ({"plate": "ABCDEFGHIJK1", "label": "Van"}, {"plate": "plate_too_long"}),
-        ({"plate": PLATE, "label": "   "}, {"label": "label_required"}),
-        ({"plate": PLATE, "label": "Van", "expires": yesterday}, {"expires": "expires_in_past"}),
-        ({"plate": PLATE, "label": "x" * 65}, {"base": "invalid_entry"}),
-    ]
-    for user_input, errors in cases:
-        result = await hass.config_entries.subentries.async_configure(result["flow_id"], user_input)
-        assert result["type"] is FlowResultType.FORM
-        assert result["errors"] == errors
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {"plate": "AB-*-CD", "label": "Fleet", "reason": "our vans", "expires": tomorrow},
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-    sub = next(s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_WATCHLIST)
-    assert sub.data == {
-        "plate": "AB-*-CD",
-        "label": "Fleet",
-        "reason": "our vans",
-        "expires": tomorrow,
-    }
-    # Taken live: no reload (the same engine, streams not restarted), the new entry matches.
-    assert len(engines) == 1
-    live = engines[-1].anpr.watchlist
-    assert [e.entry_id for e in live.entries] == [sub.subentry_id.lower()]
-    assert live.match("AB777CD", time.time()) is not None
-    log = await hass.async_add_executor_job(_log, hass)
-    assert log[-1]["action"] == "watchlist_add"
-    assert log[-1]["reason"] == "our vans"
-    assert log[-1]["actor"]["name"] == "settings (administrator)"
-    assert "AB" not in json.dumps(log[-1]["details"]) + log[-1]["target"]
-
-    # Reconfigure: the change is logged, the engine gets the new plate.
-    result = await entry.start_subentry_reconfigure_flow(hass, SUBENTRY_WATCHLIST, sub.subentry_id)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"plate": "A", "label": "Fleet"}
-    )
-    assert result["errors"] == {"plate": "plate_too_short"}
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"plate": "GH-123-KL", "label": "Fleet", "reason": "new van"}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reconfigure_successful"
-    await hass.async_block_till_done()
-    assert len(engines) == 1
-    assert engines[-1].anpr.watchlist.match("GH123KL", time.time()) is not None
-    assert engines[-1].anpr.watchlist.match("AB777CD", time.time()) is None
-    log = await hass.async_add_executor_job(_log, hass)
-    assert (log[-1]["action"], log[-1]["target"]) == ("watchlist_change", sub.subentry_id)
-
-    # Removal runs no flow: the entry's listener logs it.
-    assert hass.config_entries.async_remove_subentry(entry, sub.subentry_id)
-    await hass.async_block_till_done()
-    log = await hass.async_add_executor_job(_log, hass)
-    assert [e["action"] for e in log if e["action"].startswith("watchlist")] == [
-        "watchlist_add",
-        "watchlist_change",
-        "watchlist_remove",
-    ]
-    assert len(engines) == 1
-    assert len(engines[-1].anpr.watchlist) == 0
-
-    # Any other change rebuilds the engine, with the watchlist as it is now.
-    hass.config_entries.async_update_entry(entry, options={**entry.options, "confidence": 0.4})
-    await hass.async_block_till_done()
-    assert len(engines) == 2
-    assert engines[-1].config.anpr.watchlist.entries == []
-
-
-async def test_watchlist_flow_refuses_a_non_admin_user(
-    hass: HomeAssistant, engines: list[FakeEngine], hass_read_only_user: MockUser
-) -> None:
-    """A flow that carries a user who is not an administrator saves nothing."""
-    entry = _entry(watch=False)
-    await setup_entry(hass, entry)
-    result = await _start(hass, user_id=hass_read_only_user.id)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"plate": PLATE, "label": "Van"}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "admin_required"
-    assert not [s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_WATCHLIST]
-
-
 # --- the plate reading flow ------------------------------------------------------------------
-
-
-async def test_plate_reading_flow_watchlist_and_gated_full_mode(
-    hass: HomeAssistant, engines: list[FakeEngine]
-) -> None:
-    """Watchlist mode saves at once; full mode needs its confirmation and a legal basis."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Vigil",
-        entry_id=ENTRY_ID,
-        data={CONF_DOWNLOAD_MODELS: False, CONF_DEPLOYMENT_CONTEXT: "private_home"},
-        subentries_data=[camera_subentry()],
-    )
-    await setup_entry(hass, entry)
-    result = await _start(hass, SUBENTRY_PLATE_READING)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"camera": CAMERA_ID}
-    )
-    assert result["step_id"] == "settings"
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {"enabled": True, "mode": "both", "countries": ["fr"], "privacy": "watchlist"},
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "plate_reading_saved"
-    await hass.async_block_till_done()
-    spec = engines[-1].config.cameras[0].anpr
-    assert (spec.enabled, spec.mode, spec.countries, spec.privacy) == (
-        True,
-        "both",
-        ["fr"],
-        "watchlist",
-    )
-
-    result = await _start(hass, SUBENTRY_PLATE_READING)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"camera": CAMERA_ID}
-    )
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"enabled": True, "mode": "full_frame", "privacy": "full"}
-    )
-    assert result["step_id"] == "full"
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"full_acknowledged": False}
-    )
-    assert result["errors"] == {"full_acknowledged": "full_ack_required"}
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"full_acknowledged": True}
-    )
-    assert result["step_id"] == "acknowledge"
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {
-            "legal_basis": "legitimate_interests",
-            "justification": "Too short",
-            "acknowledged_by": "Alex",
-            "confirm": True,
-        },
-    )
-    assert result["errors"] == {"justification": "justification_too_short"}
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {
-            "legal_basis": "legitimate_interests",
-            "justification": "Repeated thefts from the private courtyard, logged by police.",
-            "acknowledged_by": "Alex",
-            "confirm": True,
-        },
-    )
-    assert result["reason"] == "plate_reading_saved"
-    await hass.async_block_till_done()
-    camera = entry.subentries[CAMERA_ID]
-    assert "anpr_full" in camera.data[CONF_ACKNOWLEDGEMENTS]
-    assert camera.data["password"] == "s3cret"
-    spec = engines[-1].config.cameras[0].anpr
-    assert (spec.privacy, spec.full_acknowledged, spec.countries) == ("full", True, [])
-    log = await hass.async_add_executor_job(_log, hass)
-    assert log[-1]["action"] == "acknowledgement"
 
 
 # --- entities --------------------------------------------------------------------------------

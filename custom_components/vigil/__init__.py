@@ -25,6 +25,7 @@ from .access import SETTINGS_ACTOR
 from .client import AuthRefused, IncompatibleServer, ServerError, VigilClientError
 from .const import DOMAIN, MANUFACTURER
 from .data import VigilConfigEntry, VigilRuntime
+from .frigate_setup import async_check_frigate
 from .mqtt_broker import async_frigate_broker
 from .server_config import (
     SUBENTRY_WATCHLIST,
@@ -112,6 +113,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    async_check_frigate(hass, entry)
     return True
 
 

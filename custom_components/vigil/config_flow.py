@@ -219,7 +219,7 @@ class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def _async_found(self, data: dict[str, Any], hello: vp.Hello) -> ConfigFlowResult:
-        """A server answered: one entry per server id, then the deployment context."""
+        """Keep one entry per server id, then ask the deployment context."""
         await self.async_set_unique_id(hello.server_id, raise_on_progress=False)
         self._abort_if_unique_id_configured(updates=data)
         self._server = data | {CONF_SERVER_ID: hello.server_id}
@@ -241,7 +241,7 @@ class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(step_id="context", data_schema=CONTEXT_SCHEMA)
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """The server refused the token: ask for the current one."""
+        """Ask for the current token: the server refused the one saved."""
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(

@@ -261,8 +261,13 @@ def zones_of(entry: ConfigEntry) -> dict[str, ZoneInfo]:
 
 
 def rules_of(entry: ConfigEntry) -> dict[str, RuleInfo]:
-    """Return the rules on known cameras, by server id."""
+    """Return the rules that can run on known cameras, by server id.
+
+    A rule whose zone, route zones or ground calibration was removed since is left out (with
+    a warning), not sent: the server would refuse the whole configuration for it.
+    """
     cameras = cameras_of(entry)
+    zones = zones_of(entry)
     calibrated = {
         slug_id(sub.data[CONF_CAMERA])
         for sub in of_type(entry, SUBENTRY_CAMERA_SETTING)
@@ -272,6 +277,10 @@ def rules_of(entry: ConfigEntry) -> dict[str, RuleInfo]:
     for sub in of_type(entry, SUBENTRY_RULE):
         camera_id = slug_id(sub.data[CONF_CAMERA])
         if camera_id not in cameras:
+            continue
+        missing = _missing_for(sub.data, camera_id, zones, camera_id in calibrated)
+        if missing:
+            _LOGGER.warning("Rule %s cannot run and is skipped: %s", sub.title, missing)
             continue
         rules[slug_id(sub.subentry_id)] = RuleInfo(
             subentry_id=sub.subentry_id,
@@ -283,6 +292,29 @@ def rules_of(entry: ConfigEntry) -> dict[str, RuleInfo]:
             calibrated=camera_id in calibrated,
         )
     return rules
+
+
+def _missing_for(
+    data: Mapping[str, Any], camera_id: str, zones: Mapping[str, ZoneInfo], calibrated: bool
+) -> str | None:
+    """Return what a rule needs and its camera no longer has, or None."""
+
+    def on_camera(zone: Any) -> bool:
+        found = zones.get(slug_id(str(zone)))
+        return found is not None and found.camera_id == camera_id
+
+    if (zone := data.get(CONF_ZONE)) and not on_camera(zone):
+        return "its zone was removed"
+    if data.get(CONF_KIND) == KIND_ROUTE:
+        kept = [z for z in data.get(CONF_ZONES) or [] if on_camera(z)]
+        if len(kept) < 2:
+            return "fewer than two of its zones remain"
+    needs_calibration = (
+        data.get(CONF_KIND) == KIND_CROWD and data.get(CONF_METRIC) == "density"
+    ) or (data.get(CONF_KIND) == KIND_FAST_MOVE and data.get(CONF_SPEED_UNIT) == SPEED_KMH)
+    if needs_calibration and not calibrated:
+        return "its camera's ground calibration was removed"
+    return None
 
 
 # --- the server's configuration --------------------------------------------------------------

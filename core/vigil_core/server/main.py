@@ -63,11 +63,13 @@ def add_commands(sub: Any) -> None:
         type=Path,
         help="run this YAML configuration (standalone, without Home Assistant)",
     )
-    serve.add_argument("--models-dir", type=Path, help="folder holding the model files")
+    serve.add_argument(
+        "--models-dir", type=Path, help="folder holding the model files (default <data>/models)"
+    )
     serve.add_argument(
         "--download",
         action="store_true",
-        help="download missing models from their pinned URLs (sha256-checked)",
+        help="download the models a configuration needs from their pinned URLs (sha256-checked)",
     )
     serve.add_argument("--tls-cert", type=Path, help="serve TLS with this certificate (PEM)")
     serve.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")

@@ -136,6 +136,7 @@ class VigilServer:
             self._announcer = await announce(
                 self.server_id, self.settings.name, self.port, self.settings.version,
                 tls=self.settings.tls_cert is not None,
+                host=self.settings.host,
             )  # fmt: skip
         _LOGGER.info(
             "Vigil server %s listening on %s:%d (protocol %s)",

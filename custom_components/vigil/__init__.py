@@ -11,7 +11,13 @@ from __future__ import annotations
 import json
 import logging
 
-from homeassistant.const import Platform
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_PORT,
+    CONF_SSL,
+    CONF_VERIFY_SSL,
+    Platform,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
@@ -23,7 +29,7 @@ import vigil_protocol as vp
 
 from .access import SETTINGS_ACTOR
 from .client import AuthRefused, IncompatibleServer, ServerError, VigilClientError
-from .const import DOMAIN, MANUFACTURER
+from .const import CONF_SERVER_ID, CONF_TOKEN, DEFAULT_PORT, DOMAIN, MANUFACTURER
 from .data import VigilConfigEntry, VigilRuntime
 from .frigate_setup import async_check_frigate
 from .mqtt_broker import async_frigate_broker
@@ -50,10 +56,54 @@ PLATFORMS: list[Platform] = [
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
+SERVER_DOCS = "https://github.com/vigil-project/vigil/blob/main/docs/server.md"
+
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register Vigil's actions, which work on the loaded servers."""
     async_setup_services(hass)
+    return True
+
+
+_V1_ONLY_KEYS = ("models_dir", "download_models")
+"""What a version 1 entry (the engine inside Home Assistant) kept and a server entry does not."""
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> bool:
+    """Turn a version 1 entry (engine in Home Assistant) into a server entry; keep its subentries.
+
+    The cameras, zones, rules, watchlist, deployment context and options stay as they are: a
+    server runs the same configuration. Where the server runs is not known, so the entry points
+    at this machine with no token, and a repair issue says what to do (start the server, then
+    reconfigure the entry with its address and token).
+    """
+    if entry.version > 2:
+        return False  # made by a newer Vigil: refuse rather than lose what it holds
+    if entry.version == 1:
+        data = {key: value for key, value in entry.data.items() if key not in _V1_ONLY_KEYS}
+        data |= {
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: DEFAULT_PORT,
+            CONF_TOKEN: "",
+            CONF_SSL: False,
+            CONF_VERIFY_SSL: True,
+        }
+        hass.config_entries.async_update_entry(entry, data=data, version=2, minor_version=1)
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            f"moved_to_server_{entry.entry_id}",
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="moved_to_server",
+            translation_placeholders={"entry": entry.title},
+            learn_more_url=SERVER_DOCS,
+        )
+        _LOGGER.warning(
+            "Vigil's analysis now runs in a Vigil server: start one and reconfigure %s with its "
+            "address and token",
+            entry.title,
+        )
     return True
 
 
@@ -94,6 +144,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
             translation_placeholders={"server": entry.title, "error": err.message},
         ) from err
     ir.async_delete_issue(hass, DOMAIN, f"protocol_version_{entry.entry_id}")
+    ir.async_delete_issue(hass, DOMAIN, f"moved_to_server_{entry.entry_id}")
+    if entry.unique_id is None:  # a migrated entry learns which server it is on
+        hass.config_entries.async_update_entry(
+            entry,
+            unique_id=hello.server_id,
+            data={**entry.data, CONF_SERVER_ID: hello.server_id},
+        )
     entry.runtime_data = VigilRuntime(
         store=store,
         cameras=cameras_of(entry),

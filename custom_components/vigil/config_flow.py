@@ -33,6 +33,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import voluptuous as vol
 
@@ -218,6 +219,45 @@ class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
             },
         )
 
+    async def async_step_hassio(self, discovery_info: HassioServiceInfo) -> ConfigFlowResult:
+        """Offer the Vigil app (add-on): the Supervisor passes its address and token."""
+        config = discovery_info.config
+        server_id = str(config.get("server_id") or "")
+        token = str(config.get("token") or "")
+        if not server_id or not token or not config.get("host"):
+            return self.async_abort(reason="not_vigil")
+        await self.async_set_unique_id(server_id)
+        data = _server_data(
+            {
+                CONF_HOST: str(config["host"]),
+                CONF_PORT: int(config.get("port") or DEFAULT_PORT),
+                CONF_TOKEN: token,
+            }
+        )
+        self._abort_if_unique_id_configured(updates=data)
+        self._server = data
+        self.context["title_placeholders"] = {"name": discovery_info.name}
+        return await self.async_step_hassio_confirm()
+
+    async def async_step_hassio_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Confirm adding the app's server; nothing to type, the Supervisor gave the token."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            hello, errors = await async_check_server(self.hass, self._server)
+            if hello is not None:
+                return await self._async_found(self._server, hello)
+            # The form has no token field: a refused token is the whole form's error.
+            errors = {"base": errors.get(CONF_TOKEN) or errors.get("base", "cannot_connect")}
+        return self.async_show_form(
+            step_id="hassio_confirm",
+            errors=errors,
+            description_placeholders={
+                "address": f"{self._server[CONF_HOST]}:{self._server[CONF_PORT]}"
+            },
+        )
+
     async def _async_found(self, data: dict[str, Any], hello: vp.Hello) -> ConfigFlowResult:
         """Keep one entry per server id, then ask the deployment context."""
         await self.async_set_unique_id(hello.server_id, raise_on_progress=False)
@@ -280,13 +320,18 @@ class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
             hello = None
             if not errors:
                 hello, errors = await async_check_server(self.hass, data)
-            if hello is not None and hello.server_id != entry.data.get(CONF_SERVER_ID):
+            # A migrated version 1 entry knows no server yet: the first one it is given is its.
+            known = entry.data.get(CONF_SERVER_ID)
+            if hello is not None and known and hello.server_id != known:
                 errors["base"] = "wrong_server"
             if hello is not None and not errors:
                 if context != old:
                     await _async_record_context(self.hass, data, old, context, reason)
                 return self.async_update_reload_and_abort(
-                    entry, data_updates=data | {CONF_DEPLOYMENT_CONTEXT: context.value}
+                    entry,
+                    unique_id=hello.server_id,
+                    data_updates=data
+                    | {CONF_DEPLOYMENT_CONTEXT: context.value, CONF_SERVER_ID: hello.server_id},
                 )
         schema = server_schema().extend(
             {

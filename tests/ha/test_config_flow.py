@@ -13,10 +13,11 @@ import ipaddress
 from typing import Any
 
 from aiohttp import web
-from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF
+from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SSL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -34,7 +35,7 @@ from custom_components.vigil.const import (
     CONF_TOKEN,
     DOMAIN,
 )
-from tests.ha.conftest import ServerFactory, wait_until
+from tests.ha.conftest import ServerFactory, camera_subentry, wait_until, zone_subentry
 from tests.ha.flows import loaded
 from vigil_core.server import VigilServer
 import vigil_protocol as vp
@@ -315,3 +316,60 @@ def test_every_subentry_type_has_its_flow() -> None:
     assert sorted(types) == sorted(
         ["camera", "zone", "rule", "camera_setting", "watchlist_entry", "plate_reading"]
     )
+
+
+async def test_a_version_1_entry_becomes_a_server_entry_keeping_its_cameras(
+    hass: HomeAssistant, vigil_server: VigilServer, pattern_stream: str
+) -> None:
+    """The engine left Home Assistant: a version 1 entry keeps its subentries and is pointed
+    at a server through reconfigure, guided by a repair issue."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Vigil",
+        version=1,
+        data={
+            CONF_DEPLOYMENT_CONTEXT: "private_home",
+            "download_models": True,
+            "models_dir": "/config/models",
+        },
+        options={CONF_ANALYSIS_FPS: 3.0},
+        subentries_data=[camera_subentry(pattern_stream), zone_subentry()],
+    )
+    entry.add_to_hass(hass)
+    # No server at 127.0.0.1:8765 with an empty token: the entry waits for one.
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.version == 2
+    assert "models_dir" not in entry.data
+    assert "download_models" not in entry.data
+    assert entry.data[CONF_DEPLOYMENT_CONTEXT] == "private_home"
+    assert entry.data[CONF_TOKEN] == ""
+    assert entry.options == {CONF_ANALYSIS_FPS: 3.0}
+    assert len(entry.subentries) == 2
+    issues = ir.async_get(hass)
+    assert issues.async_get_issue(DOMAIN, f"moved_to_server_{entry.entry_id}") is not None
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await _configure(
+        hass, result["flow_id"], {**_form(vigil_server), CONF_DEPLOYMENT_CONTEXT: "private_home"}
+    )
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
+    await hass.async_block_till_done()
+    await wait_until(hass, lambda: entry.state is ConfigEntryState.LOADED, "the entry loaded")
+    assert entry.unique_id == vigil_server.server_id
+    assert entry.data[CONF_SERVER_ID] == vigil_server.server_id
+    assert issues.async_get_issue(DOMAIN, f"moved_to_server_{entry.entry_id}") is None
+    await wait_until(
+        hass,
+        lambda: hass.states.get("binary_sensor.front_door_driveway_occupied") is not None,
+        "the zone's entity back",
+    )
+
+
+async def test_an_entry_from_a_newer_vigil_is_left_alone(hass: HomeAssistant) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, title="Vigil", version=3, data={"future": 1})
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.MIGRATION_ERROR
+    assert entry.data == {"future": 1}

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF, ConfigEntryState
+from homeassistant.config_entries import (
+    SOURCE_HASSIO,
+    SOURCE_USER,
+    SOURCE_ZEROCONF,
+    ConfigEntryState,
+)
 from homeassistant.const import (
     CONF_HOST,
     CONF_PORT,
@@ -15,6 +20,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -140,6 +146,56 @@ async def test_a_discovered_server_asks_only_its_token(
     )
     assert again["type"] is FlowResultType.ABORT
     assert again["reason"] == "already_configured"
+
+
+async def test_the_vigil_app_is_offered_through_the_supervisor_without_typing(
+    hass: HomeAssistant, vigil_server: VigilServer
+) -> None:
+    def info(token: str) -> HassioServiceInfo:
+        config = {
+            "host": "127.0.0.1",
+            "port": vigil_server.port,
+            "token": token,
+            "server_id": vigil_server.server_id,
+        }
+        return HassioServiceInfo(config=config, name="Vigil", slug="vigil", uuid="1234")
+
+    # A discovery without the server's id or token is not Vigil's.
+    refused = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_HASSIO}, data=info("")
+    )
+    assert refused["type"] is FlowResultType.ABORT
+    assert refused["reason"] == "not_vigil"
+    # A stale token from the Supervisor is refused by the server at confirmation.
+    stale = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_HASSIO}, data=info("stale")
+    )
+    assert stale["step_id"] == "hassio_confirm"
+    stale = await hass.config_entries.flow.async_configure(stale["flow_id"], {})
+    assert stale["errors"] == {"base": "invalid_auth"}
+    hass.config_entries.flow.async_abort(stale["flow_id"])
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_HASSIO}, data=info(vigil_server.token)
+    )
+    assert result["step_id"] == "hassio_confirm"
+    assert result["description_placeholders"] == {"address": f"127.0.0.1:{vigil_server.port}"}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "context"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEPLOYMENT_CONTEXT: "private_home"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_TOKEN] == vigil_server.token
+    assert result["data"][CONF_SERVER_ID] == vigil_server.server_id
+    # The app restarted with a new token: the entry takes it, no second entry.
+    again = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_HASSIO}, data=info("new-token")
+    )
+    assert again["type"] is FlowResultType.ABORT
+    assert again["reason"] == "already_configured"
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert entry.data[CONF_TOKEN] == "new-token"
 
 
 async def test_entities_follow_the_server_states(

@@ -26,7 +26,9 @@ from .client import AuthRefused, IncompatibleServer, ServerError, VigilClientErr
 from .const import DOMAIN, MANUFACTURER
 from .data import VigilConfigEntry, VigilRuntime
 from .frigate_setup import async_check_frigate
+from .issues import async_setup_issues
 from .mqtt_broker import async_frigate_broker
+from .privacy import async_setup_privacy
 from .server_config import (
     SUBENTRY_WATCHLIST,
     cameras_of,
@@ -112,6 +114,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
         entry_type=dr.DeviceEntryType.SERVICE,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    async_setup_issues(hass, entry)
+    async_setup_privacy(hass, entry)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     async_check_frigate(hass, entry)
     return True

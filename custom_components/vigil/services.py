@@ -28,7 +28,7 @@ from .anpr_entities import async_setup_anpr_services
 from .const import CONF_REASON, DOMAIN
 from .data import VigilConfigEntry
 from .rule_entities import async_setup_rule_services
-from .tamper_entities import async_setup_tamper_services
+from .tamper import async_setup_tamper_services
 
 SERVICE_VERIFY_ACCESS_LOG = "verify_access_log"
 SERVICE_EXPORT_ACCESS_LOG = "export_access_log"

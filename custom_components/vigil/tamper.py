@@ -12,11 +12,26 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.const import ATTR_ENTITY_ID, ENTITY_MATCH_ALL
+from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import service
+
+try:  # newer releases (the service helper below is deprecated there)
+    from homeassistant.helpers.target import (  # type: ignore[import-not-found,unused-ignore]
+        TargetSelection,
+        async_extract_referenced_entity_ids,
+    )
+except ImportError:  # older releases (the tests run 2025.4) have only the service helper
+    TargetSelection = None
 
 import vigil_protocol as vp
 
 from .const import DOMAIN
+from .data import VigilConfigEntry
 from .server_config import CameraInfo
 from .store import VigilStore
 
@@ -24,10 +39,7 @@ _LOGGER = logging.getLogger(__name__)
 
 RULE_ID: Final = "tamper"
 """The rule id of the server's health events (a condition starting or ending)."""
-VIEW_CONDITIONS: Final = frozenset(
-    {vp.TamperCondition.OBSTRUCTION, vp.TamperCondition.DEFOCUS, vp.TamperCondition.ORIENTATION}
-)
-"""Conditions judged on the picture (a lost stream is judged on the stream itself)."""
+SERVICE_RECAPTURE_REFERENCE: Final = "recapture_reference"
 PHASES: Final = {vp.EventPhase.STARTED: "started", vp.EventPhase.ENDED: "ended"}
 
 
@@ -53,3 +65,77 @@ async def async_recapture(store: VigilStore, camera: CameraInfo) -> None:
             translation_placeholders={"camera": camera.name},
         ) from err
     _LOGGER.info("Camera %s: the next frames become the reference view", camera.name)
+
+
+# --- the recapture_reference action ----------------------------------------------------------
+#
+# The action targets cameras: their devices (directly, or through an area, a floor or a label)
+# or any of their entities. It resolves the targets to devices itself rather than acting on
+# entities, because Home Assistant leaves configuration entities such as the re-capture button
+# out of device and area targets, and a camera has one reference view however many entities.
+
+
+def _selected(hass: HomeAssistant, call: ServiceCall) -> tuple[set[str], set[str]]:
+    """Return the entities and devices a call targets (areas, floors, labels resolved)."""
+    if TargetSelection is not None:
+        selected = async_extract_referenced_entity_ids(hass, TargetSelection(call.data))
+    else:
+        selected = service.async_extract_referenced_entity_ids(hass, call)
+    return selected.referenced | selected.indirectly_referenced, set(selected.referenced_devices)
+
+
+def _targeted_cameras(
+    hass: HomeAssistant, call: ServiceCall
+) -> list[tuple[VigilConfigEntry, CameraInfo]]:
+    """Return the loaded cameras a call targets (every camera with view checks for `all`)."""
+    entries: list[VigilConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
+    if call.data.get(ATTR_ENTITY_ID) == ENTITY_MATCH_ALL:
+        return [
+            (entry, camera)
+            for entry in entries
+            for camera in entry.runtime_data.cameras.values()
+            if (state := tamper_state(entry.runtime_data.store, camera.camera_id)) is not None
+            and state.can_recapture
+        ]
+    entity_ids, device_ids = _selected(hass, call)
+    registry = er.async_get(hass)
+    for entity_id in entity_ids:
+        entity = registry.async_get(entity_id)
+        if entity is not None and entity.platform == DOMAIN and entity.device_id:
+            device_ids.add(entity.device_id)
+    devices = dr.async_get(hass)
+    identifiers = {
+        identifier
+        for device_id in device_ids
+        if (device := devices.async_get(device_id)) is not None
+        for domain, identifier in device.identifiers
+        if domain == DOMAIN
+    }
+    return [
+        (entry, camera)
+        for entry in entries
+        for camera in entry.runtime_data.cameras.values()
+        if f"{entry.entry_id}_{camera.camera_id}" in identifiers
+    ]
+
+
+async def _async_recapture_reference(call: ServiceCall) -> None:
+    """Re-capture the reference view of the targeted cameras (after an intended move)."""
+    cameras = _targeted_cameras(call.hass, call)
+    if not cameras:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="no_camera_targeted"
+        )
+    for entry, camera in cameras:
+        await async_recapture(entry.runtime_data.store, camera)
+
+
+@callback
+def async_setup_tamper_services(hass: HomeAssistant) -> None:
+    """Register the re-capture action (once, in async_setup)."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_RECAPTURE_REFERENCE,
+        _async_recapture_reference,
+        schema=cv.make_entity_service_schema({}),
+    )

@@ -19,17 +19,13 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
 from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant, ServiceCall, callback
-from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers.entity import Entity
+from homeassistant.core import callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 import vigil_protocol as vp
 
-from .const import DOMAIN
 from .entity import VigilEntity
-from .entity_actions import async_register_entity_action, explicitly_targeted
 from .server_config import CameraInfo
 from .store import VigilStore
 from .tamper import PHASES, RULE_ID, async_recapture, event_type, tamper_state
@@ -37,7 +33,6 @@ from .tamper import PHASES, RULE_ID, async_recapture, event_type, tamper_state
 if TYPE_CHECKING:
     from .data import VigilConfigEntry
 
-SERVICE_RECAPTURE_REFERENCE: Final = "recapture_reference"
 ATTR_SOURCE: Final = "source"
 ATTR_SCORE: Final = "score"
 ATTR_SINCE: Final = "since"
@@ -238,26 +233,3 @@ class VigilRecaptureButton(VigilEntity, ButtonEntity):
     async def async_press(self) -> None:
         """Ask the server to re-capture the reference view."""
         await async_recapture(self.store, self.camera)
-
-
-async def _async_recapture_reference(entity: Entity, call: ServiceCall) -> None:
-    """Re-capture the reference view of a targeted camera, through its re-capture button.
-
-    A camera device, area or label resolves to its Vigil buttons: the re-capture button acts,
-    the others are skipped unless the call names them itself.
-    """
-    if isinstance(entity, VigilRecaptureButton):
-        await entity.async_press()
-        return
-    if explicitly_targeted(entity, call):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="no_camera_targeted"
-        )
-
-
-@callback
-def async_setup_tamper_services(hass: HomeAssistant) -> None:
-    """Register the re-capture action (once, in async_setup)."""
-    async_register_entity_action(
-        hass, SERVICE_RECAPTURE_REFERENCE, "button", _async_recapture_reference
-    )

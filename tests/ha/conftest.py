@@ -10,6 +10,7 @@ through the server's board, the protocol and the store exactly as a detection's 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 import time
@@ -284,12 +285,13 @@ def stream_state(
     camera_id: str = CAMERA_SLUG,
     reason: str = "",
     key: str | None = None,
+    wall_time: float | None = None,
 ) -> None:
-    """Publish a camera's stream state."""
+    """Publish a camera's stream state (`wall_time`: when it changed, now by default)."""
     publish(
         server,
         SourceStateEvent(
-            camera_id=camera_id, state=state, wall_time=time.time(), reason=reason,
+            camera_id=camera_id, state=state, wall_time=wall_time or time.time(), reason=reason,
             translation_key=key,
         ),
     )  # fmt: skip
@@ -326,6 +328,32 @@ def rule_event(
             at_s=1.0, frame_index=10, wall_time=now, source=source, attrs=attrs,
         ),
     )  # fmt: skip
+
+
+@contextmanager
+def camera_settings(**settings: Any) -> Iterator[None]:
+    """Add settings to every camera of the configuration entries send to their server.
+
+    For settings no form sets yet, such as `tamper` (the health checks): a test's camera on
+    the live test pattern runs them with `tamper={"start_s": 600}`, because the pattern's
+    black background reads as an obstruction after a few seconds.
+    """
+    import custom_components.vigil as vigil  # noqa: PLC0415
+
+    original = vigil.server_config
+
+    def build(entry: Any, mqtt: Any = None) -> dict[str, Any]:
+        config = original(entry, mqtt)
+        for camera in config["cameras"]:
+            camera.update(settings)
+        return config
+
+    with patch("custom_components.vigil.server_config", build):
+        yield
+
+
+QUIET_HEALTH: dict[str, Any] = {"tamper": {"start_s": 600.0}}
+"""Health checks that never raise a view condition during a test (see `camera_settings`)."""
 
 
 @pytest.fixture

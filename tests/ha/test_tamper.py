@@ -37,7 +37,6 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 import yaml
 
-import custom_components.vigil as vigil
 from custom_components.vigil.const import DOMAIN
 from custom_components.vigil.tamper_entities import (
     RECAPTURE_BUTTON,
@@ -47,6 +46,7 @@ from custom_components.vigil.tamper_entities import (
 from tests.ha.conftest import (
     CAMERA_SLUG,
     ENTRY_ID,
+    camera_settings,
     publish,
     setup_entry,
     stream_state,
@@ -81,23 +81,10 @@ def only_platforms() -> Iterator[None]:
         yield
 
 
-def with_tamper(settings: dict[str, Any]) -> Any:
-    """Patch the configuration the entry sends: every camera runs these health checks."""
-    original = vigil.server_config
-
-    def build(entry: Any, mqtt: Any = None) -> dict[str, Any]:
-        config = original(entry, mqtt)
-        for camera in config["cameras"]:
-            camera["tamper"] = dict(settings)
-        return config
-
-    return patch("custom_components.vigil.server_config", build)
-
-
 @pytest.fixture
 async def loaded(hass: HomeAssistant, config_entry: MockConfigEntry) -> MockConfigEntry:
     """Set the server entry up with its camera online and its health checks quiet."""
-    with with_tamper(QUIET):
+    with camera_settings(tamper=QUIET):
         await setup_entry(hass, config_entry)
         await wait_until(hass, lambda: _state(hass, OBSTRUCTION) == STATE_OFF, "the camera online")
     return config_entry
@@ -410,7 +397,7 @@ async def test_entities_follow_the_checks(
     expected: set[str],
 ) -> None:
     """A camera gets entities for the checks the server runs; the button needs a view check."""
-    with with_tamper(QUIET | settings):
+    with camera_settings(tamper=QUIET | settings):
         await setup_entry(hass, config_entry)
     found = {
         entry.entity_id

@@ -463,6 +463,7 @@ async def _privacy(request: vp.CheckPrivacy, _server: VigilServer, _s: Session) 
     except ValueError as err:
         raise ConfigInvalid(str(err)) from None
     texts = Texts(request.language)
+    await asyncio.to_thread(texts.keys)  # reads the wording once, off the loop (then cached)
     statistics = [
         kind for kind in kinds if context and allowance(context, kind) is Allowance.STATISTICS
     ]

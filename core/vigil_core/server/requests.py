@@ -490,7 +490,9 @@ async def _diagnostics(_r: vp.GetDiagnostics, server: VigilServer, _s: Session) 
         data["cameras"] = {
             camera.id: _camera_diagnostics(engine, camera.id) for camera in engine.config.cameras
         }
-        data["anpr"] = json.loads(json.dumps(engine.anpr.diagnostics(), default=str))
+        # The plate store counts its rows in its database: off the loop.
+        anpr = await asyncio.to_thread(engine.anpr.diagnostics)
+        data["anpr"] = json.loads(json.dumps(anpr, default=str))
         data["retention"] = json.loads(json.dumps(engine.retention.describe(), default=str))
         data["held_back"] = [v.key for v in sorted(engine.privacy_violations, key=lambda v: v.key)]
     if server.access_log is not None:

@@ -46,6 +46,7 @@ TO_REDACT = {
     # A camera subentry's unique id is its stream address (without credentials).
     "unique_id",
 }
+_STATE_NAMES = {vp.PlateState.KIND: "plate_reading"}
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 
 
@@ -104,8 +105,9 @@ def _states(entry: VigilConfigEntry) -> dict[str, Any]:
             vp.OnvifState.KIND,
             vp.PlateState.KIND,
         )
+        # "plates" is a redacted key: the plate reading's state goes under another name.
         found = {
-            kind: _plain(state)
+            _STATE_NAMES.get(kind, kind): _plain(state)
             for kind in kinds
             if (state := store.state(camera_id, None, kind)) is not None
         }

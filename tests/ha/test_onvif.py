@@ -30,6 +30,10 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.vigil.const import (
     CONF_PROFILE,
@@ -266,6 +270,28 @@ async def test_unknown_topic_reaches_a_generic_event_entity(
     entry = er.async_get(hass).async_get(reboot)
     assert entry is not None
     assert entry.entity_category == "diagnostic"
+
+
+async def test_diagnostics_show_the_event_channel_without_secrets(
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    camera: OnvifEmulator,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """The channel, its topics and the rules that are on; no login, password or address."""
+    entry = await _loaded(hass, vigil_server, camera)
+    camera.events.change("hikvision_cell_motion", state="true")
+    await wait_until(hass, lambda: _state(hass, MOTION) == STATE_ON, "motion")
+
+    result = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+
+    onvif = result["states"]["cameras"][ONVIF_SLUG]["onvif"]
+    assert onvif["channel"] == "pullpoint"
+    motion = next(topic for topic in onvif["topics"] if topic["kind"] == "motion")
+    assert motion["active"]
+    assert "tamper" in onvif["health_reports"]
+    for secret in (PASSWORD, USER, f"127.0.0.1:{camera.port}"):
+        assert secret not in str(result)
 
 
 async def test_entities_survive_a_server_restart_with_the_camera_offline(

@@ -169,7 +169,7 @@ async def start_server(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Se
             data_dir=data or tmp_path / f"server{len(servers)}",
             port=options.pop("port", 0),
             zeroconf=False,
-            models_dir=MODELS_DIR,
+            models_dir=options.pop("models_dir", MODELS_DIR),
             name=options.pop("name", "Vigil test server"),
             **options,
         )

@@ -90,10 +90,14 @@ def blocking_guard() -> Iterator[list[str]]:
 
     blockbuster watches the standard library's blocking calls made from Vigil's modules on the
     loop (the integration's, and the in-process server's: a server must never block its loop
-    either); PyAV, onnxruntime and Pillow are added because C code never reaches those hooks.
-    Every violation is recorded as well as raised (code may catch the error), so the test
-    fails at teardown. Yields the record.
+    either), folder listings included; PyAV, onnxruntime and Pillow are added because C code
+    never reaches those hooks, and `importlib.import_module` because a lazy import reads files
+    (Home Assistant's loader, which imports platforms itself, may). Every violation is
+    recorded as well as raised (code may catch the error), so the test fails at teardown.
+    Yields the record.
     """
+    import importlib  # noqa: PLC0415
+
     import av  # noqa: PLC0415
     import onnxruntime  # noqa: PLC0415
     from PIL import Image  # noqa: PLC0415
@@ -117,6 +121,7 @@ def blocking_guard() -> Iterator[list[str]]:
         bb.functions["os.stat"].can_block_in("onvif/client.py", {"get_definition"})
         bb.functions["os.stat"].can_block_in("onvif/transport.py", {"load"})
         for owner, name in (
+            (importlib, "import_module"),
             (av, "open"),
             (onnxruntime.InferenceSession, "run"),
             (onnxruntime.InferenceSession, "__init__"),
@@ -124,6 +129,10 @@ def blocking_guard() -> Iterator[list[str]]:
             (Image, "fromarray"),
         ):
             _loop_guard(bb, owner, name, scanned)
+        bb.functions["importlib.import_module"].can_block_in(
+            "homeassistant/loader.py",
+            {"_import_platform", "_get_component"},
+        )
         yield calls
     if calls:
         pytest.fail(f"blocking calls on the event loop: {sorted(set(calls))}")

@@ -44,6 +44,7 @@ from custom_components.vigil.const import (
 from tests.ha.translations import check_flow_translations
 from tests.integration.conftest import rtsp_media_dir, rtsp_server  # noqa: F401 - fixtures
 from tests.support.rtsp import RtspServer, gstreamer_available
+from tests.support.server_process import ServerProcess
 from tests.support.shared import MODELS_DIR
 from vigil_core.events.model import (
     EventPhase,
@@ -190,6 +191,47 @@ async def start_server(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Se
     yield start
     for server in servers:
         await server.stop()
+
+
+type ProcessFactory = Callable[..., Awaitable[ServerProcess]]
+
+
+@pytest.fixture
+async def serve(
+    hass: HomeAssistant, tmp_path: Path, socket_enabled: None
+) -> AsyncIterator[ProcessFactory]:
+    """Return a factory of `vigil-analytics serve` subprocesses; stop them after the test.
+
+    For the end-to-end journeys: the server runs in its own process, exactly as a user, the
+    container or the add-on runs it (`--port 0 --no-zeroconf`, the shared models folder).
+    `serve(*extra_args)` starts one and waits for its "listening" line.
+    """
+    if not MODELS_DIR.exists():
+        pytest.skip("shared models are not on this machine")
+    processes: list[ServerProcess] = []
+
+    async def start(*args: str, name: str = "Vigil test server") -> ServerProcess:
+        process = ServerProcess(
+            tmp_path / f"serve{len(processes)}", MODELS_DIR, name=name, extra_args=args
+        )
+        processes.append(process)
+        await hass.async_add_executor_job(process.start)
+        return process
+
+    yield start
+    for process in processes:
+        await hass.async_add_executor_job(process.stop)
+
+
+def process_data(process: ServerProcess, context: str = "private_home") -> dict[str, Any]:
+    """Return a server entry's data for a server running as a subprocess."""
+    return {
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: process.port,
+        CONF_TOKEN: process.token,
+        CONF_SERVER_ID: process.server_id,
+        CONF_DEPLOYMENT_CONTEXT: context,
+    }
 
 
 @pytest.fixture

@@ -30,11 +30,13 @@ class ServerProcess:
         *,
         name: str = "Vigil test server",
         start_timeout_s: float = 120.0,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         """Keep where the server keeps its data; nothing runs before `start`."""
         self.data = data
         self.models_dir = models_dir
         self.name = name
+        self.extra_args = extra_args
         self.start_timeout_s = start_timeout_s
         self.port = 0
         self.server_id = ""
@@ -68,6 +70,7 @@ class ServerProcess:
             sys.executable, "-m", "vigil_core.cli", "serve",
             "--host", HOST, "--port", str(self.port), "--data", str(self.data),
             "--no-zeroconf", "--models-dir", str(self.models_dir), "--name", self.name,
+            *self.extra_args,
         ]  # fmt: skip
         with stdout.open("ab") as out:
             self._proc = subprocess.Popen(

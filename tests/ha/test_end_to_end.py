@@ -112,7 +112,7 @@ async def add_server(
 async def add_camera(hass: HomeAssistant, entry: ConfigEntry, name: str, url: str) -> str:
     """Add a stream camera through its flow (the server opens the stream first)."""
     before = set(entry.subentries)
-    result = await start_camera_flow(hass, entry, SOURCE_STREAM)  # type: ignore[arg-type]
+    result = await start_camera_flow(hass, entry, SOURCE_STREAM)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_NAME: name, CONF_URL: url}
     )

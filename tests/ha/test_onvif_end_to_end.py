@@ -68,7 +68,7 @@ async def test_onvif_camera_end_to_end(
         process = await serve("--discovery-target", f"{host}:{port}")
         entry = await add_server(hass, process, "private_home")
         with patch("custom_components.vigil.onvif_flow.DISCOVERY_TIMEOUT_S", 0.5):
-            result = await start_camera_flow(hass, entry, SOURCE_ONVIF)  # type: ignore[arg-type]
+            result = await start_camera_flow(hass, entry, SOURCE_ONVIF)
         assert result["step_id"] == "onvif_discovery"
         device, _manual = result["data_schema"].schema["device"].config["options"]
         result = await hass.config_entries.subentries.async_configure(

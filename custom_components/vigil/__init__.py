@@ -22,6 +22,7 @@ from homeassistant.helpers.typing import ConfigType
 import vigil_protocol as vp
 
 from .access import SETTINGS_ACTOR
+from .anpr_entities import async_log_watchlist_removals
 from .client import AuthRefused, IncompatibleServer, ServerError, VigilClientError
 from .const import DOMAIN, MANUFACTURER
 from .data import VigilConfigEntry, VigilRuntime
@@ -117,6 +118,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
     async_setup_issues(hass, entry)
     async_setup_privacy(hass, entry)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    async_log_watchlist_removals(hass, entry)
     async_check_frigate(hass, entry)
     return True
 

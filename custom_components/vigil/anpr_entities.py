@@ -20,6 +20,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -36,12 +37,13 @@ import voluptuous as vol
 
 import vigil_protocol as vp
 
-from .access import async_require_admin
+from .access import SETTINGS_ACTOR, async_require_admin
 from .client import ServerError, VigilClientError
 from .const import CONF_REASON, DOMAIN
 from .data import VigilConfigEntry
 from .entity import VigilEntity, server_device_info
-from .server_config import CameraInfo
+from .privacy_flow import async_record
+from .server_config import CONF_LABEL, SUBENTRY_WATCHLIST, CameraInfo, of_type
 from .store import VigilStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -415,3 +417,39 @@ def async_setup_anpr_services(hass: HomeAssistant) -> None:
         schema=QUERY_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
+
+
+# --- watchlist entries removed (a removal runs no flow) -------------------------------------
+
+
+@callback
+def async_log_watchlist_removals(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
+    """Write each watchlist entry removed from the entry to the server's access log.
+
+    Adding or changing an entry goes through its flow, which logs it; removing one runs no
+    flow, so the entry's update listener compares the entries with those it knew. The log
+    keeps the entry's id and label, never its plate.
+    """
+    known = {sub.subentry_id: _label(sub) for sub in of_type(entry, SUBENTRY_WATCHLIST)}
+
+    async def _async_updated(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
+        current = {sub.subentry_id: _label(sub) for sub in of_type(entry, SUBENTRY_WATCHLIST)}
+        removed = {key: label for key, label in known.items() if key not in current}
+        known.clear()
+        known.update(current)
+        for subentry_id, label in removed.items():
+            await async_record(
+                entry,
+                vp.RecordAccess(
+                    actor=SETTINGS_ACTOR,
+                    action="watchlist_remove",
+                    target=subentry_id,
+                    details={"label": label},
+                ),
+            )
+
+    entry.async_on_unload(entry.add_update_listener(_async_updated))
+
+
+def _label(subentry: ConfigSubentry) -> str:
+    return str(subentry.data.get(CONF_LABEL) or subentry.title)

@@ -220,6 +220,43 @@ async def test_full_mode_acknowledged_shows_the_plate(
     assert _state(hass, _entity(hass, "watchlist_match")).attributes["plate"] == PLATE
 
 
+async def test_removing_a_watched_plate_is_logged_without_the_plate(
+    hass: HomeAssistant, vigil_server: VigilServer, pattern_stream: str
+) -> None:
+    """A removal runs no flow: the entry's listener writes it to the server's access log."""
+    entry = await _loaded(hass, _entry(vigil_server, pattern_stream))
+    store = entry.runtime_data.store
+    engine = vigil_server.engine
+    assert engine is not None
+    assert engine.anpr.watchlist.match(PLATE_TEXT, time.time()) is not None
+    log = vigil_server.access_log
+    assert log is not None
+
+    def removals() -> list[dict[str, Any]]:
+        return [e for e in log.entries() if e["action"] == "watchlist_remove"]
+
+    assert await hass.async_add_executor_job(removals) == []
+    assert hass.config_entries.async_remove_subentry(entry, WATCH_ID)
+    await hass.async_block_till_done()
+    removed = await hass.async_add_executor_job(removals)
+    assert len(removed) == 1
+    assert removed[0]["target"] == WATCH_ID
+    assert removed[0]["details"] == {"label": "Stolen van"}
+    assert removed[0]["actor"]["name"] == "settings (administrator)"
+    assert PLATE not in json.dumps(removed[0])
+    assert PLATE_TEXT not in json.dumps(removed[0])
+    # Taken live, without a reload: the same store, and the plate no longer matches.
+    assert entry.runtime_data.store is store
+    assert vigil_server.engine is not None
+    assert vigil_server.engine.anpr.watchlist.match(PLATE_TEXT, time.time()) is None
+
+    # Any other change logs no removal (and the next removal is logged once).
+    camera = entry.subentries[CAMERA2_ID]
+    hass.config_entries.async_update_subentry(entry, camera, title="Barrier 2")
+    await hass.async_block_till_done()
+    assert len(await hass.async_add_executor_job(removals)) == 1
+
+
 async def test_query_plate_refusals_and_answer(
     hass: HomeAssistant,
     vigil_server: VigilServer,

@@ -5,8 +5,12 @@ One `IssueWatcher` per server entry follows the store and keeps these issues cur
 - a camera whose stream has been failing for `STREAM_ISSUE_AFTER` (its entities went
   unavailable at once; the issue says it lasts);
 - a camera refusing Vigil's login (its stream, or its ONVIF event channel): raised at once,
-  since wrong credentials do not fix themselves, and fixable: the repair flow (repairs.py)
-  asks the camera's credentials again;
+  since wrong credentials do not fix themselves, and fixable: the issue is repairs.py's
+  ``camera_auth_failed`` with data ``{"subentry_id": ...}``, whose fix flow asks the camera's
+  credentials again. A Frigate camera's stream is Frigate's restream, which the saved login
+  (Frigate's API's) does not open: its refusal is an outage like any other. The Frigate API
+  refusing that login is ``frigate_auth_failed``, raised by frigate_setup.py; this watcher
+  removes such an issue once none of the entry's cameras is the one it names;
 - the server's detector model missing or damaged (`ServerState.model_error`);
 - each detector the deployment context holds back until someone states its legal basis, and
   a server entry that declares no context at all.
@@ -32,6 +36,7 @@ import vigil_protocol as vp
 from .const import CONF_DEPLOYMENT_CONTEXT, DOMAIN, STREAM_ISSUE_AFTER
 from .data import VigilConfigEntry
 from .onvif_runtime import onvif_state
+from .repairs import CAMERA_AUTH_ISSUE, CONF_SUBENTRY_ID, FRIGATE_AUTH_ISSUE
 from .server_config import CameraInfo
 
 _LOGGER = logging.getLogger(__name__)
@@ -41,11 +46,6 @@ CAMERA_AUTH_PREFIX: Final = "camera_auth_"
 MODEL_PREFIX: Final = "model_"
 PRIVACY_PREFIX: Final = "privacy_"
 CONTEXT_PREFIX: Final = "privacy_context_missing_"
-ISSUE_CAMERA_AUTH: Final = "camera_auth_failed"
-"""Translation key of a camera refusing its login; its fix flow is in repairs.py."""
-DATA_ENTRY_ID: Final = "entry_id"
-DATA_SUBENTRY_ID: Final = "subentry_id"
-"""A camera login issue's data: the server entry and the camera's subentry to fix."""
 _MODEL_KEYS: Final = frozenset({"model_missing", "model_checksum"})
 
 
@@ -122,6 +122,7 @@ class IssueWatcher:
 
     @callback
     def _async_cameras(self, cameras: Iterable[CameraInfo]) -> None:
+        cameras = list(cameras)
         store = self.entry.runtime_data.store
         entry_id = self.entry.entry_id
         wanted: set[str] = set()
@@ -130,7 +131,7 @@ class IssueWatcher:
         for camera in cameras:
             state = store.camera(camera.camera_id)
             onvif = onvif_state(store, camera.camera_id)
-            refused = _refusal(state, onvif)
+            refused = _refusal(state, onvif) if camera.frigate is None else None
             if refused is not None:
                 wanted.add(self._async_auth_issue(camera, refused))
                 continue
@@ -155,6 +156,7 @@ class IssueWatcher:
             else:
                 next_check = due if next_check is None else min(next_check, due)
         self._async_clear((STREAM_PREFIX, CAMERA_AUTH_PREFIX), wanted)
+        self._async_clear_frigate({camera.subentry_id for camera in cameras if camera.frigate})
         if next_check is not None:
             self._recheck = async_call_later(
                 self.hass, max(next_check - now, 0.0), self._async_timer
@@ -175,11 +177,30 @@ class IssueWatcher:
             is_fixable=True,
             is_persistent=False,
             severity=ir.IssueSeverity.ERROR,
-            translation_key=ISSUE_CAMERA_AUTH,
+            translation_key=CAMERA_AUTH_ISSUE,
             translation_placeholders={"camera": camera.name, "reason": reason or "-"},
-            data={DATA_ENTRY_ID: self.entry.entry_id, DATA_SUBENTRY_ID: camera.subentry_id},
+            # What repairs.py's fix flow reads: the camera subentry whose login to ask again.
+            data={CONF_SUBENTRY_ID: camera.subentry_id},
         )
         return issue_id
+
+    @callback
+    def _async_clear_frigate(self, frigate_cameras: set[str]) -> None:
+        """Delete this entry's Frigate login issues that name a camera no longer there.
+
+        frigate_setup.py raises and clears them by checking Frigate; a Frigate server whose
+        cameras were all removed is never checked again, so its issue would stay (and its fix
+        flow would only say the camera is gone).
+        """
+        registry = ir.async_get(self.hass)
+        prefix = f"{FRIGATE_AUTH_ISSUE}_{self.entry.entry_id}_"
+        for domain, issue_id in list(registry.issues):
+            if domain != DOMAIN or not issue_id.startswith(prefix):
+                continue
+            issue = registry.async_get_issue(DOMAIN, issue_id)
+            named = (issue.data or {}).get(CONF_SUBENTRY_ID) if issue is not None else None
+            if named not in frigate_cameras:
+                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
     # ---------------------------------------------------------------------------- the server
 

@@ -371,7 +371,7 @@ async def test_refused_login_raises_a_fixable_issue(
     assert issue.translation_key == "camera_auth_failed"
     assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["camera"] == "Gate"
-    assert issue.data == {"entry_id": ENTRY_ID, "subentry_id": ONVIF_ID}
+    assert issue.data == {"subentry_id": ONVIF_ID}  # what repairs.py's fix flow reads
     assert camera.auth_failures
     assert _state(hass, MOTION) is None
 

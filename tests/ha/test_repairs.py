@@ -1,4 +1,9 @@
-"""Repair issues from the server's states: lasting outages, refused logins, the model."""
+"""Repair issues from the server's states: lasting outages, refused logins, the model.
+
+A refused login is fixed from its issue by repairs.py's flow (its own tests are in
+test_camera_login_repair.py and test_frigate_flow.py); here the issue comes from a real refusal
+and is fixed the way a user fixes it, through Home Assistant's repairs flow manager.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,31 @@ import time
 from types import SimpleNamespace
 from unittest.mock import patch
 
+from homeassistant.components.repairs import repairs_flow_manager
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.const import (
+    CONF_PASSWORD,
+    CONF_URL,
+    CONF_USERNAME,
+    CONF_VERIFY_SSL,
+)
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.vigil.const import DOMAIN
+from custom_components.vigil.const import (
+    CONF_DETECTIONS,
+    CONF_FRIGATE_CAMERA,
+    CONF_SOURCE_TYPE,
+    CONF_STREAM_URL,
+    DETECTIONS_VIGIL,
+    DOMAIN,
+    SOURCE_FRIGATE,
+    SUBENTRY_CAMERA,
+)
 from custom_components.vigil.issues import (
     camera_auth_issue_id,
     model_issue_id,
@@ -30,6 +54,9 @@ from tests.ha.conftest import (
     stream_state,
     wait_until,
 )
+from tests.ha.flows import reloaded
+from tests.ha.repair_flows import check_fix_flow_strings
+from tests.integration.conftest import RtspServerFactory
 from vigil_core.events.model import SourceState
 from vigil_core.server import VigilServer
 
@@ -88,7 +115,8 @@ async def test_refused_login_raises_a_fixable_issue_at_once(
     assert issue.is_fixable
     assert issue.translation_key == "camera_auth_failed"
     assert issue.translation_placeholders == {"camera": "Front door", "reason": "401 Unauthorized"}
-    assert issue.data == {"entry_id": ENTRY_ID, "subentry_id": CAMERA_ID}
+    # What repairs.py's fix flow reads: the camera to ask the login of, nothing else.
+    assert issue.data == {"subentry_id": CAMERA_ID}
     assert _issue(hass, STREAM_ISSUE) is None
 
     stream_state(vigil_server, SourceState.ONLINE)
@@ -127,3 +155,110 @@ async def test_a_damaged_model_is_an_issue_until_the_server_has_a_good_one(
     await server.stop()
     await start_server(data=data, port=port)
     await wait_until(hass, lambda: _issue(hass, issue_id) is None, "the issue cleared", 120)
+
+
+async def test_a_camera_refusing_its_login_is_fixed_from_its_issue(
+    hass: HomeAssistant, vigil_server: VigilServer, rtsp_server: RtspServerFactory
+) -> None:
+    """A real stream refuses the saved password; the issue's fix flow saves the right one."""
+    locked = rtsp_server(user="viewer", password="n3w/p@ss")
+    camera = camera_subentry(locked.url_as())
+    camera["data"] = {**camera["data"], CONF_USERNAME: "viewer", CONF_PASSWORD: "old"}
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Vigil test server",
+        entry_id=ENTRY_ID,
+        version=2,
+        data=server_data(vigil_server),
+        subentries_data=[camera],
+    )
+    await setup_entry(hass, entry)
+    await wait_until(hass, lambda: _issue(hass, AUTH_ISSUE) is not None, "the issue", 120)
+    issue = _issue(hass, AUTH_ISSUE)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_key == "camera_auth_failed"
+    assert issue.data == {"subentry_id": CAMERA_ID}
+    assert "old" not in str(issue.translation_placeholders)
+
+    assert await async_setup_component(hass, "repairs", {})
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    result = await manager.async_init(DOMAIN, data={"issue_id": AUTH_ISSUE})
+    check_fix_flow_strings("camera_auth_failed", result)
+    assert result["step_id"] == "credentials"
+    result = await manager.async_configure(
+        result["flow_id"], {CONF_USERNAME: "viewer", CONF_PASSWORD: "n3w/p@ss"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await reloaded(hass, entry)
+    assert entry.subentries[CAMERA_ID].data[CONF_PASSWORD] == "n3w/p@ss"
+    store = entry.runtime_data.store
+    await wait_until(hass, lambda: store.camera_online(CAMERA_SLUG), "the camera's frames", 120)
+    assert _issue(hass, AUTH_ISSUE) is None
+
+
+def _frigate_camera(url: str) -> ConfigSubentryData:
+    """Return a Frigate camera analysed by Vigil on its restream (no API login saved)."""
+    return ConfigSubentryData(
+        data={
+            CONF_SOURCE_TYPE: SOURCE_FRIGATE,
+            CONF_URL: "http://127.0.0.1:9",
+            CONF_USERNAME: "",
+            CONF_PASSWORD: "",
+            CONF_VERIFY_SSL: True,
+            CONF_FRIGATE_CAMERA: "front_door",
+            CONF_STREAM_URL: url,
+            CONF_DETECTIONS: DETECTIONS_VIGIL,
+        },
+        subentry_id=CAMERA_ID,
+        subentry_type=SUBENTRY_CAMERA,
+        title="Front door",
+        unique_id="frigate+http://127.0.0.1:9/front_door",
+    )
+
+
+async def test_frigate_cameras_and_their_login_issues(
+    hass: HomeAssistant, vigil_server: VigilServer, pattern_stream: str
+) -> None:
+    """A refused restream is an outage (Frigate's API login would not open it); a Frigate
+    login issue naming a camera no longer there is removed."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Vigil test server",
+        entry_id=ENTRY_ID,
+        version=2,
+        data=server_data(vigil_server),
+        subentries_data=[_frigate_camera(pattern_stream)],
+    )
+    await setup_entry(hass, entry)
+    key = "invalid_auth"
+    stream_state(vigil_server, SourceState.OFFLINE, reason="401", key=key, wall_time=1.0)
+    await wait_until(hass, lambda: _issue(hass, STREAM_ISSUE) is not None, "the outage issue")
+    assert _issue(hass, AUTH_ISSUE) is None
+    stream_state(vigil_server, SourceState.ONLINE)
+    await wait_until(hass, lambda: _issue(hass, STREAM_ISSUE) is None, "the outage over")
+
+    # frigate_setup.py raises this one when Frigate refuses the saved login.
+    def frigate_issue(issue_id: str, subentry_id: str) -> None:
+        ir.async_create_issue(
+            hass, DOMAIN, issue_id, is_fixable=True, severity=ir.IssueSeverity.WARNING,
+            translation_key="frigate_auth_failed",
+            translation_placeholders={"camera": "Front door", "url": "http://127.0.0.1:9"},
+            data={"subentry_id": subentry_id},
+        )  # fmt: skip
+
+    kept = f"frigate_auth_failed_{ENTRY_ID}_{CAMERA_SLUG}"
+    stale = f"frigate_auth_failed_{ENTRY_ID}_01jvigil0000000000removed"
+    frigate_issue(kept, CAMERA_ID)
+    frigate_issue(stale, "01JVIGIL0000000000REMOVED")
+    frigate_issue("frigate_auth_failed_other_entry_x", "01JVIGIL0000000000REMOVED")
+    stream_state(vigil_server, SourceState.ONLINE)  # any state change makes the watcher look
+    await wait_until(hass, lambda: _issue(hass, stale) is None, "the stale issue removed")
+    assert _issue(hass, kept) is not None
+    assert _issue(hass, "frigate_auth_failed_other_entry_x") is not None
+
+    # The camera removed: its Frigate login issue goes with it.
+    hass.config_entries.async_remove_subentry(entry, CAMERA_ID)
+    await reloaded(hass, entry)
+    await wait_until(hass, lambda: _issue(hass, kept) is None, "the issue removed")

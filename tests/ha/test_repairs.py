@@ -232,14 +232,8 @@ async def test_frigate_cameras_and_their_login_issues(
         subentries_data=[_frigate_camera(pattern_stream)],
     )
     await setup_entry(hass, entry)
-    key = "invalid_auth"
-    stream_state(vigil_server, SourceState.OFFLINE, reason="401", key=key, wall_time=1.0)
-    await wait_until(hass, lambda: _issue(hass, STREAM_ISSUE) is not None, "the outage issue")
-    assert _issue(hass, AUTH_ISSUE) is None
-    stream_state(vigil_server, SourceState.ONLINE)
-    await wait_until(hass, lambda: _issue(hass, STREAM_ISSUE) is None, "the outage over")
 
-    # frigate_setup.py raises this one when Frigate refuses the saved login.
+    # frigate_setup.py raises these when Frigate refuses the saved login.
     def frigate_issue(issue_id: str, subentry_id: str) -> None:
         ir.async_create_issue(
             hass, DOMAIN, issue_id, is_fixable=True, severity=ir.IssueSeverity.WARNING,
@@ -250,13 +244,22 @@ async def test_frigate_cameras_and_their_login_issues(
 
     kept = f"frigate_auth_failed_{ENTRY_ID}_{CAMERA_SLUG}"
     stale = f"frigate_auth_failed_{ENTRY_ID}_01jvigil0000000000removed"
+    other = "frigate_auth_failed_01JVIGIL000000000000OTHER_x"
     frigate_issue(kept, CAMERA_ID)
     frigate_issue(stale, "01JVIGIL0000000000REMOVED")
-    frigate_issue("frigate_auth_failed_other_entry_x", "01JVIGIL0000000000REMOVED")
-    stream_state(vigil_server, SourceState.ONLINE)  # any state change makes the watcher look
-    await wait_until(hass, lambda: _issue(hass, stale) is None, "the stale issue removed")
+    frigate_issue(other, "01JVIGIL0000000000REMOVED")
+
+    # The restream refuses the server: an outage (begun long ago, so an issue at once).
+    stream_state(vigil_server, SourceState.OFFLINE, reason="401", key="invalid_auth", wall_time=1.0)
+    await wait_until(hass, lambda: _issue(hass, STREAM_ISSUE) is not None, "the outage issue")
+    assert _issue(hass, AUTH_ISSUE) is None
+    # The watcher looked: the issue naming a camera the entry does not have is gone.
+    assert _issue(hass, stale) is None
     assert _issue(hass, kept) is not None
-    assert _issue(hass, "frigate_auth_failed_other_entry_x") is not None
+    assert _issue(hass, other) is not None  # another entry's
+    stream_state(vigil_server, SourceState.ONLINE)
+    await wait_until(hass, lambda: _issue(hass, STREAM_ISSUE) is None, "the outage over")
+    assert _issue(hass, kept) is not None
 
     # The camera removed: its Frigate login issue goes with it.
     hass.config_entries.async_remove_subentry(entry, CAMERA_ID)

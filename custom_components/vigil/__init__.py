@@ -28,11 +28,14 @@ from homeassistant.helpers.typing import ConfigType
 import vigil_protocol as vp
 
 from .access import SETTINGS_ACTOR
+from .anpr_entities import async_log_watchlist_removals
 from .client import AuthRefused, IncompatibleServer, ServerError, VigilClientError
 from .const import CONF_SERVER_ID, CONF_TOKEN, DEFAULT_PORT, DOMAIN, MANUFACTURER
 from .data import VigilConfigEntry, VigilRuntime
 from .frigate_setup import async_check_frigate
+from .issues import async_setup_issues
 from .mqtt_broker import async_frigate_broker
+from .privacy import async_setup_privacy
 from .server_config import (
     SUBENTRY_WATCHLIST,
     cameras_of,
@@ -169,7 +172,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
         entry_type=dr.DeviceEntryType.SERVICE,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    async_setup_issues(hass, entry)
+    async_setup_privacy(hass, entry)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    async_log_watchlist_removals(hass, entry)
     async_check_frigate(hass, entry)
     return True
 

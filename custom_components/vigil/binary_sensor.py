@@ -1,4 +1,4 @@
-"""Binary sensors: a zone is occupied; a camera's stream has a problem."""
+"""Binary sensors: zones, stream problems, rule conditions, camera health, ONVIF analytics."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ import vigil_protocol as vp
 
 from .data import VigilConfigEntry
 from .entity import VigilEntity
+from .onvif_entities import async_setup_onvif_binary_sensors
+from .rule_entities import async_setup_rule_binary_sensors, held_back_rules
+from .tamper_entities import async_setup_tamper_binary_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -61,15 +64,18 @@ async def async_setup_entry(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the binary sensors of every camera and zone."""
+    """Add the binary sensors of every camera, zone and rule, health and ONVIF analytics."""
     runtime = entry.runtime_data
     store = runtime.store
+    held = held_back_rules(store)
     for camera in runtime.cameras.values():
         async_add_entities(
             (VigilCameraBinarySensor(store, camera, desc) for desc in CAMERA_BINARY_SENSORS),
             config_subentry_id=camera.subentry_id,
         )
     for zone in runtime.zones.values():
+        if zone.rule_id in held:
+            continue
         camera = runtime.cameras[zone.camera_id]
         async_add_entities(
             (
@@ -78,6 +84,9 @@ async def async_setup_entry(
             ),
             config_subentry_id=zone.subentry_id,
         )
+    async_setup_rule_binary_sensors(entry, async_add_entities)
+    async_setup_tamper_binary_sensors(entry, async_add_entities)
+    async_setup_onvif_binary_sensors(entry, async_add_entities)
 
 
 class VigilZoneBinarySensor(VigilEntity, BinarySensorEntity):

@@ -61,9 +61,9 @@ OBJECT_CLASSES: Final = ("person", "bicycle", "car", "motorcycle", "bus", "truck
 
 PROBE_TIMEOUT_S: Final = 10.0
 SNAPSHOT_MAX_WIDTH: Final = 1280
-REFRESH_INTERVAL: Final = timedelta(seconds=5)
 IMAGE_INTERVAL: Final = timedelta(seconds=10)
 STREAM_ISSUE_AFTER: Final = timedelta(minutes=5)
+"""A stream failing this long gets a repair issue (its entities are unavailable at once)."""
 
 # Privacy (privacy.py): deployment context (hub data), retention and controller (hub options),
 # acknowledgements of gated detectors (in the subentry that runs them, by detector kind).
@@ -78,9 +78,3 @@ CONF_ACKNOWLEDGED_BY: Final = "acknowledged_by"
 CONF_CONFIRM: Final = "confirm"
 CONF_REASON: Final = "reason"
 PURGE_INTERVAL: Final = timedelta(hours=6)
-
-# Names the modules still being moved to the server protocol import (removed with them).
-DETECTOR_MODEL: Final = "yolox_nano"
-CORE_VERSION: Final = None
-CONF_MODELS_DIR: Final = "models_dir"
-CONF_DOWNLOAD_MODELS: Final = "download_models"

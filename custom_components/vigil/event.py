@@ -1,4 +1,4 @@
-"""Event entities: an object entered or left a zone."""
+"""Event entities: zones, rules, camera health, the cameras' own analytics, plates."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 import vigil_protocol as vp
 
+from .anpr_entities import async_setup_anpr_events
 from .data import VigilConfigEntry
 from .entity import VigilEntity
+from .onvif_entities import async_setup_onvif_events
+from .rule_entities import async_setup_rule_events, held_back_rules
+from .tamper_entities import async_setup_tamper_events
 
 PARALLEL_UPDATES = 0
 
@@ -33,9 +37,12 @@ async def async_setup_entry(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add one event entity per zone."""
+    """Add one event entity per zone, and those of rules, health, ONVIF and plates."""
     runtime = entry.runtime_data
+    held = held_back_rules(runtime.store)
     for zone in runtime.zones.values():
+        if zone.rule_id in held:
+            continue
         async_add_entities(
             [
                 VigilZoneEvent(
@@ -48,6 +55,10 @@ async def async_setup_entry(
             ],
             config_subentry_id=zone.subentry_id,
         )
+    async_setup_rule_events(entry, async_add_entities)
+    async_setup_tamper_events(entry, async_add_entities)
+    async_setup_onvif_events(entry, async_add_entities)
+    async_setup_anpr_events(entry, async_add_entities)
 
 
 class VigilZoneEvent(VigilEntity, EventEntity):

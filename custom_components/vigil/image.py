@@ -16,6 +16,7 @@ from homeassistant.util import dt as dt_util
 
 import vigil_protocol as vp
 
+from .anpr_entities import async_setup_anpr_images
 from .client import VigilClientError
 from .const import IMAGE_INTERVAL, SNAPSHOT_MAX_WIDTH
 from .data import VigilConfigEntry
@@ -36,13 +37,14 @@ async def async_setup_entry(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add one image entity per camera."""
+    """Add one analysed-frame image per camera, and the watchlist match crops."""
     runtime = entry.runtime_data
     for camera in runtime.cameras.values():
         async_add_entities(
             [VigilFrameImage(hass, runtime.store, camera)],
             config_subentry_id=camera.subentry_id,
         )
+    async_setup_anpr_images(hass, entry, async_add_entities)
 
 
 class VigilFrameImage(VigilEntity, ImageEntity):

@@ -1,4 +1,4 @@
-"""Sensors: objects in a zone by class; a camera's analysed rate and inference latency."""
+"""Sensors: objects in a zone by class, a camera's figures, rule figures, ONVIF counts, plates."""
 
 from __future__ import annotations
 
@@ -17,9 +17,12 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 import vigil_protocol as vp
 
+from .anpr_entities import async_setup_anpr_sensors
 from .const import OBJECT_CLASSES
 from .data import VigilConfigEntry
 from .entity import VigilEntity
+from .onvif_entities import async_setup_onvif_sensors
+from .rule_entities import async_setup_rule_sensors, held_back_rules
 from .server_config import ZoneInfo
 
 PARALLEL_UPDATES = 0
@@ -97,15 +100,18 @@ async def async_setup_entry(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of every camera and zone."""
+    """Add the sensors of every camera, zone and rule, ONVIF counts and plate figures."""
     runtime = entry.runtime_data
     store = runtime.store
+    held = held_back_rules(store)
     for camera in runtime.cameras.values():
         async_add_entities(
             (VigilCameraSensor(store, camera, desc) for desc in CAMERA_SENSORS),
             config_subentry_id=camera.subentry_id,
         )
     for zone in runtime.zones.values():
+        if zone.rule_id in held:
+            continue
         camera = runtime.cameras[zone.camera_id]
         async_add_entities(
             (
@@ -114,6 +120,9 @@ async def async_setup_entry(
             ),
             config_subentry_id=zone.subentry_id,
         )
+    async_setup_rule_sensors(entry, async_add_entities)
+    async_setup_onvif_sensors(entry, async_add_entities)
+    async_setup_anpr_sensors(entry, async_add_entities)
 
 
 class VigilZoneSensor(VigilEntity, SensorEntity):

@@ -24,8 +24,11 @@ import voluptuous as vol
 import vigil_protocol as vp
 
 from .access import async_require_admin
+from .anpr_entities import async_setup_anpr_services
 from .const import CONF_REASON, DOMAIN
 from .data import VigilConfigEntry
+from .rule_entities import async_setup_rule_services
+from .tamper import async_setup_tamper_services
 
 SERVICE_VERIFY_ACCESS_LOG = "verify_access_log"
 SERVICE_EXPORT_ACCESS_LOG = "export_access_log"
@@ -140,3 +143,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         hass.services.async_register(
             DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL
         )
+    # The families' actions: line counters, camera health, plate searches.
+    async_setup_rule_services(hass)
+    async_setup_tamper_services(hass)
+    async_setup_anpr_services(hass)

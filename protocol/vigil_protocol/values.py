@@ -306,6 +306,9 @@ class PlateState(Tagged):
     KIND: ClassVar[str] = "plates"
     passages_today: int = 0
     last_match: PlateMatch | None = None
+    crops: bool = False
+    """Whether this camera's watchlist matches carry a crop (the camera keeps crops and the
+    deployment context allows images): a client shows a crop picture only then."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,6 +10,7 @@ through the server's board, the protocol and the store exactly as a detection's 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 import time
@@ -43,6 +44,7 @@ from custom_components.vigil.const import (
 from tests.ha.translations import check_flow_translations
 from tests.integration.conftest import rtsp_media_dir, rtsp_server  # noqa: F401 - fixtures
 from tests.support.rtsp import RtspServer, gstreamer_available
+from tests.support.server_process import ServerProcess
 from tests.support.shared import MODELS_DIR
 from vigil_core.events.model import (
     EventPhase,
@@ -52,8 +54,14 @@ from vigil_core.events.model import (
     SourceStateEvent,
     VigilEvent,
 )
+from vigil_core.rules import registry as rule_registry
 from vigil_core.server import ServerSettings, VigilServer
 import vigil_protocol as vp
+
+# The engine lists and imports its rule families on the first build, on the server's loop
+# (issue 16 moves that to import time): until then, do it once here, off the loop.
+if (_load_rule_families := getattr(rule_registry, "_load_modules", None)) is not None:
+    _load_rule_families()
 
 ENTRY_ID = "01JVIGIL0000000000000ENTRY"
 CAMERA_ID = "01JVIGIL00000000000CAMERA1"
@@ -83,10 +91,14 @@ def blocking_guard() -> Iterator[list[str]]:
 
     blockbuster watches the standard library's blocking calls made from Vigil's modules on the
     loop (the integration's, and the in-process server's: a server must never block its loop
-    either); PyAV, onnxruntime and Pillow are added because C code never reaches those hooks.
-    Every violation is recorded as well as raised (code may catch the error), so the test
-    fails at teardown. Yields the record.
+    either), folder listings included; PyAV, onnxruntime and Pillow are added because C code
+    never reaches those hooks, and `importlib.import_module` because a lazy import reads files
+    (Home Assistant's loader, which imports platforms itself, may). Every violation is
+    recorded as well as raised (code may catch the error), so the test fails at teardown.
+    Yields the record.
     """
+    import importlib  # noqa: PLC0415
+
     import av  # noqa: PLC0415
     import onnxruntime  # noqa: PLC0415
     from PIL import Image  # noqa: PLC0415
@@ -110,6 +122,7 @@ def blocking_guard() -> Iterator[list[str]]:
         bb.functions["os.stat"].can_block_in("onvif/client.py", {"get_definition"})
         bb.functions["os.stat"].can_block_in("onvif/transport.py", {"load"})
         for owner, name in (
+            (importlib, "import_module"),
             (av, "open"),
             (onnxruntime.InferenceSession, "run"),
             (onnxruntime.InferenceSession, "__init__"),
@@ -117,6 +130,10 @@ def blocking_guard() -> Iterator[list[str]]:
             (Image, "fromarray"),
         ):
             _loop_guard(bb, owner, name, scanned)
+        bb.functions["importlib.import_module"].can_block_in(
+            "homeassistant/loader.py",
+            {"_import_platform", "_get_component"},
+        )
         yield calls
     if calls:
         pytest.fail(f"blocking calls on the event loop: {sorted(set(calls))}")
@@ -162,7 +179,7 @@ async def start_server(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Se
             data_dir=data or tmp_path / f"server{len(servers)}",
             port=options.pop("port", 0),
             zeroconf=False,
-            models_dir=MODELS_DIR,
+            models_dir=options.pop("models_dir", MODELS_DIR),
             name=options.pop("name", "Vigil test server"),
             **options,
         )
@@ -174,6 +191,47 @@ async def start_server(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Se
     yield start
     for server in servers:
         await server.stop()
+
+
+type ProcessFactory = Callable[..., Awaitable[ServerProcess]]
+
+
+@pytest.fixture
+async def serve(
+    hass: HomeAssistant, tmp_path: Path, socket_enabled: None
+) -> AsyncIterator[ProcessFactory]:
+    """Return a factory of `vigil-analytics serve` subprocesses; stop them after the test.
+
+    For the end-to-end journeys: the server runs in its own process, exactly as a user, the
+    container or the add-on runs it (`--port 0 --no-zeroconf`, the shared models folder).
+    `serve(*extra_args)` starts one and waits for its "listening" line.
+    """
+    if not MODELS_DIR.exists():
+        pytest.skip("shared models are not on this machine")
+    processes: list[ServerProcess] = []
+
+    async def start(*args: str, name: str = "Vigil test server") -> ServerProcess:
+        process = ServerProcess(
+            tmp_path / f"serve{len(processes)}", MODELS_DIR, name=name, extra_args=args
+        )
+        processes.append(process)
+        await hass.async_add_executor_job(process.start)
+        return process
+
+    yield start
+    for process in processes:
+        await hass.async_add_executor_job(process.stop)
+
+
+def process_data(process: ServerProcess, context: str = "private_home") -> dict[str, Any]:
+    """Return a server entry's data for a server running as a subprocess."""
+    return {
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: process.port,
+        CONF_TOKEN: process.token,
+        CONF_SERVER_ID: process.server_id,
+        CONF_DEPLOYMENT_CONTEXT: context,
+    }
 
 
 @pytest.fixture
@@ -278,12 +336,13 @@ def stream_state(
     camera_id: str = CAMERA_SLUG,
     reason: str = "",
     key: str | None = None,
+    wall_time: float | None = None,
 ) -> None:
-    """Publish a camera's stream state."""
+    """Publish a camera's stream state (`wall_time`: when it changed, now by default)."""
     publish(
         server,
         SourceStateEvent(
-            camera_id=camera_id, state=state, wall_time=time.time(), reason=reason,
+            camera_id=camera_id, state=state, wall_time=wall_time or time.time(), reason=reason,
             translation_key=key,
         ),
     )  # fmt: skip
@@ -320,6 +379,32 @@ def rule_event(
             at_s=1.0, frame_index=10, wall_time=now, source=source, attrs=attrs,
         ),
     )  # fmt: skip
+
+
+@contextmanager
+def camera_settings(**settings: Any) -> Iterator[None]:
+    """Add settings to every camera of the configuration entries send to their server.
+
+    For settings no form sets yet, such as `tamper` (the health checks): a test's camera on
+    the live test pattern runs them with `tamper={"start_s": 600}`, because the pattern's
+    black background reads as an obstruction after a few seconds.
+    """
+    import custom_components.vigil as vigil  # noqa: PLC0415
+
+    original = vigil.server_config
+
+    def build(entry: Any, mqtt: Any = None) -> dict[str, Any]:
+        config = original(entry, mqtt)
+        for camera in config["cameras"]:
+            camera.update(settings)
+        return config
+
+    with patch("custom_components.vigil.server_config", build):
+        yield
+
+
+QUIET_HEALTH: dict[str, Any] = {"tamper": {"start_s": 600.0}}
+"""Health checks that never raise a view condition during a test (see `camera_settings`)."""
 
 
 @pytest.fixture

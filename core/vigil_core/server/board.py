@@ -172,6 +172,7 @@ class StateBoard:
         if camera.anpr.enabled:
             plates = self._plates.get(camera.id) or PlateFold()
             plates.passages_today = max(plates.passages_today, passages)
+            plates.crops = self._shows_crops(camera.anpr)
             self._plates[camera.id] = plates
             self._set(camera.id, None, plates.state())
         else:
@@ -310,11 +311,15 @@ class StateBoard:
             attrs["condition"] = result.condition.value
             self._emit(replace(_wire(event, attrs), phase=WireEventPhase(result.phase.value)))
 
-    def _on_plate(self, event: RuleEvent, spec: AnprSpec) -> None:
-        fold = self._plates.get(event.camera_id)
+    def _shows_crops(self, spec: AnprSpec) -> bool:
+        """Return whether a camera's matches may carry a crop reference to clients."""
         engine = self._engine
         context = engine.config.privacy.context if engine is not None else None
-        show_crop = spec.crops and keeps_images(context, "anpr_watchlist")
+        return spec.crops and keeps_images(context, "anpr_watchlist")
+
+    def _on_plate(self, event: RuleEvent, spec: AnprSpec) -> None:
+        fold = self._plates.get(event.camera_id)
+        show_crop = self._shows_crops(spec)
         keep_text = spec.privacy == "full"
         if fold is not None and fold.apply(event, keep_text=keep_text, show_crop=show_crop):
             self._set(event.camera_id, None, fold.state())

@@ -249,10 +249,13 @@ class PlateFold:
 
     passages_today: int = 0
     last_match: PlateMatch | None = None
+    crops: bool = False
 
     def state(self) -> PlateState:
         """Return the camera's plate state as the protocol's value."""
-        return PlateState(passages_today=self.passages_today, last_match=self.last_match)
+        return PlateState(
+            passages_today=self.passages_today, last_match=self.last_match, crops=self.crops
+        )
 
     def apply(self, event: RuleEvent, *, keep_text: bool, show_crop: bool) -> bool:
         """Fold a plate event in; return whether the state changed."""

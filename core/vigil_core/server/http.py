@@ -182,11 +182,15 @@ async def _document(request: web.Request) -> web.Response:
     server = request.app[SERVER_KEY]
     name = request.match_info["name"]
     path = server.data.documents_dir / name
-    if not _DOCUMENT.match(name) or not path.is_file():
+    if not _DOCUMENT.match(name):
+        return _error(404, "no_document", "no such document")
+    try:
+        body = await asyncio.to_thread(path.read_bytes)
+    except (FileNotFoundError, IsADirectoryError):
         return _error(404, "no_document", "no such document")
     content_type = {
         ".md": "text/markdown",
         ".pdf": "application/pdf",
         ".json": "application/json",
     }[path.suffix]
-    return web.Response(body=await asyncio.to_thread(path.read_bytes), content_type=content_type)
+    return web.Response(body=body, content_type=content_type)

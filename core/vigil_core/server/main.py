@@ -96,12 +96,29 @@ def add_commands(sub: Any) -> None:
     serve.add_argument(
         "--no-zeroconf", action="store_true", help="do not announce the server on the local network"
     )
+    serve.add_argument(
+        "--discovery-target",
+        action="append",
+        default=[],
+        type=discovery_target,
+        metavar="HOST[:PORT]",
+        help="send ONVIF WS-Discovery probes to this address instead of the multicast group "
+        "(repeatable; for camera networks that do not carry multicast)",
+    )
     serve.set_defaults(handler=cmd_serve)  # fmt: skip
 
     token = sub.add_parser("token", help="print the server's token (or --rotate it)")
     token.add_argument("--data", type=Path, help="data folder (default as for serve)")
     token.add_argument("--rotate", action="store_true", help="replace it: clients must re-enter it")
     token.set_defaults(handler=cmd_token)
+
+
+def discovery_target(value: str) -> tuple[str, int]:
+    """Return a WS-Discovery address from HOST or HOST:PORT (the port defaults to 3702)."""
+    host, _, port = value.rpartition(":") if ":" in value else (value, "", "3702")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not HOST or HOST:PORT")
+    return host, int(port)
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -148,6 +165,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         require_token=not args.no_auth,
         zeroconf=not args.no_zeroconf,
         version=package_version(),
+        discovery_targets=tuple(args.discovery_target) or None,
     )
     return asyncio.run(serve(settings))
 

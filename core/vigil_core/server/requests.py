@@ -18,13 +18,16 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aiohttp
 from pydantic import ValidationError
 
+from vigil_core.anpr.watchlist import InvalidPlate, parse_pattern
 from vigil_core.config import WatchlistSpec
 from vigil_core.decode.av_decoder import first_frame
 from vigil_core.decode.convert import fit_size, to_rgb
 from vigil_core.errors import ConfigInvalid, VigilError
+from vigil_core.events.model import SourceState
 from vigil_core.privacy.access_log import AccessAction, Actor
 from vigil_core.privacy.assessment import write_documents
 from vigil_core.privacy.context import allowance, needs_acknowledgement
+from vigil_core.privacy.inventory import plate_queries_allowed
 from vigil_core.privacy.purposes import Allowance
 from vigil_core.privacy.summary import LogStatus, ProcessingSummary, Recipient, Texts
 from vigil_core.sources.frigate import FrigateCamera, fetch_frigate
@@ -287,14 +290,41 @@ async def _watchlist(request: vp.SetWatchlist, server: VigilServer, _s: Session)
     return vp.Done()
 
 
+class PlateQueriesDisabled(VigilError):
+    """No camera keeps plates (hashed or in full), or the context holds plate searches back."""
+
+    translation_key = "plate_queries_disabled"
+
+
+def _check_query(request: vp.QueryPlate, engine: Engine) -> str:
+    """Return the canonical plate a query searches for, or refuse the query."""
+    reading = [camera for camera in engine.config.cameras if camera.anpr.enabled]
+    if not any(camera.anpr.privacy != "watchlist" for camera in reading) or not (
+        plate_queries_allowed(engine.privacy_violations)
+    ):
+        raise PlateQueriesDisabled("no camera keeps plates that a search could find")
+    plate = parse_pattern(request.plate)
+    if "*" in plate or "?" in plate:
+        raise InvalidPlate("a plate search names one plate, without wildcards")
+    if request.camera_id is not None and request.camera_id not in engine.camera_ids:
+        raise UnknownCamera(f"no camera {request.camera_id}")
+    return plate
+
+
+def _who(actor: vp.Actor) -> str:
+    """Return who asks, as the access log writes it: the name and the user's id."""
+    return f"{actor.name} ({actor.user_id})" if actor.user_id else actor.name
+
+
 @handles(vp.QueryPlate)
 async def _query(request: vp.QueryPlate, server: VigilServer, _s: Session) -> vp.Response:
     _require_admin(request.actor)
     engine = _engine(server)
+    plate = _check_query(request, engine)
     found = await asyncio.to_thread(
         lambda: engine.anpr.query(
-            request.plate,
-            who=request.actor.name,
+            plate,
+            who=_who(request.actor),
             reason=request.reason,
             since=_when(request.since),
             until=_when(request.until),
@@ -433,6 +463,7 @@ async def _privacy(request: vp.CheckPrivacy, _server: VigilServer, _s: Session) 
     except ValueError as err:
         raise ConfigInvalid(str(err)) from None
     texts = Texts(request.language)
+    await asyncio.to_thread(texts.keys)  # reads the wording once, off the loop (then cached)
     statistics = [
         kind for kind in kinds if context and allowance(context, kind) is Allowance.STATISTICS
     ]
@@ -459,7 +490,9 @@ async def _diagnostics(_r: vp.GetDiagnostics, server: VigilServer, _s: Session) 
         data["cameras"] = {
             camera.id: _camera_diagnostics(engine, camera.id) for camera in engine.config.cameras
         }
-        data["anpr"] = json.loads(json.dumps(engine.anpr.diagnostics(), default=str))
+        # The plate store counts its rows in its database: off the loop.
+        anpr = await asyncio.to_thread(engine.anpr.diagnostics)
+        data["anpr"] = json.loads(json.dumps(anpr, default=str))
         data["retention"] = json.loads(json.dumps(engine.retention.describe(), default=str))
         data["held_back"] = [v.key for v in sorted(engine.privacy_violations, key=lambda v: v.key)]
     if server.access_log is not None:
@@ -473,10 +506,11 @@ def _camera_diagnostics(engine: Engine, camera_id: str) -> vp.JsonValue:
         status = engine.status(camera_id)
     except KeyError:
         return {"running": False}
+    # The pipeline keeps its last error after the stream recovers: show it only while down.
     return {
         "running": True,
         "state": status.state.value,
-        "error": status.error,
+        "error": None if status.state is SourceState.ONLINE else status.error,
         "analysed_fps": round(status.analysed_fps, 2),
         "inference_ms": round(status.inference_ms, 1),
         "frames_analysed": status.frames_analysed,

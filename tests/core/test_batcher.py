@@ -13,6 +13,7 @@ from skimage import data as skdata
 
 from tests.support.shared import MODELS_DIR, media
 from vigil_core.config import InferenceSpec
+from vigil_core.costs import NO_LAPS, Laps
 from vigil_core.inference.batcher import BatcherClosed, InferenceBatcher
 from vigil_core.inference.detectors import YoloxDetector
 from vigil_core.inference.session import SessionCache
@@ -61,14 +62,16 @@ class _Wrapped:
     def detect(self, image: RGBImage) -> list[Detection]:
         return self.detect_batch([image])[0]
 
-    def detect_batch(self, images: Sequence[RGBImage]) -> list[list[Detection]]:
+    def detect_batch(
+        self, images: Sequence[RGBImage], *, laps: Laps = NO_LAPS
+    ) -> list[list[Detection]]:
         with self._lock:
             self.batches.append(len(images))
         self.started.set()
         self.gate.wait(10)
         if self.fail is not None:
             raise self.fail
-        return [self.inner.detect(image) for image in images]
+        return self.inner.detect_batch(images, laps=laps)
 
 
 def test_concurrent_submits_match_direct_calls(

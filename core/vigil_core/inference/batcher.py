@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Final, Self
 
 from vigil_core.config import InferenceSpec
+from vigil_core.costs import Laps, StageCost, StageCosts, merge
 from vigil_core.types import Detection, RGBImage
 
 from .detectors import ObjectDetector
@@ -60,9 +61,10 @@ class InferenceBatcher:
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
+        self._costs = [StageCosts() for _ in range(workers)]
         self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-{index}", daemon=True)
-            for index in range(workers)
+            threading.Thread(target=self._work, args=(costs,), name=f"{name}-{index}", daemon=True)
+            for index, costs in enumerate(self._costs)
         ]
         for thread in self._threads:
             thread.start()
@@ -89,6 +91,10 @@ class InferenceBatcher:
     def detect(self, image: RGBImage, timeout: float | None = None) -> list[Detection]:
         """Submit one image and wait for its detections."""
         return self.submit(image).result(timeout)
+
+    def costs(self) -> dict[str, StageCost]:
+        """Return the CPU time the workers spent per stage (pre/post-processing, inference)."""
+        return merge(costs.snapshot() for costs in self._costs)
 
     @property
     def closed(self) -> bool:
@@ -134,14 +140,16 @@ class InferenceBatcher:
             if isinstance(item, _Request):
                 pending.append(item)
 
-    def _work(self) -> None:
+    def _work(self, costs: StageCosts) -> None:
         """Serve requests until a stop marker arrives."""
+        laps = costs.laps()
         while True:
             item = self._queue.get()
             if not isinstance(item, _Request):
                 return
             batch, stop = self._gather(item)
-            self._run(batch)
+            laps("queue", 0)
+            self._run(batch, laps)
             if stop:
                 return
 
@@ -164,16 +172,19 @@ class InferenceBatcher:
             batch.append(item)
         return batch, False
 
-    def _run(self, batch: list[_Request]) -> None:
+    def _run(self, batch: list[_Request], laps: Laps) -> None:
         """Run one batch and resolve its futures; a cancelled request is skipped."""
         live = [request for request in batch if request.future.set_running_or_notify_cancel()]
         if not live:
             return
+        laps("queue", 0)
         try:
-            results = self.detector.detect_batch([request.image for request in live])
+            results = self.detector.detect_batch([request.image for request in live], laps=laps)
         except Exception as err:
             for request in live:
                 request.future.set_exception(err)
+            laps("queue", 0)
             return
         for request, detections in zip(live, results, strict=True):
             request.future.set_result(detections)
+        laps("queue", 0)

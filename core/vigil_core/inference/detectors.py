@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil_core.config import DetectorSpec, InferenceSpec
+from vigil_core.costs import NO_LAPS, Laps
 from vigil_core.errors import ConfigInvalid, ModelInvalid
 from vigil_core.types import BBox, Detection, RGBImage
 
@@ -56,8 +57,13 @@ class ObjectDetector(Protocol):
         """Return the detections on one image, best score first."""
         ...
 
-    def detect_batch(self, images: Sequence[RGBImage]) -> list[list[Detection]]:
-        """Return the detections on each image, in order."""
+    def detect_batch(
+        self, images: Sequence[RGBImage], *, laps: Laps = NO_LAPS
+    ) -> list[list[Detection]]:
+        """Return the detections on each image, in order.
+
+        `laps` is charged the CPU time of pre-processing, inference and post-processing.
+        """
         ...
 
 
@@ -135,7 +141,9 @@ class OnnxDetector:
         """Return the detections on one image, best score first."""
         return self.detect_batch([image])[0]
 
-    def detect_batch(self, images: Sequence[RGBImage]) -> list[list[Detection]]:
+    def detect_batch(
+        self, images: Sequence[RGBImage], *, laps: Laps = NO_LAPS
+    ) -> list[list[Detection]]:
         """Return the detections per image; one run per image unless the batch dim is dynamic."""
         if not images:
             return []
@@ -144,10 +152,13 @@ class OnnxDetector:
         for start in range(0, len(images), step):
             chunk = list(images[start : start + step])
             tensor, placements = prepare(chunk, self.spec.input)
+            laps("preprocess", len(chunk))
             outputs = self.session.run(tensor)
+            laps("inference", len(chunk))
             for index, placement in enumerate(placements):
                 mine = [output[index] for output in outputs]
                 results.append(self._finish(self.decode(mine), placement))
+            laps("postprocess", len(chunk))
         return results
 
     def decode(self, outputs: list[FloatArray]) -> RawDetections:
@@ -267,11 +278,15 @@ class YoloV8Detector(OnnxDetector):
         """Return whether the session runs the rewritten graph (any input size)."""
         return is_dense_head(self.session.output_shapes)
 
-    def detect_batch(self, images: Sequence[RGBImage]) -> list[list[Detection]]:
+    def detect_batch(
+        self, images: Sequence[RGBImage], *, laps: Laps = NO_LAPS
+    ) -> list[list[Detection]]:
         """Return the detections per image (one run per image at its own size when dense)."""
         if not self.dense:
-            return super().detect_batch(images)
-        return [self.detect_sized(image) for image in images]
+            return super().detect_batch(images, laps=laps)
+        results = [self.detect_sized(image) for image in images]
+        laps("inference", len(images))
+        return results
 
     def detect_sized(self, image: RGBImage, long_side: int | None = None) -> list[Detection]:
         """Return the detections on one image scaled to `long_side` (dense graphs only).

@@ -32,6 +32,7 @@ from .types import RGBImage
 
 if TYPE_CHECKING:
     from .eval.rules import RulesBenchOptions
+    from .eval.vtest import InputFit
 
 SECTIONS = ("decode", "inference", "e2e", "tracking", "tamper", "rules")
 E2E_CLIPS = (
@@ -54,6 +55,7 @@ def run_bench(
     tamper: TamperBenchOptions | None = None,
     rules: RulesBenchOptions | None = None,
     e2e: E2eOptions | None = None,
+    fits: tuple[InputFit, ...] = ("square", "aspect"),
 ) -> int:
     """Run the requested sections and print the figures; return the exit code.
 
@@ -70,7 +72,7 @@ def run_bench(
         "decode": lambda: bench_decode(quick=quick),
         "inference": lambda: bench_inference(models_dir, quick=quick),
         "e2e": lambda: bench_e2e(models_dir, quick=quick, options=e2e),
-        "tracking": lambda: bench_tracking(models_dir, quick=quick),
+        "tracking": lambda: bench_tracking(models_dir, quick=quick, fits=fits),
         "tamper": lambda: bench_tamper_clips(unknown, tamper or TamperBenchOptions(), quick=quick),
         "rules": lambda: bench_rules(models_dir, rules),
     }
@@ -755,11 +757,13 @@ def _stage_matrix(rows: Sequence[Report]) -> list[Report]:
 # ---------------------------------------------------------------- tracking
 
 
-def bench_tracking(models_dir: Path | None, *, quick: bool) -> Report:
+def bench_tracking(
+    models_dir: Path | None, *, quick: bool, fits: Sequence[InputFit] = ("square", "aspect")
+) -> Report:
     """Run detector + tracker over vtest and score MOTA / IDF1 against the PETS2009 truth."""
     from .eval.vtest import evaluate_vtest  # noqa: PLC0415
 
-    return evaluate_vtest(media_dir(), models_dir=models_dir, quick=quick)
+    return evaluate_vtest(media_dir(), models_dir=models_dir, quick=quick, fits=fits)
 
 
 # ---------------------------------------------------------------- tamper
@@ -816,6 +820,8 @@ def _print_section(name: str, section: Report) -> None:
     if isinstance(rows, list) and rows:
         _print_table(rows)
     for key, value in section.items():
+        if key == "reports":
+            continue  # each input's full report, side by side above: --json has it
         if key != "rows" and isinstance(value, list) and value and isinstance(value[0], dict):
             print(f"{key}:")
             _print_table(value)

@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--no-network", action="store_true", help="e2e: paced files only (no RTSP server)"
     )
+    bench.add_argument(
+        "--detector-input",
+        default="",
+        help="tracking, rules: detector input fits side by side, e.g. square,aspect "
+        "(default: both for tracking, the config's for rules)",
+    )
     bench.add_argument("--clip", type=Path, help="rules: run this clip instead of vtest")
     bench.add_argument("--geometry", type=Path, help="rules: YAML camera (zones, rules) for --clip")
     bench.add_argument("--truth", type=Path, help="rules: MOT-style ground truth csv for --clip")
@@ -225,7 +231,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .eval.rules import RulesBenchOptions  # noqa: PLC0415
 
     tamper = TamperBenchOptions(fps=args.fps, width=args.width, masks=tuple(args.mask))
-    rules = RulesBenchOptions(clip=args.clip, geometry=args.geometry, truth=args.truth)
+    fits = tuple(f.strip() for f in args.detector_input.split(",") if f.strip())
+    if any(fit not in ("square", "aspect") for fit in fits):
+        raise VigilError(
+            f"--detector-input takes square and/or aspect, not '{args.detector_input}'"
+        )
+    rules = RulesBenchOptions(
+        clip=args.clip,
+        geometry=args.geometry,
+        truth=args.truth,
+        fits=fits,
+    )
     try:
         counts = tuple(int(c) for c in args.cameras.split(",") if c.strip())
     except ValueError:
@@ -239,6 +255,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         tamper=tamper,
         rules=rules,
         e2e=e2e,
+        fits=fits or ("square", "aspect"),
     )
 
 

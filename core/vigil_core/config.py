@@ -144,6 +144,14 @@ class DetectorSpec(_Model):
     classes: Annotated[
         list[str], Field(description="Classes kept from the detector; empty means all.")
     ] = Field(default_factory=lambda: ["person", *COCO_VEHICLES])
+    input_fit: Annotated[
+        Literal["aspect", "square"],
+        Field(
+            description="aspect: run each frame at its own aspect when the model allows it "
+            "(416x256 for 16:9, about 0.6 of the square's cost, same scale); square: letterbox "
+            "into the model's square input."
+        ),
+    ] = "aspect"
 
 
 class TrackerSpec(_Model):

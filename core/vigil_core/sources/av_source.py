@@ -77,7 +77,7 @@ class AvSource:
         self._live = not spec.is_file
         self._url = spec.url if self._live else str(spec.path)
         self._safe_url = redact_url(spec.url)
-        self._threads = spec.decode_threads or (1 if self._live else 2)
+        self._threads = spec.decode_threads or 1
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._state = SourceState.OFFLINE

@@ -27,7 +27,13 @@ from .rules import Rule, RuleContext, build_rules
 from .sources.av_source import AvSource
 from .sources.base import FrameCallback, FrameSource, StateCallback
 from .sources.redact import redact_url
-from .stages import FrameAnalyzer, SourceStateListener, TrackProvider, TrackStage
+from .stages import (
+    CoarsePictureSource,
+    FrameAnalyzer,
+    SourceStateListener,
+    TrackProvider,
+    TrackStage,
+)
 from .tracking.tracker import ByteTracker
 from .types import Frame, Track
 
@@ -159,6 +165,8 @@ class CameraPipeline:
         self._batcher = batcher
         self._publish = publish
         self.analyzers = list(analyzers)
+        # The camera-health checks already downscale each frame: the motion gate reuses it.
+        self._coarse = next((a for a in self.analyzers if isinstance(a, CoarsePictureSource)), None)
         self.track_stages = list(track_stages)
         self._gate = MotionGate(camera.motion)
         self._privacy = PrivacyMasks(camera.privacy_masks)
@@ -302,7 +310,8 @@ class CameraPipeline:
             laps(analyzer.name)
         if self._track_provider is not None:
             return self._process_provided(frame, self._track_provider, started, events)
-        inferred = self._gate.should_infer(frame.image, frame.pts_s)
+        coarse = self._coarse.coarse_of(frame) if self._coarse is not None else None
+        inferred = self._gate.should_infer(frame.image, frame.pts_s, coarse)
         laps("motion")
         if inferred:
             assert self._batcher is not None, "a camera without a track provider needs a detector"

@@ -273,7 +273,7 @@ def _detector_throughput(models_dir: Path | None, *, quick: bool) -> list[Report
     for workers, threads in ((1, 1), (1, 2), (2, 1)):
         spec = InferenceSpec(workers=workers, intra_op_threads=threads)
         detector = build_detector(DetectorSpec(), spec, SessionCache(), models_dir)
-        batcher = InferenceBatcher(detector, workers=workers, max_batch=8, max_wait_ms=5)
+        batcher = InferenceBatcher(detector, workers=workers)
         try:
             started = time.perf_counter()
             futures = [batcher.submit(frames[i % len(frames)]) for i in range(total)]

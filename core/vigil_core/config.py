@@ -1087,8 +1087,18 @@ class InferenceSpec(_Model):
     workers: Annotated[
         int, Field(ge=1, le=16, description="Threads running the shared session concurrently.")
     ] = 2
-    max_batch: Annotated[int, Field(ge=1, le=64)] = 8
-    max_wait_ms: Annotated[float, Field(ge=0, le=1000)] = 10.0
+    max_batch: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=64,
+            description="Images per detector call for dynamic-batch models; 1 (no batching) "
+            "because batches cost the same per image on a CPU and waiting adds latency.",
+        ),
+    ] = 1
+    max_wait_ms: Annotated[
+        float, Field(ge=0, le=1000, description="Longest wait for a batch to fill (max_batch > 1).")
+    ] = 10.0
     spinning: bool = False
     share_session: Annotated[
         bool,

@@ -173,19 +173,17 @@ def nearest_indices(source: int, target: int) -> IndexArray:
     return indices
 
 
-@lru_cache(maxsize=16)
-def _gather_indices(
-    source_hw: tuple[int, int], target_hw: tuple[int, int], channels: tuple[int, int, int]
-) -> IndexArray:
-    """Return flat indices into a contiguous H×W×3 image giving its 3×h×w nearest resize."""
-    rows = nearest_indices(source_hw[0], target_hw[0])
-    cols = nearest_indices(source_hw[1], target_hw[1])
+@lru_cache(maxsize=64)
+def _column_indices(source: int, target: int, channels: tuple[int, int, int]) -> IndexArray:
+    """Return indices into a row of H×W×3 pixels giving its nearest-resized channels in turn.
+
+    Index c·target + x picks channel `channels[c]` of the source pixel output column x takes.
+    """
+    cols = nearest_indices(source, target)
     order = np.asarray(channels, dtype=np.intp)
-    flat: IndexArray = (rows[None, :, None] * source_hw[1] + cols[None, None, :]) * 3 + order[
-        :, None, None
-    ]
-    flat.setflags(write=False)
-    return flat
+    indices: IndexArray = (cols[None, :] * 3 + order[:, None]).reshape(-1)
+    indices.setflags(write=False)
+    return indices
 
 
 def _reduced(image: RGBImage, width: int, height: int) -> RGBImage:
@@ -200,7 +198,7 @@ def _reduced(image: RGBImage, width: int, height: int) -> RGBImage:
 
 
 def letterbox_into(image: RGBImage, spec: InputSpec, slot: InputSlot) -> Letterbox:
-    """Place an RGB image on a float32 CHW input slot as the model expects, in one gather.
+    """Place an RGB image on a float32 CHW input slot as the model expects, by gathering.
 
     Gives the same values as `to_tensor(letterbox(...))` (same nearest pixels, colour order,
     normalisation and padding) without the intermediate canvas and copies; the slot may be
@@ -222,10 +220,14 @@ def letterbox_into(image: RGBImage, spec: InputSpec, slot: InputSlot) -> Letterb
             pad_x = pad_y = 0
         info = Letterbox(new_w / width, new_h / height, pad_x, pad_y, width, height)
     source = np.ascontiguousarray(_reduced(image, new_w, new_h))
+    src_h, src_w = int(source.shape[0]), int(source.shape[1])
     channels = (2, 1, 0) if spec.colour == "BGR" else (0, 1, 2)
-    flat = _gather_indices((int(source.shape[0]), int(source.shape[1])), (new_h, new_w), channels)
+    # Rows first (whole-row copies), then one gather of columns and channels along each row:
+    # a few thousand indices instead of one per output value.
+    rows = source[nearest_indices(src_h, new_h)].reshape(new_h, src_w * 3)
+    picked = np.take(rows, _column_indices(src_w, new_w, channels), axis=1)
     region = slot[:, pad_y : pad_y + new_h, pad_x : pad_x + new_w]
-    np.copyto(region, np.take(source.reshape(-1), flat), casting="unsafe")
+    np.copyto(region, picked.reshape(new_h, 3, new_w).transpose(1, 0, 2), casting="unsafe")
     gain, offset = _normalisation(spec)
     if gain is not None and offset is not None:
         region *= gain

@@ -33,6 +33,7 @@ from .types import RGBImage
 if TYPE_CHECKING:
     from .eval.rules import RulesBenchOptions
     from .eval.vtest import InputFit
+    from .inference.registry import ModelSpec
 
 SECTIONS = ("decode", "inference", "e2e", "tracking", "tamper", "rules")
 E2E_CLIPS = (
@@ -199,7 +200,71 @@ def bench_inference(models_dir: Path | None, *, quick: bool) -> Report:
         rows.append(row)
         if spec.architecture is Architecture.YOLOV8:
             rows += _dense_rows(spec.name, path, runs)
-    return {"runs": runs, "rows": rows, "throughput": _detector_throughput(models_dir, quick=quick)}
+        if spec.input.aspect:
+            rows += _aspect_rows(spec, path, runs)
+    return {
+        "runs": runs,
+        "rows": rows,
+        "preprocess": _preprocess_rows(runs),
+        "throughput": _detector_throughput(models_dir, quick=quick),
+    }
+
+
+ASPECTS = ((16, 9), (4, 3))
+"""Frame shapes a model marked `input.aspect` is timed at, beside its square input."""
+
+
+def _aspect_rows(spec: ModelSpec, path: Path, runs: int) -> list[Report]:
+    """Time a fully convolutional model at the inputs 16:9 and 4:3 frames take (graph rewrite)."""
+    from .inference.graph import free_input_size  # noqa: PLC0415
+    from .inference.preprocess import input_size  # noqa: PLC0415
+
+    model = free_input_size(path.read_bytes())
+    stride = max(spec.decode.strides, default=1)
+    rows: list[Report] = []
+    for aspect in ASPECTS:
+        width, height = input_size(spec.input, *aspect, stride)
+        row: Report = {"model": f"{spec.name} at {aspect[0]}:{aspect[1]} {width}x{height}"}
+        row["role"] = str(spec.role)
+        for threads in (1, 2):
+            row[f"ms_{threads}t"] = _median_run_ms(model, threads, runs, (1, 3, height, width))
+        rows.append(row)
+    return rows
+
+
+def _preprocess_rows(runs: int) -> list[Report]:
+    """Time YOLOX pre-processing of 640x360 frames: the canvas path vs the gather, per input."""
+    from .inference.preprocess import input_size, letterbox_into, prepare  # noqa: PLC0415
+    from .inference.registry import default_registry  # noqa: PLC0415
+
+    spec = default_registry().get("yolox_nano").input
+    frames = _sample_frames(_transcoded(media_dir() / E2E_CLIPS[0], 640, 360, 60), 8)
+    height, width = frames[0].shape[:2]
+    aspect_w, aspect_h = input_size(spec, width, height, 32)
+    square = np.empty((3, spec.height, spec.width), dtype=np.float32)
+    aspect = np.empty((3, aspect_h, aspect_w), dtype=np.float32)
+    ways: dict[str, Callable[[RGBImage], object]] = {
+        f"canvas, stack, cast (before) {spec.width}x{spec.height}": lambda f: prepare([f], spec),
+        f"gather {spec.width}x{spec.height}": lambda f: letterbox_into(f, spec, square),
+        f"gather {aspect_w}x{aspect_h}": lambda f: letterbox_into(f, spec, aspect),
+    }
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(max(3, runs // 10)):
+        for name, way in ways.items():  # interleaved, so a drifting load hits each alike
+            started = time.thread_time()
+            for frame in frames:
+                way(frame)
+            times[name].append(1000 * (time.thread_time() - started) / len(frames))
+    first = statistics.median(next(iter(times.values())))
+    return [
+        {
+            "frames": f"{width}x{height}",
+            "path": name,
+            "cpu_ms": round(statistics.median(values), 3),
+            "ratio": round(statistics.median(values) / first, 2),
+        }
+        for name, values in times.items()
+    ]
 
 
 DENSE_SIZES = ((384, 384), (288, 384), (128, 224))

@@ -166,3 +166,24 @@ def test_settings(yolox: YoloxDetector) -> None:
     finally:
         batcher.close()
     assert not any(thread.is_alive() for thread in batcher._threads)
+
+
+def test_cameras_waiting_on_the_shared_detector_are_served_in_turn(
+    yolox: YoloxDetector, images: list[np.ndarray]
+) -> None:
+    # Under overload every camera has a frame waiting; a camera whose result came back sends
+    # its next one behind the others', so no camera is served twice while another waits.
+    detector = _Wrapped(yolox)
+    detector.gate.clear()  # the worker holds the first frame until every camera has queued
+    served: list[int] = []
+    with InferenceBatcher(detector, workers=1) as batcher:
+        futures = []
+        for camera in [0, 1, 2, 3, 4, 0, 2]:
+            future = batcher.submit(images[camera])
+            future.add_done_callback(lambda _f, camera=camera: served.append(camera))
+            futures.append(future)
+        assert detector.started.wait(10)
+        detector.gate.set()
+        for future in futures:
+            future.result(timeout=60)
+    assert served == [0, 1, 2, 3, 4, 0, 2]

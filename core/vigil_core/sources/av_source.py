@@ -306,12 +306,14 @@ class AvSource:
         self._last_frame_at = received_at
         if self._state is not SourceState.ONLINE:
             self._set_state(SourceState.ONLINE, "receiving frames", KEY_ONLINE)
-        if not self._sampler.take(t_s):
-            return  # its bookkeeping is charged to the next frame's decode: one clock read less
         if self._spec.realtime and not self._live:
+            # Every frame at its own time, as a camera sends them: decoding the frames between
+            # two samples in one burst made 24 paced files contend for the GIL with analysis.
             if not self._pace(t_s):
                 return
             received_at = time.monotonic()
+        if not self._sampler.take(t_s):
+            return  # its bookkeeping is charged to the next frame's decode: one clock read less
         laps("source")
         image = to_rgb(frame, self._analysis_size(frame.width, frame.height))
         laps("convert")

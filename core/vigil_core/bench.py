@@ -215,20 +215,33 @@ ASPECTS = ((16, 9), (4, 3))
 
 
 def _aspect_rows(spec: ModelSpec, path: Path, runs: int) -> list[Report]:
-    """Time a fully convolutional model at the inputs 16:9 and 4:3 frames take (graph rewrite)."""
+    """Time a fully convolutional model at the inputs 16:9 and 4:3 frames take (graph rewrite).
+
+    The square file and the rewritten graph at each input take turns, so the ratios hold on a
+    busy machine.
+    """
     from .inference.graph import free_input_size  # noqa: PLC0415
     from .inference.preprocess import input_size  # noqa: PLC0415
 
     model = free_input_size(path.read_bytes())
     stride = max(spec.decode.strides, default=1)
-    rows: list[Report] = []
-    for aspect in ASPECTS:
-        width, height = input_size(spec.input, *aspect, stride)
-        row: Report = {"model": f"{spec.name} at {aspect[0]}:{aspect[1]} {width}x{height}"}
+    sizes = [input_size(spec.input, *aspect, stride) for aspect in ASPECTS]
+    rows: list[Report] = [
+        {"model": f"{spec.name} square {spec.input.width}x{spec.input.height}", "role": ""},
+        *(
+            {"model": f"{spec.name} at {a[0]}:{a[1]} {w}x{h}", "role": ""}
+            for a, (w, h) in zip(ASPECTS, sizes, strict=True)
+        ),
+    ]
+    for row in rows:
         row["role"] = str(spec.role)
-        for threads in (1, 2):
-            row[f"ms_{threads}t"] = _median_run_ms(model, threads, runs, (1, 3, height, width))
-        rows.append(row)
+    for threads in (1, 2):
+        measured = _interleaved_run_ms(
+            [(str(path), None), *((model, (1, 3, h, w)) for w, h in sizes)], threads, runs
+        )
+        for row, ms in zip(rows, measured, strict=True):
+            row[f"ms_{threads}t"] = ms
+            row[f"ratio_{threads}t"] = round(ms / measured[0], 2)
     return rows
 
 
@@ -293,22 +306,36 @@ def _median_run_ms(
     model: str | bytes, threads: int, runs: int, shape: tuple[int, ...] | None = None
 ) -> float:
     """Return the median session.run time on a random input (model file path or bytes)."""
+    return _interleaved_run_ms([(model, shape)], threads, runs)[0]
+
+
+def _interleaved_run_ms(
+    models: Sequence[tuple[str | bytes, tuple[int, ...] | None]], threads: int, runs: int
+) -> list[float]:
+    """Return each model's median session.run time, the models run in turn run after run.
+
+    Taking turns makes a drifting machine load hit every model alike: compare their ratios.
+    """
     import onnxruntime as ort  # type: ignore[import-untyped]  # noqa: PLC0415
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    feed = _random_feed(session, shape)
-    for _ in range(3):
-        session.run(None, feed)
-    times = []
+    loaded = []
+    for model, shape in models:
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        feed = _random_feed(session, shape)
+        for _ in range(3):
+            session.run(None, feed)
+        loaded.append((session, feed))
+    times: list[list[float]] = [[] for _ in loaded]
     for _ in range(runs):
-        started = time.perf_counter()
-        session.run(None, feed)
-        times.append(time.perf_counter() - started)
-    return round(1000 * statistics.median(times), 2)
+        for index, (session, feed) in enumerate(loaded):
+            started = time.perf_counter()
+            session.run(None, feed)
+            times[index].append(time.perf_counter() - started)
+    return [round(1000 * statistics.median(values), 2) for values in times]
 
 
 def _random_feed(session: Any, fixed: tuple[int, ...] | None = None) -> dict[str, Any]:

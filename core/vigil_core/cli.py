@@ -95,6 +95,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="[CLIP=]X1,Y1,X2,Y2",
         help="tamper: leave out a relative rectangle (burned-in label) on CLIP or every clip",
     )
+    bench.add_argument(
+        "--cameras", default="", help="e2e: camera counts to run, e.g. 8,16,24 (default: 1-32)"
+    )
+    bench.add_argument("--seconds", type=float, help="e2e: measured seconds per run")
+    bench.add_argument(
+        "--no-network", action="store_true", help="e2e: paced files only (no RTSP server)"
+    )
+    bench.add_argument(
+        "--detector-input",
+        default="",
+        help="tracking, rules: detector input fits side by side, e.g. square,aspect "
+        "(default: both for tracking, the config's for rules)",
+    )
     bench.add_argument("--clip", type=Path, help="rules: run this clip instead of vtest")
     bench.add_argument("--geometry", type=Path, help="rules: YAML camera (zones, rules) for --clip")
     bench.add_argument("--truth", type=Path, help="rules: MOT-style ground truth csv for --clip")
@@ -199,7 +212,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import TamperBenchOptions, run_bench  # noqa: PLC0415
+    from .bench import E2eOptions, TamperBenchOptions, run_bench  # noqa: PLC0415
 
     if args.sections[:1] == ["anpr"]:  # `vigil-analytics bench anpr DIR...`: labelled plate photos
         from .eval.anpr import run_anpr_bench  # noqa: PLC0415
@@ -218,7 +231,22 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .eval.rules import RulesBenchOptions  # noqa: PLC0415
 
     tamper = TamperBenchOptions(fps=args.fps, width=args.width, masks=tuple(args.mask))
-    rules = RulesBenchOptions(clip=args.clip, geometry=args.geometry, truth=args.truth)
+    fits = tuple(f.strip() for f in args.detector_input.split(",") if f.strip())
+    if any(fit not in ("square", "aspect") for fit in fits):
+        raise VigilError(
+            f"--detector-input takes square and/or aspect, not '{args.detector_input}'"
+        )
+    rules = RulesBenchOptions(
+        clip=args.clip,
+        geometry=args.geometry,
+        truth=args.truth,
+        fits=fits,
+    )
+    try:
+        counts = tuple(int(c) for c in args.cameras.split(",") if c.strip())
+    except ValueError:
+        raise VigilError(f"--cameras takes counts like 8,16,24, not '{args.cameras}'") from None
+    e2e = E2eOptions(cameras=counts, seconds=args.seconds, network=not args.no_network)
     return run_bench(
         args.sections,
         as_json=args.json,
@@ -226,6 +254,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         models_dir=args.models_dir,
         tamper=tamper,
         rules=rules,
+        e2e=e2e,
+        fits=fits or ("square", "aspect"),
     )
 
 

@@ -18,7 +18,7 @@ from .conditions import (
     TamperCondition,
     Thresholds,
 )
-from .features import Layout
+from .features import Floats, Layout
 from .latch import ConditionLatch, Transition
 from .stream import StreamWatch
 from .view import ViewModel, ViewScores
@@ -70,6 +70,7 @@ class TamperAnalyzer:
         self._recapture = False
         self._reference_t0 = 0.0
         self._last: Frame | None = None
+        self._coarse: tuple[Frame, Floats, int] | None = None
         self.last_cost_s = 0.0
 
     # Public API ----------------------------------------------------------------------------
@@ -114,6 +115,15 @@ class TamperAnalyzer:
             out["cost_ms"] = round(1000.0 * self.last_cost_s, 3)
             return out
 
+    def coarse_of(self, frame: Frame) -> tuple[Floats, int] | None:
+        """Return the coarse grey picture taken from this frame, and its stride, if it was seen.
+
+        Pixel (i, j) is the mean green of frame pixels (2s·i + {0, s}, 2s·j + {0, s}), s the
+        stride: the motion gate reuses it instead of downscaling the frame a second time.
+        """
+        coarse = self._coarse
+        return (coarse[1], coarse[2]) if coarse is not None and coarse[0] is frame else None
+
     @property
     def scores(self) -> ViewScores | None:
         """Return the latest frame's view scores (None before the first frame)."""
@@ -140,6 +150,7 @@ class TamperAnalyzer:
             self._reference_t0 = frame.pts_s
             events += self._end_view_conditions(frame)
         feats = view.layout.extract(frame.image)
+        self._coarse = (frame, feats.coarse, view.layout.stride)
         scores = view.score(feats)
         self._scores = scores
         dt_s = frame.pts_s - previous.pts_s if previous is not None else 0.0

@@ -72,6 +72,10 @@ class InputSpec:
     std: tuple[float, float, float]
     letterbox: LetterboxMode
     pad_value: int
+    aspect: bool = False
+    """The graph is fully convolutional: it may run at the frame's aspect (the shape's long side,
+    the other cut to the frame's aspect and rounded up to the largest stride) instead of the
+    letterboxed square, through the in-memory `free_input_size` rewrite (graph.py)."""
 
     @property
     def batch(self) -> int | None:
@@ -226,7 +230,19 @@ _MODEL_KEYS = frozenset(
     }
 )
 _INPUT_KEYS = frozenset(
-    {"name", "shape", "layout", "dtype", "colour", "scale", "mean", "std", "letterbox", "pad_value"}
+    {
+        "name",
+        "shape",
+        "layout",
+        "dtype",
+        "colour",
+        "scale",
+        "mean",
+        "std",
+        "letterbox",
+        "pad_value",
+        "aspect",
+    }
 )
 _DECODE_KEYS = frozenset({"strides", "reg_max", "slots", "pad_char"})
 
@@ -329,6 +345,7 @@ def _parse_input(entry: object, where: str) -> InputSpec:
             ),
         ),
         pad_value=pad_value,
+        aspect=_bool(data, "aspect", where),
     )
 
 
@@ -363,6 +380,8 @@ def _check_consistent(spec: ModelSpec, where: str) -> None:
         raise RegistryInvalid(f"{where}: role {spec.role} needs an OCR architecture")
     if inp.layout != "NCHW" or inp.dtype != "float32":
         raise RegistryInvalid(f"{where}: detectors take a float32 NCHW input")
+    if inp.aspect and (inp.letterbox == "none" or not decode.strides):
+        raise RegistryInvalid(f"{where}: input.aspect needs a letterboxed input and decode.strides")
     if arch in (Architecture.YOLOX, Architecture.PICODET) and not decode.strides:
         raise RegistryInvalid(f"{where}: {arch} needs decode.strides")
     if arch is Architecture.PICODET and decode.reg_max is None:
@@ -393,6 +412,13 @@ def _opt_str(data: Mapping[str, object], key: str, where: str) -> str:
     if not isinstance(value, str):
         raise RegistryInvalid(f"{where}: {key} must be a string")
     return value.strip()
+
+
+def _bool(data: Mapping[str, object], key: str, where: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise RegistryInvalid(f"{where}: {key} must be true or false")
+    return value
 
 
 def _float(data: Mapping[str, object], key: str, where: str) -> float:

@@ -172,7 +172,7 @@ class TextPlateFinder:
         session: ModelSession,
         *,
         vehicle_width: int = 384,
-        frame_side: int = 512,
+        frame_side: int = 768,
         refine_px: float = 24.0,
         shape: PlateShape | None = None,
         nms_iou: float = 0.5,

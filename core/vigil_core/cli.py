@@ -122,6 +122,14 @@ def _parser() -> argparse.ArgumentParser:
         "--no-warmup", action="store_true", help="anpr: cold start only (no second pass)"
     )
     bench.add_argument("--failures", action="store_true", help="anpr: list the photos read wrong")
+    bench.add_argument(
+        "--chains",
+        default="default,agpl,plain",
+        help="anpr: chains side by side: default (licence-clean), agpl, plain (off the shelf)",
+    )
+    bench.add_argument(
+        "--no-rendered", action="store_true", help="anpr: leave out the rendered-plates row"
+    )
     bench.set_defaults(handler=_cmd_bench)
 
     models = sub.add_parser("models", help="list, verify or download the registry's models")
@@ -227,6 +235,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             warmup=not args.no_warmup,
             quick=args.quick,
             failures=args.failures,
+            chains=[c.strip() for c in args.chains.split(",") if c.strip()],
+            rendered=not args.no_rendered,
         )
     from .eval.rules import RulesBenchOptions  # noqa: PLC0415
 

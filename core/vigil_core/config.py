@@ -1068,9 +1068,14 @@ class WatchlistSpec(_Model):
 class AnprSettings(_Model):
     """Engine-wide plate reading: the models, their threads and the watchlist."""
 
-    detector: Annotated[str, Field(description="Plate detector in the model registry.")] = (
-        "safelicensing_yolov8n_plate_384"
-    )
+    detector: Annotated[
+        str,
+        Field(
+            description="Plate finder in the model registry: ppocr_v6_det_small (Apache-2.0, "
+            "in the rapidocr wheel) or safelicensing_yolov8n_plate_384 (AGPL-3.0: choosing it "
+            "puts the installation under the AGPL)."
+        ),
+    ] = "ppocr_v6_det_small"
     ocr_model: Annotated[str, Field(description="CCT plate OCR in the model registry.")] = (
         "cct_xs_v1_global"
     )

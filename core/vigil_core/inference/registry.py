@@ -43,6 +43,8 @@ class Architecture(StrEnum):
     PICODET = "picodet"
     YOLOV8 = "yolov8"
     CCT_OCR = "cct_ocr"
+    DB_TEXT = "db_text"
+    """A DB (differentiable binarisation) text detector: one text-probability map per image."""
 
 
 DETECTION_ROLES = frozenset(
@@ -127,6 +129,8 @@ class ModelSpec:
     decode: DecodeSpec
     latency: str = ""
     notes: str = ""
+    package: str | None = None
+    """Folder inside an installed Python package that holds the file (``rapidocr/models``)."""
 
     @property
     def is_detector(self) -> bool:
@@ -227,6 +231,7 @@ _MODEL_KEYS = frozenset(
         "decode",
         "latency",
         "notes",
+        "package",
     }
 )
 _INPUT_KEYS = frozenset(
@@ -299,9 +304,25 @@ def parse_model(entry: object, where: str = "model registry") -> ModelSpec:
         decode=_parse_decode(data.get("decode", {}), f"{where}.decode"),
         latency=_opt_str(data, "latency", where),
         notes=_opt_str(data, "notes", where),
+        package=_package(data, where),
     )
     _check_consistent(spec, where)
     return spec
+
+
+_PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z0-9_.-]+)*$")
+
+
+def _package(data: Mapping[str, object], where: str) -> str | None:
+    value = data.get("package")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _PACKAGE.match(value) or ".." in value.split("/"):
+        raise RegistryInvalid(
+            f"{where}: package must be an importable package name, optionally with a folder "
+            "inside it (rapidocr/models)"
+        )
+    return value
 
 
 def _parse_input(entry: object, where: str) -> InputSpec:

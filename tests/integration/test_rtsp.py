@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 import itertools
+from pathlib import Path
 import threading
 import time
 
 import pytest
 
 from tests.integration.conftest import RtspServerFactory
+from tests.support.clips import ensure_h264_mp4
 from tests.support.shared import media
 from vigil_core.config import SourceSpec
 from vigil_core.decode import grab_frame, probe
@@ -201,3 +203,23 @@ def test_wrong_credentials_are_auth_failed(
     event = rec.events[offline]
     assert event.translation_key == "invalid_auth"
     assert "wrong-battery" not in event.reason
+
+
+def test_one_server_serves_every_bench_camera_at_its_own_mount(
+    rtsp_server: RtspServerFactory, rtsp_media_dir: Path
+) -> None:
+    # The e2e bench's network path: one GStreamer server, one mount per camera, clips in turn.
+    from vigil_core.bench import _RtspServer  # noqa: PLC0415
+
+    clips = [
+        ensure_h264_mp4(media("vtest.avi"), rtsp_media_dir, seconds=3),
+        ensure_h264_mp4(media("road_640x360.avi"), rtsp_media_dir, seconds=3),
+    ]
+    server = _RtspServer(clips, mounts=3)
+    assert server.start() is None
+    try:
+        sizes = [(p.width, p.height) for p in (probe(url, timeout_s=20) for url in server.urls(3))]
+    finally:
+        server.stop()
+    assert sizes == [(768, 576), (640, 360), (768, 576)]
+    assert server.pid is None

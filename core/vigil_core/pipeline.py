@@ -25,7 +25,13 @@ from .rules import Rule, RuleContext, build_rules
 from .sources.av_source import AvSource
 from .sources.base import FrameCallback, FrameSource, StateCallback
 from .sources.redact import redact_url
-from .stages import FrameAnalyzer, SourceStateListener, TrackProvider, TrackStage
+from .stages import (
+    FrameAnalyzer,
+    SourceStateListener,
+    TrackObserver,
+    TrackProvider,
+    TrackStage,
+)
 from .tracking.tracker import ByteTracker
 from .types import Frame, Track
 
@@ -140,11 +146,13 @@ class CameraPipeline:
         rules: Sequence[Rule] | None = None,
         track_provider: TrackProvider | None = None,
         source_factory: Callable[[FrameCallback, StateCallback], FrameSource] | None = None,
+        observer: TrackObserver | None = None,
     ) -> None:
         """Build the stages; nothing starts until `start`.
 
         With a `track_provider` (a Frigate camera), tracks come from it instead of the
         detector and tracker; `source_factory` then may replace the stream by other frames.
+        An `observer` sees every step's tracks exactly as the rules do.
         """
         self.camera = camera
         self._batcher = batcher
@@ -158,6 +166,7 @@ class CameraPipeline:
         # A paced (realtime) file behaves like a live camera: analysis must keep up or drop.
         self._channel = _FrameChannel(lossless=camera.source.is_file and not camera.source.realtime)
         self._track_provider = track_provider
+        self._observer = observer
         self._source: FrameSource = (
             source_factory(self._channel.put, self._on_state)
             if source_factory is not None
@@ -285,6 +294,8 @@ class CameraPipeline:
         for stage in self.track_stages:
             events += stage.process(frame, self._tracks, fresh=inferred)
         ctx = RuleContext(frame=frame, fresh=inferred, stage_events=tuple(events))
+        if self._observer is not None:
+            self._observer.observe(frame, self._tracks, fresh=inferred)
         events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
         self._emit(events)
         self._publish_states()
@@ -314,6 +325,8 @@ class CameraPipeline:
                 for stage in self.track_stages:
                     stage_events += stage.process(at, self._tracks, fresh=True)
             ctx = RuleContext(frame=at, fresh=True, stage_events=tuple(stage_events))
+            if self._observer is not None:
+                self._observer.observe(at, self._tracks, fresh=True)
             events += stage_events
             events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
             frame = at

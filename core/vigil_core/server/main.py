@@ -81,6 +81,14 @@ def add_commands(sub: Any) -> None:
     serve.add_argument(
         "--no-zeroconf", action="store_true", help="do not announce the server on the local network"
     )
+    serve.add_argument(
+        "--track-memory",
+        type=float,
+        default=float(os.environ.get("VIGIL_TRACK_MEMORY_S", "300")),
+        metavar="SECONDS",
+        help="keep each camera's recent tracks this long, in memory only, for rule previews "
+        "(default 300; 0 keeps none)",
+    )
     serve.set_defaults(handler=cmd_serve)  # fmt: skip
 
     token = sub.add_parser("token", help="print the server's token (or --rotate it)")
@@ -125,6 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         require_token=not args.no_auth,
         zeroconf=not args.no_zeroconf,
         version=package_version(),
+        track_memory_s=max(0.0, args.track_memory),
     )
     return asyncio.run(serve(settings))
 

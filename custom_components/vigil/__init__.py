@@ -25,8 +25,10 @@ from .access import SETTINGS_ACTOR
 from .client import AuthRefused, IncompatibleServer, ServerError, VigilClientError
 from .const import DOMAIN, MANUFACTURER
 from .data import VigilConfigEntry, VigilRuntime
+from .editor import async_register_editor
 from .frigate_setup import async_check_frigate
 from .mqtt_broker import async_frigate_broker
+from .panel import async_setup_panel
 from .server_config import (
     SUBENTRY_WATCHLIST,
     cameras_of,
@@ -52,8 +54,10 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register Vigil's actions, which work on the loaded servers."""
+    """Register Vigil's actions, which work on the loaded servers, and its panel."""
     async_setup_services(hass)
+    await async_setup_panel(hass)
+    async_register_editor(hass)
     return True
 
 

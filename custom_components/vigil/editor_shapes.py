@@ -57,9 +57,13 @@ NEW_AREA_DWELL_S: Final = 20.0
 REPLAYABLE_KINDS: Final = frozenset({"zone_presence", KIND_LINE, KIND_LOITERING})
 """What the server's `ReplayRule` can replay (the other families read pixels)."""
 SERVER_ERRORS: Final = frozenset(
-    {"out_of_range", "invalid_value", *(problem.value for problem in ShapeProblem)}
+    {
+        "out_of_range",
+        "invalid_value",
+        *(p.value for p in ShapeProblem if p.value.startswith("polygon_")),
+    }
 )
-"""The server's field errors the panel translates (with the flows' strings)."""
+"""The server's field errors the panel translates with the flows' strings (as the rule form)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 from http import HTTPStatus
+import json
+from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER, ConfigSubentryData
@@ -22,6 +24,7 @@ from pytest_homeassistant_custom_component.typing import (
     WebSocketGenerator,
 )
 
+import custom_components.vigil
 from custom_components.vigil.const import (
     CONF_ACKNOWLEDGEMENTS,
     CONF_CAMERA,
@@ -31,6 +34,7 @@ from custom_components.vigil.const import (
     DOMAIN,
     SUBENTRY_ZONE,
 )
+from custom_components.vigil.editor_shapes import SERVER_ERRORS
 from custom_components.vigil.server_config import (
     CONF_DIRECTION,
     CONF_DWELL,
@@ -52,6 +56,7 @@ from tests.ha.conftest import (
     zone_subentry,
 )
 from tests.ha.flows import loaded, picture_ready, reloaded, server_entry
+from tests.ha.translations import load
 from vigil_core.server import VigilServer
 
 LINE_ID = "01JVIGIL0000000000000LINE1"
@@ -461,3 +466,21 @@ async def test_a_server_that_is_gone_is_said_so(
     assert answer["error"]["code"] == "server_unreachable"
     answer = await _command(client, type="vigil/editor/cameras")
     assert answer["result"]["servers"][0]["connected"] is False
+
+
+def test_the_panel_speaks_english_and_french() -> None:
+    """Both languages have every string; every error the commands give has a translation."""
+    frontend = Path(custom_components.vigil.__file__).parent / "frontend" / "i18n"
+    panel = {lang: json.loads((frontend / f"{lang}.json").read_text()) for lang in ("en", "fr")}
+    assert set(panel["en"]) == set(panel["fr"])
+    assert all(panel["fr"][key].strip() for key in panel["fr"])
+    codes = ("server_unreachable", "not_found", "replay_held_back", "replay_unsupported")
+    for code in codes:
+        assert f"error_{code}" in panel["en"], code
+    line_errors = {"line_zero_length", "line_outside_frame", "line_invalid"}
+    for lang in ("en", "fr"):
+        sections = load(lang)["config_subentries"]
+        common = {*SERVER_ERRORS, "name_required", "invalid_settings"}
+        assert {*common, "zone_exists"} <= set(sections["zone"]["error"]), lang
+        assert {*common, *line_errors, "rule_exists"} <= set(sections["rule"]["error"]), lang
+        assert {*common, "rule_exists"} <= set(sections["camera_setting"]["error"]), lang

@@ -231,6 +231,7 @@ class VigilPanel extends HTMLElement {
 
   _texts() {
     this.shadowRoot.getElementById("refresh").textContent = this._t("refresh_picture");
+    this.shadowRoot.getElementById("camera").setAttribute("aria-label", this._t("camera"));
   }
 
   // --- data -------------------------------------------------------------------------------
@@ -387,6 +388,7 @@ class VigilPanel extends HTMLElement {
   _close() {
     this._draft = null;
     this._replay = null;
+    this._message = null;
     clearInterval(this._replayInterval);
     this._renderSide();
     this._renderOverlay();
@@ -804,6 +806,10 @@ class VigilPanel extends HTMLElement {
   async _runReplay() {
     const draft = this._draft;
     if (!draft || !draft.complete || draft.error || this._gesture) return;
+    if (!this._replay && !this._replayError) {
+      const element = this.shadowRoot.getElementById("replay");
+      if (element) element.textContent = this._t("replay_waiting");
+    }
     const shape = draft.toMessage();
     const asked = JSON.stringify(shape);
     try {
@@ -829,8 +835,8 @@ class VigilPanel extends HTMLElement {
     const element = this.shadowRoot.getElementById("replay");
     if (!element) return;
     element.innerHTML = this._replayHtml();
-    const data = this._replayValues();
-    for (const [key, value] of Object.entries(data)) element.dataset[key] = value;
+    for (const key of Object.keys(element.dataset)) delete element.dataset[key];
+    for (const [key, value] of Object.entries(this._replayValues())) element.dataset[key] = value;
   }
 
   _replayValues() {

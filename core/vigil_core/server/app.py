@@ -26,7 +26,6 @@ from pydantic import ValidationError
 from vigil_core.config import EngineConfig
 from vigil_core.engine import Engine, RestartRequired
 from vigil_core.errors import ConfigInvalid, ModelError, VigilError
-from vigil_core.inference.loader import resolve_model
 from vigil_core.privacy.access_log import AccessLog, load_or_create_key
 from vigil_core.privacy.inventory import enforce_context
 from vigil_core.privacy.retention import DirectoryStore
@@ -44,6 +43,7 @@ from .board import StateBoard, _held_back
 from .data import DataFolder
 from .errors import ConfigRejected, field_errors
 from .http import build_app
+from .models import fetch_missing
 from .pictures import FrameCache
 from .tracks import MEMORY_S, TrackMemories
 
@@ -203,6 +203,11 @@ class VigilServer:
         if engine is not None:
             await engine.stop()
 
+    @property
+    def models_dir(self) -> Path:
+        """Return the first folder searched for models (and where --download puts them)."""
+        return self.settings.models_dir or self.data.models_dir
+
     def hello(self) -> Hello:
         """Return what the server says first on every connection."""
         return Hello(
@@ -219,8 +224,7 @@ class VigilServer:
         """Validate a configuration with the server's own paths; raise ConfigRejected."""
         data = {key: value for key, value in raw.items() if key not in SERVER_OWNED}
         data["state_dir"] = str(self.data.state_dir)
-        models = self.settings.models_dir
-        data["models_dir"] = str(models) if models is not None else None
+        data["models_dir"] = str(self.models_dir)
         try:
             return EngineConfig.model_validate(data)
         except ValidationError as err:
@@ -259,6 +263,8 @@ class VigilServer:
         )
 
     async def _run(self, config: EngineConfig) -> ConfigApplied:
+        if self.settings.allow_download:
+            await asyncio.to_thread(fetch_missing, config, self.models_dir)
         engine = self.engine
         if engine is not None:
             try:
@@ -279,11 +285,6 @@ class VigilServer:
             await self._stop_engine()
         else:
             old_ids = set()
-        if self.settings.allow_download:
-            try:
-                await asyncio.to_thread(_ensure_models, config)
-            except ModelError as err:
-                _LOGGER.error("A model could not be downloaded: %s", err)
         engine = await asyncio.to_thread(
             partial(
                 Engine,
@@ -361,16 +362,6 @@ class VigilServer:
         if not self.settings.require_token:
             return True
         return bool(self.token) and hmac.compare_digest(token.encode(), self.token.encode())
-
-
-def _ensure_models(config: EngineConfig) -> None:
-    """Download the models a configuration needs and no folder holds (sha256-checked)."""
-    names = [config.detector.model] if any(c.detections == "vigil" for c in config.cameras) else []
-    if any(camera.anpr.enabled for camera in config.cameras):
-        names += [config.anpr.detector, config.anpr.ocr_model]
-    for name in names:
-        path = resolve_model(name, models_dir=config.models_dir, allow_download=True)
-        _LOGGER.debug("Model %s: %s", name, path)
 
 
 def _passages(engine: Engine) -> dict[str, int]:

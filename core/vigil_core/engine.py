@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 import importlib
 import logging
@@ -30,7 +30,7 @@ from .rules import build_rules
 from .sources.event_source import EventSource
 from .sources.frigate_mqtt import MqttTransport
 from .sources.frigate_tracks import FrigateDetections
-from .stages import TrackStage
+from .stages import TrackObserver, TrackStage
 
 if TYPE_CHECKING:
     from .sources.onvif_events import EventChannelStatus, OnvifEventSource
@@ -120,11 +120,13 @@ class Engine:
         loop: asyncio.AbstractEventLoop | None = None,
         mqtt: MqttTransport | None = None,
         audit: AuditLog | None = None,
+        observers: Callable[[CameraSpec], TrackObserver | None] | None = None,
     ) -> None:
         """Keep the configuration; nothing is loaded until `start`.
 
         `mqtt` carries Frigate's messages for cameras that take its detections (Home
         Assistant passes its MQTT integration); without it `config.frigate_mqtt` is used.
+        `observers` gives each camera's pipeline the observer of its tracks, if any.
         """
         # What the deployment context holds back (unacknowledged) never reaches a pipeline.
         self.config, self.privacy_violations = enforce_context(config)
@@ -145,6 +147,10 @@ class Engine:
         self._onvif: dict[str, OnvifEventSource] = {}
         self._overloaded: set[str] = set()
         self._load_lock = threading.Lock()
+        self._observers = observers
+
+    def _observer(self, camera: CameraSpec) -> TrackObserver | None:
+        return self._observers(camera) if self._observers is not None else None
 
     @property
     def camera_ids(self) -> list[str]:
@@ -199,6 +205,7 @@ class Engine:
             analyzers=build_analyzers(camera),
             track_stages=track_stages,
             on_load=self._on_camera_load,
+            observer=self._observer(camera),
         )
         self._pipelines[camera.id] = pipeline
         await asyncio.to_thread(pipeline.start)
@@ -222,6 +229,7 @@ class Engine:
             track_stages=track_stages,
             track_provider=parts.provider,
             source_factory=parts.source_factory,
+            observer=self._observer(camera),
         )
         self._pipelines[camera.id] = pipeline
         await asyncio.to_thread(pipeline.start)

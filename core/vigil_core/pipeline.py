@@ -31,6 +31,7 @@ from .stages import (
     CoarsePictureSource,
     FrameAnalyzer,
     SourceStateListener,
+    TrackObserver,
     TrackProvider,
     TrackStage,
 )
@@ -149,6 +150,7 @@ class CameraPipeline:
         track_provider: TrackProvider | None = None,
         source_factory: Callable[[FrameCallback, StateCallback], FrameSource] | None = None,
         on_load: Callable[[str, bool], None] | None = None,
+        observer: TrackObserver | None = None,
     ) -> None:
         """Build the stages; nothing starts until `start`.
 
@@ -156,6 +158,7 @@ class CameraPipeline:
         detector and tracker; `source_factory` then may replace the stream by other frames.
         `on_load(camera_id, overloaded)` is called on the analysis thread when analysis starts
         or stops falling behind the stream (see load.py).
+        An `observer` sees every step's tracks exactly as the rules do.
         """
         self.camera = camera
         self.costs = StageCosts()
@@ -177,6 +180,7 @@ class CameraPipeline:
         self._track_provider = track_provider
         self.load = LoadMeter()
         self._on_load = on_load
+        self._observer = observer
         self._source: FrameSource = (
             source_factory(self._channel.put, self._on_state)
             if source_factory is not None
@@ -328,6 +332,8 @@ class CameraPipeline:
             events += stage.process(frame, self._tracks, fresh=inferred)
         laps("track_stages")
         ctx = RuleContext(frame=frame, fresh=inferred, stage_events=tuple(events))
+        if self._observer is not None:
+            self._observer.observe(frame, self._tracks, fresh=inferred)
         events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
         laps("rules")
         self._emit(events)
@@ -360,6 +366,8 @@ class CameraPipeline:
                 for stage in self.track_stages:
                     stage_events += stage.process(at, self._tracks, fresh=True)
             ctx = RuleContext(frame=at, fresh=True, stage_events=tuple(stage_events))
+            if self._observer is not None:
+                self._observer.observe(at, self._tracks, fresh=True)
             events += stage_events
             events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
             frame = at

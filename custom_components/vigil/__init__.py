@@ -32,9 +32,11 @@ from .anpr_entities import async_log_watchlist_removals
 from .client import AuthRefused, IncompatibleServer, ServerError, VigilClientError
 from .const import CONF_SERVER_ID, CONF_TOKEN, DEFAULT_PORT, DOMAIN, MANUFACTURER
 from .data import VigilConfigEntry, VigilRuntime
+from .editor import async_register_editor
 from .frigate_setup import async_check_frigate
 from .issues import async_setup_issues
 from .mqtt_broker import async_frigate_broker
+from .panel import async_setup_panel
 from .privacy import async_setup_privacy
 from .server_config import (
     SUBENTRY_WATCHLIST,
@@ -63,8 +65,10 @@ SERVER_DOCS = "https://github.com/vigil-project/vigil/blob/main/docs/server.md"
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register Vigil's actions, which work on the loaded servers."""
+    """Register Vigil's actions, which work on the loaded servers, and its panel."""
     async_setup_services(hass)
+    await async_setup_panel(hass)
+    async_register_editor(hass)
     return True
 
 

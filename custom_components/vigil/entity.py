@@ -12,6 +12,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .const import DOMAIN, MANUFACTURER, SOURCE_FRIGATE, SOURCE_ONVIF
+from .panel import panel_url
 from .server_config import CameraInfo
 from .store import VigilStore
 
@@ -26,6 +27,8 @@ def camera_device_info(entry_id: str, camera: CameraInfo) -> DeviceInfo:
         manufacturer=MANUFACTURER,
         model=_MODELS.get(camera.source_type, "Video stream"),
         via_device=(DOMAIN, entry_id),
+        # The Vigil panel, with this camera chosen: draw its zones, lines and masks.
+        configuration_url=f"homeassistant:/{panel_url(camera.subentry_id)}",
     )
 
 

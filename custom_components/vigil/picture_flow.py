@@ -78,6 +78,35 @@ def shape(name: str, points: Points) -> Json:
     return {"name": name, "points": [[float(x), float(y)] for x, y in points]}
 
 
+def dry_run_config(
+    entry: ConfigEntry,
+    camera_subentry: ConfigSubentry,
+    section: str,
+    item: Json,
+    current: str | None = None,
+) -> tuple[Json, str]:
+    """Return the configuration that checks `item` on its camera, and the item's field prefix.
+
+    `section` is ``zones`` or ``rules`` (the item replaces subentry `current`, if any),
+    ``privacy_masks`` (a polygon, in place of mask `current`) or ``calibration``. The camera
+    is checked alone, with its zones, rules and settings, in the entry's privacy context.
+    """
+    camera = camera_config(entry, camera_subentry)
+    if section == "calibration":
+        camera["calibration"] = item
+        prefix = "cameras.0.calibration"
+    elif section == "privacy_masks":
+        masks = camera_masks(entry, camera_subentry.subentry_id, exclude=current)
+        camera["privacy_masks"] = [*masks, item[CONF_POLYGON]]
+        prefix = f"cameras.0.privacy_masks.{len(masks)}"
+    else:
+        own = slug_id(current) if current else CANDIDATE_ID
+        items = [other for other in camera[section] if other["id"] != own]
+        camera[section] = [*items, {**item, "id": own}]
+        prefix = f"cameras.0.{section}.{len(items)}"
+    return {"cameras": [camera], "privacy": privacy_config(entry)}, prefix
+
+
 class PictureSubentryFlow(VigilSubentryFlow):
     """Keep one picture of the chosen camera per flow and serve drawings on it to the form.
 
@@ -225,26 +254,10 @@ class PictureSubentryFlow(VigilSubentryFlow):
     ) -> dict[str, str]:
         """Ask the server whether the camera, with `item` in `section`, is valid; return errors.
 
-        `section` is ``zones`` or ``rules`` (the item replaces the one being reconfigured),
-        ``privacy_masks`` (a polygon) or ``calibration``. The camera is checked alone, with its
-        zones, rules and settings, in the entry's privacy context.
+        See `dry_run_config`; the item replaces the subentry being reconfigured.
         """
-        entry = self._get_entry()
-        camera = camera_config(entry, self._camera())
         current = self._reconfigure_subentry_id if self._reconfiguring else None
-        if section == "calibration":
-            camera["calibration"] = item
-            prefix = "cameras.0.calibration"
-        elif section == "privacy_masks":
-            masks = camera_masks(entry, self._camera().subentry_id, exclude=current)
-            camera["privacy_masks"] = [*masks, item[CONF_POLYGON]]
-            prefix = f"cameras.0.privacy_masks.{len(masks)}"
-        else:
-            own = slug_id(current) if current else CANDIDATE_ID
-            items = [other for other in camera[section] if other["id"] != own]
-            camera[section] = [*items, {**item, "id": own}]
-            prefix = f"cameras.0.{section}.{len(items)}"
-        config = {"cameras": [camera], "privacy": privacy_config(entry)}
+        config, prefix = dry_run_config(self._get_entry(), self._camera(), section, item, current)
         return await self._async_dry_run_config(
             config, prefix, form_fields, known, default=default, fallback_base=fallback_base
         )

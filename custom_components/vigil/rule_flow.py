@@ -39,6 +39,7 @@ from .const import (
     SUBENTRY_ZONE,
 )
 from .flow_base import TEXT_FIELD, camera_subentries
+from .panel import panel_url
 from .picture_flow import PictureSubentryFlow, shape
 from .privacy_flow import PrivacyGate
 from .server_config import (
@@ -497,7 +498,11 @@ class RuleSubentryFlow(PrivacyGate, PictureSubentryFlow):
 
     def _placeholders(self) -> dict[str, str]:
         name = self._input[CONF_NAME]
-        return {"rule": name, "picture": self._picture_markdown(name)}
+        return {
+            "rule": name,
+            "picture": self._picture_markdown(name),
+            "editor": panel_url(self._input[CONF_CAMERA]),
+        }
 
 
 class CameraSettingSubentryFlow(RuleSubentryFlow):

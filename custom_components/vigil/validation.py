@@ -155,11 +155,16 @@ def parse_polygon(text: str) -> tuple[list[Point], str | None]:
     if not numbers or len(numbers) % 2:
         return [], "polygon_invalid"
     points = list(zip(numbers[::2], numbers[1::2], strict=True))
+    return points, polygon_error(points)
+
+
+def polygon_error(points: Sequence[Sequence[float]]) -> str | None:
+    """Return the error key of a polygon the server would refuse, or None."""
     try:
         check_polygon(points)
     except ShapeError as err:
-        return points, err.problem.value
-    return points, None
+        return err.problem.value
+    return None
 
 
 _LINE_ERRORS = {
@@ -174,11 +179,16 @@ def parse_line(text: str) -> tuple[list[Point], str | None]:
     if len(numbers) != 4:
         return [], "line_invalid"
     points = [(numbers[0], numbers[1]), (numbers[2], numbers[3])]
+    return points, line_error(points)
+
+
+def line_error(points: Sequence[Sequence[float]]) -> str | None:
+    """Return the error key of a line the server would refuse, or None."""
     try:
         check_line(points)
     except ShapeError as err:
-        return points, _LINE_ERRORS.get(err.problem, "line_invalid")
-    return points, None
+        return _LINE_ERRORS.get(err.problem, "line_invalid")
+    return None
 
 
 def format_points(points: Sequence[Sequence[float]]) -> str:

@@ -33,6 +33,7 @@ from .const import (
     SUBENTRY_ZONE,
 )
 from .flow_base import TEXT_FIELD, camera_subentries
+from .panel import panel_url
 from .picture_flow import PictureSubentryFlow, shape
 from .privacy_flow import PrivacyGate
 from .validation import format_points, parse_polygon
@@ -213,7 +214,11 @@ class ZoneSubentryFlow(PrivacyGate, PictureSubentryFlow):
 
     def _placeholders(self) -> dict[str, str]:
         name = self._input[CONF_NAME]
-        return {"zone": name, "picture": self._picture_markdown(name)}
+        return {
+            "zone": name,
+            "picture": self._picture_markdown(name),
+            "editor": panel_url(self._input[CONF_CAMERA]),
+        }
 
 
 def _zone_camera_schema(cameras: list[ConfigSubentry]) -> vol.Schema:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal, cast
 from .codec import JsonValue, Tagged, loads
 from .values import HeldBack, RuleEvent, StateUpdate
 
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 """``major.minor``: peers of different majors refuse each other; a minor only adds optional
 fields and message kinds, which older peers ignore or answer with `unknown_request`."""
 
@@ -39,6 +39,7 @@ CAPABILITIES: tuple[str, ...] = (
     "assessment",
     "diagnostics",
     "privacy",
+    "replay",
 )
 """What a server of this protocol version can do, announced in `Hello`."""
 
@@ -342,6 +343,41 @@ class PrivacyVerdict(Tagged):
     """Each asked detector's name and the context's, in the asked language (key ``context``)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrackPath:
+    """Where one recent track went: its class and its ground points, oldest first.
+
+    Anonymous: no track id, no time, no picture; relative 0–1 coordinates.
+    """
+
+    label: str
+    points: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleReplay(Tagged):
+    """What a zone or rule would have produced on the camera's recent tracks.
+
+    The figures its family has: crossings each way (a line), entries and the longest stay (a
+    zone), loitering starts and the longest dwell (loitering). `paths` is empty where the
+    deployment context keeps that detector to anonymous statistics.
+    """
+
+    KIND: ClassVar[str] = "rule_replay"
+    rule_kind: str
+    """``zone_presence``, ``line_crossing`` or ``loitering``."""
+    span_s: float
+    """Seconds of recent tracks the memory held (0: none yet)."""
+    tracks: int
+    """Tracks of the rule's classes seen in that time."""
+    a_to_b: int = 0
+    b_to_a: int = 0
+    entries: int = 0
+    loitering: int = 0
+    longest_dwell_s: float = 0.0
+    paths: tuple[TrackPath, ...] = ()
+
+
 type Response = (
     Done
     | ConfigApplied
@@ -356,6 +392,7 @@ type Response = (
     | Documents
     | Diagnostics
     | PrivacyVerdict
+    | RuleReplay
 )
 
 
@@ -570,6 +607,24 @@ class GetDiagnostics(Request):
     id: int = 0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayRule(Request):
+    """Replay a camera's recent tracks through a fresh zone or rule (one of `zone`, `rule`).
+
+    `zone` and `rule` are written as in the configuration (without `id`); `replaces` names
+    the zone or rule being changed: the candidate stands in for it, and its acknowledgement
+    applies. Only zones, line crossings and loitering replay (the others read pixels).
+    """
+
+    KIND: ClassVar[str] = "replay_rule"
+    Reply: ClassVar[type[Response]] = RuleReplay
+    id: int = 0
+    camera_id: str
+    zone: dict[str, JsonValue] | None = None
+    rule: dict[str, JsonValue] | None = None
+    replaces: str | None = None
+
+
 type ClientMessage = (
     Auth
     | ApplyConfig
@@ -588,6 +643,7 @@ type ClientMessage = (
     | GenerateDocuments
     | CheckPrivacy
     | GetDiagnostics
+    | ReplayRule
 )
 """Everything a client may send."""
 

@@ -45,6 +45,7 @@ from .errors import ConfigRejected, field_errors
 from .http import build_app
 from .models import fetch_missing
 from .pictures import FrameCache
+from .tracks import MEMORY_S, TrackMemories
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class ServerSettings:
     version: str = "dev"
     discovery_targets: tuple[tuple[str, int], ...] | None = None
     """Where WS-Discovery probes go (None: the ONVIF multicast group)."""
+    track_memory_s: float = MEMORY_S
+    """Seconds of recent tracks kept per camera for `ReplayRule` (0: none)."""
 
 
 class VigilServer:
@@ -94,6 +97,7 @@ class VigilServer:
         self.data = DataFolder(settings.data_dir)
         self.board = StateBoard(topics_file=self.data.topics_file)
         self.frames = FrameCache()
+        self.tracks = TrackMemories(settings.track_memory_s)
         self.engine: Engine | None = None
         self.raw_config: dict[str, Any] | None = None
         self.token = ""
@@ -270,6 +274,7 @@ class VigilServer:
                 _LOGGER.info("Shared settings changed: restarting every camera")
             else:
                 self.board.reconfigure(engine.config.cameras, engine.privacy_violations)
+                self.tracks.retain(camera.id for camera in engine.config.cameras)
                 return ConfigApplied(
                     started=changes.started,
                     restarted=changes.restarted,
@@ -282,8 +287,15 @@ class VigilServer:
         else:
             old_ids = set()
         engine = await asyncio.to_thread(
-            partial(Engine, config, loop=asyncio.get_running_loop(), audit=self.access_log)
+            partial(
+                Engine,
+                config,
+                loop=asyncio.get_running_loop(),
+                audit=self.access_log,
+                observers=self.tracks.observer,
+            )
         )
+        self.tracks.retain(camera.id for camera in engine.config.cameras)
         self._register_stores(engine)
         passages = await asyncio.to_thread(_passages, engine)
         self.board.attach(engine, passages)

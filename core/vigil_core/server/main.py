@@ -105,6 +105,14 @@ def add_commands(sub: Any) -> None:
         help="send ONVIF WS-Discovery probes to this address instead of the multicast group "
         "(repeatable; for camera networks that do not carry multicast)",
     )
+    serve.add_argument(
+        "--track-memory",
+        type=float,
+        default=float(os.environ.get("VIGIL_TRACK_MEMORY_S", "300")),
+        metavar="SECONDS",
+        help="keep each camera's recent tracks this long, in memory only, for rule previews "
+        "(default 300; 0 keeps none)",
+    )
     serve.set_defaults(handler=cmd_serve)  # fmt: skip
 
     token = sub.add_parser("token", help="print the server's token (or --rotate it)")
@@ -166,6 +174,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         zeroconf=not args.no_zeroconf,
         version=package_version(),
         discovery_targets=tuple(args.discovery_target) or None,
+        track_memory_s=max(0.0, args.track_memory),
     )
     return asyncio.run(serve(settings))
 

@@ -19,14 +19,14 @@ import aiohttp
 from pydantic import ValidationError
 
 from vigil_core.anpr.watchlist import InvalidPlate, parse_pattern
-from vigil_core.config import WatchlistSpec
+from vigil_core.config import EngineConfig, WatchlistSpec
 from vigil_core.decode.av_decoder import first_frame
 from vigil_core.decode.convert import fit_size, to_rgb
 from vigil_core.errors import ConfigInvalid, VigilError
 from vigil_core.events.model import SourceState
 from vigil_core.privacy.access_log import AccessAction, Actor
 from vigil_core.privacy.assessment import write_documents
-from vigil_core.privacy.context import allowance, needs_acknowledgement
+from vigil_core.privacy.context import allowance, detector_key, needs_acknowledgement
 from vigil_core.privacy.inventory import plate_queries_allowed
 from vigil_core.privacy.purposes import Allowance
 from vigil_core.privacy.summary import LogStatus, ProcessingSummary, Recipient, Texts
@@ -37,6 +37,7 @@ import vigil_protocol as vp
 from vigil_protocol.privacy import DeploymentContext, DetectorKind
 
 from .errors import ConfigRejected, field_errors
+from .tracks import REPLAYABLE, ReplaySpec, replay
 
 if TYPE_CHECKING:
     from vigil_core.engine import Engine
@@ -67,6 +68,18 @@ class AdminRequired(VigilError):
     """Only an administrator may do this."""
 
     translation_key = "admin_required"
+
+
+class ReplayUnsupported(VigilError):
+    """Only zones, line crossings and loitering replay recent tracks."""
+
+    translation_key = "replay_unsupported"
+
+
+class ReplayHeldBack(VigilError):
+    """The deployment context holds this detector back until its legal basis is stated."""
+
+    translation_key = "replay_held_back"
 
 
 class BadUrl(VigilError):
@@ -517,3 +530,58 @@ def _camera_diagnostics(engine: Engine, camera_id: str) -> vp.JsonValue:
         "frames_inferred": status.frames_inferred,
         "events": status.events,
     }
+
+
+REPLAY_ID = "replay-candidate"
+"""The id a new zone or rule has while it is replayed."""
+
+
+@handles(vp.ReplayRule)
+async def _replay(request: vp.ReplayRule, server: VigilServer, _s: Session) -> vp.Response:
+    """Replay the camera's recent tracks through a fresh instance of the zone or rule drawn."""
+    _engine(server)
+    config, spec = _candidate(server, request)
+    camera = config.cameras[0]
+    kind = DetectorKind(REPLAYABLE[type(spec)])
+    context = config.privacy
+    allowed = allowance(context.context, kind) if context.context else Allowance.ALLOWED
+    if allowed is Allowance.ACKNOWLEDGE:
+        ack = context.acknowledgements.get(detector_key(kind, spec.id))
+        if ack is None or ack.detector is not kind:
+            raise ReplayHeldBack(
+                f"{kind.value} is held back in a {context.context} until its legal basis is stated"
+            )
+    memory = server.tracks.get(camera.id)
+    steps = memory.steps() if memory is not None else []
+    with_paths = allowed is not Allowance.STATISTICS
+    return await asyncio.to_thread(replay, spec, camera, steps, with_paths=with_paths)
+
+
+def _item_id(item: Any) -> Any:
+    return item.get("id") if isinstance(item, dict) else None
+
+
+def _candidate(server: VigilServer, request: vp.ReplayRule) -> tuple[EngineConfig, ReplaySpec]:
+    """Return the configuration of the camera alone, the candidate in place of `replaces`."""
+    if (request.zone is None) == (request.rule is None):
+        raise ConfigInvalid("give either a zone or a rule to replay")
+    raw = dict(server.raw_config or {})
+    cameras = [c for c in raw.get("cameras") or [] if isinstance(c, dict)]
+    found = next((c for c in cameras if c.get("id") == request.camera_id), None)
+    if found is None:
+        raise UnknownCamera(f"camera {request.camera_id} is not configured")
+    candidate_id = request.replaces or REPLAY_ID
+    camera = dict(found)
+    for section in ("zones", "rules"):
+        items = camera.get(section) or []
+        camera[section] = [i for i in items if _item_id(i) != candidate_id]
+    section, item = ("zones", request.zone) if request.zone is not None else ("rules", request.rule)
+    assert item is not None
+    camera[section] = [*camera[section], {**item, "id": candidate_id}]
+    config = server.parse({**raw, "cameras": [camera]})
+    parsed = config.cameras[0]
+    specs: list[Any] = [*parsed.zones, *parsed.rules]
+    spec = next(s for s in specs if s.id == candidate_id)
+    if type(spec) not in REPLAYABLE:
+        raise ReplayUnsupported(f"{getattr(spec, 'type', 'this rule')} does not replay tracks")
+    return config, spec

@@ -50,6 +50,12 @@ class InvalidPolygon(InvalidShape):
     translation_key = "invalid_polygon"
 
 
+class MalformedInput(VigilError, ValueError):
+    """Something a camera, a broker or a server sent cannot be read; it is skipped."""
+
+    translation_key = "malformed_input"
+
+
 class SourceError(VigilError):
     """A video source cannot be used."""
 
@@ -60,6 +66,12 @@ class SourceUnavailable(SourceError):
     """A stream or file cannot be reached or opened."""
 
     translation_key = "cannot_connect"
+
+
+class FrigateConfigInvalid(SourceError):
+    """A Frigate server's /api/config holds no camera Vigil can read."""
+
+    translation_key = "frigate_config_invalid"
 
 
 class AuthFailed(SourceError):

@@ -33,6 +33,7 @@ import threading
 from typing import Any, Final, Protocol
 
 from vigil_core.config import FrigateMqttSpec
+from vigil_core.errors import MalformedInput
 from vigil_core.log_limit import RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
@@ -48,8 +49,10 @@ type MessageCallback = Callable[[str, bytes], None]
 type Unsubscribe = Callable[[], None]
 
 
-class MalformedPayload(ValueError):
+class MalformedPayload(MalformedInput):
     """A message on a Frigate topic that is not what any Frigate version publishes."""
+
+    translation_key = "malformed_payload"
 
 
 class FrigateEventType(StrEnum):

@@ -979,6 +979,9 @@ class CameraSpec(_Model):
         return [_check_polygon(polygon) for polygon in value]
 
 
+EXPIRES_FORMAT = "must be a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM)"
+
+
 class WatchlistEntry(_Model):
     """One watched plate or pattern (``*`` any run, ``?`` one character); never logged."""
 
@@ -1006,10 +1009,26 @@ class WatchlistEntry(_Model):
     @field_validator("expires", mode="before")
     @classmethod
     def _date_only(cls, value: Any) -> Any:
-        # "2026-01-31" is a date (valid through that day), not midnight at its start.
-        if isinstance(value, str) and len(value.strip()) == 10:
-            return date.fromisoformat(value.strip())
-        return value
+        if value is None or isinstance(value, date):  # a datetime is a date too
+            return value
+        if not isinstance(value, str):
+            # pydantic would read a number as a Unix time: 12345 is not what anyone means.
+            raise ValueError(EXPIRES_FORMAT)
+        text = value.strip()
+        try:
+            # "2026-01-31" is a date (valid through that day), not midnight at its start.
+            return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(EXPIRES_FORMAT) from None
+
+    @classmethod
+    def parse(cls, data: Any) -> WatchlistEntry:
+        """Validate one entry (a form's input); raise ConfigInvalid naming the field."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            message = format_validation_error(err).removeprefix("invalid config at ")
+            raise ConfigInvalid(f"invalid watchlist entry at {message}") from None
 
     @field_validator("plate")
     @classmethod

@@ -31,6 +31,12 @@ class ConfigInvalid(VigilError):
     translation_key = "config_invalid"
 
 
+class ModelsDirInvalid(ConfigInvalid):
+    """The configured models folder is a file (or otherwise not a folder)."""
+
+    translation_key = "models_dir_invalid"
+
+
 class InvalidShape(ConfigInvalid):
     """A shape drawn on the picture (a polygon, a line) cannot be used."""
 
@@ -84,6 +90,18 @@ class NotVideo(SourceError):
     """The source opened but holds no decodable video stream."""
 
     translation_key = "not_video"
+
+
+class StorageError(VigilError):
+    """Vigil's own files cannot be written or read."""
+
+    translation_key = "storage_error"
+
+
+class StateDirUnwritable(StorageError):
+    """The state folder does not exist and cannot be made, is a file, or refuses writes."""
+
+    translation_key = "state_dir_unwritable"
 
 
 class ModelError(VigilError):

@@ -35,6 +35,8 @@ from typing import Any
 
 from vigil_protocol.privacy import Artefact
 
+from vigil_core.store.files import load_or_create_secret
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: threads only
@@ -143,17 +145,17 @@ def _sign(key: bytes, anchor: Mapping[str, Any]) -> str:
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """Return the log's secret key from `path`, creating it (mode 0600) the first time."""
+    """Return the log's secret key from `path`, creating it (mode 0600) the first time.
+
+    The file is written whole before it gets its name (store/files.py): a crash while creating
+    it leaves no empty key behind, and an empty one left by an older version is replaced.
+    """
+    text = load_or_create_secret(
+        path, lambda: secrets.token_bytes(KEY_BYTES).hex().encode(), "access log key"
+    )
     try:
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except FileNotFoundError:
-        key = secrets.token_bytes(KEY_BYTES)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(key.hex())
-        return key
-    except ValueError as err:
+        key = bytes.fromhex(text.decode("ascii").strip())
+    except ValueError as err:  # UnicodeDecodeError included
         raise AccessLogError(f"the access log key in {path.name} is not hexadecimal") from err
     if len(key) < 16:
         raise AccessLogError(f"the access log key in {path.name} is too short")

@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer as _ThreadingHTTPServer
 import io
 import itertools
+import logging
 from pathlib import Path
 import socket
 import subprocess
@@ -312,7 +313,10 @@ def test_refused_rtsp_is_unavailable_quickly(socket_enabled: None) -> None:
     assert "rtsp://***@127.0.0.1" in str(err.value)
 
 
-def test_live_source_retries_with_backoff(socket_enabled: None) -> None:
+def test_live_source_retries_with_backoff(
+    socket_enabled: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="vigil_core.sources.av_source")
     recorder = Recorder()
     spec = SourceSpec(
         url=f"rtsp://127.0.0.1:{closed_port()}/x", backoff_initial_s=0.1, backoff_max_s=0.4
@@ -335,6 +339,12 @@ def test_live_source_retries_with_backoff(socket_enabled: None) -> None:
     assert {e.translation_key for e in offline} == {"cannot_connect"}
     states = recorder.states
     assert all(a is not b for a, b in itertools.pairwise(states))
+    # One line for the outage at INFO; each attempt at debug level only.
+    lines = [r for r in caplog.records if r.name == "vigil_core.sources.av_source"]
+    info = [r.getMessage() for r in lines if r.levelno >= logging.INFO]
+    assert len(info) == 1, info
+    assert "offline" in info[0]
+    assert sum("offline" in r.getMessage() for r in lines) == len(offline)
 
 
 @pytest.fixture

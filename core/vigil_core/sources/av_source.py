@@ -77,6 +77,8 @@ class AvSource:
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._state = SourceState.OFFLINE
+        self._outage = False
+        """Between the first failure of an outage and the next frame."""
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -124,6 +126,7 @@ class AvSource:
         if self._thread is not None and self._thread.is_alive():
             raise RuntimeError(f"source of {self._camera_id} is already running")
         self._stop_event.clear()
+        self._outage = False
         self._reset_counters()
         self._thread = threading.Thread(
             target=self._run, name=f"vigil-source-{self._camera_id}", daemon=True
@@ -373,9 +376,14 @@ class AvSource:
             return
         self._state = state
         reason = redact_text(reason)
-        quiet = state not in (SourceState.OFFLINE, SourceState.STALLED)
-        level = logging.DEBUG if quiet else logging.INFO
-        _LOGGER.log(level, "%s (%s): %s, %s", self._camera_id, self._safe_url, state.value, reason)
+        _LOGGER.log(
+            self._log_level(state),
+            "%s (%s): %s, %s",
+            self._camera_id,
+            self._safe_url,
+            state.value,
+            reason,
+        )
         event = SourceStateEvent(
             camera_id=self._camera_id,
             state=state,
@@ -389,6 +397,22 @@ class AvSource:
             self._on_state(event)
         except Exception:
             self._callback_failed("on_state")
+
+    def _log_level(self, state: SourceState) -> int:
+        """Return INFO for the first failure of an outage and for its end, DEBUG otherwise.
+
+        Each reconnection attempt goes through CONNECTING and OFFLINE again: one INFO line per
+        attempt would fill the log during a long outage and say nothing new.
+        """
+        if state in (SourceState.OFFLINE, SourceState.STALLED):
+            if self._outage:
+                return logging.DEBUG
+            self._outage = True
+            return logging.INFO
+        if state is SourceState.ONLINE and self._outage:
+            self._outage = False
+            return logging.INFO
+        return logging.DEBUG
 
     def _callback_failed(self, name: str) -> None:
         self._callback_errors += 1

@@ -74,6 +74,18 @@ class SourceUnavailable(SourceError):
     translation_key = "cannot_connect"
 
 
+class SourceTimeout(SourceUnavailable):
+    """The source accepted the connection (or was silent) but did not answer in time."""
+
+    translation_key = "timeout"
+
+
+class StreamNotFound(SourceUnavailable):
+    """The server answered, but serves nothing at that path (RTSP/HTTP 404, no such file)."""
+
+    translation_key = "not_found"
+
+
 class FrigateConfigInvalid(SourceError):
     """A Frigate server's /api/config holds no camera Vigil can read."""
 

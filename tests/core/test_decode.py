@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 from PIL import Image
+from pydantic import ValidationError
 import pytest
 
 from tests.support.clips import ensure_h264_mp4, ffmpeg, looped, make_clip
@@ -23,7 +24,13 @@ from tests.support.shared import media
 from vigil_core.config import SourceSpec
 from vigil_core.decode import AvDecoder, fit_size, grab_frame, probe
 from vigil_core.decode.timing import RateSampler, StreamClock
-from vigil_core.errors import AuthFailed, NotVideo, SourceUnavailable
+from vigil_core.errors import (
+    AuthFailed,
+    ConfigInvalid,
+    NotVideo,
+    SourceUnavailable,
+    StreamNotFound,
+)
 from vigil_core.events.model import SourceState, SourceStateEvent
 from vigil_core.sources import LatestFrameSlot, redact_text, redact_url
 from vigil_core.sources.av_source import AvSource
@@ -264,11 +271,11 @@ def test_audio_only_file_is_not_video(tmp_path: Path) -> None:
         probe(str(path))
 
 
-def test_missing_file_is_unavailable(tmp_path: Path) -> None:
+def test_missing_file_is_not_found(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.mp4"
-    with pytest.raises(SourceUnavailable, match="no such file") as err:
+    with pytest.raises(StreamNotFound, match="no such file") as err:
         grab_frame(str(missing))
-    assert err.value.translation_key == "cannot_connect"
+    assert err.value.translation_key == "not_found"
     _, recorder = run_file(missing)
     assert recorder.states == [SourceState.CONNECTING, SourceState.OFFLINE]
     assert recorder.events[-1].reason == "no such file"
@@ -605,10 +612,63 @@ def test_latest_frame_slot_wakes_waiters() -> None:
         ("https://h/live.m3u8?token=abc", "https://h/live.m3u8?token=***"),
         ("/media/clip.mp4", "/media/clip.mp4"),
         ("rtsp://[fe80::1/broken", "rtsp://[fe80::1/broken"),
+        ("rtsp://admin:ab#cd@h/s", "rtsp://***@h/s"),
+        ("rtsp://admin:a/b?c@h:554/s?x=1", "rtsp://***@h:554/s?x=1"),
+        ("rtsp://admin:p@ss@h/s", "rtsp://***@h/s"),
+        (
+            "rtsp://10.0.0.5:554/user=admin_password=tl_Jw6_channel=1_stream=0.sdp?real_stream",
+            "rtsp://10.0.0.5:554/user=***_password=***_channel=1_stream=0.sdp?real_stream",
+        ),
+        ("rtsp://h:554/ch0;user=admin;pwd=secret/x", "rtsp://h:554/ch0;user=***;pwd=***/x"),
+        ("rtsp://h/live?u=admin&p=secret;channel=2", "rtsp://h/live?u=***&p=***;channel=2"),
+        ("http://h/cgi?Password=secret&PIN=1234", "http://h/cgi?Password=***&PIN=***"),
+        ("rtsp://h:554/s?email=a@b.c", "rtsp://h:554/s?email=a@b.c"),
+        ("rtsp://h/a@b", "rtsp://h/a@b"),
     ],
 )
 def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "rtsp://admin:ab#cd@h/s",
+        "rtsp://admin:p%40ss@10.0.0.2:554/s?channel=1",
+        "rtsp://10.0.0.5:554/user=admin_password=tl_Jw6_channel=1_stream=0.sdp?real_stream",
+        "rtsp://h:554/ch0;user=admin;pwd=s3cr3t/x",
+        "http://h/live?u=admin&p=s3cr3t&token=t0k",
+    ],
+)
+def test_credentials_are_split_out_and_composed_back_to_open(url: str) -> None:
+    """The spec's url holds no secret; the decoder's composed url opens what was typed."""
+    spec = SourceSpec(url=url)
+    for secret in ("ab#cd", "p@ss", "p%40ss", "tl_Jw6", "s3cr3t", "t0k"):
+        assert secret not in spec.url
+        assert secret not in repr(spec)
+        assert secret not in spec.display_url
+        assert secret not in str(spec.address)
+    composed = spec.address.authenticated()
+    assert composed.replace("%23", "#").replace("%40", "@") == url.replace("%40", "@")
+    assert SourceSpec.model_validate(spec.model_dump()).address == spec.address
+
+
+def test_a_password_is_never_in_a_validation_error() -> None:
+    from vigil_core.config import EngineConfig  # noqa: PLC0415
+
+    camera = {"id": "c", "source": {"url": "rtsp://u:S3cret@h/s", "transport": "pigeon"}}
+    with pytest.raises(ConfigInvalid) as err:
+        EngineConfig.parse({"cameras": [camera]})
+    assert "S3cret" not in str(err.value)
+    with pytest.raises(ValidationError) as raw:
+        SourceSpec.model_validate(camera["source"])
+    assert "S3cret" not in str(raw.value)
+    twice = {"url": "rtsp://u:one@h/s", "password": "two"}
+    with pytest.raises(ValidationError, match="given twice") as raw:
+        SourceSpec.model_validate(twice)
+    assert "one" not in str(raw.value).replace("given", "")
+    with pytest.raises(ValidationError, match="redacted"):
+        SourceSpec(url="rtsp://***@h/s?p=***")
 
 
 def test_redact_text_in_ffmpeg_message() -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 import itertools
+import logging
+from pathlib import Path
+import socket
 import threading
 import time
 
@@ -13,7 +16,13 @@ from tests.integration.conftest import RtspServerFactory
 from tests.support.shared import media
 from vigil_core.config import SourceSpec
 from vigil_core.decode import grab_frame, probe
-from vigil_core.errors import AuthFailed
+from vigil_core.errors import (
+    AuthFailed,
+    NotVideo,
+    SourceTimeout,
+    SourceUnavailable,
+    StreamNotFound,
+)
 from vigil_core.events.model import SourceState, SourceStateEvent
 from vigil_core.sources.av_source import AvSource
 from vigil_core.types import Frame
@@ -83,6 +92,39 @@ def live() -> Iterator[Callable[..., tuple[AvSource, LiveRecorder]]]:
     yield start
     for source in started:
         assert source.stop(timeout=3)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def silent_server(socket_enabled: None) -> Iterator[int]:
+    """Return the port of a TCP server that accepts connections and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield int(server.getsockname()[1])
+    stop.set()
+    thread.join(2)
+    for conn in accepted:
+        conn.close()
+    server.close()
 
 
 def test_consume_lose_and_reconnect(
@@ -201,3 +243,71 @@ def test_wrong_credentials_are_auth_failed(
     event = rec.events[offline]
     assert event.translation_key == "invalid_auth"
     assert "wrong-battery" not in event.reason
+
+
+AWKWARD_PASSWORD = "ab#cd/?@:x%y"
+"""Unencoded, every one of these characters ends a URL's authority or its userinfo."""
+
+
+def test_a_password_with_url_delimiters_opens_and_never_shows(
+    rtsp_server: RtspServerFactory,
+    live: Callable[..., tuple[AvSource, LiveRecorder]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`rtsp://admin:ab#cd/?@:x%y@host/stream` as typed: split on parsing, composed to open."""
+    caplog.set_level(logging.DEBUG, logger="vigil_core")
+    server = rtsp_server(user="admin", password=AWKWARD_PASSWORD)
+    typed = f"rtsp://admin:{AWKWARD_PASSWORD}@127.0.0.1:{server.port}/stream"
+    spec = SourceSpec(url=typed)
+    assert spec.url == f"rtsp://127.0.0.1:{server.port}/stream"
+    assert spec.username == "admin"
+    assert AWKWARD_PASSWORD not in repr(spec)
+    assert probe(typed, timeout_s=10).width == 640
+    source, rec = live(typed, backoff_initial_s=0.2)
+    rec.wait_state(SourceState.ONLINE, 10)
+    server.stop()
+    rec.wait_state(SourceState.OFFLINE, 10)
+    assert source.stop(timeout=3)
+    seen = caplog.text + "".join(repr(event) for event in rec.events)
+    for fragment in (AWKWARD_PASSWORD, "ab#cd", "ab%23cd", "cd/?@"):
+        assert fragment not in seen
+    assert f"rtsp://***@127.0.0.1:{server.port}/stream" in caplog.text
+
+
+def test_credentials_given_apart_open_the_stream(rtsp_server: RtspServerFactory) -> None:
+    """The fields Home Assistant sends: {url, username, password}."""
+    server = rtsp_server(user="viewer", password="right horse")
+    spec = SourceSpec(url=server.url_as(), username="viewer", password="right horse")
+    assert probe(spec.address, timeout_s=10).width == 640
+    with pytest.raises(AuthFailed):
+        probe(SourceSpec(url=server.url_as(), username="viewer").address, timeout_s=5)
+
+
+def test_a_silent_server_is_a_timeout_not_a_video_problem(
+    silent_server: int, live: Callable[..., tuple[AvSource, LiveRecorder]]
+) -> None:
+    """A server that accepts and never answers: `timeout`, after the open timeout."""
+    with pytest.raises(SourceTimeout) as err:
+        probe(f"rtsp://127.0.0.1:{silent_server}/x", timeout_s=2)
+    assert err.value.translation_key == "timeout"
+    _, rec = live(f"rtsp://127.0.0.1:{silent_server}/x", open_timeout_s=2)
+    offline = rec.wait_state(SourceState.OFFLINE, 15)
+    assert rec.events[offline].translation_key == "timeout"
+
+
+def test_each_failure_has_its_own_class(rtsp_server: RtspServerFactory, tmp_path: Path) -> None:
+    """Wrong path, refused port, refused login, not a video: four keys, four reasons."""
+    server = rtsp_server(user="viewer", password="right-horse")
+    wrong_path = server.url.replace("/stream", "/nothing-here")
+    cases: list[tuple[str, type[Exception], str]] = [
+        (wrong_path, StreamNotFound, "not_found"),
+        (f"rtsp://127.0.0.1:{closed_port()}/stream", SourceUnavailable, "cannot_connect"),
+        (server.url_as("viewer", "wrong"), AuthFailed, "invalid_auth"),
+    ]
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video at all\n" * 100)
+    cases.append((str(text), NotVideo, "not_video"))
+    for url, error_type, key in cases:
+        with pytest.raises(error_type) as err:
+            probe(url, timeout_s=5)
+        assert err.value.translation_key == key, (url, err.value)

@@ -21,7 +21,7 @@ from vigil_core.types import Frame
 
 from .base import FrameCallback, SourceStats, StateCallback
 from .reachability import Cancelled, wait_reachable
-from .redact import redact_text, redact_url
+from .redact import StreamAddress, redact_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,8 +71,9 @@ class AvSource:
         self._on_frame = on_frame
         self._on_state = on_state
         self._live = not spec.is_file
-        self._url = spec.url if self._live else str(spec.path)
-        self._safe_url = redact_url(spec.url)
+        # The credentials stay apart from the URL: the decoder composes them only to open.
+        self._address = spec.address if self._live else StreamAddress(str(spec.path))
+        self._safe_url = spec.display_url
         self._threads = spec.decode_threads or (1 if self._live else 2)
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
@@ -162,7 +163,7 @@ class AvSource:
 
     def _open(self) -> AvDecoder:
         return AvDecoder.open(
-            self._url,
+            self._address,
             transport=self._spec.transport,
             open_timeout_s=self._spec.open_timeout_s,
             read_timeout_s=self._spec.read_timeout_s,
@@ -210,7 +211,7 @@ class AvSource:
             self._online_since = None
             try:
                 wait_reachable(
-                    self._url, timeout_s=self._spec.open_timeout_s, cancel=self._stop_event
+                    self._address.url, timeout_s=self._spec.open_timeout_s, cancel=self._stop_event
                 )
                 decoder = self._open()
             except Cancelled:

@@ -14,12 +14,13 @@ import subprocess
 import threading
 import time
 
+import av
 import numpy as np
 from PIL import Image
 from pydantic import ValidationError
 import pytest
 
-from tests.support.clips import ensure_h264_mp4, ffmpeg, looped, make_clip
+from tests.support.clips import damaged_copy, ensure_h264_mp4, ffmpeg, looped, make_clip
 from tests.support.shared import media
 from vigil_core.config import SourceSpec
 from vigil_core.decode import AvDecoder, fit_size, grab_frame, probe
@@ -279,6 +280,35 @@ def test_missing_file_is_not_found(tmp_path: Path) -> None:
     _, recorder = run_file(missing)
     assert recorder.states == [SourceState.CONNECTING, SourceState.OFFLINE]
     assert recorder.events[-1].reason == "no such file"
+
+
+def _frames_by_pts(path: Path) -> dict[int, np.ndarray]:
+    with av.open(str(path)) as container:
+        return {f.pts: f.to_ndarray(format="rgb24") for f in container.decode(video=0)}
+
+
+def test_corrupt_frames_and_their_successors_are_skipped(clips: Path, tmp_path: Path) -> None:
+    """Packet 13 is damaged: its frame (flagged corrupt) and those predicted from it up to the
+    next keyframe never come out; every frame that does is the clean clip's own."""
+    damaged = damaged_copy(clips / "h264.mp4", tmp_path / "damaged.mp4", 13)
+    clean = _frames_by_pts(damaged_copy(clips / "h264.mp4", tmp_path / "clean.mp4", -1))
+    with AvDecoder.open(str(damaged)) as decoder:
+        frames = [f for f in decoder.frames() if f is not None]
+        skipped = decoder.skipped_frames
+    order = sorted(clean)
+    yielded = [order.index(f.pts) for f in frames]
+    assert yielded == [*range(13), *range(20, len(order))]  # frames 13-19 skipped
+    assert skipped == 7
+    for frame in frames:
+        assert np.array_equal(frame.to_ndarray(format="rgb24"), clean[frame.pts]), frame.pts
+
+
+def test_grab_frame_waits_for_a_clean_keyframe(clips: Path, tmp_path: Path) -> None:
+    """The first keyframe is damaged: the picture is the next keyframe's, never a smear."""
+    damaged = damaged_copy(clips / "h264.mp4", tmp_path / "damaged.mp4", 0, length=4000)
+    clean = list(_frames_by_pts(damaged_copy(clips / "h264.mp4", tmp_path / "c.mp4", -1)).values())
+    image = grab_frame(str(damaged))
+    assert np.array_equal(image, clean[10])  # the second keyframe (one every 10 frames)
 
 
 def test_file_url_scheme(clips: Path) -> None:

@@ -10,12 +10,15 @@ import socket
 import threading
 import time
 
+import av
+import numpy as np
 import pytest
 
 from tests.integration.conftest import RtspServerFactory
+from tests.support.clips import multi_slice_clip
 from tests.support.shared import media
 from vigil_core.config import SourceSpec
-from vigil_core.decode import grab_frame, probe
+from vigil_core.decode import AvDecoder, grab_frame, probe
 from vigil_core.errors import (
     AuthFailed,
     NotVideo,
@@ -311,3 +314,60 @@ def test_each_failure_has_its_own_class(rtsp_server: RtspServerFactory, tmp_path
         with pytest.raises(error_type) as err:
             probe(url, timeout_s=5)
         assert err.value.translation_key == key, (url, err.value)
+
+
+def _small(image: np.ndarray) -> np.ndarray:
+    """Return a quarter-size grey picture: enough to tell a smear, cheap to compare."""
+    return image[::4, ::4].mean(axis=2).astype(np.int16)
+
+
+def _file_frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [_small(frame.to_ndarray(format="rgb24")) for frame in container.decode(video=0)]
+
+
+def _closest(image: np.ndarray, frames: list[np.ndarray], near: int | None = None) -> float:
+    """Return the mean absolute difference to the file's most similar frame (around `near`)."""
+    small = _small(image)
+    window = frames if near is None else frames[max(0, near - 3) : near + 4]
+    return min(float(np.abs(small - frame).mean()) for frame in window)
+
+
+def _decode(url: str, count: int, timeout_s: float = 30.0) -> list[av.VideoFrame]:
+    """Return the first `count` frames the decoder yields (fail after `timeout_s`)."""
+    deadline = time.monotonic() + timeout_s
+    frames: list[av.VideoFrame] = []
+    with AvDecoder.open(url, read_timeout_s=5) as decoder:
+        for frame in decoder.frames():
+            if frame is not None:
+                frames.append(frame)
+            if len(frames) >= count:
+                return frames
+            if time.monotonic() > deadline:
+                break
+    pytest.fail(f"{len(frames)} clean frames in {timeout_s:g} s ({decoder.skipped_frames} skipped)")
+
+
+def test_frames_over_rtsp_are_the_files_own(
+    rtsp_server: RtspServerFactory, rtsp_media_dir: Path
+) -> None:
+    """A multi-slice clip over RTSP: every decoded frame is one of the file's frames.
+
+    With SPS/PPS inserted before every IDR slice (rtph264pay config-interval=-1), each slice
+    started a new picture: keyframes came out half-drawn and everything after them smeared.
+    """
+    clip = multi_slice_clip(media("vtest.avi"), rtsp_media_dir, seconds=4)
+    frames = _file_frames(clip)
+    server = rtsp_server(clip)
+    image = grab_frame(server.url, timeout_s=10)
+    assert _closest(image, frames) < 1.0
+    decoded = [frame.to_ndarray(format="rgb24") for frame in _decode(server.url, 40)]
+    worst = max(_closest(image, frames, index) for index, image in enumerate(decoded))
+    assert worst < 1.0, worst
+
+
+def test_the_live_pattern_sends_each_picture_once(rtsp_server: RtspServerFactory) -> None:
+    """x264's zerolatency slices each picture: a picture decoded twice (same pts) was split."""
+    server = rtsp_server(fps=10)
+    pts = [frame.pts for frame in _decode(server.url, 45)]
+    assert len(pts) == len(set(pts))

@@ -94,3 +94,44 @@ def looped(source: Path, folder: Path, times: int) -> Path:
         ]  # fmt: skip
         subprocess.run(cmd, check=True, timeout=120)
     return out
+
+
+def damaged_copy(source: Path, out: Path, packet_index: int, length: int = 200) -> Path:
+    """Remux a clip with one packet's middle bytes zeroed (packet loss inside a frame).
+
+    The container stays valid; the decoder meets the damage and conceals it, which FFmpeg
+    flags as a corrupt frame.
+    """
+    with av.open(str(source)) as src, av.open(str(out), "w") as dst:
+        stream = src.streams.video[0]
+        copy = dst.add_stream(template=stream)
+        for index, packet in enumerate(src.demux(stream)):
+            if packet.dts is None:
+                continue
+            if index == packet_index:
+                data = bytearray(bytes(packet))
+                middle = len(data) // 2
+                data[middle : middle + length] = bytes(min(length, len(data) - middle))
+                damaged = av.Packet(bytes(data))
+                damaged.pts, damaged.dts = packet.pts, packet.dts
+                damaged.time_base = packet.time_base
+                damaged.is_keyframe = packet.is_keyframe
+                packet = damaged  # noqa: PLW2901 - the damaged stand-in
+            packet.stream = copy
+            dst.mux(packet)
+    return out
+
+
+def multi_slice_clip(source: Path, folder: Path, *, seconds: float = 6.0) -> Path:
+    """Encode `source` as H.264 with four slices per frame, as x264's zerolatency tune and many
+    cameras do (a slice-based stream is where broken RTP packetisation shows)."""
+    out = folder / f"{source.stem}.slices.mp4"
+    if not out.exists():
+        cmd = [
+            ffmpeg(), "-v", "error", "-y", "-i", str(source), "-t", f"{seconds:g}", "-an",
+            "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
+            "-x264-params", "slices=4", "-pix_fmt", "yuv420p", "-g", "14",
+            "-movflags", "+faststart", str(out),
+        ]  # fmt: skip
+        subprocess.run(cmd, check=True, timeout=120)
+    return out

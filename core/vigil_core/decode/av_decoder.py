@@ -41,6 +41,12 @@ POLL_S = 0.5
 # timestamps) brought the RTSP open time from 2.3 s (FFmpeg defaults) to 0.7 s here.
 LIVE_PROBE_OPTIONS = {"analyzeduration": "1000000", "fpsprobesize": "0"}
 PROBE_FRAMES_MAX = 300
+KEYFRAME_WAIT_SHARE = 0.5
+"""first_frame waits this share of its timeout for a clean keyframe, then takes a clean frame
+(cameras with intra refresh send no keyframe at all)."""
+RESYNC_MIN_FRAMES = 50
+"""After a corrupt frame, frames are skipped until a clean keyframe, or at most twice the
+measured keyframe interval (and at least this many frames)."""
 # Demuxers that carry no timestamps: FFmpeg numbers their frames at a guessed 25 fps, which
 # runs a 10 fps MJPEG camera's clock at 0.4x real time, so arrival times are used instead.
 UNTIMED_FORMATS = frozenset({"mpjpeg", "mjpeg", "jpeg_pipe", "image2pipe", "mjpeg_2000"})
@@ -134,7 +140,10 @@ class AvDecoder:
     """One opened input: its video stream, decoded frame by frame.
 
     Reads wake up every `poll_s` without data so that callers can stop, and give up after
-    `read_timeout_s` of silence. Packets that fail to decode are counted and skipped.
+    `read_timeout_s` of silence. Packets that fail to decode are counted and skipped. Frames
+    FFmpeg flags as corrupt (concealed errors) are skipped, and so are the frames predicted
+    from them, until the next clean keyframe: a smeared picture must reach no detector, no
+    camera-health check and no zone drawing.
     """
 
     def __init__(
@@ -150,7 +159,12 @@ class AvDecoder:
         self._safe_url = address.display
         self._read_timeout_s = read_timeout_s
         self.decode_errors = 0
+        self.skipped_frames = 0
+        """Corrupt frames, and the frames after them until a clean keyframe, not yielded."""
         self.last_packet_at = time.monotonic()
+        self._resync = False
+        self._since_key: int | None = None
+        self._gop: int | None = None
 
     @classmethod
     def open(
@@ -255,7 +269,7 @@ class AvDecoder:
             try:
                 for packet in self._container.demux(self._stream):
                     self.last_packet_at = time.monotonic()
-                    decoded = self._decode(packet)
+                    decoded = [frame for frame in self._decode(packet) if self._clean(frame)]
                     if not decoded:
                         yield None
                     yield from decoded
@@ -282,6 +296,32 @@ class AvDecoder:
                 )
             return []
 
+    def _clean(self, frame: av.VideoFrame) -> bool:
+        """Return whether to yield a frame: not corrupt, and not predicted from a corrupt one."""
+        if frame.key_frame:
+            if self._since_key is not None:
+                self._gop = self._since_key + 1
+            self._since_key = 0
+        elif self._since_key is not None:
+            self._since_key += 1
+        if frame.is_corrupt:
+            # Without any keyframe seen (intra refresh), there is no keyframe to wait for.
+            self._resync = self._since_key is not None
+            self._skip("corrupt frame (FFmpeg concealed decoding errors)")
+            return False
+        if self._resync:
+            limit = max(2 * (self._gop or 0), RESYNC_MIN_FRAMES)
+            if not frame.key_frame and (self._since_key or 0) < limit:
+                self._skip("frame predicted from a corrupt one")
+                return False
+            self._resync = False
+        return True
+
+    def _skip(self, why: str) -> None:
+        self.skipped_frames += 1
+        if self.skipped_frames <= 3:
+            _LOGGER.debug("%s: skipped a %s", self._safe_url, why)
+
     def _error(self, reason: str) -> SourceTimeout:
         safe_url = self._safe_url
         return SourceTimeout(f"{safe_url}: {reason}", {"url": safe_url, "reason": reason})
@@ -290,17 +330,28 @@ class AvDecoder:
 def first_frame(
     source: Source, *, timeout_s: float, transport: Transport = "tcp"
 ) -> tuple[av.VideoFrame, AvDecoder]:
-    """Open the source and return its first decodable frame with the open decoder."""
+    """Open the source and return its first clean keyframe with the open decoder.
+
+    Corrupt frames are never returned (AvDecoder skips them). A clean frame that is not a
+    keyframe is returned only after half the timeout without any keyframe (intra refresh).
+    """
     address = stream_address(source)
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
+    settle = started + KEYFRAME_WAIT_SHARE * timeout_s
     decoder = AvDecoder.open(
         address, transport=transport, open_timeout_s=timeout_s, read_timeout_s=timeout_s
     )
     try:
+        fallback: av.VideoFrame | None = None
         for count, frame in enumerate(decoder.frames()):
-            if frame is not None:
+            if frame is not None and frame.key_frame:
                 return frame, decoder
-            if time.monotonic() > deadline or count > PROBE_FRAMES_MAX:
+            fallback = fallback or frame
+            now = time.monotonic()
+            if fallback is not None and (now > settle or count > PROBE_FRAMES_MAX // 2):
+                return fallback, decoder
+            if now > deadline or count > PROBE_FRAMES_MAX:
                 break
         safe_url = address.display
         if is_live_url(address.url) and time.monotonic() > deadline:

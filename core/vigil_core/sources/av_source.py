@@ -86,6 +86,7 @@ class AvSource:
         self._decoded = 0
         self._delivered = 0
         self._decode_errors = 0
+        self._skipped = 0
         self._reconnects = 0
         self._last_frame_at: float | None = None
         self._decoder: AvDecoder | None = None
@@ -117,6 +118,7 @@ class AvSource:
             frames_decoded=self._decoded,
             frames_delivered=self._delivered,
             decode_errors=self._decode_errors + (decoder.decode_errors if decoder else 0),
+            frames_skipped=self._skipped + (decoder.skipped_frames if decoder else 0),
             reconnects=self._reconnects,
             last_frame_at=self._last_frame_at,
             input_fps=self._meter.fps,
@@ -287,6 +289,7 @@ class AvSource:
 
     def _end_session(self, decoder: AvDecoder) -> None:
         self._decode_errors += decoder.decode_errors
+        self._skipped += decoder.skipped_frames
         self._decoder = None
 
     def _handle_frame(self, frame: av.VideoFrame) -> None:

@@ -114,12 +114,23 @@ async def fetch_frigate(
     finally:
         if session is None:
             await api.session.close()
-    cameras, skipped = _cameras(config, base.host or "")
+    return frigate_server(version, config, host=base.host or "", where=api.where)
+
+
+def frigate_server(
+    version: str, config: Mapping[str, Any], *, host: str, where: str
+) -> FrigateServer:
+    """Read a ``/api/config`` answer (parsed JSON); restreams point at ``host``.
+
+    A camera whose section holds a field of the wrong shape is left out (named in
+    `FrigateServer.skipped`); FrigateConfigInvalid when no camera at all can be read.
+    """
+    cameras, skipped = _cameras(config, host)
     if skipped and not cameras:
         name, reason = next(iter(skipped.items()))
         raise FrigateConfigInvalid(
-            f"Frigate at {api.where} sent a /api/config Vigil cannot read: camera {name}: {reason}",
-            {"url": api.where, "camera": name, "reason": reason},
+            f"Frigate at {where} sent a /api/config Vigil cannot read: camera {name}: {reason}",
+            {"url": where, "camera": name, "reason": reason},
         )
     return FrigateServer(
         version=version,

@@ -28,8 +28,10 @@ SECRET_KEYS = re.compile(
 SHORT_SECRET_KEYS = frozenset({"u", "p", "pw", "pin"})
 """Exact keys too short to search for inside others (``?u=admin&p=…``)."""
 
-# A URL inside free text, e.g. in an FFmpeg error message; stops at whitespace and quotes.
-URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
+# A URL inside free text, e.g. in an FFmpeg error message: it runs to the next whitespace,
+# quotes included (a password may hold one), and loses the quotes and punctuation that close it.
+URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*://\S+")
+_URL_CLOSERS = "'\",;)]}>"
 
 _HOST = re.compile(r"[A-Za-z0-9._~%!$&'()*+,;=:\[\]-]+")
 _PORT_PATH = re.compile(r"\d{1,5}(?:[/?#]|$)")
@@ -117,10 +119,19 @@ class StreamAddress:
 
     @property
     def display(self) -> str:
-        """Return the URL for logs, errors and events: no secret, ``***@`` for the userinfo."""
-        if (self.username is None and self.password is None) or "://" not in self.url:
+        """Return the URL for logs, errors and events: no secret, ``***@`` for the userinfo.
+
+        An ``@`` left after the host (``rtsp://admin:1234/x@cam/s``, which no parser reads as
+        credentials) may still end a password typed unencoded: everything before the last one
+        is masked too. Over-masking a log line costs nothing; a password in it does.
+        """
+        if "://" not in self.url:
             return self.url
         scheme, rest = self.url.split("://", 1)
+        if "@" in rest:
+            return f"{scheme}://{MASK}@{rest.rpartition('@')[2]}"
+        if self.username is None and self.password is None:
+            return self.url
         return f"{scheme}://{MASK}@{rest}"
 
     def authenticated(self) -> str:
@@ -157,7 +168,13 @@ def redact_url(url: str) -> str:
 
 def redact_text(text: str) -> str:
     """Return the text with every URL in it redacted."""
-    return URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+    return URL_IN_TEXT.sub(_redact_match, text)
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    found = match.group(0)
+    url = found.rstrip(_URL_CLOSERS)
+    return redact_url(url) + found[len(url) :]
 
 
 def _agree(given: str | None, found: str | None, what: str) -> str | None:

@@ -135,3 +135,36 @@ def multi_slice_clip(source: Path, folder: Path, *, seconds: float = 6.0) -> Pat
         ]  # fmt: skip
         subprocess.run(cmd, check=True, timeout=120)
     return out
+
+
+def resolution_change_clip(
+    folder: Path,
+    sizes: tuple[tuple[int, int], ...] = ((640, 360), (320, 180)),
+    *,
+    seconds: float = 3.0,
+    fps: int = 10,
+) -> Path:
+    """Return an mp4 whose picture size changes mid-stream (new SPS in-band), like a camera
+    whose resolution is changed in its web page while it streams."""
+    out = folder / "resolution_change.mp4"
+    if out.exists():
+        return out
+    parts = []
+    for index, (width, height) in enumerate(sizes):
+        part = folder / f"part{index}.h264"
+        cmd = [
+            ffmpeg(), "-v", "error", "-y", "-f", "lavfi",
+            "-i", f"testsrc=size={width}x{height}:rate={fps}:duration={seconds}",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+            "-g", str(fps), "-bf", "0", "-bsf:v", "h264_mp4toannexb", "-f", "h264", str(part),
+        ]  # fmt: skip
+        subprocess.run(cmd, check=True, timeout=60)
+        parts.append(part.read_bytes())
+    stream = folder / "resolution_change.h264"
+    stream.write_bytes(b"".join(parts))
+    cmd = [
+        ffmpeg(), "-v", "error", "-y", "-r", str(fps), "-i", str(stream), "-c", "copy",
+        "-movflags", "+faststart", str(out),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, timeout=60)
+    return out

@@ -36,6 +36,7 @@ from vigil_core.events.model import SourceState, SourceStateEvent
 from vigil_core.sources import LatestFrameSlot, redact_text, redact_url
 from vigil_core.sources.av_source import AvSource
 from vigil_core.sources.reachability import wait_reachable
+from vigil_core.sources.redact import MASK, StreamAddress
 from vigil_core.types import Frame
 
 VTEST_FRAMES = 795
@@ -698,6 +699,53 @@ def test_a_password_is_never_in_a_validation_error() -> None:
     assert "one" not in str(raw.value).replace("given", "")
     with pytest.raises(ValidationError, match="redacted"):
         SourceSpec(url="rtsp://***@h/s?p=***")
+    # user:1234/x@host: a password with an unencoded '/', or host:port with an '@' in its path?
+    with pytest.raises(ValidationError, match="percent-encode") as raw:
+        SourceSpec(url="rtsp://admin:1234/x@h/s")
+    assert "1234/x" not in str(raw.value)
+    assert SourceSpec(url="rtsp://admin:1234%2Fx@h/s").address.password == "1234/x"
+    assert SourceSpec(url="rtsp://h/s", username="admin", password="1234/x").url == "rtsp://h/s"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "rtsp://admin:1234/x@h/s",  # a password '1234/x', or host 'admin', port 1234?
+        "rtsp://admin:1234?x@h/s",
+        "rtsp://admin:1234#x@h/s",
+        "rtsp://h:554/s@x",  # host:port, an unencoded '@' in the path
+        "rtsp://h:554/s?email=a@b.c",
+        # Userinfo split off, then host:port/…@… left: refused as it would be when parsed again.
+        "rtsp://admin:1234@h:554/s?x=1@y",
+    ],
+)
+def test_an_ambiguous_at_after_host_and_port_is_refused(url: str) -> None:
+    """A URL kept to open must say which '@' ends a password; only the log view may guess."""
+    with pytest.raises(ValidationError, match="percent-encode") as raw:
+        SourceSpec(url=url)
+    assert "1234" not in str(raw.value)
+    assert "rtsp://" not in str(raw.value)
+    assert MASK in redact_url(url)  # the non-strict log view still masks what may be secret
+
+
+@pytest.mark.parametrize(
+    ("url", "expected_url", "password"),
+    [
+        ("rtsp://admin:1234%2Fx@h/s", "rtsp://h/s", "1234/x"),
+        ("rtsp://h:554/s%40x", "rtsp://h:554/s%40x", None),
+        ("rtsp://h/s@x", "rtsp://h/s@x", None),  # no port: nothing reads 'h/s' as a user
+        ("rtsp://[::1]:554/s@x", "rtsp://[::1]:554/s@x", None),  # '[' is no user name
+        # Not a port (0 or over 65535): the text before the '@' can only be user:password.
+        ("rtsp://admin:99999/x@h/s", "rtsp://h/s", "99999/x"),
+        ("rtsp://admin:0/x@h/s", "rtsp://h/s", "0/x"),
+    ],
+)
+def test_an_unambiguous_url_is_kept(url: str, expected_url: str, password: str | None) -> None:
+    spec = SourceSpec(url=url)
+    assert spec.url == expected_url
+    assert spec.address.password == password
+    assert StreamAddress.parse(spec.address.authenticated(), strict=True) == spec.address
+    assert SourceSpec.model_validate(spec.model_dump()).address == spec.address
 
 
 def test_redact_text_in_ffmpeg_message() -> None:

@@ -34,7 +34,7 @@ URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*://\S+")
 _URL_CLOSERS = "'\",;)]}>"
 
 _HOST = re.compile(r"[A-Za-z0-9._~%!$&'()*+,;=:\[\]-]+")
-_PORT_PATH = re.compile(r"\d{1,5}(?:[/?#]|$)")
+_PORT_PATH = re.compile(r"(\d{1,5})(?:[/?#]|$)")
 # Dahua's path form runs key=value pairs together with underscores; a value may hold an
 # underscore itself, so a pair ends only where the next `_key=` starts.
 _DAHUA_PAIR = re.compile(r"_(?=[A-Za-z][A-Za-z0-9]*=)")
@@ -75,8 +75,9 @@ class StreamAddress:
         """Split a URL into its credential-free form and its secrets.
 
         `username` and `password` given apart join those of the URL; both at once must agree.
-        With `strict`, a URL that already holds ``***`` (a redacted URL pasted back) is refused
-        (ValueError), because it could not be told from the masks later.
+        With `strict` (a URL to keep and open), ValueError refuses a URL that already holds
+        ``***`` (a redacted URL pasted back: it could not be told from the masks later), and
+        one whose ``@`` after ``host:port/`` may end a password or belong to the path.
         """
         text = url.strip()
         if "://" not in text or text.lower().startswith("file://"):
@@ -85,6 +86,11 @@ class StreamAddress:
             raise ValueError(f"the url holds '{MASK}' (a redacted URL?): give the URL itself")
         scheme, rest = text.split("://", 1)
         userinfo, rest = _split_userinfo(rest)
+        if strict and _ambiguous(rest):  # what is left is what is kept (and parsed again)
+            raise ValueError(
+                "the url has an '@' after its host and port: percent-encode a '/', '?' or '#' "
+                "in the password (or give the password apart), or an '@' of the path as %40"
+            )
         if userinfo is not None:
             user, colon, secret = userinfo.partition(":")
             username = _agree(username, unquote(user) if user else None, "username")
@@ -200,14 +206,29 @@ def _split_userinfo(rest: str) -> tuple[str | None, str]:
         return None, rest
     before, after = rest[:at], rest[at + 1 :]
     user, colon, secret = before.partition(":")
-    if not user or any(char in user for char in "/?#"):
+    if not user or any(char in user for char in "/?#[]"):  # not a user name: a path, [IPv6]
         return None, rest
-    if colon and _PORT_PATH.match(secret):
+    if colon and _is_port_path(secret):
         return None, rest  # host:port/path?…@…: an @ in the path or query, not credentials
     host = after[: _authority_end(after)]
     if not host or not _HOST.fullmatch(host):
         return None, rest
     return before, after
+
+
+def _is_port_path(text: str) -> bool:
+    """Return whether text starts like ``554/…``: a valid port, then the path (or nothing)."""
+    match = _PORT_PATH.match(text)
+    return match is not None and 0 < int(match.group(1)) <= 65535
+
+
+def _ambiguous(rest: str) -> bool:
+    """Return whether ``host:port/…@…`` could be a password holding an unencoded ``/``."""
+    end = _authority_end(rest)
+    if "@" not in rest[end:]:
+        return False
+    head, colon, tail = rest.partition(":")
+    return bool(colon) and "/" not in head and _is_port_path(tail)
 
 
 def _authority_end(text: str) -> int:

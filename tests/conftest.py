@@ -14,12 +14,27 @@ settings.register_profile("long", max_examples=20_000)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add --fuzz-long: every property-based fuzz test runs 20,000 cases (before a release)."""
+    """Add --fuzz-long (20,000 cases per fuzz test) and --container (the image tests)."""
     parser.addoption(
         "--fuzz-long",
         action="store_true",
         help="run every hypothesis fuzz test with 20,000 cases instead of the quick profile",
     )
+    parser.addoption(
+        "--container",
+        action="store_true",
+        help="run the container image tests (root, docker.io, debootstrap; several minutes)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the container tests unless --container asks for them (CI runs them apart)."""
+    if config.getoption("--container"):
+        return
+    skip = pytest.mark.skip(reason="container image test: run with --container (see .ci/run)")
+    for item in items:
+        if "container" in item.keywords:
+            item.add_marker(skip)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,7 +8,7 @@ because a shared machine makes absolute numbers noisy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 import json
 import os
@@ -24,6 +24,7 @@ import av
 import numpy as np
 
 from .config import CameraSpec, EngineConfig, InferenceSpec, MotionSpec, SourceSpec, ZoneSpec
+from .costs import REQUIRED_STAGES, StageCost, difference
 from .errors import VigilError
 from .events.model import RuleEvent, VigilEvent
 from .inference.loader import cache_dir, resolve_model, shared_candidates
@@ -31,6 +32,8 @@ from .types import RGBImage
 
 if TYPE_CHECKING:
     from .eval.rules import RulesBenchOptions
+    from .eval.vtest import InputFit
+    from .inference.registry import ModelSpec
 
 SECTIONS = ("decode", "inference", "e2e", "tracking", "tamper", "rules")
 E2E_CLIPS = (
@@ -52,6 +55,8 @@ def run_bench(
     models_dir: Path | None,
     tamper: TamperBenchOptions | None = None,
     rules: RulesBenchOptions | None = None,
+    e2e: E2eOptions | None = None,
+    fits: tuple[InputFit, ...] = ("square", "aspect"),
 ) -> int:
     """Run the requested sections and print the figures; return the exit code.
 
@@ -67,8 +72,8 @@ def run_bench(
     runners: dict[str, Callable[[], Report]] = {
         "decode": lambda: bench_decode(quick=quick),
         "inference": lambda: bench_inference(models_dir, quick=quick),
-        "e2e": lambda: bench_e2e(models_dir, quick=quick),
-        "tracking": lambda: bench_tracking(models_dir, quick=quick),
+        "e2e": lambda: bench_e2e(models_dir, quick=quick, options=e2e),
+        "tracking": lambda: bench_tracking(models_dir, quick=quick, fits=fits),
         "tamper": lambda: bench_tamper_clips(unknown, tamper or TamperBenchOptions(), quick=quick),
         "rules": lambda: bench_rules(models_dir, rules),
     }
@@ -78,7 +83,10 @@ def run_bench(
             print(f"\n== {name} ==", flush=True)
         report[name] = runners[name]()
         if not as_json:
-            _print_section(name, report[name])
+            if name == "e2e":
+                _print_e2e(report[name])
+            else:
+                _print_section(name, report[name])
     if as_json:
         print(json.dumps(report, indent=2))
     return 0
@@ -122,34 +130,49 @@ def _transcoded(source: Path, width: int, height: int, seconds: float) -> Path:
 
 
 def _decode_fps(path: Path, threads: int, convert: bool) -> float:
+    return _decode_run(path, threads, convert)[0]
+
+
+def _decode_run(path: Path, threads: int, convert: bool) -> tuple[float, float]:
+    """Decode a whole clip; return frames per second (wall) and CPU ms per frame (all threads)."""
     container = av.open(str(path))
     try:
         stream = container.streams.video[0]
         stream.thread_type = "FRAME" if threads > 1 else "SLICE"
         stream.thread_count = threads
         started = time.perf_counter()
+        cpu0 = time.process_time()
         frames = 0
         for frame in container.decode(stream):
             if convert:
                 frame.to_ndarray(format="rgb24")
             frames += 1
-        return frames / (time.perf_counter() - started)
+        cpu_ms = 1000.0 * (time.process_time() - cpu0) / max(1, frames)
+        return frames / (time.perf_counter() - started), cpu_ms
     finally:
         container.close()
 
 
 def bench_decode(*, quick: bool) -> Report:
-    """Measure decode frames/s per resolution, 1 vs 2 threads, with and without RGB conversion."""
+    """Measure decode frames/s per resolution, 1 vs 2 threads, with and without RGB conversion.
+
+    CPU ms per frame counts every thread: what a camera costs the machine, whatever its speed.
+    """
     source = media_dir() / "car-detection.mp4"
     seconds = 4.0 if quick else 10.0
     rows = []
     for width, height in DECODE_SIZES:
         clip = _transcoded(source, width, height, seconds)
+        fps_1t, cpu_1t = _decode_run(clip, 1, False)
+        fps_2t, cpu_2t = _decode_run(clip, 2, False)
         rows.append(
             {
                 "size": f"{width}x{height}",
-                "decode_fps_1t": round(_decode_fps(clip, 1, False), 1),
-                "decode_fps_2t": round(_decode_fps(clip, 2, False), 1),
+                "decode_fps_1t": round(fps_1t, 1),
+                "decode_fps_2t": round(fps_2t, 1),
+                "cpu_ms_per_frame_1t": round(cpu_1t, 3),
+                "cpu_ms_per_frame_2t": round(cpu_2t, 3),
+                "cpu_ratio_2t_1t": round(cpu_2t / cpu_1t, 2) if cpu_1t else None,
                 "decode_rgb_fps_1t": round(_decode_fps(clip, 1, True), 1),
             }
         )
@@ -177,7 +200,84 @@ def bench_inference(models_dir: Path | None, *, quick: bool) -> Report:
         rows.append(row)
         if spec.architecture is Architecture.YOLOV8:
             rows += _dense_rows(spec.name, path, runs)
-    return {"runs": runs, "rows": rows, "throughput": _detector_throughput(models_dir, quick=quick)}
+        if spec.input.aspect:
+            rows += _aspect_rows(spec, path, runs)
+    return {
+        "runs": runs,
+        "rows": rows,
+        "preprocess": _preprocess_rows(runs),
+        "throughput": _detector_throughput(models_dir, quick=quick),
+    }
+
+
+ASPECTS = ((16, 9), (4, 3))
+"""Frame shapes a model marked `input.aspect` is timed at, beside its square input."""
+
+
+def _aspect_rows(spec: ModelSpec, path: Path, runs: int) -> list[Report]:
+    """Time a fully convolutional model at the inputs 16:9 and 4:3 frames take (graph rewrite).
+
+    The square file and the rewritten graph at each input take turns, so the ratios hold on a
+    busy machine.
+    """
+    from .inference.graph import free_input_size  # noqa: PLC0415
+    from .inference.preprocess import input_size  # noqa: PLC0415
+
+    model = free_input_size(path.read_bytes())
+    stride = max(spec.decode.strides, default=1)
+    sizes = [input_size(spec.input, *aspect, stride) for aspect in ASPECTS]
+    rows: list[Report] = [
+        {"model": f"{spec.name} square {spec.input.width}x{spec.input.height}", "role": ""},
+        *(
+            {"model": f"{spec.name} at {a[0]}:{a[1]} {w}x{h}", "role": ""}
+            for a, (w, h) in zip(ASPECTS, sizes, strict=True)
+        ),
+    ]
+    for row in rows:
+        row["role"] = str(spec.role)
+    for threads in (1, 2):
+        measured = _interleaved_run_ms(
+            [(str(path), None), *((model, (1, 3, h, w)) for w, h in sizes)], threads, runs
+        )
+        for row, ms in zip(rows, measured, strict=True):
+            row[f"ms_{threads}t"] = ms
+            row[f"ratio_{threads}t"] = round(ms / measured[0], 2)
+    return rows
+
+
+def _preprocess_rows(runs: int) -> list[Report]:
+    """Time YOLOX pre-processing of 640x360 frames: the canvas path vs the gather, per input."""
+    from .inference.preprocess import input_size, letterbox_into, prepare  # noqa: PLC0415
+    from .inference.registry import default_registry  # noqa: PLC0415
+
+    spec = default_registry().get("yolox_nano").input
+    frames = _sample_frames(_transcoded(media_dir() / E2E_CLIPS[0], 640, 360, 60), 8)
+    height, width = frames[0].shape[:2]
+    aspect_w, aspect_h = input_size(spec, width, height, 32)
+    square = np.empty((3, spec.height, spec.width), dtype=np.float32)
+    aspect = np.empty((3, aspect_h, aspect_w), dtype=np.float32)
+    ways: dict[str, Callable[[RGBImage], object]] = {
+        f"canvas, stack, cast (before) {spec.width}x{spec.height}": lambda f: prepare([f], spec),
+        f"gather {spec.width}x{spec.height}": lambda f: letterbox_into(f, spec, square),
+        f"gather {aspect_w}x{aspect_h}": lambda f: letterbox_into(f, spec, aspect),
+    }
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(max(3, runs // 10)):
+        for name, way in ways.items():  # interleaved, so a drifting load hits each alike
+            started = time.thread_time()
+            for frame in frames:
+                way(frame)
+            times[name].append(1000 * (time.thread_time() - started) / len(frames))
+    first = statistics.median(next(iter(times.values())))
+    return [
+        {
+            "frames": f"{width}x{height}",
+            "path": name,
+            "cpu_ms": round(statistics.median(values), 3),
+            "ratio": round(statistics.median(values) / first, 2),
+        }
+        for name, values in times.items()
+    ]
 
 
 DENSE_SIZES = ((384, 384), (288, 384), (128, 224))
@@ -206,22 +306,36 @@ def _median_run_ms(
     model: str | bytes, threads: int, runs: int, shape: tuple[int, ...] | None = None
 ) -> float:
     """Return the median session.run time on a random input (model file path or bytes)."""
+    return _interleaved_run_ms([(model, shape)], threads, runs)[0]
+
+
+def _interleaved_run_ms(
+    models: Sequence[tuple[str | bytes, tuple[int, ...] | None]], threads: int, runs: int
+) -> list[float]:
+    """Return each model's median session.run time, the models run in turn run after run.
+
+    Taking turns makes a drifting machine load hit every model alike: compare their ratios.
+    """
     import onnxruntime as ort  # type: ignore[import-untyped]  # noqa: PLC0415
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    feed = _random_feed(session, shape)
-    for _ in range(3):
-        session.run(None, feed)
-    times = []
+    loaded = []
+    for model, shape in models:
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        feed = _random_feed(session, shape)
+        for _ in range(3):
+            session.run(None, feed)
+        loaded.append((session, feed))
+    times: list[list[float]] = [[] for _ in loaded]
     for _ in range(runs):
-        started = time.perf_counter()
-        session.run(None, feed)
-        times.append(time.perf_counter() - started)
-    return round(1000 * statistics.median(times), 2)
+        for index, (session, feed) in enumerate(loaded):
+            started = time.perf_counter()
+            session.run(None, feed)
+            times[index].append(time.perf_counter() - started)
+    return [round(1000 * statistics.median(values), 2) for values in times]
 
 
 def _random_feed(session: Any, fixed: tuple[int, ...] | None = None) -> dict[str, Any]:
@@ -251,7 +365,7 @@ def _detector_throughput(models_dir: Path | None, *, quick: bool) -> list[Report
     for workers, threads in ((1, 1), (1, 2), (2, 1)):
         spec = InferenceSpec(workers=workers, intra_op_threads=threads)
         detector = build_detector(DetectorSpec(), spec, SessionCache(), models_dir)
-        batcher = InferenceBatcher(detector, workers=workers, max_batch=8, max_wait_ms=5)
+        batcher = InferenceBatcher(detector, workers=workers)
         try:
             started = time.perf_counter()
             futures = [batcher.submit(frames[i % len(frames)]) for i in range(total)]
@@ -285,6 +399,32 @@ def _sample_frames(path: Path, count: int, width: int = 640) -> list[RGBImage]:
 
 # ---------------------------------------------------------------- end to end
 
+E2E_COUNTS = (1, 4, 8, 16, 24, 32)
+E2E_QUICK_COUNTS = (1, 4)
+PER_CAMERA_MAX = 16
+"""One session per camera is compared with the shared one up to this many cameras."""
+STAGE_TABLE_MIN = 8
+"""Per-stage tables are printed for runs of at least this many cameras."""
+WARMUP_S = 2.0
+OPEN_TIMEOUT_S = 30.0
+BOUND_NOTE = (
+    "bound_fps: what the cores could analyse if they did nothing but the required stages "
+    "(decode of every frame received, conversion, privacy, tamper, motion, pre-processing, "
+    "inference, post-processing, tracking, rules) at the CPU cost each one had in that run; "
+    "accounted: share of the CPU time the process got that went into those stages"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class E2eOptions:
+    """Options of the e2e section: which camera counts and how long each run lasts."""
+
+    cameras: tuple[int, ...] = ()
+    """Camera counts to run (default: 1, 4, 8, 16, 24, 32; 1 and 4 with --quick)."""
+    seconds: float | None = None
+    network: bool = True
+    """Also run the counts over RTSP (one GStreamer server, one mount per camera)."""
+
 
 def _rss_mb() -> float:
     with Path("/proc/self/status").open() as status:
@@ -294,33 +434,78 @@ def _rss_mb() -> float:
     return 0.0
 
 
-async def _run_e2e(
-    clips: Sequence[str], cameras: int, *, shared: bool, seconds: float, models_dir: str | None
-) -> Report:
-    """Run the engine on `cameras` paced streams for `seconds`; return its figures."""
-    from .engine import Engine  # noqa: PLC0415
+def _helper_thread_cpu_s() -> float:
+    """Return the CPU seconds of this process's FFmpeg threads (frame/slice decode helpers).
 
+    They are native threads the Python stage timers cannot see; Linux names them `av:…`.
+    Elsewhere this returns 0 and their time shows as unmeasured.
+    """
+    total = 0
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return 0.0
+    for task in tasks.iterdir():
+        try:
+            if not (task / "comm").read_text().startswith("av:"):
+                continue
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _pid_cpu_s(pid: int) -> float:
+    """Return the CPU seconds a process has used so far (0 when unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _e2e_config(params: Report) -> EngineConfig:
+    """Build the engine config of one e2e run: N cameras, 5 fps, motion gate, one zone each."""
     whole = ZoneSpec(
         id="all", polygon=[(0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98)], classes=[]
     )
+    clips: list[str] = params["clips"]
+    urls: list[str] = params.get("urls") or [
+        clips[i % len(clips)] for i in range(params["cameras"])
+    ]
     specs = [
         CameraSpec(
             id=f"cam{i}",
-            source=SourceSpec(url=clips[i % len(clips)], realtime=True),
+            source=SourceSpec(url=url, realtime=True),
             fps=5.0,
             analysis_max_width=640,
             motion=MotionSpec(),
             zones=[whole],
         )
-        for i in range(cameras)
+        for i, url in enumerate(urls)
     ]
-    config = EngineConfig(
-        models_dir=models_dir,
-        inference=InferenceSpec(workers=2, intra_op_threads=1, share_session=shared),
+    return EngineConfig(
+        models_dir=params.get("models_dir"),
+        inference=InferenceSpec(workers=2, intra_op_threads=1, share_session=params["shared"]),
         cameras=specs,
     )
+
+
+async def _warm_up(pipelines: Sequence[Any]) -> None:
+    """Wait until every camera analysed a frame (streams open, model warm), then a little more."""
+    for _ in range(int(OPEN_TIMEOUT_S / 0.2)):
+        if all(p.stats.frames_analysed for p in pipelines):
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(WARMUP_S)
+
+
+async def _run_e2e(params: Report) -> Report:
+    """Run the engine on paced streams for `seconds`; return its figures and per-stage costs."""
+    from .engine import Engine  # noqa: PLC0415
+
     rss_before = _rss_mb()
-    engine = Engine(config)
+    engine = Engine(_e2e_config(params))
     event_latency: list[float] = []
 
     def on_event(event: VigilEvent) -> None:
@@ -329,38 +514,53 @@ async def _run_e2e(
 
     engine.bus.subscribe(on_event)
     await engine.start()
-    await asyncio.sleep(2.0)  # warm-up: streams open, first frames decoded
     pipelines = [engine.pipeline(c) for c in engine.camera_ids]
-    analysed0 = sum(p.stats.frames_analysed for p in pipelines)
+    await _warm_up(pipelines)
+    analysed0 = [p.stats.frames_analysed for p in pipelines]
     inferred0 = sum(p.stats.frames_inferred for p in pipelines)
+    dropped0 = sum(p.frames_dropped for p in pipelines)
     event_latency.clear()
     frame_latency: list[float] = []
     for pipeline in pipelines:
         pipeline.stats.latency_s.clear()
+    costs0 = engine.stage_costs()
+    helpers0 = _helper_thread_cpu_s()
     cpu0 = time.process_time()
     started = time.perf_counter()
-    while time.perf_counter() - started < seconds:
+    while time.perf_counter() - started < params["seconds"]:
         await asyncio.sleep(0.25)
         for pipeline in pipelines:
             while pipeline.stats.latency_s:
                 frame_latency.append(pipeline.stats.latency_s.popleft())
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu0
-    analysed = sum(p.stats.frames_analysed for p in pipelines) - analysed0
+    helpers = _helper_thread_cpu_s() - helpers0
+    costs = difference(engine.stage_costs(), costs0)
+    per_camera = [
+        (p.stats.frames_analysed - a0) / elapsed for p, a0 in zip(pipelines, analysed0, strict=True)
+    ]
     inferred = sum(p.stats.frames_inferred for p in pipelines) - inferred0
+    dropped = sum(p.frames_dropped for p in pipelines) - dropped0
+    overloaded = engine.load().overloaded
     rss = _rss_mb()
     await engine.stop()
 
     def pct(values: list[float], q: float) -> float | None:
         return round(1000 * float(np.percentile(values, q)), 1) if values else None
 
-    return {
-        "cameras": cameras,
-        "session": "shared" if shared else "per-camera",
-        "target_fps": 5.0 * cameras,
+    analysed = sum(per_camera) * elapsed
+    row: Report = {
+        "cameras": params["cameras"],
+        "session": "shared" if params["shared"] else "per-camera",
+        "source": "rtsp" if params.get("urls") else "file",
+        "target_fps": 5.0 * params["cameras"],
         "analysed_fps": round(analysed / elapsed, 1),
-        "inferred_share": round(inferred / max(1, analysed), 2),
-        "inferred_fps": round(inferred / elapsed, 1),
+        "camera_fps_min": round(min(per_camera), 2),
+        "camera_fps_max": round(max(per_camera), 2),
+        "fairness": round(_jain(per_camera), 3),
+        "dropped_fps": round(dropped / elapsed, 1),
+        "overloaded": overloaded,
+        "inferred_share": round(inferred / max(1.0, analysed), 2),
         "cpu_use": round(cpu / elapsed / (os.cpu_count() or 1), 2),
         "frame_latency_p50_ms": pct(frame_latency, 50),
         "frame_latency_p95_ms": pct(frame_latency, 95),
@@ -370,25 +570,61 @@ async def _run_e2e(
         "rss_mb": round(rss, 1),
         "rss_engine_mb": round(rss - rss_before, 1),
     }
+    row.update(_account(costs, helpers, cpu, elapsed, analysed))
+    return row
+
+
+def _jain(values: Sequence[float]) -> float:
+    """Return Jain's fairness index: 1.0 when every camera got the same, 1/N when one got all."""
+    total = sum(values)
+    squares = sum(v * v for v in values)
+    return total * total / (len(values) * squares) if squares else 1.0
+
+
+def _account(
+    costs: Mapping[str, StageCost], helpers_s: float, cpu_s: float, elapsed: float, analysed: float
+) -> Report:
+    """Credit every measured stage against the process's CPU time; derive the compute bound."""
+    stages = dict(costs)
+    if helpers_s > 0:
+        # FFmpeg's own threads decode too (frame threading): per call is per frame decoded.
+        decoded = stages["decode"].calls if "decode" in stages else 0
+        stages["decode_threads"] = StageCost(decoded, helpers_s)
+    required = (*REQUIRED_STAGES, "decode_threads")
+    table: Report = {}
+    for name in sorted(stages, key=lambda s: -stages[s].cpu_s):
+        cost = stages[name]
+        if cost.cpu_s <= 0 and cost.calls <= 0:
+            continue
+        table[name] = {
+            "kind": "required" if name in required else "overhead",
+            "calls_per_s": round(cost.calls / elapsed, 1),
+            "ms_per_call": round(cost.ms_per_call, 3),
+            "share": round(cost.cpu_s / cpu_s, 3) if cpu_s else None,
+        }
+    required_s = sum(c.cpu_s for n, c in stages.items() if n in required)
+    overhead_s = sum(c.cpu_s for n, c in stages.items() if n not in required)
+    per_frame_ms = 1000.0 * required_s / analysed if analysed else None
+    cores = os.cpu_count() or 1
+    return {
+        "required_ms_per_frame": round(per_frame_ms, 2) if per_frame_ms else None,
+        "compute_bound_fps": round(cores * 1000.0 / per_frame_ms, 1) if per_frame_ms else None,
+        "accounted": round(required_s / cpu_s, 3) if cpu_s else None,
+        "overhead": round(overhead_s / cpu_s, 3) if cpu_s else None,
+        "unmeasured": round(1.0 - (required_s + overhead_s) / cpu_s, 3) if cpu_s else None,
+        "stages": table,
+    }
 
 
 def _e2e_child(argv: Sequence[str]) -> None:
     """Run one e2e configuration in this (fresh) process and print its figures as JSON."""
-    params = json.loads(argv[0])
-    result = asyncio.run(
-        _run_e2e(
-            params["clips"],
-            params["cameras"],
-            shared=params["shared"],
-            seconds=params["seconds"],
-            models_dir=params["models_dir"],
-        )
-    )
-    print(json.dumps(result))
+    print(json.dumps(asyncio.run(_run_e2e(json.loads(argv[0])))))
 
 
-def _run_child(params: Report) -> Report:
+def _run_child(params: Report, server_pid: int | None = None) -> Report:
     # A fresh process per configuration, so memory and CPU figures belong to that run alone.
+    server0 = _pid_cpu_s(server_pid) if server_pid else 0.0
+    started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "vigil_core.bench", "e2e-child", json.dumps(params)],
         capture_output=True,
@@ -398,11 +634,83 @@ def _run_child(params: Report) -> Report:
     if proc.returncode != 0:
         raise VigilError(f"e2e run failed: {proc.stderr.strip().splitlines()[-1:]}")
     result: Report = json.loads(proc.stdout.strip().splitlines()[-1])
+    if server_pid:
+        # The camera side of the network path runs on the same cores: show what it took.
+        used = _pid_cpu_s(server_pid) - server0
+        result["server_cpu_use"] = round(
+            used / (time.perf_counter() - started) / (os.cpu_count() or 1), 3
+        )
     return result
 
 
+class _RtspServer:
+    """The tests' GStreamer RTSP server serving the bench clips at N mounts (one per camera)."""
+
+    SCRIPT = ("tests", "support", "rtsp_server.py")
+    SYSTEM_PYTHON = "/usr/bin/python3"
+
+    def __init__(self, clips: Sequence[Path], mounts: int) -> None:
+        self._clips = clips
+        self._mounts = mounts
+        self._proc: subprocess.Popen[str] | None = None
+        self.base_url = ""
+
+    @classmethod
+    def script(cls) -> Path | None:
+        """Return the server script of this source checkout, or None (installed wheel)."""
+        from .inference.loader import repository_root  # noqa: PLC0415
+
+        root = repository_root()
+        path = root.joinpath(*cls.SCRIPT) if root else None
+        return path if path is not None and path.is_file() else None
+
+    def start(self) -> str | None:
+        """Start the server; return None when it runs, else why it cannot."""
+        script = self.script()
+        if script is None:
+            return "the RTSP server script is only in a source checkout (tests/support)"
+        if not Path(self.SYSTEM_PYTHON).exists():
+            return f"{self.SYSTEM_PYTHON} (with GStreamer's RTSP server bindings) is missing"
+        files = [arg for clip in self._clips for arg in ("--file", str(clip))]
+        self._proc = subprocess.Popen(
+            [self.SYSTEM_PYTHON, str(script), "--mounts", str(self._mounts), "--mount", "/cam",
+             *files],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )  # fmt: skip
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().strip()
+        if not line.startswith("READY "):
+            self.stop()
+            return f"the RTSP server did not start ({line or 'no output'})"
+        self.base_url = line.split(" ", 1)[1]
+        return None
+
+    @property
+    def pid(self) -> int | None:
+        """Return the server's process id while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
+    def urls(self, count: int) -> list[str]:
+        """Return the URLs of the first `count` mounts."""
+        return [f"{self.base_url}{index}" for index in range(count)]
+
+    def stop(self) -> None:
+        """Stop the server and wait for it."""
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+
 def _unit_costs(clip: Path, models_dir: Path | None) -> Report:
-    """Measure, in this run, single-thread decode ms per frame and detector ms per frame."""
+    """Measure, alone in this process, 1-thread decode ms per frame and detector ms per frame."""
     from .config import DetectorSpec  # noqa: PLC0415
     from .inference.detectors import build_detector  # noqa: PLC0415
     from .inference.session import SessionCache  # noqa: PLC0415
@@ -420,60 +728,137 @@ def _unit_costs(clip: Path, models_dir: Path | None) -> Report:
     return {"decode_ms_per_frame": round(decode_ms, 3), "detect_ms_per_frame": round(detect_ms, 2)}
 
 
-def bench_e2e(models_dir: Path | None, *, quick: bool) -> Report:
-    """Analyse N real 640×360 streams at 5 fps, one shared session vs one session per camera.
+def _e2e_plan(counts: Sequence[int], network: bool) -> list[tuple[int, bool, bool]]:
+    """Return the runs (cameras, shared session, over RTSP) in the order they run.
 
-    The compute bound is what two cores could analyse if they did nothing but decode every
-    frame (25 fps streams) and run the detector on the frames the motion gate let through,
-    at the single-thread costs measured in this same run. Efficiency = achieved / min(target,
-    bound).
+    Each count runs paced files, then the same over RTSP, then one session per camera, so the
+    rows to compare are measured minutes apart on the same machine.
     """
-    seconds = 6.0 if quick else 15.0
-    counts = (1, 4) if quick else (1, 4, 8, 16, 24)
+    plan: list[tuple[int, bool, bool]] = []
+    for cameras in counts:
+        plan.append((cameras, True, False))
+        if network and cameras > 1:
+            plan.append((cameras, True, True))
+        if 1 < cameras <= PER_CAMERA_MAX:
+            plan.append((cameras, False, False))
+    return plan
+
+
+def bench_e2e(models_dir: Path | None, *, quick: bool, options: E2eOptions | None = None) -> Report:
+    """Analyse N real 640×360 streams at 5 fps: paced files, RTSP, shared vs per-camera session.
+
+    Every run credits each stage at the CPU time it took in that run (see costs.py) and says
+    what share of the CPU the process got went into the required stages; the compute bound is
+    what the cores could analyse doing only those.
+    """
+    options = options or E2eOptions()
+    seconds = options.seconds or (6.0 if quick else 15.0)
+    counts = options.cameras or (E2E_QUICK_COUNTS if quick else E2E_COUNTS)
     clips = [_transcoded(media_dir() / name, 640, 360, 60) for name in E2E_CLIPS]
     costs = _unit_costs(clips[0], models_dir)
-    cores = os.cpu_count() or 1
+    plan = _e2e_plan(counts, options.network)
+    server: _RtspServer | None = None
+    network_note = None
+    if any(rtsp for _, _, rtsp in plan):
+        server = _RtspServer(clips, max(counts))
+        network_note = server.start()
+        if network_note is not None:
+            server = None
+            plan = [run for run in plan if not run[2]]
     rows = []
-    for cameras in counts:
-        for shared in (True, False):
-            if not shared and cameras > 8:
-                continue  # one session per camera at 16+ cameras only measures memory exhaustion
-            params = {
+    try:
+        for cameras, shared, rtsp in plan:
+            params: Report = {
                 "clips": [str(c) for c in clips],
                 "cameras": cameras,
                 "shared": shared,
                 "seconds": seconds,
                 "models_dir": str(models_dir) if models_dir else None,
             }
-            row = _run_child(params)
-            per_frame_ms = (
-                costs["decode_ms_per_frame"] * 25.0 / 5.0
-                + row["inferred_share"] * costs["detect_ms_per_frame"]
-            )
-            bound = cores * 1000.0 / per_frame_ms
+            if rtsp:
+                assert server is not None
+                params["urls"] = server.urls(cameras)
+            row = _run_child(params, server.pid if rtsp and server else None)
+            bound = row.get("compute_bound_fps") or row["target_fps"]
             row["bound_fps"] = round(min(row["target_fps"], bound), 1)
             row["efficiency"] = round(row["analysed_fps"] / row["bound_fps"], 2)
-            # On a shared machine the process may not get both cores: also report how much of
-            # the CPU time it did get went into the essential decode + inference work.
-            used_ms = row["cpu_use"] * cores * 1000.0
-            row["cpu_efficiency"] = (
-                round(row["analysed_fps"] * per_frame_ms / used_ms, 2) if used_ms else None
-            )
             rows.append(row)
-    shared_rows = [r for r in rows if r["session"] == "shared"]
+    finally:
+        if server is not None:
+            server.stop()
+    files = [r for r in rows if r["session"] == "shared" and r["source"] == "file"]
     per_camera_mb = None
-    if len(shared_rows) >= 2:
-        first, last = shared_rows[0], shared_rows[-1]
+    if len(files) >= 2:
+        first, last = files[0], files[-1]
         per_camera_mb = round(
             (last["rss_mb"] - first["rss_mb"]) / (last["cameras"] - first["cameras"]), 1
         )
-    return {
+    report: Report = {
         "clips": [c.name for c in clips],
         "seconds_per_run": seconds,
-        "unit_costs": costs,
+        "load_average": _load_average(),
+        "isolated_unit_costs": costs,
+        "bound": BOUND_NOTE,
         "rows": rows,
         "memory_per_extra_camera_mb": per_camera_mb,
     }
+    if network_note is not None:
+        report["network"] = f"skipped: {network_note}"
+    return report
+
+
+def _load_average() -> list[float] | None:
+    """Return the machine's 1, 5 and 15 minute load averages (other jobs share the cores)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+E2E_COLUMNS = (
+    "cameras", "session", "source", "target_fps", "analysed_fps", "camera_fps_min",
+    "camera_fps_max", "fairness", "overloaded", "inferred_share", "cpu_use", "frame_latency_p95_ms",
+    "event_latency_p95_ms", "rss_mb", "required_ms_per_frame", "bound_fps", "efficiency",
+    "accounted", "overhead", "unmeasured", "server_cpu_use",
+)  # fmt: skip
+
+
+def _print_e2e(section: Report) -> None:
+    """Print the e2e figures: one line per run, then the per-stage table of the larger runs."""
+    for key, value in section.items():
+        if key not in ("rows", "bound"):
+            print(f"{key}: {value}")
+    print(section["bound"])
+    rows: list[Report] = section["rows"]
+    _print_table([{c: r[c] for c in E2E_COLUMNS if c in r} for r in rows])
+    wide = [r for r in rows if r["cameras"] >= STAGE_TABLE_MIN and r["session"] == "shared"]
+    if wide:
+        print("\nCPU per stage (ms per call | share of the process's CPU), per run:")
+        _print_table(_stage_matrix(wide))
+
+
+def _stage_matrix(rows: Sequence[Report]) -> list[Report]:
+    """Return one line per stage with its cost in each run, required stages first."""
+    names: dict[str, str] = {}
+    for row in rows:
+        for name, cost in row["stages"].items():
+            names.setdefault(name, cost["kind"])
+    order = sorted(names, key=lambda n: (names[n] != "required", n))
+    lines: list[Report] = []
+    for name in order:
+        line: Report = {"stage": name, "kind": names[name]}
+        for row in rows:
+            cost = row["stages"].get(name)
+            label = f"{row['cameras']} {row['source']}"
+            line[label] = (
+                f"{cost['ms_per_call']:.2f} | {100 * (cost['share'] or 0):.1f} %" if cost else ""
+            )
+        lines.append(line)
+    totals: Report = {"stage": "= accounted", "kind": "required"}
+    for row in rows:
+        totals[f"{row['cameras']} {row['source']}"] = f"{100 * (row['accounted'] or 0):.1f} %"
+    lines.append(totals)
+    return lines
 
 
 # ---------------------------------------------------------------- tracking
@@ -483,11 +868,13 @@ TRACKER_BUDGET_MS = 1.0
 """CPU time one tracker update with 20 tracks may take (a small share of a 200 ms frame)."""
 
 
-def bench_tracking(models_dir: Path | None, *, quick: bool) -> Report:
+def bench_tracking(
+    models_dir: Path | None, *, quick: bool, fits: Sequence[InputFit] = ("square", "aspect")
+) -> Report:
     """Run detector + tracker over vtest and score MOTA / IDF1 against the PETS2009 truth."""
     from .eval.vtest import evaluate_vtest  # noqa: PLC0415
 
-    report = evaluate_vtest(media_dir(), models_dir=models_dir, quick=quick)
+    report = evaluate_vtest(media_dir(), models_dir=models_dir, quick=quick, fits=fits)
     return {**report, "update_20_tracks": tracker_update_cost()}
 
 
@@ -576,6 +963,8 @@ def _print_section(name: str, section: Report) -> None:
     if isinstance(rows, list) and rows:
         _print_table(rows)
     for key, value in section.items():
+        if key == "reports":
+            continue  # each input's full report, side by side above: --json has it
         if key != "rows" and isinstance(value, list) and value and isinstance(value[0], dict):
             print(f"{key}:")
             _print_table(value)

@@ -95,6 +95,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="[CLIP=]X1,Y1,X2,Y2",
         help="tamper: leave out a relative rectangle (burned-in label) on CLIP or every clip",
     )
+    bench.add_argument(
+        "--cameras", default="", help="e2e: camera counts to run, e.g. 8,16,24 (default: 1-32)"
+    )
+    bench.add_argument("--seconds", type=float, help="e2e: measured seconds per run")
+    bench.add_argument(
+        "--no-network", action="store_true", help="e2e: paced files only (no RTSP server)"
+    )
+    bench.add_argument(
+        "--detector-input",
+        default="",
+        help="tracking, rules: detector input fits side by side, e.g. square,aspect "
+        "(default: both for tracking, the config's for rules)",
+    )
     bench.add_argument("--clip", type=Path, help="rules: run this clip instead of vtest")
     bench.add_argument("--geometry", type=Path, help="rules: YAML camera (zones, rules) for --clip")
     bench.add_argument("--truth", type=Path, help="rules: MOT-style ground truth csv for --clip")
@@ -109,6 +122,14 @@ def _parser() -> argparse.ArgumentParser:
         "--no-warmup", action="store_true", help="anpr: cold start only (no second pass)"
     )
     bench.add_argument("--failures", action="store_true", help="anpr: list the photos read wrong")
+    bench.add_argument(
+        "--chains",
+        default="default,agpl,plain",
+        help="anpr: chains side by side: default (licence-clean), agpl, plain (off the shelf)",
+    )
+    bench.add_argument(
+        "--no-rendered", action="store_true", help="anpr: leave out the rendered-plates row"
+    )
     bench.set_defaults(handler=_cmd_bench)
 
     models = sub.add_parser("models", help="list, verify or download the registry's models")
@@ -228,7 +249,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import TamperBenchOptions, run_bench  # noqa: PLC0415
+    from .bench import E2eOptions, TamperBenchOptions, run_bench  # noqa: PLC0415
 
     if args.sections[:1] == ["anpr"]:  # `vigil-analytics bench anpr DIR...`: labelled plate photos
         from .eval.anpr import run_anpr_bench  # noqa: PLC0415
@@ -243,11 +264,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             warmup=not args.no_warmup,
             quick=args.quick,
             failures=args.failures,
+            chains=[c.strip() for c in args.chains.split(",") if c.strip()],
+            rendered=not args.no_rendered,
         )
     from .eval.rules import RulesBenchOptions  # noqa: PLC0415
 
     tamper = TamperBenchOptions(fps=args.fps, width=args.width, masks=tuple(args.mask))
-    rules = RulesBenchOptions(clip=args.clip, geometry=args.geometry, truth=args.truth)
+    fits = tuple(f.strip() for f in args.detector_input.split(",") if f.strip())
+    if any(fit not in ("square", "aspect") for fit in fits):
+        raise VigilError(
+            f"--detector-input takes square and/or aspect, not '{args.detector_input}'"
+        )
+    rules = RulesBenchOptions(
+        clip=args.clip,
+        geometry=args.geometry,
+        truth=args.truth,
+        fits=fits,
+    )
+    try:
+        counts = tuple(int(c) for c in args.cameras.split(",") if c.strip())
+    except ValueError:
+        raise VigilError(f"--cameras takes counts like 8,16,24, not '{args.cameras}'") from None
+    e2e = E2eOptions(cameras=counts, seconds=args.seconds, network=not args.no_network)
     return run_bench(
         args.sections,
         as_json=args.json,
@@ -255,6 +293,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         models_dir=args.models_dir,
         tamper=tamper,
         rules=rules,
+        e2e=e2e,
+        fits=fits or ("square", "aspect"),
     )
 
 

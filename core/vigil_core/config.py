@@ -153,6 +153,14 @@ class DetectorSpec(_Model):
     classes: Annotated[
         list[str], Field(description="Classes kept from the detector; empty means all.")
     ] = Field(default_factory=lambda: ["person", *COCO_VEHICLES])
+    input_fit: Annotated[
+        Literal["aspect", "square"],
+        Field(
+            description="aspect: run each frame at its own aspect when the model allows it "
+            "(416x256 for 16:9, about 0.6 of the square's cost, same scale); square: letterbox "
+            "into the model's square input."
+        ),
+    ] = "aspect"
 
 
 class TrackerSpec(_Model):
@@ -255,7 +263,8 @@ class SourceSpec(_Model):
         Field(
             ge=0,
             le=16,
-            description="Decoder threads; 0 picks 2 for files (throughput), 1 for live (latency).",
+            description="Decoder threads; 0 picks 1 (two frame threads cost each frame more "
+            "CPU, and every camera decodes on its own thread already).",
         ),
     ] = 0
 
@@ -1158,9 +1167,14 @@ class WatchlistSpec(_Model):
 class AnprSettings(_Model):
     """Engine-wide plate reading: the models, their threads and the watchlist."""
 
-    detector: Annotated[str, Field(description="Plate detector in the model registry.")] = (
-        "safelicensing_yolov8n_plate_384"
-    )
+    detector: Annotated[
+        str,
+        Field(
+            description="Plate finder in the model registry: ppocr_v6_det_small (Apache-2.0, "
+            "in the rapidocr wheel) or safelicensing_yolov8n_plate_384 (AGPL-3.0: choosing it "
+            "puts the installation under the AGPL)."
+        ),
+    ] = "ppocr_v6_det_small"
     ocr_model: Annotated[str, Field(description="CCT plate OCR in the model registry.")] = (
         "cct_xs_v1_global"
     )
@@ -1177,8 +1191,18 @@ class InferenceSpec(_Model):
     workers: Annotated[
         int, Field(ge=1, le=16, description="Threads running the shared session concurrently.")
     ] = 2
-    max_batch: Annotated[int, Field(ge=1, le=64)] = 8
-    max_wait_ms: Annotated[float, Field(ge=0, le=1000)] = 10.0
+    max_batch: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=64,
+            description="Images per detector call for dynamic-batch models; 1 (no batching) "
+            "because batches cost the same per image on a CPU and waiting adds latency.",
+        ),
+    ] = 1
+    max_wait_ms: Annotated[
+        float, Field(ge=0, le=1000, description="Longest wait for a batch to fill (max_batch > 1).")
+    ] = 10.0
     spinning: bool = False
     share_session: Annotated[
         bool,

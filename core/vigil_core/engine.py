@@ -8,11 +8,13 @@ from dataclasses import dataclass
 import importlib
 import logging
 from pathlib import Path
+import threading
 from typing import TYPE_CHECKING
 
 from .anpr.runtime import AnprRuntime
 from .anpr.store import AuditLog
 from .config import CameraSpec, EngineConfig, WatchlistSpec
+from .costs import StageCost, merge
 from .errors import VigilError
 from .events.bus import EventBus
 from .events.model import ChannelEvent, RuleEvent, SourceState, VigilEvent
@@ -77,6 +79,31 @@ class CameraStatus:
     frames_analysed: int
     frames_inferred: int
     events: int
+    target_fps: float = 0.0
+    """The analysis rate the camera is configured for."""
+    dropped_fps: float = 0.0
+    """Frames per second the stream delivered that analysis could not take (recent window)."""
+    overloaded: bool = False
+    """Analysis falls behind this camera's stream (see `Engine.load`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineLoad:
+    """Whether the machine keeps up with every camera, and by how much it falls short."""
+
+    analysed_fps: float
+    """Frames per second analysed over every camera (recent window)."""
+    target_fps: float
+    """Frames per second every camera's configured rate adds up to."""
+    overloaded_cameras: tuple[str, ...]
+    """Cameras whose analysis falls behind their stream."""
+    min_kept_share: float
+    """The smallest share of its delivered frames any camera analysed (1.0 = all)."""
+
+    @property
+    def overloaded(self) -> bool:
+        """Return whether any camera's analysis falls behind its stream."""
+        return bool(self.overloaded_cameras)
 
 
 class Engine:
@@ -117,6 +144,8 @@ class Engine:
         self._started = False
         self._event_sources: list[EventSource] = []
         self._onvif: dict[str, OnvifEventSource] = {}
+        self._overloaded: set[str] = set()
+        self._load_lock = threading.Lock()
 
     @property
     def camera_ids(self) -> list[str]:
@@ -182,6 +211,7 @@ class Engine:
             rules=build_rules(camera, counters=self.counters),
             analyzers=build_analyzers(camera),
             track_stages=track_stages,
+            on_load=self._on_camera_load,
         )
         self._pipelines[camera.id] = pipeline
         await asyncio.to_thread(pipeline.start)
@@ -261,6 +291,8 @@ class Engine:
         pipeline = self._pipelines.pop(camera_id, None)
         if pipeline is not None:
             await asyncio.to_thread(pipeline.stop)
+        with self._load_lock:
+            self._overloaded.discard(camera_id)
         await self._frigate.detach(camera_id)
         private = self._private_batchers.pop(camera_id, None)
         if private is not None:
@@ -343,15 +375,72 @@ class Engine:
         """Return a camera's state and figures."""
         pipeline = self._pipelines[camera_id]
         stats: CameraStats = pipeline.stats
+        load = pipeline.load.figures
         return CameraStatus(
             camera_id=camera_id,
             state=pipeline.state,
             error=str(pipeline.error) if pipeline.error else None,
-            analysed_fps=stats.analysed_fps(),
+            analysed_fps=load.analysed_fps or stats.analysed_fps(),
             inference_ms=stats.inference_ms(),
             frames_analysed=stats.frames_analysed,
             frames_inferred=stats.frames_inferred,
             events=stats.events,
+            target_fps=pipeline.camera.fps,
+            dropped_fps=load.dropped_fps,
+            overloaded=load.overloaded,
+        )
+
+    def load(self) -> EngineLoad:
+        """Return how the analysis keeps up with every camera's stream, summed."""
+        pipelines = list(self._pipelines.values())
+        figures = [p.load.figures for p in pipelines]
+        with self._load_lock:
+            overloaded = tuple(sorted(self._overloaded))
+        return EngineLoad(
+            analysed_fps=sum(f.analysed_fps for f in figures),
+            target_fps=sum(p.camera.fps for p in pipelines),
+            overloaded_cameras=overloaded,
+            min_kept_share=min((f.kept_share for f in figures), default=1.0),
+        )
+
+    def _on_camera_load(self, camera_id: str, overloaded: bool) -> None:
+        """Keep the set of cameras falling behind; log one line as the engine enters or leaves.
+
+        Called on the cameras' analysis threads.
+        """
+        with self._load_lock:
+            was = bool(self._overloaded)
+            if overloaded:
+                self._overloaded.add(camera_id)
+            else:
+                self._overloaded.discard(camera_id)
+            now = bool(self._overloaded)
+        if now == was:
+            return
+        load = self.load()
+        figures = (
+            f"analysing {load.analysed_fps:.1f} of {load.target_fps:.1f} frames/s over "
+            f"{len(self._pipelines)} cameras; the camera kept least analysed "
+            f"{100 * load.min_kept_share:.0f} % of its frames"
+        )
+        if now:
+            _LOGGER.warning(
+                "Overloaded: %s. Every camera keeps a share of its frames; lower the cameras' "
+                "analysis fps, or their number, to analyse them all",
+                figures,
+            )
+        else:
+            _LOGGER.info("No longer overloaded: %s", figures)
+
+    def stage_costs(self) -> dict[str, StageCost]:
+        """Return the CPU time every running camera and the detector spent, per stage."""
+        batchers = [self._batcher, *self._private_batchers.values()]
+        return merge(
+            [
+                *(p.costs.snapshot() for p in self._pipelines.values()),
+                *(p.source_costs.snapshot() for p in self._pipelines.values()),
+                *(b.costs() for b in batchers if b is not None),
+            ]
         )
 
     def recapture_reference(self, camera_id: str) -> None:

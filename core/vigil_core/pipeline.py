@@ -16,15 +16,23 @@ import time
 from vigil_protocol import StateValue
 
 from .config import CameraSpec, TrackerSpec
+from .costs import StageCosts
 from .errors import VigilError
 from .events.model import RuleEvent, RuleStateEvent, SourceState, SourceStateEvent, VigilEvent
 from .inference.batcher import InferenceBatcher
+from .load import LoadMeter
 from .motion import MotionGate
 from .privacy.masks import PrivacyMasks
 from .rules import Rule, RuleContext, build_rules
 from .sources.av_source import AvSource
 from .sources.base import FrameCallback, FrameSource, StateCallback
-from .stages import FrameAnalyzer, SourceStateListener, TrackProvider, TrackStage
+from .stages import (
+    CoarsePictureSource,
+    FrameAnalyzer,
+    SourceStateListener,
+    TrackProvider,
+    TrackStage,
+)
 from .tracking.tracker import ByteTracker
 from .types import Frame, Track
 
@@ -139,16 +147,25 @@ class CameraPipeline:
         rules: Sequence[Rule] | None = None,
         track_provider: TrackProvider | None = None,
         source_factory: Callable[[FrameCallback, StateCallback], FrameSource] | None = None,
+        on_load: Callable[[str, bool], None] | None = None,
     ) -> None:
         """Build the stages; nothing starts until `start`.
 
         With a `track_provider` (a Frigate camera), tracks come from it instead of the
         detector and tracker; `source_factory` then may replace the stream by other frames.
+        `on_load(camera_id, overloaded)` is called on the analysis thread when analysis starts
+        or stops falling behind the stream (see load.py).
         """
         self.camera = camera
+        self.costs = StageCosts()
+        """CPU time of each analysis stage, charged on the analysis thread."""
+        self.source_costs = StageCosts()
+        """CPU time of decoding and conversion, charged on the source's thread."""
         self._batcher = batcher
         self._publish = publish
         self.analyzers = list(analyzers)
+        # The camera-health checks already downscale each frame: the motion gate reuses it.
+        self._coarse = next((a for a in self.analyzers if isinstance(a, CoarsePictureSource)), None)
         self.track_stages = list(track_stages)
         self._gate = MotionGate(camera.motion)
         self._privacy = PrivacyMasks(camera.privacy_masks)
@@ -157,6 +174,8 @@ class CameraPipeline:
         # A paced (realtime) file behaves like a live camera: analysis must keep up or drop.
         self._channel = _FrameChannel(lossless=camera.source.is_file and not camera.source.realtime)
         self._track_provider = track_provider
+        self.load = LoadMeter()
+        self._on_load = on_load
         self._source: FrameSource = (
             source_factory(self._channel.put, self._on_state)
             if source_factory is not None
@@ -184,6 +203,7 @@ class CameraPipeline:
             max_width=camera.analysis_max_width,
             on_frame=self._channel.put,
             on_state=self._on_state,
+            costs=self.source_costs,
         )
 
     @property
@@ -256,6 +276,7 @@ class CameraPipeline:
                     break
                 assert isinstance(item, Frame)
                 self.process(item)
+                self._follow_load()
             if self._last_frame is not None and not self._stopping.is_set():
                 self._emit(self._finish_rules(self._last_frame))
                 self._publish_states()
@@ -264,29 +285,53 @@ class CameraPipeline:
         finally:
             self.finished.set()
 
+    @property
+    def frames_dropped(self) -> int:
+        """Return how many delivered frames were replaced before analysis could take them."""
+        return self._channel.dropped
+
+    def _follow_load(self) -> None:
+        changed = self.load.update(
+            time.monotonic(), self.stats.frames_analysed, self._channel.dropped
+        )
+        if changed is not None and self._on_load is not None:
+            self._on_load(self.camera.id, changed)
+
     def process(self, frame: Frame) -> list[RuleEvent]:
         """Analyse one frame: gate, detect, track, apply rules; publish and return the events."""
         started = time.monotonic()
+        laps = self.costs.laps()
         frame = self._privacy.apply(frame)  # before anything looks at (or stores) the pixels
-        events = [event for analyzer in self.analyzers for event in analyzer.update(frame)]
+        laps("privacy")
+        events: list[RuleEvent] = []
+        for analyzer in self.analyzers:
+            events += analyzer.update(frame)
+            laps(analyzer.name)
         if self._track_provider is not None:
             return self._process_provided(frame, self._track_provider, started, events)
-        inferred = self._gate.should_infer(frame.image, frame.pts_s)
+        coarse = self._coarse.coarse_of(frame) if self._coarse is not None else None
+        inferred = self._gate.should_infer(frame.image, frame.pts_s, coarse)
+        laps("motion")
         if inferred:
             assert self._batcher is not None, "a camera without a track provider needs a detector"
             waited = time.monotonic()
             detections = self._batcher.submit(frame.image).result()
             self.stats.inference_s.append(time.monotonic() - waited)
+            laps("handoff")
             self._tracks = tuple(
                 self._tracker.update(detections, frame.pts_s, (frame.width, frame.height))
             )
             self.stats.frames_inferred += 1
+            laps("tracker")
         for stage in self.track_stages:
             events += stage.process(frame, self._tracks, fresh=inferred)
+        laps("track_stages")
         ctx = RuleContext(frame=frame, fresh=inferred, stage_events=tuple(events))
         events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
+        laps("rules")
         self._emit(events)
         self._publish_states()
+        laps("publish")
         self._latest = AnalysedFrame(frame=frame, tracks=self._tracks, inferred=inferred)
         self._last_frame = frame
         self.stats.frames_analysed += 1
@@ -294,6 +339,7 @@ class CameraPipeline:
         self.stats.processing_s.append(now - started)
         self.stats.analysed_at.append(now)
         self.stats.latency_s.append(now - frame.received_at)
+        laps("handoff")
         return events
 
     def _process_provided(

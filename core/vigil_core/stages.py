@@ -10,6 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+import numpy.typing as npt
+
 from .events.model import AttrValue, RuleEvent, SourceStateEvent
 from .types import Frame, Track
 
@@ -25,6 +28,15 @@ class FrameAnalyzer(Protocol):
 
     def state(self) -> Mapping[str, AttrValue]:
         """Return the current state for entities and diagnostics."""
+        ...
+
+
+@runtime_checkable
+class CoarsePictureSource(Protocol):
+    """A frame analyser whose work leaves a coarse grey picture of the frame (motion reuses it)."""
+
+    def coarse_of(self, frame: Frame) -> tuple[npt.NDArray[np.float32], int] | None:
+        """Return the frame's coarse picture and its stride, or None if it did not see it."""
         ...
 
 

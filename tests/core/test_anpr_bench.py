@@ -74,18 +74,43 @@ def test_bench_reports_accuracy_recall_and_ms_as_json(
     for text in ("AB-123-CD", "GH-456-KL"):
         image, _ = plate_on_photo(read_rgb(source[0]), source[1], text, "fr")
         _write(named / f"{text.replace('-', '')}.jpg", image)
-    code = main(
-        ["bench", "anpr", str(named), "--json", "--countries", "fr", "--ocr", "cct", "--no-warmup"]
-    )
+    args = ["bench", "anpr", str(named), "--json", "--countries", "fr", "--ocr", "cct"]
+    code = main([*args, "--no-warmup", "--no-rendered"])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["settings"] == {"countries": ["fr"], "ocr": "cct", "refine": True}
-    cold = report["sets"]["named"]["cold"]
-    assert cold["photos"] == 2 and cold["exact"] == 1.0 and cold["detection_recall"] is None
-    assert report["together"]["cold"]["exact"] == 1.0
-    ms = report["ms"]
-    assert {"vehicle_detect", "plate_detect_frame", "ocr", "decode"} <= set(ms["per_call"])
-    assert ms["per_vehicle"]["vehicles"] >= 1
+    chains = report["chains"]
+    assert set(chains) == {"default", "agpl", "plain"}
+    assert chains["default"]["detector"] == "ppocr_v6_det_small"
+    assert chains["default"]["licence"].startswith("Apache-2.0")
+    assert chains["agpl"]["licence"].startswith("AGPL-3.0")
+    for chain in ("default", "agpl"):
+        cold = chains[chain]["sets"]["named"]["cold"]
+        assert cold["photos"] == 2 and cold["exact"] == 1.0 and cold["detection_recall"] is None
+        ms = chains[chain]["ms"]
+        assert {"vehicle_detect", "plate_detect_frame", "ocr", "decode"} <= set(ms["per_call"])
+        assert ms["per_vehicle"]["vehicles"] >= 1
+    assert chains["plain"]["sets"]["named"]["cold"]["photos"] == 2
+    assert report["exact"]["named"] == {
+        chain: row["sets"]["named"]["cold"]["exact"] for chain, row in chains.items()
+    }
+
+
+def test_bench_adds_a_row_of_rendered_plates(
+    source: tuple[Path, BBox], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = source[0].parent
+    code = main(
+        ["bench", "anpr", str(folder), "--json", "--quick", "--no-warmup", "--chains", "agpl"]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    rendered = report["chains"]["agpl"]["sets"]["rendered"]["cold"]
+    # Eleven plates (French SIV and FNI, German, Spanish, Italian, Dutch, two rows) on one photo
+    # (--quick keeps one labelled photo 100 px wide in 20).
+    assert rendered["photos"] % 11 == 0 and rendered["photos"] >= 11
+    assert rendered["exact"] is not None and rendered["detection_recall"] is not None
+    assert set(report["exact"]) == {"us", "rendered"}
 
 
 def test_bench_refuses_unknown_countries() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vigil_core.anpr.decode import SlotDecoder
+from vigil_core.anpr.decode import FormatPrior, SlotDecoder
 from vigil_core.anpr.normalize import (
     COUNTRIES,
     all_formats,
@@ -48,6 +48,20 @@ def test_canonical_keeps_letters_and_digits(raw: str, expected: str) -> None:
         ("7ABC123", "us", "std"),
         ("AB1C2D", "us", "std"),
         ("AB123CD", "it", "std"),
+        ("ZG1234AB", "hr", "std"),
+        ("ST123A", "hr", "std"),
+        ("ABC1D23", "br", "mercosur"),
+        ("ABC1234", "br", "old"),
+        ("AB123CD", "ar", "mercosur"),
+        ("ABCD123", "py", "mercosur"),
+        ("SBA1234", "uy", "mercosur"),
+        ("AB12345", "no", "std"),
+        ("1A23456", "cz", "std"),
+        ("BA123AB", "sk", "std"),
+        ("B123ABC", "ro", "std"),
+        ("191D12345", "ie", "std"),
+        ("ABC123", "se", "std"),
+        ("ABE1234", "gr", "std"),
     ],
 )
 def test_formats_recognise_their_plates(plate: str, country: str, name: str) -> None:
@@ -165,3 +179,48 @@ def test_a_confident_second_opinion_settles_the_length() -> None:
     probs[3, ALPHABET.index("_")] = 0.15
     assert decoder.decode(probs, "SKB", 0.6).text == "SKAA"
     assert decoder.decode(probs, "SKB", 0.97).text == "SKA"
+
+
+def test_eu_uk_switzerland_norway_and_mercosur_are_known() -> None:
+    eu = "at be bg cy cz de dk ee es fi fr gr hr hu ie it lt lu lv mt nl pl pt ro se si sk"
+    for country in [*eu.split(), "uk", "ch", "no", "br", "ar", "uy", "py"]:
+        assert country in COUNTRIES, country
+        assert country_formats(country)
+
+
+def _warm_prior(countries: tuple[str, ...], plate: str) -> FormatPrior:
+    prior = FormatPrior(formats_for(countries) if countries else all_formats(), warmup=20)
+    for _ in range(40):  # a camera that mostly sees old Brazilian / US ABC1234 plates
+        prior.observe(plate, 0.99)
+    assert prior.table() is not None
+    return prior
+
+
+def _hesitant(text: str, slot: int, other: str, share: float) -> np.ndarray:
+    probs = _probs(text)
+    probs[slot, ALPHABET.index(other)] = share
+    probs[slot, ALPHABET.index(text[slot])] = 0.96 - share
+    return probs
+
+
+def test_without_countries_a_reading_in_a_known_format_is_not_corrected() -> None:
+    # A Mercosur ABC1O23 (O in a letter slot), the OCR hesitating between O and 0: the camera's
+    # learned ABC1234 format must not turn it into ABC1023.
+    decoder = SlotDecoder(ALPHABET, "_", learner=_warm_prior((), "ABC1234"))
+    read = decoder.decode(_hesitant("ABC1O23", 4, "0", 0.40))
+    assert read.text == "ABC1O23"
+
+
+def test_without_countries_learned_formats_still_settle_a_reading_in_none() -> None:
+    # ABC12S4 fits no known format; the camera's ABC1234 format settles its S as a 5.
+    decoder = SlotDecoder(ALPHABET, "_", learner=_warm_prior((), "ABC1234"))
+    assert decoder.decode(_hesitant("ABC12S4", 5, "5", 0.40)).text == "ABC1254"
+
+
+def test_with_countries_only_their_formats_count() -> None:
+    # The US chosen alone: an O in that slot of ABC1O23 is a 0 (no US format has a letter there).
+    us = SlotDecoder(ALPHABET, "_", formats_for(["us"]))
+    assert us.decode(_hesitant("ABC1O23", 4, "0", 0.40)).text == "ABC1023"
+    prior = _warm_prior(("us",), "ABC1234")
+    prior.observe("ABC1D23", 0.99)  # a Mercosur plate is no US format: counted as vanity
+    assert "br_mercosur:LLL DLDD" not in prior.counts()

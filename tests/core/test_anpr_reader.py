@@ -18,9 +18,9 @@ from tests.support.plates import (
 )
 from tests.support.shared import MEDIA_DIR
 from vigil_core.anpr.detect import square_tiles
-from vigil_core.anpr.models import AnprModels, ReaderSettings
+from vigil_core.anpr.models import AGPL_DETECTOR, AnprModels, ReaderSettings
 from vigil_core.anpr.normalize import canonical
-from vigil_core.anpr.reader import PlateReader, plate_crop
+from vigil_core.anpr.reader import PlateReader, main_plate, plate_crop
 from vigil_core.anpr.rows import split_rows
 from vigil_core.eval.anpr import default_ocr, load_folder
 from vigil_core.inference.session import SessionCache
@@ -42,7 +42,15 @@ RENDERED = [
 
 @pytest.fixture(scope="module")
 def models(models_dir: Path) -> AnprModels:
-    return AnprModels(sessions=SessionCache(), models_dir=models_dir)
+    """The reading logic under test, over the AGPL plate detector (test use, its tight boxes)."""
+    return AnprModels(sessions=SessionCache(), models_dir=models_dir, detector_model=AGPL_DETECTOR)
+
+
+@pytest.fixture(scope="module")
+def default_reader(models_dir: Path) -> PlateReader:
+    """The licence-clean default chain (PP-OCR text detector from the rapidocr wheel)."""
+    models = AnprModels(sessions=SessionCache(), models_dir=models_dir)
+    return models.reader(ReaderSettings(countries=("de", "es", "fr", "uk", "us")))
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +88,35 @@ def test_rendered_plates_on_real_photos_are_read_exactly(
         assert best.text == canonical(written)
         assert best.box.bbox.iou(plate_box) > 0.5
         assert best.read.format is not None and best.read.format.country in (country, "us", "uk")
+
+
+def test_the_default_chain_reads_rendered_plates_on_real_photos(
+    default_reader: PlateReader, photos: list[tuple[Path, BBox]]
+) -> None:
+    """Each rendered plate on each photo, over the frame and in a vehicle crop around it."""
+    exact, total, misses = 0, 0, []
+    for written, country in RENDERED:
+        for path, box in photos:
+            image, plate_box = plate_on_photo(read_rgb(path), box, written, country)
+            vehicle = BBox(
+                max(0.0, plate_box.x1 - plate_box.width),
+                max(0.0, plate_box.y1 - 4 * plate_box.height),
+                min(float(image.shape[1]), plate_box.x2 + plate_box.width),
+                min(float(image.shape[0]), plate_box.y2 + plate_box.height),
+            )
+            for reads in (
+                default_reader.read(image, full_frame=True),
+                default_reader.read(image, [(3, vehicle)]),
+            ):
+                main = main_plate(reads, image.shape[1], image.shape[0])
+                total += 1
+                if main is not None and main.text == canonical(written):
+                    exact += 1
+                    assert main.box.bbox.iou(plate_box) > 0.3
+                else:
+                    misses.append((written, path.name, main.text if main else None))
+    print(f"default chain, rendered plates: {exact}/{total} exact; misses {misses}")
+    assert exact / total >= 0.9, misses
 
 
 def test_vehicle_crop_reads_the_plate_inside_the_vehicle(

@@ -13,6 +13,7 @@ from skimage import data as skdata
 
 from tests.support.shared import MODELS_DIR, media
 from vigil_core.config import InferenceSpec
+from vigil_core.costs import NO_LAPS, Laps
 from vigil_core.inference.batcher import BatcherClosed, InferenceBatcher
 from vigil_core.inference.detectors import YoloxDetector
 from vigil_core.inference.session import SessionCache
@@ -61,14 +62,16 @@ class _Wrapped:
     def detect(self, image: RGBImage) -> list[Detection]:
         return self.detect_batch([image])[0]
 
-    def detect_batch(self, images: Sequence[RGBImage]) -> list[list[Detection]]:
+    def detect_batch(
+        self, images: Sequence[RGBImage], *, laps: Laps = NO_LAPS
+    ) -> list[list[Detection]]:
         with self._lock:
             self.batches.append(len(images))
         self.started.set()
         self.gate.wait(10)
         if self.fail is not None:
             raise self.fail
-        return [self.inner.detect(image) for image in images]
+        return self.inner.detect_batch(images, laps=laps)
 
 
 def test_concurrent_submits_match_direct_calls(
@@ -163,3 +166,24 @@ def test_settings(yolox: YoloxDetector) -> None:
     finally:
         batcher.close()
     assert not any(thread.is_alive() for thread in batcher._threads)
+
+
+def test_cameras_waiting_on_the_shared_detector_are_served_in_turn(
+    yolox: YoloxDetector, images: list[np.ndarray]
+) -> None:
+    # Under overload every camera has a frame waiting; a camera whose result came back sends
+    # its next one behind the others', so no camera is served twice while another waits.
+    detector = _Wrapped(yolox)
+    detector.gate.clear()  # the worker holds the first frame until every camera has queued
+    served: list[int] = []
+    with InferenceBatcher(detector, workers=1) as batcher:
+        futures = []
+        for camera in [0, 1, 2, 3, 4, 0, 2]:
+            future = batcher.submit(images[camera])
+            future.add_done_callback(lambda _f, camera=camera: served.append(camera))
+            futures.append(future)
+        assert detector.started.wait(10)
+        detector.gate.set()
+        for future in futures:
+            future.result(timeout=60)
+    assert served == [0, 1, 2, 3, 4, 0, 2]

@@ -22,8 +22,15 @@ from vigil_core.inference.detectors import (
     YoloxDetector,
     build_detector,
 )
-from vigil_core.inference.postprocess import RawDetections, class_groups, grouped_nms, nms
-from vigil_core.inference.preprocess import letterbox, prepare
+from vigil_core.inference.postprocess import (
+    RawDetections,
+    _nms_by_box,
+    class_groups,
+    decode_yolox,
+    grouped_nms,
+    nms,
+)
+from vigil_core.inference.preprocess import letterbox, letterbox_into, prepare
 from vigil_core.inference.registry import default_registry
 from vigil_core.inference.session import ModelSession, SessionCache
 from vigil_core.types import BBox, Detection
@@ -238,6 +245,38 @@ def test_nms_keeps_best_of_overlapping_boxes() -> None:
     scores = np.array([0.5, 0.9, 0.3, 0.1], np.float32)
     assert nms(boxes, scores, 0.5).tolist() == [1, 2]
     assert nms(boxes, scores, 0.99).tolist() == [1, 0, 2]
+
+
+def test_matrix_nms_keeps_exactly_what_box_by_box_nms_keeps() -> None:
+    rng = np.random.default_rng(7)
+    for trial in range(500):
+        count = int(rng.integers(0, 150))
+        corner = rng.random((count, 2), dtype=np.float32) * 400
+        size = rng.random((count, 2), dtype=np.float32) * float(rng.choice([5, 60, 200]))
+        boxes = np.concatenate([corner, corner + size], axis=1).astype(np.float32)
+        scores = rng.random(count, dtype=np.float32)
+        if trial % 5 == 0:
+            scores = np.round(scores, 1)  # ties keep their order
+        if trial % 7 == 0 and count:
+            boxes[: count // 3] = boxes[0]  # duplicates
+        expected = _nms_by_box(boxes, scores, 0.45)
+        np.testing.assert_array_equal(nms(boxes, scores, 0.45), expected)
+
+
+def test_yolox_decoding_only_reads_anchors_whose_objectness_can_pass(
+    yolox: YoloxDetector, vtest_frames: dict[int, np.ndarray]
+) -> None:
+    # The same candidates as scoring every anchor: obj x cls never exceeds obj.
+    for image in list(vtest_frames.values())[:8]:
+        width, height = yolox.input_size(image)
+        tensor = np.zeros((1, 3, height, width), np.float32)
+        letterbox_into(image, yolox.spec.input, tensor[0])
+        output = yolox.session.run(tensor)[0][0]
+        fast = decode_yolox(output, (height, width), (8, 16, 32), 0.1)
+        scores = output[:, 5:].max(axis=1) * output[:, 4]
+        keep = np.flatnonzero(scores >= 0.1)
+        assert len(fast) == keep.size > 0
+        np.testing.assert_array_equal(fast.scores, scores[keep].astype(np.float32))
 
 
 # --- preprocessing -----------------------------------------------------------------------------

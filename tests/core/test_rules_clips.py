@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.core.test_rules_support import ALLOWED_ATTRS
+from tests.support.object_left_clips import parked_vehicles
 from tests.support.shared import MODELS_DIR, media
 from vigil_core.bench import run_bench
 from vigil_core.eval import rules as evaluation
@@ -114,6 +115,23 @@ def test_the_bag_is_left_and_nothing_else_fires() -> None:
     check = evaluation.check_bag(_run(evaluation.BAG_CLIP, evaluation.BAG_GEOMETRY))
     assert check["ok"], check
     assert 385 <= check["first_bag_event_frame"] <= 900
+
+
+def test_a_lorry_parking_and_a_train_stopping_are_not_left_objects(tmp_path: Path) -> None:
+    """The bag clip with a lorry parking and a train-like band stopping at the top edge.
+
+    Before large changes were told apart, each raised object_left (four events in all).
+    """
+    clip = parked_vehicles(tmp_path)
+    camera, _ = evaluation.parse_geometry(evaluation.BAG_GEOMETRY, clip=clip)
+    batcher = evaluation._batcher(evaluation.detector_for(camera, None), _models())
+    try:
+        run = evaluation.run_rules(decode_all(clip), camera, batcher)
+    finally:
+        batcher.close()
+    check = evaluation.check_bag(run)
+    assert check["ok"], (check, [(e.kind, e.phase, e.attrs.get("box")) for e in run.events])
+    assert 23.0 <= check["first_bag_event_frame"] / 10.0 <= 30.0
 
 
 def test_a_tree_in_the_wind_raises_nothing(tree_clip: Path) -> None:

@@ -129,3 +129,44 @@ def test_flicker_light_changes_and_people_standing_raise_nothing() -> None:
         image[20:60, 20:80] = np.clip(image[20:60, 20:80].astype(np.int16) + flicker, 0, 255)
         feed.step([_person(1, 100, 200)] if f > 10 else [], image=image)
     assert feed.events == []
+
+
+def _with_box(box: tuple[int, int, int, int]) -> RGBImage:
+    img = _scene(bag=False).astype(np.int16)
+    x1, y1, x2, y2 = box
+    img[y1:y2, x1:x2] = 35
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_a_change_larger_than_a_person_there_is_no_left_object() -> None:
+    # People 60 px tall walk by; then a dark block 70 px tall and 60 wide stops (a parked car,
+    # under a quarter of the view either way) and, elsewhere, a bag-sized one.
+    feed = _feed(max_area=0.2)
+    for step in range(20):
+        x = 20 + 10 * step
+        feed.step(
+            [_person(1, x, 230, 50.0), _person(2, W - x, 120, -50.0)], image=_scene(bag=False)
+        )
+    car = (30, 40, 90, 110)
+    for _ in range(60):
+        img = _with_box(car)
+        x1, y1, x2, y2 = OBJECT
+        img[y1:y2, x1:x2] = 35
+        feed.step([], image=img)
+    started = [e for e in feed.events if e.phase.value == "started"]
+    assert len(started) == 1, feed.events
+    x1, y1, x2, y2 = started[0].attrs["box"]  # type: ignore[misc]
+    assert x1 * W <= 212 <= x2 * W and y1 * H <= 162 <= y2 * H  # the bag, not the car
+
+
+def test_a_parked_vehicle_the_detector_lost_is_no_left_object() -> None:
+    feed = _feed()
+    for _ in range(40):  # past the background's first seconds, when everything is learnt
+        _step(feed, bag=False)
+    van = Track(
+        5, BBox(190, 140, 230, 180), "truck", 0.9, TrackState.CONFIRMED, (0.0, 0.0), 0.0, 0.0, 9
+    )
+    for step in range(60):
+        # The van parks (a dark block where its box is) and the detector loses it after 2 s.
+        feed.step([van] if step < 10 else [], image=_scene(bag=True))
+    assert [e for e in feed.events if e.phase.value == "started"] == []

@@ -363,3 +363,54 @@ def test_the_pipeline_passes_source_states_to_the_analysers(
     offline()
     kinds = [(type(e).__name__, getattr(e, "kind", None)) for e in events[1:]]
     assert kinds == [("SourceStateEvent", None), ("RuleEvent", "stream_loss")]
+
+
+def source_state(analyzer: TamperAnalyzer, state: SourceState) -> list[RuleEvent]:
+    return analyzer.on_source_state(SourceStateEvent(camera_id="cam", state=state, wall_time=0.0))
+
+
+@pytest.mark.parametrize("stream_loss", [True, False])
+def test_a_cover_does_not_start_across_an_outage(stream_loss: bool) -> None:
+    feed = Feed(TamperAnalyzer("cam", TamperSpec(stream_loss=stream_loss), fps=FPS))
+    image = scene()
+    covered = image.copy()
+    covered[:, : int(0.8 * SIZE[0])] = 128  # grey, as a decoder shows before a keyframe
+    feed.run(image, 5)
+    feed.run(covered, 0.6)  # the picture breaks up as the stream goes
+    events = source_state(feed.analyzer, SourceState.OFFLINE)
+    feed.t_s += 40.0  # a 40 s outage
+    events += source_state(feed.analyzer, SourceState.ONLINE)
+    feed.run(covered, 1.6)  # grey until the next keyframe
+    feed.run(image, 5)
+    feed.events += events
+    assert "obstruction" not in feed.started(), feed.events
+    assert feed.analyzer.state()["rejoining"] is False
+
+
+def test_a_gap_in_the_frames_counts_as_the_stream_away(feed: Feed) -> None:
+    image = scene()
+    covered = image.copy()
+    covered[:, : int(0.8 * SIZE[0])] = 128
+    feed.run(image, 5)
+    feed.run(covered, 0.6)
+    feed.t_s += 30.0  # no state change reported, but half a minute without frames
+    feed.run(covered, 1.6)
+    assert feed.analyzer.state()["rejoining"] is True
+    feed.run(image, 5)
+    assert feed.started() == []
+
+
+def test_a_cover_that_lasts_after_an_outage_is_still_reported(feed: Feed) -> None:
+    image = scene()
+    covered = image.copy()
+    covered[:, : int(0.8 * SIZE[0])] = 30
+    feed.run(image, 5)
+    source_state(feed.analyzer, SourceState.OFFLINE)
+    feed.t_s += 20.0
+    source_state(feed.analyzer, SourceState.ONLINE)
+    feed.run(covered, 6)
+    assert feed.started() == ["obstruction"]
+    started = next(e for e in feed.events if e.kind == "obstruction")
+    # Not judged before the first frames were let go (2 s), then the usual second of persistence.
+    assert started.attrs["since_s"] >= feed.t_s - 6 + 2.0 - 1e-6
+    assert started.at_s - started.attrs["since_s"] == pytest.approx(1.0, abs=0.21)

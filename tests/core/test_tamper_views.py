@@ -7,8 +7,13 @@ orientation clips are 16 s at 10 fps; from t = 8 s the window is
 - rotated 10° counter-clockwise about the centre (camera knocked on its mount),
 - zoomed 1.5× about the centre (lens re-zoomed),
 
-and each change must start an orientation_change within 2 s, with nothing before. The
-day/night clips, 45 s at 5 fps, must raise nothing at all:
+and each change must start an orientation_change within 2 s, with nothing before. A camera
+turned to face something else close by shows, from 8 s, a region of another clip that is sharp
+but mostly flat: the plastered wall with cracks, creepers and buildings at its top edge from the
+first, sharp second of tamper_defocus.mp4 (whole, or a close part of it), or the paving of
+abandoned_bag_aboda4.avi seen 2.5 times closer. That too is an orientation change, never an
+obstruction (a cover is close, dark or blurred). The day/night clips, 45 s at 5 fps, must
+raise nothing at all:
 
 - dusk: brightness ramps from ×1 to ×0.3 between 5 s and 35 s, then holds;
 - dawn: the reverse ramp, from ×0.3 to ×1;
@@ -34,6 +39,7 @@ from tests.support.tamper_clips import (
     moved_view,
     render,
     source_frames,
+    turned_to,
 )
 from vigil_core.eval.tamper import ClipRun, analyse_clip
 from vigil_core.events.model import EventPhase
@@ -121,3 +127,42 @@ def test_day_and_night_changes_raise_nothing(folder: Path, name: str, label: str
     run = build_and_run(folder, label, name, 5.0, seconds, effects[label])
     assert run.frames >= 5 * seconds - 2
     assert started(run) == [], run.events
+
+
+WALLS = {
+    "wall": ("tamper_defocus.mp4", (0.0, 0.0, 1.0, 0.75)),
+    "wall_close": ("tamper_defocus.mp4", (0.15, 0.0, 0.65, 0.5)),
+    "wall_right": ("tamper_defocus.mp4", (0.5, 0.0, 1.0, 0.6)),
+    "paving_close": ("abandoned_bag_aboda4.avi", (0.05, 0.45, 0.4, 0.95)),
+}
+
+
+@cache
+def wall_frames(name: str) -> list[Image]:
+    """Return a looping second of a clip (the focus clip is sharp only in its first second)."""
+    sharp = frames(name, 10.0, 1.2)
+    return (sharp + sharp[::-1]) * 5
+
+
+@pytest.mark.parametrize(
+    ("name", "wall"),
+    [
+        ("vtest.avi", "wall"),
+        ("vtest.avi", "wall_close"),
+        ("vtest.avi", "paving_close"),
+        ("one-by-one-person-detection.mp4", "wall_close"),
+        ("motorway_320x240.avi", "wall"),
+        ("motorway_320x240.avi", "wall_right"),
+        ("abandoned_bag_aboda4.avi", "wall_close"),
+    ],
+)
+def test_a_camera_turned_to_a_nearby_sharp_view_is_an_orientation_change(
+    folder: Path, name: str, wall: str
+) -> None:
+    source, region = WALLS[wall]
+    effect = turned_to(wall_frames(source), region, CHANGE_AT_S, SIZES[name], fps=10.0)
+    run = build_and_run(folder, f"turned_{wall}", name, 10.0, 16.0, effect)
+    alarms = started(run)
+    assert [kind for kind, _ in alarms] == ["orientation_change"], run.events
+    assert CHANGE_AT_S < alarms[0][1] <= CHANGE_AT_S + 2.0
+    assert run.peaks["obstruction"] < 0.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 from unittest.mock import patch
 
@@ -228,7 +229,7 @@ async def test_devices_and_subentry_removal(
     assert hub is not None
     assert camera is not None
     assert camera.via_device_id == hub.id
-    assert hub.sw_version == "0.1.0"
+    assert hub.sw_version == version("vigil-analytics")
     assert camera.name == "Front door"
     assert er.async_entries_for_device(entity_registry, camera.id)
 

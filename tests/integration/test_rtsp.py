@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.integration.conftest import RtspServerFactory
-from tests.support.clips import multi_slice_clip
+from tests.support.clips import ensure_h264_mp4, multi_slice_clip
 from tests.support.shared import media
 from vigil_core.config import SourceSpec
 from vigil_core.decode import AvDecoder, grab_frame, probe
@@ -367,3 +367,23 @@ def test_the_live_pattern_sends_each_picture_once(rtsp_server: RtspServerFactory
     server = rtsp_server(fps=10)
     pts = [frame.pts for frame in _decode(server.url, 45)]
     assert len(pts) == len(set(pts))
+
+
+def test_one_server_serves_every_bench_camera_at_its_own_mount(
+    rtsp_server: RtspServerFactory, rtsp_media_dir: Path
+) -> None:
+    # The e2e bench's network path: one GStreamer server, one mount per camera, clips in turn.
+    from vigil_core.bench import _RtspServer  # noqa: PLC0415
+
+    clips = [
+        ensure_h264_mp4(media("vtest.avi"), rtsp_media_dir, seconds=3),
+        ensure_h264_mp4(media("road_640x360.avi"), rtsp_media_dir, seconds=3),
+    ]
+    server = _RtspServer(clips, mounts=3)
+    assert server.start() is None
+    try:
+        sizes = [(p.width, p.height) for p in (probe(url, timeout_s=20) for url in server.urls(3))]
+    finally:
+        server.stop()
+    assert sizes == [(768, 576), (640, 360), (768, 576)]
+    assert server.pid is None

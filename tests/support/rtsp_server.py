@@ -3,6 +3,9 @@
 Runs under Debian's /usr/bin/python3 (it needs PyGObject and GstRtspServer, which the test
 venv does not have). Prints ``READY rtsp://127.0.0.1:PORT/MOUNT`` on stdout once the socket
 listens, then serves until SIGTERM/SIGINT. Start it through tests/support/rtsp.py.
+
+With ``--mounts N`` one server serves N cameras at MOUNT0 … MOUNT{N-1}, each from the next
+``--file`` in turn (`vigil-analytics bench e2e` uses it for the network path).
 """
 
 from __future__ import annotations
@@ -65,10 +68,13 @@ def main() -> int:
     """Parse arguments, start the server and run the main loop."""
     parser = argparse.ArgumentParser(description=__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--file", help="H.264 mp4 file to stream (paced in real time)")
+    source.add_argument(
+        "--file", action="append", help="H.264 mp4 file to stream (paced in real time); repeatable"
+    )
     source.add_argument("--pattern", action="store_true", help="live videotestsrc pattern")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--mount", default="/stream")
+    parser.add_argument("--mounts", type=int, default=0, help="serve N mounts MOUNT0..MOUNT{N-1}")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--fps", type=int, default=10)
@@ -81,15 +87,24 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
 
-    factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(
-        _file_launch(args.file) if args.file else _pattern_launch(args.width, args.height, args.fps)
+    files = args.file or []
+    mounts = (
+        [(args.mount, 0)]
+        if args.mounts <= 0
+        else [(f"{args.mount}{index}", index) for index in range(args.mounts)]
     )
-    # One pipeline per client: a file restarts from its beginning for each connection.
-    factory.set_shared(False)
-    if args.user is not None:
-        _add_auth(server, factory, args.user, args.password or "")
-    server.get_mount_points().add_factory(args.mount, factory)
+    for mount, index in mounts:
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(
+            _file_launch(files[index % len(files)])
+            if files
+            else _pattern_launch(args.width, args.height, args.fps)
+        )
+        # One pipeline per client: a file restarts from its beginning for each connection.
+        factory.set_shared(False)
+        if args.user is not None:
+            _add_auth(server, factory, args.user, args.password or "")
+        server.get_mount_points().add_factory(mount, factory)
 
     if server.attach(None) == 0:
         print(f"ERROR cannot listen on 127.0.0.1:{args.port}", flush=True)

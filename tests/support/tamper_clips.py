@@ -135,3 +135,45 @@ def encode(frames: Iterator[Image], path: Path, *, fps: float) -> Path:
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def region_view(
+    image: Image, region: tuple[float, float, float, float], size: tuple[int, int]
+) -> Image:
+    """Return a relative (x1, y1, x2, y2) region of `image` resized to `size`."""
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = region
+    crop = image[round(y1 * height) : round(y2 * height), round(x1 * width) : round(x2 * width)]
+    return np.ascontiguousarray(cv2.resize(crop, size, interpolation=cv2.INTER_AREA))
+
+
+def turned_to(
+    other: list[Image],
+    region: tuple[float, float, float, float],
+    at_s: float,
+    size: tuple[int, int],
+    *,
+    fps: float,
+    top: tuple[list[Image], tuple[float, float, float, float], float] | None = None,
+) -> Effect:
+    """Show the original window until `at_s`, then a region of another clip (the camera turned).
+
+    The other clip's region plays on from its own start (its passers-by keep moving), so the new
+    view is as sharp and as alive as a real one: a camera turned to face a nearby wall or
+    pavement. `top` puts a strip of a third view along the top edge (buildings above the wall):
+    (frames, region, share of the height).
+    """
+
+    def effect(image: Image, t_s: float) -> Image:
+        if t_s < at_s:
+            return window_view(image, size)
+        index = min(len(other) - 1, round((t_s - at_s) * fps))
+        view = region_view(other[index], region, size)
+        if top is not None:
+            frames, strip_region, share = top
+            rows = round(size[1] * share)
+            strip = region_view(frames[min(len(frames) - 1, index)], strip_region, (size[0], rows))
+            view = np.ascontiguousarray(np.vstack([strip, view[rows:]]))
+        return view
+
+    return effect

@@ -192,6 +192,10 @@ class FormatPrior:
                 self._table = self._build()
                 self._built_at = self._observed
 
+    def fits(self, text: str) -> bool:
+        """Return whether canonical text fits one of the formats this prior knows."""
+        return any(fmt.matches(text) for fmt in self._by_length.get(len(text), ()))
+
     def table(self) -> FormatTable | None:
         """Return the learned table, or None while warming up."""
         return self._table
@@ -325,6 +329,8 @@ class SlotDecoder:
         table = table or self.table
         log_p = np.log(np.maximum(self.smoothed(probs), _FLOOR))
         candidates = self._beam_candidates(log_p)
+        if self._keeps_reading(candidates, table):
+            table = FLAT
         candidates.update(self._format_candidates(log_p, table))
         if hint and len(hint) <= log_p.shape[0] and all(c in self._index for c in hint):
             candidates.setdefault(hint, self._likelihood(log_p, hint))
@@ -340,6 +346,20 @@ class SlotDecoder:
                     scores[text] += self.length_bonus
         best_text = max(scores, key=lambda text: scores[text], default="")
         return self._read(log_p, best_text, hint_confidence if best_text == hint else 0.0, table)
+
+    def _keeps_reading(self, candidates: Mapping[str, float], table: FormatTable) -> bool:
+        """Return whether the learned formats must leave the OCR's reading as it is.
+
+        Without countries, any country's plate may pass: when the OCR's own best reading already
+        fits a known format, no confusable is "corrected" into another format (a Brazilian
+        ABC1O23 must not become ABC1023 because the camera mostly sees ABC1234 plates). The
+        learned formats still settle readings that fit none.
+        """
+        learner = self.learner
+        if self.formats or learner is None or table is not learner.table() or not candidates:
+            return False
+        reading = max(candidates, key=lambda text: candidates[text])
+        return learner.fits(reading)
 
     def _format_decides(self, table: FormatTable, text: str, hint: str) -> bool:
         """Return whether a format already settles every character the hint disputes.

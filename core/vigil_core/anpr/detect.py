@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 import math
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -32,6 +32,24 @@ class PlateBox:
     source: PlateSource
     vehicle: int | None = None
     """Index of the vehicle box (or track id) it was found in; None for the full-frame pass."""
+
+
+class BoxFinder(Protocol):
+    """Find plate boxes on a frame: in vehicle crops, over the frame, and again around one."""
+
+    nms_iou: float
+
+    def in_vehicles(self, image: RGBImage, vehicles: Sequence[tuple[int, BBox]]) -> list[PlateBox]:
+        """Return the plates found in each (id, box) vehicle crop."""
+        ...
+
+    def in_frame(self, image: RGBImage, region: BBox | None = None) -> list[PlateBox]:
+        """Return the plates found over the frame (or the region)."""
+        ...
+
+    def refine(self, image: RGBImage, box: PlateBox) -> PlateBox | None:
+        """Return the plate re-detected more tightly around `box`, or None."""
+        ...
 
 
 class PlateFinder:

@@ -11,18 +11,22 @@ import threading
 from vigil_core.errors import ModelInvalid
 from vigil_core.inference.detectors import YoloV8Detector
 from vigil_core.inference.loader import resolve_model
-from vigil_core.inference.registry import ModelRegistry, default_registry
+from vigil_core.inference.registry import Architecture, ModelRegistry, default_registry
 from vigil_core.inference.session import SessionCache, SessionOptions
 
 from .decode import FormatPrior, SlotDecoder
-from .detect import PlateFinder
+from .detect import BoxFinder, PlateFinder
 from .normalize import all_formats, formats_for
 from .ocr import CctOcr, RapidOcr, shared_rapid_ocr
 from .reader import DEFAULT_VARIANTS, PlateReader, StageTimes
+from .text_detect import TextPlateFinder
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_DETECTOR = "safelicensing_yolov8n_plate_384"
+DEFAULT_DETECTOR = "ppocr_v6_det_small"
+"""The licence-clean plate finder (Apache-2.0): PP-OCR's text detector on vehicle crops."""
+AGPL_DETECTOR = "safelicensing_yolov8n_plate_384"
+"""The YOLOv8 plate detector: AGPL-3.0, used only when the user chooses it."""
 DEFAULT_OCR = "cct_xs_v1_global"
 DETECTOR_MIN_SCORE = 0.1
 """Plate boxes kept from the detector; the OCR's confidence rejects what is not a plate."""
@@ -62,10 +66,10 @@ class AnprModels:
         self._ocr_model = ocr_model
         self._registry = registry or default_registry()
         self._lock = threading.Lock()
-        self._finder: PlateFinder | None = None
+        self._finder: BoxFinder | None = None
         self._cct: CctOcr | None = None
 
-    def finder(self) -> PlateFinder:
+    def finder(self) -> BoxFinder:
         """Return the shared plate finder, loading the detector on first use."""
         with self._lock:
             if self._finder is None:
@@ -73,6 +77,14 @@ class AnprModels:
                 path = resolve_model(
                     spec.name, models_dir=self._models_dir, registry=self._registry
                 )
+                if spec.architecture is Architecture.DB_TEXT:
+                    self._finder = TextPlateFinder(self._sessions.get(spec, path, self._options))
+                    return self._finder
+                if spec.architecture is not Architecture.YOLOV8:
+                    raise ModelInvalid(
+                        f"model '{spec.name}' is not a plate detector (yolov8 or db_text)",
+                        {"model": spec.name, "path": str(path)},
+                    )
                 try:
                     session = self._sessions.get(
                         spec, path, self._options, rewrite=YoloV8Detector.rewrite

@@ -279,19 +279,164 @@ def _us() -> list[PlateFormat]:
     return [PlateFormat("us", "std", pattern) for pattern in _US_PATTERNS]
 
 
+# --- the rest of the EU, Norway and the Mercosur ---------------------------------------------
+# Current standard series of passenger cars (and the older ones still common on the road);
+# personalised plates are vanity plates.
+
+_GR_LETTERS = "ABEHIKMNOPTXYZ"
+"""Greek plates use only the letters that look alike in Greek and Latin."""
+
+
+def _simple(
+    country: str, patterns: Sequence[tuple[str, str]], letters: str = LETTERS
+) -> list[PlateFormat]:
+    return [PlateFormat(country, name, pattern, letters) for name, pattern in patterns]
+
+
+def _bg() -> list[PlateFormat]:
+    return _expand("bg", "std", [("L", "LL"), ("DDDD",), ("LL",)])
+
+
+def _cy() -> list[PlateFormat]:
+    return _simple("cy", [("std", "LLL DDD")])
+
+
+def _cz() -> list[PlateFormat]:
+    # Region digit-letter-(letter or digit), then four digits: 1A2 3456, 2AB 1234.
+    return _simple("cz", [("std", "DLA DDDD")])
+
+
+def _dk() -> list[PlateFormat]:
+    return _simple("dk", [("std", "LL DD DDD")])
+
+
+def _ee() -> list[PlateFormat]:
+    return _simple("ee", [("std", "DDD LLL")])
+
+
+def _fi() -> list[PlateFormat]:
+    return _expand("fi", "std", [("L", "LL", "LLL"), ("D", "DD", "DDD")], sep="-")
+
+
+def _gr() -> list[PlateFormat]:
+    return _simple("gr", [("std", "LLL-DDDD")], _GR_LETTERS)
+
+
+def _hr() -> list[PlateFormat]:
+    # Town (2 letters), 3-4 digits, 1-2 letters: ZG 1234-AB, ST 123-A.
+    return _expand("hr", "std", [("LL",), ("DDD", "DDDD"), ("L", "LL")])
+
+
+def _hu() -> list[PlateFormat]:
+    return _simple("hu", [("old", "LLL-DDD"), ("2022", "LL LL-DDD")])
+
+
+def _ie() -> list[PlateFormat]:
+    # Year (2-3 digits), county (1-2 letters), serial (1-6 digits): 191-D-12345.
+    return _expand(
+        "ie",
+        "std",
+        [("DD", "DDD"), ("L", "LL"), ("D", "DD", "DDD", "DDDD", "DDDDD", "DDDDDD")],
+        sep="-",
+    )
+
+
+def _lt() -> list[PlateFormat]:
+    return _simple("lt", [("std", "LLL DDD")])
+
+
+def _lu() -> list[PlateFormat]:
+    return _simple("lu", [("std", "LL DDDD"), ("digits", "DDDDD")])
+
+
+def _lv() -> list[PlateFormat]:
+    return _expand("lv", "std", [("LL",), ("D", "DD", "DDD", "DDDD")], sep="-")
+
+
+def _mt() -> list[PlateFormat]:
+    return _simple("mt", [("std", "LLL DDD")])
+
+
+def _no() -> list[PlateFormat]:
+    return _simple("no", [("std", "LL DDDDD"), ("short", "LL DDDD")])
+
+
+def _ro() -> list[PlateFormat]:
+    return _expand("ro", "std", [("L", "LL"), ("DD", "DDD"), ("LLL",)])
+
+
+def _se() -> list[PlateFormat]:
+    return _simple("se", [("std", "LLL DDD"), ("2019", "LLL DDL")])
+
+
+def _si() -> list[PlateFormat]:
+    # Region (2 letters), then 5 characters, letters and digits in several layouts.
+    return _expand("si", "std", [("LL",), ("DD-DDL", "DDD-LL", "LL-DDD", "L-DDDD", "DDD-DD")])
+
+
+def _sk() -> list[PlateFormat]:
+    return _simple("sk", [("std", "LL-DDDLL")])
+
+
+def _br() -> list[PlateFormat]:
+    # Mercosur since 2018 ABC1D23; the older grey plates ABC-1234.
+    return _simple("br", [("mercosur", "LLL DLDD"), ("old", "LLL-DDDD")])
+
+
+def _ar() -> list[PlateFormat]:
+    # Mercosur cars AB 123 CD and motorcycles A 123 BCD; the older ABC 123.
+    return _simple("ar", [("mercosur", "LL DDD LL"), ("moto", "L DDD LLL"), ("old", "LLL DDD")])
+
+
+def _uy() -> list[PlateFormat]:
+    return _simple("uy", [("mercosur", "LLL DDDD")])
+
+
+def _py() -> list[PlateFormat]:
+    return _simple("py", [("mercosur", "LLLL DDD"), ("moto", "DDD LLLL")])
+
+
+def _bo() -> list[PlateFormat]:
+    return _simple("bo", [("std", "DDDD LLL"), ("mercosur", "LL DDDDD")])
+
+
 _BUILDERS = {
+    "ar": _ar,
     "at": _at,
     "be": _be,
+    "bg": _bg,
+    "bo": _bo,
+    "br": _br,
     "ch": _ch,
+    "cy": _cy,
+    "cz": _cz,
     "de": _de,
+    "dk": _dk,
+    "ee": _ee,
     "es": _es,
+    "fi": _fi,
     "fr": _fr,
+    "gr": _gr,
+    "hr": _hr,
+    "hu": _hu,
+    "ie": _ie,
     "it": _it,
+    "lt": _lt,
+    "lu": _lu,
+    "lv": _lv,
+    "mt": _mt,
     "nl": _nl,
+    "no": _no,
     "pl": _pl,
     "pt": _pt,
+    "py": _py,
+    "ro": _ro,
+    "se": _se,
+    "si": _si,
+    "sk": _sk,
     "uk": _uk,
     "us": _us,
+    "uy": _uy,
 }
 COUNTRIES: tuple[str, ...] = tuple(sorted(_BUILDERS))
 """Country codes with known formats (ISO 3166 alpha-2, except ``uk`` for the United Kingdom)."""

@@ -75,7 +75,7 @@ def rapid_model_path() -> Path:
     spec = importlib.util.find_spec("rapidocr")
     if spec is None or not spec.submodule_search_locations:
         raise ModelMissing(
-            "the rapidocr OCR needs the optional package: pip install 'vigil-core[rapidocr]'",
+            "the rapidocr OCR needs the optional package: pip install 'vigil-analytics[anpr]'",
             {"model": "rapidocr", "file": RAPID_REC_FILE, "looked": "python packages"},
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "models" / RAPID_REC_FILE

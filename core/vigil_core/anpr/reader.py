@@ -16,7 +16,7 @@ from PIL import Image
 from vigil_core.types import BBox, RGBImage
 
 from .decode import FLAT, SlotDecoder, SlotProbs, SlotRead
-from .detect import PlateBox, PlateFinder, merge
+from .detect import BoxFinder, PlateBox, merge
 from .normalize import PlateFormat, canonical, resolve_text
 from .ocr import CctOcr, RapidOcr
 from .rows import TWO_ROW_MAX_ASPECT, side_by_side, split_rows
@@ -92,7 +92,7 @@ class PlateReader:
 
     def __init__(
         self,
-        finder: PlateFinder,
+        finder: BoxFinder,
         decoder: SlotDecoder,
         *,
         cct: CctOcr | None,
@@ -179,7 +179,8 @@ class PlateReader:
         # One crop per box first: most plates read cleanly on it, and the other crops, the
         # re-detection and the second opinion are spent only on the ones that hesitate.
         probes = self._cct_probs(image, boxes, self.variants[:1])
-        return [self._cct_read(image, box, probs) for box, probs in zip(boxes, probes, strict=True)]
+        kept = _best_per_vehicle(boxes, probes)
+        return [self._cct_read(image, boxes[i], probes[i]) for i in kept]
 
     def _cct_read(
         self, image: RGBImage, first: PlateBox, probe: SlotProbs
@@ -275,6 +276,52 @@ class PlateReader:
         else:
             with self.times.measure(stage):
                 yield
+
+
+def _best_per_vehicle(boxes: Sequence[PlateBox], probes: npt.NDArray[np.float32]) -> list[int]:
+    """Return the indexes of the boxes to read: each vehicle's most legible one, and the rest.
+
+    A vehicle carries one plate at the back (or front); its crop may also show a sticker, a
+    dealer's name or the next car's plate. Boxes found over the frame are all read.
+    """
+    best: dict[int, tuple[float, int]] = {}
+    out = []
+    for index, box in enumerate(boxes):
+        if box.vehicle is None:
+            out.append(index)
+            continue
+        # The most legible, and the larger of a line and its part (AB-123 of AB-123-CD).
+        legible = float(probes[index].max(axis=1).mean()) * math.sqrt(box.bbox.area)
+        if box.vehicle not in best or legible > best[box.vehicle][0]:
+            best[box.vehicle] = (legible, index)
+    return sorted(out + [index for _, index in best.values()])
+
+
+MAIN_PLATE_MIN_CONFIDENCE = 0.8
+"""Reads at least this confident compete for the frame's main plate (any read if none is)."""
+
+
+def main_plate(
+    reads: Sequence[PlateObservation], width: int, height: int
+) -> PlateObservation | None:
+    """Return the plate a frame is about: the largest, most central confident one.
+
+    A photo of a car (or a camera framed on the vehicle in front) shows other cars' plates too;
+    the one meant is the nearest (largest) and centred. Weight: confidence × the plate's size
+    (square root of its area, relative to the frame's height) × (1 − half its distance from the
+    centre, 1 at a corner). Of a whole plate and a part of it read alone, the whole is larger.
+    """
+    if not reads:
+        return None
+    confident = [r for r in reads if r.read.confidence >= MAIN_PLATE_MIN_CONFIDENCE] or list(reads)
+
+    def weight(obs: PlateObservation) -> float:
+        cx, cy = obs.box.bbox.center
+        off = math.hypot((cx - width / 2) / (width / 2), (cy - height / 2) / (height / 2))
+        size = math.sqrt(obs.box.bbox.area) / height
+        return obs.read.confidence * size * (1.0 - 0.5 * off / math.sqrt(2))
+
+    return max(confident, key=weight)
 
 
 def _uncertain(probs: SlotProbs) -> bool:

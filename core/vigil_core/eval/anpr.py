@@ -28,14 +28,30 @@ from PIL import Image
 
 from vigil_core.anpr.decode import FormatPrior
 from vigil_core.anpr.detect import PlateBox, merge
-from vigil_core.anpr.models import AnprModels, ReaderSettings, format_prior
+from vigil_core.anpr.models import (
+    AGPL_DETECTOR,
+    DEFAULT_DETECTOR,
+    AnprModels,
+    ReaderSettings,
+    format_prior,
+)
 from vigil_core.anpr.normalize import COUNTRIES, canonical
-from vigil_core.anpr.reader import PlateObservation, PlateReader, StageTimes
+from vigil_core.anpr.reader import (
+    PlateObservation,
+    PlateReader,
+    StageTimes,
+    main_plate,
+    plate_crop,
+)
 from vigil_core.errors import ConfigInvalid, VigilError
-from vigil_core.inference.detectors import YoloxDetector
+from vigil_core.inference.detectors import YoloV8Detector, YoloxDetector
+from vigil_core.inference.loader import resolve_model
 from vigil_core.inference.preprocess import resize
+from vigil_core.inference.registry import default_registry
 from vigil_core.inference.session import SessionCache, SessionOptions
 from vigil_core.types import BBox, RGBImage
+
+from .rendered_plates import rendered_set
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VEHICLE_CLASSES = ("car", "truck", "bus", "motorcycle")
@@ -135,11 +151,13 @@ class PhotoResult:
     scale: float
     vehicles: int
     vehicle_ms: list[float] = field(default_factory=list)
+    size: tuple[int, int] = (0, 0)
 
     @property
     def top(self) -> str | None:
-        """Return the photo's answer: the best-scoring read."""
-        return self.reads[0].text if self.reads else None
+        """Return the photo's answer: its main plate (the largest, most central confident)."""
+        main = main_plate(self.reads, *self.size)
+        return main.text if main is not None else None
 
     @property
     def exact(self) -> bool:
@@ -163,13 +181,23 @@ class PhotoResult:
 class AnprBench:
     """Read labelled photos the way a camera in `both` mode would, timing every stage."""
 
-    def __init__(self, models_dir: Path | None, settings: ReaderSettings, threads: int = 2) -> None:
+    def __init__(
+        self,
+        models_dir: Path | None,
+        settings: ReaderSettings,
+        threads: int = 2,
+        *,
+        detector: str = DEFAULT_DETECTOR,
+        sessions: SessionCache | None = None,
+    ) -> None:
         """Load the vehicle detector, plate detector and OCR."""
-        sessions = SessionCache()
+        sessions = sessions or SessionCache()
         options = SessionOptions(intra_op_threads=threads)
         self.settings = settings
         self.times = StageTimes()
-        self.models = AnprModels(sessions=sessions, options=options, models_dir=models_dir)
+        self.models = AnprModels(
+            sessions=sessions, options=options, models_dir=models_dir, detector_model=detector
+        )
         self.vehicles = YoloxDetector.load(
             models_dir=models_dir,
             sessions=sessions,
@@ -183,12 +211,24 @@ class AnprBench:
         return self.models.reader(self.settings, times, learner)
 
     def run(self, reader: PlateReader, photo: LabelledPhoto, times: StageTimes) -> PhotoResult:
+        """Read one labelled photo file (see `run_image`)."""
+        image, scale = _load(photo.path)
+        return self.run_image(reader, photo, image, scale, times)
+
+    def run_image(
+        self,
+        reader: PlateReader,
+        photo: LabelledPhoto,
+        image: RGBImage,
+        scale: float,
+        times: StageTimes,
+    ) -> PhotoResult:
         """Read one photo as the stage does in `both` mode, timing each vehicle's share.
 
-        Plate boxes from every vehicle crop and from the frame's tiles are merged and the best
-        `max_plates` are read, one at a time so that each read is charged to its vehicle.
+        Plate boxes from every vehicle crop and from the frame's pass are merged; each
+        vehicle's boxes are read together (the reader keeps its most legible one), charged to
+        that vehicle, and the best `max_plates` boxes found over the frame alone are read too.
         """
-        image, scale = _load(photo.path)
         with times.measure("vehicle_detect"):
             vehicles = [det.bbox for det in self.vehicles.detect(image)]
         vehicle_ms = [0.0] * len(vehicles)
@@ -200,13 +240,17 @@ class AnprBench:
         found += reader.find(image, full_frame=True)
         boxes = merge(found)
         reads: list[PlateObservation] = []
-        for box in boxes[: reader.max_plates]:
-            started = time.perf_counter()
-            reads += reader.read_boxes(image, [box])
-            if box.vehicle is not None:
-                vehicle_ms[box.vehicle] += (time.perf_counter() - started) * 1000.0
+        for index in range(len(vehicles)):
+            own = [box for box in boxes if box.vehicle == index]
+            if own:
+                started = time.perf_counter()
+                reads += reader.read_boxes(image, own[: reader.max_plates])
+                vehicle_ms[index] += (time.perf_counter() - started) * 1000.0
+        loose = [box for box in boxes if box.vehicle is None][: reader.max_plates]
+        reads += reader.read_boxes(image, loose)
         reads.sort(key=lambda obs: obs.score, reverse=True)
-        return PhotoResult(photo, reads, boxes, scale, len(vehicles), vehicle_ms)
+        size = (int(image.shape[1]), int(image.shape[0]))
+        return PhotoResult(photo, reads, boxes, scale, len(vehicles), vehicle_ms, size)
 
 
 def _load(path: Path) -> tuple[RGBImage, float]:
@@ -235,6 +279,51 @@ def summarise(results: Sequence[PhotoResult]) -> Report:
     }
 
 
+CHAINS: dict[str, str | None] = {
+    "default": DEFAULT_DETECTOR,
+    "agpl": AGPL_DETECTOR,
+    "plain": None,
+}
+"""The chains compared side by side: Vigil's licence-clean default (PP-OCR text detector), Vigil
+with the AGPL plate detector the user may choose, and the plain off-the-shelf chain."""
+PLAIN_DETECTOR = "safelicensing_yolov8n_plate_640"
+RENDERED_PHOTOS = 3
+"""Real photos (the first with a labelled plate at least 100 px wide) the rendered plates go on."""
+
+
+class PlainChain:
+    """The plain off-the-shelf chain, the yardstick Vigil must not fall below.
+
+    The plate detector at 640 on the whole photo, its top box read once by the CCT model (argmax
+    per slot, padding dropped).
+    """
+
+    def __init__(
+        self,
+        models: AnprModels,
+        sessions: SessionCache,
+        options: SessionOptions,
+        models_dir: Path | None,
+    ) -> None:
+        """Load the 640 plate detector (fixed graph, letterboxed) and share the CCT model."""
+        registry = default_registry()
+        spec = registry.get(PLAIN_DETECTOR)
+        path = resolve_model(spec.name, models_dir=models_dir, registry=registry)
+        self.detector = YoloV8Detector(sessions.get(spec, path, options), confidence=0.25)
+        self.cct = models.cct()
+
+    def read(self, image: RGBImage) -> str | None:
+        """Return the text of the photo's top plate box, or None without a box."""
+        found = self.detector.detect(image)
+        if not found:
+            return None
+        top = max(found, key=lambda det: det.score)
+        size = (self.cct.width, self.cct.height)
+        probs = self.cct.probabilities([plate_crop(image, top.bbox, 0.0, 0.0, size=size)])[0]
+        chars = (self.cct.alphabet[int(i)] for i in probs.argmax(axis=1))
+        return "".join(c for c in chars if c != self.cct.pad_char) or None
+
+
 def run_anpr_bench(
     folders: Sequence[str],
     *,
@@ -246,12 +335,15 @@ def run_anpr_bench(
     warmup: bool = True,
     quick: bool = False,
     failures: bool = False,
+    chains: Sequence[str] = tuple(CHAINS),
+    rendered: bool = True,
 ) -> int:
-    """Run the ANPR benchmark over each folder and print the figures; return the exit code.
+    """Run the ANPR benchmark over each folder for each chain and print the figures.
 
     Each folder is one camera with its own format prior. The first pass is a cold start; with
     `warmup` the folder is read again with the prior its first pass learned from its own
-    confident reads (no labels): a camera in steady state.
+    confident reads (no labels): a camera in steady state. With `rendered`, plates of formats
+    no folder has are drawn over the first folder's photos and reported as a row of their own.
     """
     if not folders:
         raise ConfigInvalid("vigil-analytics bench anpr needs a folder of labelled photos")
@@ -260,44 +352,152 @@ def run_anpr_bench(
         raise ConfigInvalid(
             f"unknown country code(s) {', '.join(unknown)}; known: {', '.join(COUNTRIES)}"
         )
+    wrong = sorted(set(chains) - set(CHAINS))
+    if wrong:
+        raise ConfigInvalid(f"unknown chain(s) {', '.join(wrong)}; known: {', '.join(CHAINS)}")
     ocr = ocr or default_ocr()
     settings = ReaderSettings(countries=tuple(countries), ocr=ocr, refine=refine)
-    bench = AnprBench(models_dir, settings)
-    passes = ("cold", "warm") if warmup else ("cold",)
+    sets = {Path(folder).name: load_folder(Path(folder)) for folder in folders}
+    if quick:
+        sets = {name: photos[:: max(1, len(photos) // 20)] for name, photos in sets.items()}
+    images: dict[str, list[tuple[LabelledPhoto, RGBImage, float]]] = {
+        name: [(photo, *_load(photo.path)) for photo in photos] for name, photos in sets.items()
+    }
     report: Report = {
         "settings": {"countries": list(countries) or "any", "ocr": ocr, "refine": refine},
-        "sets": {},
+        "chains": {},
+        "exact": {},
     }
-    everything: dict[str, list[PhotoResult]] = {name: [] for name in passes}
-    times = StageTimes()
-    for folder in folders:
-        photos = load_folder(Path(folder))
-        if quick:
-            photos = photos[:: max(1, len(photos) // 20)]
-        learner = format_prior(settings)
-        name = Path(folder).name
-        report["sets"][name] = {}
-        for phase in passes:
-            reader = bench.camera(learner, times if phase == "cold" else None)
-            results = [
-                bench.run(reader, photo, times if phase == "cold" else StageTimes())
-                for photo in photos
-            ]
-            everything[phase] += results
-            report["sets"][name][phase] = summarise(results)
-            if failures:
-                report["sets"][name][phase]["failures"] = [
-                    {"photo": r.photo.path.name, "label": r.photo.plate, "read": r.top}
-                    for r in results
-                    if not r.exact
-                ]
-    report["together"] = {phase: summarise(results) for phase, results in everything.items()}
-    report["ms"] = _timings(times, everything["cold"])
+    if rendered:
+        painted = _rendered(next(iter(images.values())))
+        if isinstance(painted, str):
+            report["rendered"] = painted
+        else:
+            images["rendered"] = painted
+    sessions = SessionCache()
+    for chain in chains:
+        try:
+            report["chains"][chain] = _run_chain(
+                chain,
+                images,
+                settings,
+                models_dir,
+                sessions,
+                warmup=warmup,
+                failures=failures,
+            )
+        except VigilError as err:
+            report["chains"][chain] = {"missing": str(err)}
+    for name in images:
+        report["exact"][name] = {
+            chain: row["sets"][name]["cold"]["exact"]
+            for chain, row in report["chains"].items()
+            if "sets" in row
+        }
     if as_json:
         print(json.dumps(report, indent=2))
     else:
         _print(report)
     return 0
+
+
+def _rendered(
+    photos: Sequence[tuple[LabelledPhoto, RGBImage, float]],
+) -> list[tuple[LabelledPhoto, RGBImage, float]] | str:
+    """Return the rendered plates on the first suitable photos, or why there are none."""
+    bases = [
+        (image, photo.box.scaled(scale, scale))
+        for photo, image, scale in photos
+        if photo.box is not None and photo.box.width * scale >= 100
+    ][:RENDERED_PHOTOS]
+    if not bases:
+        return "no photo with a labelled plate 100 px wide to draw on"
+    try:
+        painted = rendered_set(bases)
+    except VigilError as err:
+        return str(err)
+    return [
+        (LabelledPhoto(Path(f"rendered-{index:02d}-{label}"), label, box), image, 1.0)
+        for index, (label, image, box) in enumerate(painted)
+    ]
+
+
+def _run_chain(
+    chain: str,
+    images: dict[str, list[tuple[LabelledPhoto, RGBImage, float]]],
+    settings: ReaderSettings,
+    models_dir: Path | None,
+    sessions: SessionCache,
+    *,
+    warmup: bool,
+    failures: bool,
+) -> Report:
+    """Return one chain's figures on every set."""
+    detector = CHAINS[chain]
+    bench = AnprBench(models_dir, settings, detector=detector or AGPL_DETECTOR, sessions=sessions)
+    out: Report = {"sets": {}}
+    if detector is None:
+        plain = PlainChain(bench.models, sessions, SessionOptions(intra_op_threads=2), models_dir)
+        out["detector"] = PLAIN_DETECTOR
+        out["licence"] = default_registry().get(PLAIN_DETECTOR).licence
+        times = StageTimes()
+        for name, photos in images.items():
+            plain_results: list[PlainResult] = []
+            for photo, image, _ in photos:
+                with times.measure("photo"):
+                    text = plain.read(image)
+                plain_results.append(PlainResult(photo, text))
+            out["sets"][name] = {"cold": _plain_summary(plain_results, failures)}
+        out["ms"] = {"per_photo": round(statistics.fmean(times.ms["photo"]), 2)}
+        return out
+    spec = default_registry().get(detector)
+    out["detector"] = detector
+    out["licence"] = spec.licence
+    passes = ("cold", "warm") if warmup else ("cold",)
+    times = StageTimes()
+    cold: list[PhotoResult] = []
+    for name, photos in images.items():
+        learner = format_prior(settings)
+        out["sets"][name] = {}
+        for phase in passes:
+            reader = bench.camera(learner, times if phase == "cold" else None)
+            stage = times if phase == "cold" else StageTimes()
+            results = [bench.run_image(reader, p, img, sc, stage) for p, img, sc in photos]
+            if phase == "cold":
+                cold += results
+            out["sets"][name][phase] = summarise(results)
+            if failures:
+                out["sets"][name][phase]["failures"] = [
+                    {"photo": r.photo.path.name, "label": r.photo.plate, "read": r.top}
+                    for r in results
+                    if not r.exact
+                ]
+    out["ms"] = _timings(times, cold)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class PlainResult:
+    """What the plain chain read on one photo."""
+
+    photo: LabelledPhoto
+    text: str | None
+
+
+def _plain_summary(results: Sequence[PlainResult], failures: bool) -> Report:
+    count = len(results)
+    row: Report = {
+        "photos": count,
+        "exact": round(sum(r.text == r.photo.plate for r in results) / count, 4) if count else None,
+        "no_read": sum(r.text is None for r in results),
+    }
+    if failures:
+        row["failures"] = [
+            {"photo": r.photo.path.name, "label": r.photo.plate, "read": r.text}
+            for r in results
+            if r.text != r.photo.plate
+        ]
+    return row
 
 
 def default_ocr() -> str:
@@ -328,25 +528,35 @@ def _print(report: Report) -> None:
     settings = report["settings"]
     print(f"countries: {settings['countries']}   ocr: {settings['ocr']}", end="")
     print(f"   refine: {settings['refine']}")
-    header = f"{'set':<16}{'pass':<6}{'photos':>7}{'exact':>8}{'any read':>10}"
+    if isinstance(report.get("rendered"), str):
+        print(f"rendered plates left out: {report['rendered']}")
+    header = f"{'set':<12}{'chain':<9}{'pass':<6}{'photos':>7}{'exact':>8}{'any read':>10}"
     print(f"{header}{'no read':>9}{'recall':>8}")
-    rows = [*report["sets"].items(), ("together", report["together"])]
-    for name, phases in rows:
-        for phase, row in phases.items():
-            recall = row["detection_recall"]
-            print(
-                f"{name:<16}{phase:<6}{row['photos']:>7}{row['exact']:>8.3f}"
-                f"{row['exact_any_read']:>10.3f}{row['no_read']:>9}"
-                f"{'' if recall is None else f'{recall:.3f}':>8}"
-            )
-            for failure in row.get("failures", []):
-                print(f"    {failure['photo']}: {failure['label']} read {failure['read']}")
-    ms = report["ms"]
-    print("ms per call: " + ", ".join(f"{k} {v}" for k, v in ms["per_call"].items()))
-    print("ms per photo: " + ", ".join(f"{k} {v}" for k, v in ms["per_photo"].items()))
-    vehicle = ms["per_vehicle"]
-    print(
-        f"ms per vehicle (plate detection on the crop, refinement, OCR, decode): mean "
-        f"{vehicle['mean']}, p50 {vehicle['p50']}, p90 {vehicle['p90']} over "
-        f"{vehicle['vehicles']} vehicles"
-    )
+    for name in report["exact"]:
+        for chain, row in report["chains"].items():
+            for phase, figures in row.get("sets", {}).get(name, {}).items():
+                recall = figures.get("detection_recall")
+                any_read = figures.get("exact_any_read")
+                print(
+                    f"{name:<12}{chain:<9}{phase:<6}{figures['photos']:>7}{figures['exact']:>8.3f}"
+                    f"{'' if any_read is None else f'{any_read:.3f}':>10}{figures['no_read']:>9}"
+                    f"{'' if recall is None else f'{recall:.3f}':>8}"
+                )
+                for failure in figures.get("failures", []):
+                    print(f"    {failure['photo']}: {failure['label']} read {failure['read']}")
+    for chain, row in report["chains"].items():
+        if "missing" in row:
+            print(f"{chain}: not run ({row['missing']})")
+            continue
+        print(f"{chain}: {row['detector']} ({row['licence']})")
+        ms = row["ms"]
+        if "per_vehicle" not in ms:
+            print(f"  ms per photo: {ms['per_photo']}")
+            continue
+        print("  ms per call: " + ", ".join(f"{k} {v}" for k, v in ms["per_call"].items()))
+        vehicle = ms["per_vehicle"]
+        print(
+            f"  ms per vehicle (plate search on the crop, refinement, OCR, decode): mean "
+            f"{vehicle['mean']}, p50 {vehicle['p50']}, p90 {vehicle['p90']} over "
+            f"{vehicle['vehicles']} vehicles"
+        )

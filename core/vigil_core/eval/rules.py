@@ -70,7 +70,7 @@ from vigil_core.types import BBox, Frame, RGBImage, Track
 from vigil_protocol import CrowdState, StateValue
 
 from .ground_truth import read_mot_csv
-from .vtest import VTEST, VTEST_TRUTH, decode_all
+from .vtest import VTEST, VTEST_TRUTH, InputFit, decode_all
 
 type Report = dict[str, Any]
 type Truth = Mapping[int, Sequence[tuple[int, BBox]]]
@@ -224,10 +224,15 @@ def _with_source(raw: dict[str, Any], clip: Path | None) -> dict[str, Any]:
     return {**raw, "cameras": cameras}
 
 
-def detector_for(camera: CameraSpec, given: DetectorSpec | None) -> DetectorSpec:
-    """Return a detector keeping every class the camera's rules watch (and people)."""
+def detector_for(
+    camera: CameraSpec, given: DetectorSpec | None, input_fit: InputFit | None = None
+) -> DetectorSpec:
+    """Return a detector keeping every class the camera's rules watch (and people).
+
+    `input_fit` overrides the detector's input fit (square or the frame's aspect).
+    """
     if given is not None:
-        return given
+        return given if input_fit is None else given.model_copy(update={"input_fit": input_fit})
     classes = {"person"}
     for spec in [*camera.zones, *camera.rules]:
         watched = list(spec.classes)
@@ -236,7 +241,9 @@ def detector_for(camera: CameraSpec, given: DetectorSpec | None) -> DetectorSpec
         classes |= set(watched)
         if isinstance(spec, ObjectLeftSpec):
             classes |= set(spec.person_classes)
-    return DetectorSpec(classes=sorted(classes))
+    if input_fit is None:
+        return DetectorSpec(classes=sorted(classes))
+    return DetectorSpec(classes=sorted(classes), input_fit=input_fit)
 
 
 def native_fps(frames: Sequence[tuple[float, RGBImage]]) -> float:
@@ -872,13 +879,14 @@ def evaluate_clip(
     detector: DetectorSpec | None,
     models_dir: Path | None,
     truth_path: Path | None = None,
+    input_fit: InputFit | None = None,
 ) -> Report:
     """Run a clip with a geometry and score it (against ground truth when given)."""
     frames = decode_all(clip)
     if not frames:
         raise VigilError(f"{clip.name}: no frame decoded")
     truth = read_mot_csv(truth_path) if truth_path is not None else None
-    spec = detector_for(camera, detector)
+    spec = detector_for(camera, detector, input_fit)
     batcher = _batcher(spec, models_dir)
     try:
         run = run_rules(frames, camera, batcher)
@@ -977,6 +985,7 @@ def evaluate_rules(
     clip: Path | None = None,
     geometry: Path | None = None,
     truth: Path | None = None,
+    input_fit: InputFit | None = None,
 ) -> Report:
     """Run `vigil-analytics bench rules`: vtest with its geometry and truth, the bag and tree clips.
 
@@ -987,7 +996,12 @@ def evaluate_rules(
         text = geometry.read_text(encoding="utf-8") if geometry else VTEST_GEOMETRY
         camera, detector = parse_geometry(text, clip=clip)
         report = evaluate_clip(
-            clip, camera, detector=detector, models_dir=models_dir, truth_path=truth
+            clip,
+            camera,
+            detector=detector,
+            models_dir=models_dir,
+            truth_path=truth,
+            input_fit=input_fit,
         )
         return {**report, "targets": targets(report)} if truth is not None else report
     camera, _ = parse_geometry(VTEST_GEOMETRY, clip=media_dir / VTEST)
@@ -997,12 +1011,13 @@ def evaluate_rules(
         detector=None,
         models_dir=models_dir,
         truth_path=media_dir / VTEST_TRUTH,
+        input_fit=input_fit,
     )
     checks = []
     for name, text in ((BAG_CLIP, BAG_GEOMETRY), (TREE_CLIP, TREE_GEOMETRY)):
         cam, _ = parse_geometry(text, clip=media_dir / name)
         frames = decode_all(media_dir / name)
-        batcher = _batcher(detector_for(cam, None), models_dir)
+        batcher = _batcher(detector_for(cam, None, input_fit), models_dir)
         try:
             run = run_rules(frames, cam, batcher)
         finally:
@@ -1081,16 +1096,51 @@ class RulesBenchOptions:
     """A YAML camera (zones, rules, calibration, fps) or engine config; vtest's by default."""
     truth: Path | None = None
     """MOT-style csv: frame (1-based), id, left, top, width, height."""
+    fits: tuple[InputFit, ...] = ()
+    """Detector input fits to run; several are reported side by side (default: the config's)."""
 
 
 def bench_rules(media: Path, models_dir: Path | None, options: RulesBenchOptions) -> Report:
     """Run the rules section of `vigil-analytics bench`."""
     if options.clip is None and (options.geometry or options.truth):
         raise VigilError("rules: --geometry and --truth go with --clip")
-    return evaluate_rules(
-        media,
-        models_dir=models_dir,
-        clip=options.clip,
-        geometry=options.geometry,
-        truth=options.truth,
-    )
+    reports = {
+        fit: evaluate_rules(
+            media,
+            models_dir=models_dir,
+            clip=options.clip,
+            geometry=options.geometry,
+            truth=options.truth,
+            input_fit=fit,
+        )
+        for fit in (options.fits or (None,))
+    }
+    if len(reports) == 1:
+        return next(iter(reports.values()))
+    return side_by_side(reports)
+
+
+def side_by_side(reports: Mapping[InputFit | None, Report]) -> Report:
+    """Put the targets, line counts and zone scores of several detector inputs side by side."""
+    fits = [str(fit) for fit in reports]
+    runs = list(reports.values())
+    merged: Report = {"inputs": fits}
+    for key, name_keys, value_keys in (
+        ("targets", ("target",), ("measured", "met")),
+        ("lines", ("line", "direction", "truth"), ("counted",)),
+        ("zones", ("zone", "event"), ("f1", "precision", "recall")),
+        ("checks", ("clip", "target"), ("ok",)),
+    ):
+        first = runs[0].get(key) or []
+        rows = []
+        for index, row in enumerate(first):
+            line: Report = {k: row.get(k) for k in name_keys}
+            for fit, run in zip(fits, runs, strict=True):
+                other = (run.get(key) or [])[index] if index < len(run.get(key) or []) else {}
+                for value in value_keys:
+                    line[f"{value} ({fit})"] = other.get(value)
+            rows.append(line)
+        if rows:
+            merged[key] = rows
+    merged["reports"] = [{"input": fit, **run} for fit, run in zip(fits, runs, strict=True)]
+    return merged

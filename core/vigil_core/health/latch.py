@@ -71,6 +71,12 @@ class ConditionLatch:
             return Transition(EventPhase.STARTED, score, self.peak, self._pending_since)
         return None
 
+    def cancel_pending(self) -> None:
+        """Forget a start in progress (its frames no longer count); an active condition stays."""
+        if not self.active:
+            self._pending_since = None
+            self.peak = 0.0
+
     def reset(self) -> Transition | None:
         """Clear the condition at once (e.g. the reference was re-captured); return its end."""
         self._pending_since = None

@@ -7,7 +7,13 @@ import threading
 import time
 
 from vigil_core.config import TamperSpec
-from vigil_core.events.model import AttrValue, EventPhase, RuleEvent, SourceStateEvent
+from vigil_core.events.model import (
+    AttrValue,
+    EventPhase,
+    RuleEvent,
+    SourceState,
+    SourceStateEvent,
+)
 from vigil_core.types import Frame
 
 from .conditions import (
@@ -18,7 +24,7 @@ from .conditions import (
     TamperCondition,
     Thresholds,
 )
-from .features import Layout
+from .features import Floats, Layout
 from .latch import ConditionLatch, Transition
 from .stream import StreamWatch
 from .view import ViewModel, ViewScores
@@ -28,6 +34,13 @@ WARMUP_FRAMES = 3
 """After a (re-)capture, the view is only learned, never judged, for this long."""
 MAX_STEP_S = 2.0
 """Longest frame interval a baseline update counts, so a gap does not swamp the baselines."""
+REJOIN_S = 2.0
+REJOIN_FRAMES = 3
+"""After the stream was away (stalled, offline, or a gap in its frames), the first frames are
+neither judged nor learned for this long: a decoder starting again mid-stream shows grey or
+smeared pictures until the next keyframe, which are not the camera being covered."""
+GAP_S = 5.0
+"""A jump in stream time this long between two analysed frames counts as the stream away."""
 
 
 class TamperAnalyzer:
@@ -69,7 +82,11 @@ class TamperAnalyzer:
         self._scores: ViewScores | None = None
         self._recapture = False
         self._reference_t0 = 0.0
+        self._away = False
+        self._rejoin_t0: float | None = None
+        self._rejoin_frames = 0
         self._last: Frame | None = None
+        self._coarse: tuple[Frame, Floats, int] | None = None
         self.last_cost_s = 0.0
 
     # Public API ----------------------------------------------------------------------------
@@ -83,10 +100,16 @@ class TamperAnalyzer:
         return events
 
     def on_source_state(self, event: SourceStateEvent) -> list[RuleEvent]:
-        """Follow the source's connection state: stalled or offline is a stream loss."""
-        if not self.spec.stream_loss:
-            return []
+        """Follow the source's connection state: stalled or offline is a stream loss.
+
+        While the stream is away, a condition that was about to start is forgotten, and the
+        first frames after it returns are not judged (see `REJOIN_S`).
+        """
         with self._lock:
+            if event.state in (SourceState.STALLED, SourceState.OFFLINE) and self._last is not None:
+                self._stream_away()
+            if not self.spec.stream_loss:
+                return []
             self._stream.source_state(event.state)
             return self._stream_events(self._last)
 
@@ -107,12 +130,22 @@ class TamperAnalyzer:
                 stream_state["reason"] = self._stream_reason.value if self._stream_reason else None
                 out[TamperCondition.STREAM_LOSS.value] = stream_state
             out["reference_frames"] = self._view.frames if self._view else 0
+            out["rejoining"] = self._away or self._rejoin_t0 is not None
             out["structured_share"] = round(scores.structured, 3) if scores else None
             out["view_match"] = round(scores.match, 3) if scores else None
             out["stream_fps"] = _rounded(self._stream.stream_fps)
             out["expected_fps"] = _rounded(self._stream.expected_fps)
             out["cost_ms"] = round(1000.0 * self.last_cost_s, 3)
             return out
+
+    def coarse_of(self, frame: Frame) -> tuple[Floats, int] | None:
+        """Return the coarse grey picture taken from this frame, and its stride, if it was seen.
+
+        Pixel (i, j) is the mean green of frame pixels (2s·i + {0, s}, 2s·j + {0, s}), s the
+        stride: the motion gate reuses it instead of downscaling the frame a second time.
+        """
+        coarse = self._coarse
+        return (coarse[1], coarse[2]) if coarse is not None and coarse[0] is frame else None
 
     @property
     def scores(self) -> ViewScores | None:
@@ -140,11 +173,16 @@ class TamperAnalyzer:
             self._reference_t0 = frame.pts_s
             events += self._end_view_conditions(frame)
         feats = view.layout.extract(frame.image)
+        self._coarse = (frame, feats.coarse, view.layout.stride)
         scores = view.score(feats)
         self._scores = scores
         dt_s = frame.pts_s - previous.pts_s if previous is not None else 0.0
+        if dt_s > GAP_S:
+            self._stream_away()
         dt_s = min(max(dt_s, 0.0), MAX_STEP_S)
-        if view.frames < WARMUP_FRAMES or frame.pts_s - self._reference_t0 < WARMUP_S:
+        if self._rejoining(frame):
+            pass
+        elif view.frames < WARMUP_FRAMES or frame.pts_s - self._reference_t0 < WARMUP_S:
             view.learn(feats, dt_s)
         else:
             events += self._view_events(frame, scores)
@@ -155,6 +193,25 @@ class TamperAnalyzer:
             self._stream.observe(frame.pts_s, frame.index, feats.coarse)
             events += self._stream_events(frame)
         return events
+
+    def _stream_away(self) -> None:
+        """Note that the stream went away: a pending start no longer counts."""
+        self._away = True
+        for latch in self._latches.values():
+            latch.cancel_pending()
+
+    def _rejoining(self, frame: Frame) -> bool:
+        """Return whether this frame is one of the first after the stream came back."""
+        if self._away:
+            self._away = False
+            self._rejoin_t0, self._rejoin_frames = frame.pts_s, 0
+        if self._rejoin_t0 is None:
+            return False
+        self._rejoin_frames += 1
+        if self._rejoin_frames > REJOIN_FRAMES and frame.pts_s - self._rejoin_t0 >= REJOIN_S:
+            self._rejoin_t0 = None
+            return False
+        return True
 
     def _learning_rate(self) -> float:
         """Return how much of its usual rate the view may learn from this frame (0-1).

@@ -4,7 +4,9 @@ Every feature is a ratio or a correlation, so a global change of brightness or c
 dawn, the switch to a grey infrared picture) leaves the scores where they were:
 
 - obstruction: share of the view whose structure is gone (its edges no longer match the
-  reference) *and* that became flat, blurred or dark, as a cover close to the lens makes it;
+  reference) *and* that became flat, blurred or dark, as a cover close to the lens makes it —
+  unless what replaced it still holds sharp detail somewhere (a camera turned to face a nearby
+  wall: flat plaster between sharp cracks and edges is a new view, only dark cells cover it);
 - defocus: loss of fine detail in the cells that still show the reference structure;
 - orientation: share of the reliable cells whose edges no longer match the reference while
   still showing a sharp, structured picture (another view, not a cover).
@@ -12,7 +14,9 @@ dawn, the switch to a grey infrared picture) leaves the scores where they were:
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
+import math
 
 import numpy as np
 
@@ -58,6 +62,19 @@ so transient objects stay out of the baseline while lasting changes still enter 
 DEFOCUS_QUANTILE = 0.75
 """Defocus scores the sharpness ratio three quarters of the cells stay under: it is global."""
 WEBER_OFFSET = 10.0
+NEW_VIEW_SHARPNESS = 0.6
+"""The sharpest tenth of the cells that stopped matching, at 0.6 of the scene's typical sharpness
+or more (median of the last frames), makes the change a new view rather than a cover: a cover
+close to the lens is out of focus everywhere. Measured: the bubble wrap of tamper_occlusion.mp4
+at most 0.39; a wall, a floor and paving the camera was turned to (built from the shared clips,
+tests/core/test_tamper_views.py) 0.79 to 3.7, paving enlarged 3.9 times (so soft) 0.69."""
+NEW_VIEW_MIN_LOST = 0.3
+"""Lost cells weighing less than this share of the view move the obstruction score by less than
+that whatever they are: the new-view check is skipped (on every frame it cost a third more)."""
+NEW_VIEW_FRAMES = 5
+"""The sharpness of the changed cells is judged on its median over the last frames measured."""
+NEW_VIEW_MIN_SHARE = 0.05
+"""Share of the view the sharpness of the changed cells must be measurable on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +111,13 @@ class ViewModel:
         self._edges: Floats = np.zeros((CELLS, edge_pixels), dtype=np.float32)
         self._centred: Floats = self._edges
         self._ref = self._derive()
+        self._sharpest: deque[float] = deque(maxlen=NEW_VIEW_FRAMES)
 
     def reset(self) -> None:
         """Forget the view: the next frame becomes the new reference."""
         self.frames = 0
         self._ncc = None
+        self._sharpest.clear()
 
     def score(self, feats: FrameFeatures) -> ViewScores:
         """Return the frame's scores against the learned view."""
@@ -134,12 +153,33 @@ class ViewModel:
     ) -> tuple[CellMask, CellMask]:
         """Return the structured cells that look covered, and the flat cells that went dark."""
         ref = self._ref
+        dark = (feats.mean < ref.dark_level) & (feats.mean < DARK_LEVEL)
+        lost = ref.structured & (ncc < COVER_NCC)
+        # Only when enough of the view is lost does it matter whether it is a new view.
+        weight = float(ref.weight[lost].sum())
+        many = weight >= NEW_VIEW_MIN_LOST * max(ref.weight_sum, ref.floor)
+        if many and self._sharp_view(feats, lost & ~_near(ref.structured & ~lost), log_sharp):
+            # Another view: its flat or soft parts are its own (plaster between cracks).
+            return lost & dark, ref.flat & dark
         flat = feats.std < ref.flat_contrast * (feats.mean + WEBER_OFFSET)
         blurred = log_sharp < ref.blur_log_sharp
-        dark = (feats.mean < ref.dark_level) & (feats.mean < DARK_LEVEL)
-        covered = ref.structured & (ncc < COVER_NCC) & (flat | blurred | dark)
         # A flat cell (wall, sky) can only be seen covered when it goes dark.
-        return covered, ref.flat & dark
+        return lost & (flat | blurred | dark), ref.flat & dark
+
+    def _sharp_view(self, feats: FrameFeatures, lost: CellMask, log_sharp: Cells) -> bool:
+        """Return whether the cells that lost the reference show sharp detail somewhere.
+
+        `lost` leaves out the cells beside ones still showing the reference: at the edge of a
+        cover that hides part of the view, a cell holds both, and its sharpness is the scene's.
+        """
+        measurable = lost & (feats.std >= SHARP_MIN_STD)
+        if float(measurable.sum()) < NEW_VIEW_MIN_SHARE * self._valid_count:
+            return False
+        relative = log_sharp[measurable] - self._ref.scene_log_sharp
+        # The median of the last few frames: one frame of a new view can dip (motion, noise).
+        self._sharpest.append(_quantile(relative, 0.9))
+        recent = sorted(self._sharpest)
+        return recent[len(recent) // 2] >= math.log(NEW_VIEW_SHARPNESS)
 
     def _defocus(self, feats: FrameFeatures, candidates: CellMask, log_sharp: Cells) -> float:
         """Return 1 - the sharpness ratio that three quarters of the measurable cells stay under."""
@@ -198,6 +238,7 @@ class ViewModel:
             reliable=weight > 0.5,
             floor=MIN_SHARE * self._valid_count,
             flat_contrast=FLAT_RATIO * self._std / (self._mean + WEBER_OFFSET),
+            scene_log_sharp=scene_sharp,
             blur_log_sharp=np.minimum(
                 self._log_sharp + np.log(BLUR_RATIO), scene_sharp + np.log(BLUR_SCENE_RATIO)
             ),
@@ -219,10 +260,23 @@ class _Reference:
     floor: float
     flat_contrast: Cells
     """A cell is flattened when its std falls under this times (its mean + offset)."""
+    scene_log_sharp: float
+    """Median log-sharpness of the structured cells (the scene's typical sharpness)."""
     blur_log_sharp: Cells
     """A cell is blurred under this log-sharpness (own and scene-wide limits combined)."""
     dark_level: Cells
     edges_norm: Floats
+
+
+def _near(cells: CellMask) -> CellMask:
+    """Return the cells that are, or touch (8-neighbourhood), one of `cells`."""
+    padded = np.pad(cells, 1)
+    rows, cols = cells.shape
+    out = np.zeros_like(cells)
+    for dy in range(3):
+        for dx in range(3):
+            out |= padded[dy : dy + rows, dx : dx + cols]
+    return out
 
 
 def _quantile(values: Floats, q: float) -> float:

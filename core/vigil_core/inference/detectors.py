@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+import threading
 from typing import ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from vigil_core.config import DetectorSpec, InferenceSpec
+from vigil_core.costs import NO_LAPS, Laps
 from vigil_core.errors import ConfigInvalid, ModelInvalid
 from vigil_core.types import BBox, Detection, RGBImage
 
-from .graph import DENSE_HEAD, is_dense_head
+from .graph import DENSE_HEAD, FREE_INPUT, is_dense_head
 from .loader import resolve_model
 from .postprocess import (
     FloatArray,
@@ -26,9 +28,9 @@ from .postprocess import (
     decode_yolox,
     grouped_nms,
 )
-from .preprocess import Letterbox, fit, prepare, to_tensor
+from .preprocess import Letterbox, fit, input_size, letterbox_into, to_tensor
 from .registry import Architecture, ModelRegistry, ModelSpec, default_registry
-from .session import ModelSession, SessionCache, SessionOptions
+from .session import ModelSession, SessionCache, SessionOptions, Tensor, blank_input
 
 VEHICLE_NMS_GROUP = ("car", "truck", "bus")
 """Classes suppressed across each other: YOLOX reports one van as both car and truck."""
@@ -36,6 +38,10 @@ VEHICLE_NMS_GROUP = ("car", "truck", "bus")
 DEFAULT_CONFIDENCE = 0.25
 DEFAULT_NMS_IOU = 0.45
 _MIN_SIDE_PX = 1.0
+_ASPECT_PROBE = (16, 9)
+"""The frame shape the aspect check (and warm-up) runs at: the usual camera's."""
+_MAX_BUFFERS = 4
+"""Input tensors kept per worker thread (one per input shape in use)."""
 
 
 @runtime_checkable
@@ -56,8 +62,13 @@ class ObjectDetector(Protocol):
         """Return the detections on one image, best score first."""
         ...
 
-    def detect_batch(self, images: Sequence[RGBImage]) -> list[list[Detection]]:
-        """Return the detections on each image, in order."""
+    def detect_batch(
+        self, images: Sequence[RGBImage], *, laps: Laps = NO_LAPS
+    ) -> list[list[Detection]]:
+        """Return the detections on each image, in order.
+
+        `laps` is charged the CPU time of pre-processing, inference and post-processing.
+        """
         ...
 
 
@@ -75,8 +86,13 @@ class OnnxDetector:
         nms_iou: float = DEFAULT_NMS_IOU,
         classes: Iterable[str] = (),
         merge_classes: Sequence[Sequence[str]] = (VEHICLE_NMS_GROUP,),
+        aspect: bool = False,
     ) -> None:
-        """Wrap a loaded session; classes (names) limits the output, empty keeps every class."""
+        """Wrap a loaded session; classes (names) limits the output, empty keeps every class.
+
+        With `aspect`, each frame runs at its own aspect (see `preprocess.input_size`); the
+        session must hold the `free_input_size` rewrite of a model the registry marks `aspect`.
+        """
         spec = session.spec
         if spec.architecture is not self.architecture or not spec.is_detector:
             raise ModelInvalid(
@@ -92,7 +108,12 @@ class OnnxDetector:
         self.nms_iou = nms_iou
         self._classes = _class_indices(spec, classes)
         self._groups = class_groups(spec.labels, merge_classes)
+        self._stride = max(spec.decode.strides, default=1)
+        self._local = threading.local()
         self._check_outputs()
+        self.aspect = aspect
+        if aspect:
+            self._check_aspect()
 
     @classmethod
     def load(
@@ -106,13 +127,20 @@ class OnnxDetector:
         confidence: float = DEFAULT_CONFIDENCE,
         nms_iou: float = DEFAULT_NMS_IOU,
         classes: Iterable[str] = (),
+        aspect: bool = False,
     ) -> Self:
-        """Find, verify and load a registered model (default: the adapter's default model)."""
+        """Find, verify and load a registered model (default: the adapter's default model).
+
+        `aspect` runs frames at their own aspect when the registry allows it for the model.
+        """
         registry = registry or default_registry()
         spec = registry.get(model or cls.default_model)
         path = resolve_model(spec.name, models_dir=models_dir, registry=registry)
-        session = (sessions or SessionCache()).get(spec, path, inference or SessionOptions())
-        return cls(session, confidence=confidence, nms_iou=nms_iou, classes=classes)
+        aspect = aspect and spec.input.aspect
+        session = (sessions or SessionCache()).get(
+            spec, path, inference or SessionOptions(), rewrite=FREE_INPUT if aspect else None
+        )
+        return cls(session, confidence=confidence, nms_iou=nms_iou, classes=classes, aspect=aspect)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -135,24 +163,93 @@ class OnnxDetector:
         """Return the detections on one image, best score first."""
         return self.detect_batch([image])[0]
 
-    def detect_batch(self, images: Sequence[RGBImage]) -> list[list[Detection]]:
-        """Return the detections per image; one run per image unless the batch dim is dynamic."""
-        if not images:
-            return []
-        step = self.session.batch_size or len(images)
+    def input_size(self, image: RGBImage) -> tuple[int, int]:
+        """Return the (width, height) of the model input this image runs at."""
+        height, width = int(image.shape[0]), int(image.shape[1])
+        if image.ndim != 3 or image.shape[2] != 3 or height == 0 or width == 0:
+            raise ValueError(f"expected a non-empty H×W×3 RGB image, got shape {image.shape}")
+        if not self.aspect:
+            return self.spec.input.width, self.spec.input.height
+        return input_size(self.spec.input, width, height, self._stride)
+
+    def detect_batch(
+        self, images: Sequence[RGBImage], *, laps: Laps = NO_LAPS
+    ) -> list[list[Detection]]:
+        """Return the detections per image; one run per image unless the batch dim is dynamic.
+
+        Each image is gathered straight into this thread's reused input tensor (one per input
+        shape), so pre-processing allocates nothing but the gather's result.
+        """
         results: list[list[Detection]] = []
-        for start in range(0, len(images), step):
-            chunk = list(images[start : start + step])
-            tensor, placements = prepare(chunk, self.spec.input)
+        for chunk, (width, height) in self._chunks(images):
+            tensor = self._tensor(len(chunk), height, width)
+            placements = [
+                letterbox_into(image, self.spec.input, tensor[index])
+                for index, image in enumerate(chunk)
+            ]
+            laps("preprocess", len(chunk))
             outputs = self.session.run(tensor)
+            laps("inference", len(chunk))
             for index, placement in enumerate(placements):
                 mine = [output[index] for output in outputs]
-                results.append(self._finish(self.decode(mine), placement))
+                results.append(self._finish(self.decode(mine, (height, width)), placement))
+            laps("postprocess", len(chunk))
         return results
 
-    def decode(self, outputs: list[FloatArray]) -> RawDetections:
+    def _chunks(
+        self, images: Sequence[RGBImage]
+    ) -> Iterator[tuple[list[RGBImage], tuple[int, int]]]:
+        """Group consecutive images of one input size, at most the model's batch at a time."""
+        step = self.session.batch_size or len(images)
+        chunk: list[RGBImage] = []
+        size = (0, 0)
+        for image in images:
+            this = self.input_size(image)
+            if chunk and (this != size or len(chunk) == step):
+                yield chunk, size
+                chunk = []
+            chunk.append(image)
+            size = this
+        if chunk:
+            yield chunk, size
+
+    def _tensor(self, batch: int, height: int, width: int) -> npt.NDArray[np.float32]:
+        """Return this thread's reusable float32 NCHW input tensor of that shape."""
+        buffers: dict[tuple[int, int, int], npt.NDArray[np.float32]] | None = getattr(
+            self._local, "buffers", None
+        )
+        if buffers is None:
+            buffers = self._local.buffers = {}
+        key = (batch, height, width)
+        tensor = buffers.get(key)
+        if tensor is None:
+            if len(buffers) >= _MAX_BUFFERS:
+                buffers.clear()
+            tensor = buffers[key] = np.empty((batch, 3, height, width), dtype=np.float32)
+        return tensor
+
+    def decode(self, outputs: list[FloatArray], input_hw: tuple[int, int]) -> RawDetections:
         """Turn one image's outputs (batch dim removed) into candidates above the confidence."""
         raise NotImplementedError
+
+    def _check_aspect(self) -> None:
+        """Run once at a 16:9 frame's input; raise ModelInvalid if the graph cannot.
+
+        It also warms the session up at the size most cameras will use.
+        """
+        if self.session.rewrite != FREE_INPUT or not self.spec.input.aspect:
+            raise self._invalid("running at the frame's aspect needs input.aspect and its rewrite")
+        width, height = input_size(self.spec.input, *_ASPECT_PROBE, self._stride)
+        tensor: Tensor = blank_input(self.spec.input, self.session.batch_size or 1)
+        tensor = np.zeros((*tensor.shape[:2], height, width), dtype=tensor.dtype)
+        try:
+            outputs = self.session.run(tensor)
+            self.decode([output[0] for output in outputs], (height, width))
+        except Exception as err:
+            raise self._invalid(
+                f"it cannot run at {width}x{height} ({type(err).__name__}); "
+                "set detector.input_fit to square"
+            ) from err
 
     def _finish(self, raw: RawDetections, placement: Letterbox) -> list[Detection]:
         """Suppress overlaps, map boxes to the image and build Detection values."""
@@ -180,9 +277,6 @@ class OnnxDetector:
             {"model": self.spec.name, "path": str(self.session.path)},
         )
 
-    def _input_hw(self) -> tuple[int, int]:
-        return self.spec.input.height, self.spec.input.width
-
 
 class YoloxDetector(OnnxDetector):
     """YOLOX: BGR 0–255, top-left letterbox, one [N, 5 + C] output decoded on grids 8/16/32."""
@@ -190,10 +284,10 @@ class YoloxDetector(OnnxDetector):
     architecture = Architecture.YOLOX
     default_model = "yolox_nano"
 
-    def decode(self, outputs: list[FloatArray]) -> RawDetections:
+    def decode(self, outputs: list[FloatArray], input_hw: tuple[int, int]) -> RawDetections:
         """Decode objectness × class scores and grid-relative boxes."""
         return decode_yolox(
-            outputs[0], self._input_hw(), self.spec.decode.strides, self.confidence, self._classes
+            outputs[0], input_hw, self.spec.decode.strides, self.confidence, self._classes
         )
 
     def _check_outputs(self) -> None:
@@ -218,7 +312,7 @@ class PicoDetDetector(OnnxDetector):
     architecture = Architecture.PICODET
     default_model = "picodet_s_320_coco"
 
-    def decode(self, outputs: list[FloatArray]) -> RawDetections:
+    def decode(self, outputs: list[FloatArray], input_hw: tuple[int, int]) -> RawDetections:
         """Decode the first half (class maps) and second half (DFL box maps) of the outputs."""
         levels = len(self.spec.decode.strides)
         reg_max = self.spec.decode.reg_max
@@ -226,7 +320,7 @@ class PicoDetDetector(OnnxDetector):
         return decode_picodet(
             outputs[:levels],
             outputs[levels:],
-            self._input_hw(),
+            input_hw,
             self.spec.decode.strides,
             reg_max=reg_max,
             threshold=self.confidence,
@@ -267,11 +361,15 @@ class YoloV8Detector(OnnxDetector):
         """Return whether the session runs the rewritten graph (any input size)."""
         return is_dense_head(self.session.output_shapes)
 
-    def detect_batch(self, images: Sequence[RGBImage]) -> list[list[Detection]]:
+    def detect_batch(
+        self, images: Sequence[RGBImage], *, laps: Laps = NO_LAPS
+    ) -> list[list[Detection]]:
         """Return the detections per image (one run per image at its own size when dense)."""
         if not self.dense:
-            return super().detect_batch(images)
-        return [self.detect_sized(image) for image in images]
+            return super().detect_batch(images, laps=laps)
+        results = [self.detect_sized(image) for image in images]
+        laps("inference", len(images))
+        return results
 
     def detect_sized(self, image: RGBImage, long_side: int | None = None) -> list[Detection]:
         """Return the detections on one image scaled to `long_side` (dense graphs only).
@@ -288,7 +386,7 @@ class YoloV8Detector(OnnxDetector):
         raw = decode_yolov8_dense([o[0] for o in outputs], hw, self.confidence, self._classes)
         return self._finish(raw, placement)
 
-    def decode(self, outputs: list[FloatArray]) -> RawDetections:
+    def decode(self, outputs: list[FloatArray], input_hw: tuple[int, int]) -> RawDetections:
         """Decode centre/size boxes and per-class scores."""
         return decode_yolov8(outputs[0], self.confidence, self._classes)
 
@@ -331,8 +429,15 @@ def build_detector(
             "not a detector"
         )
     path = resolve_model(model.name, models_dir=models_dir, registry=registry)
-    session = sessions.get(model, path, inference)
-    return adapter(session, confidence=spec.confidence, nms_iou=spec.nms_iou, classes=spec.classes)
+    aspect = spec.input_fit == "aspect" and model.input.aspect
+    session = sessions.get(model, path, inference, rewrite=FREE_INPUT if aspect else None)
+    return adapter(
+        session,
+        confidence=spec.confidence,
+        nms_iou=spec.nms_iou,
+        classes=spec.classes,
+        aspect=aspect,
+    )
 
 
 def _class_indices(spec: ModelSpec, classes: Iterable[str]) -> IntArray | None:

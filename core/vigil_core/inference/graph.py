@@ -8,12 +8,18 @@ batch, height and width, so one session runs any multiple-of-32 rectangle: a wid
 at 384×288, a plate's surroundings at 256×128 (a quarter of the 384×384 cost). The cut part (DFL
 expectation, anchor grid, sigmoid) is done in numpy on the few cells above the threshold
 (`postprocess.decode_yolov8_dense`). The file on disk is never changed.
+
+`free_input_size` serves fully convolutional detectors (YOLOX) whose export merely declares a
+fixed square input: it makes height and width symbolic, so a 16:9 frame runs at 416×256 instead
+of being letterboxed into 416×416, at the same scale.
 """
 
 from __future__ import annotations
 
 DENSE_HEAD = "yolov8_dense_head"
 """Name of the rewrite (part of the session cache key)."""
+FREE_INPUT = "free_input_size"
+"""Name of the rewrite that frees a fully convolutional graph's input height and width."""
 
 
 class GraphRewriteError(ValueError):
@@ -123,3 +129,39 @@ def is_dense_head(output_shapes: tuple[tuple[int | None, ...], ...]) -> bool:
         and len(output_shapes) % 2 == 0
         and all(len(shape) == 4 for shape in output_shapes)
     )
+
+
+def free_input_size(data: bytes) -> bytes:
+    """Return the model with its input height and width symbolic (batch and channels kept).
+
+    Declared shapes inside the graph are dropped and each output keeps only its first and last
+    dims (batch and per-anchor values); onnxruntime infers the rest at run time. A graph with
+    reshapes sized for the declared input fails when run at another size: the detector checks
+    one run at a rectangle before using it.
+    """
+    try:
+        import onnx  # noqa: PLC0415 - only needed when a model is rewritten
+    except ImportError as err:
+        raise GraphRewriteError(f"the onnx package cannot be imported ({err})") from err
+    try:
+        model = onnx.load_from_string(data)
+    except Exception as err:
+        raise GraphRewriteError(f"not an ONNX model ({type(err).__name__})") from err
+    graph = model.graph
+    if len(graph.input) != 1 or len(graph.input[0].type.tensor_type.shape.dim) != 4:
+        raise GraphRewriteError("expected one N×C×H×W input")
+    dims = graph.input[0].type.tensor_type.shape.dim
+    for index, symbol in ((2, "H"), (3, "W")):
+        dims[index].Clear()
+        dims[index].dim_param = symbol
+    del graph.value_info[:]
+    for number, output in enumerate(graph.output):
+        out_dims = output.type.tensor_type.shape.dim
+        for index in range(1, len(out_dims) - 1):
+            out_dims[index].Clear()
+            out_dims[index].dim_param = f"out{number}_{index}"
+    try:
+        onnx.checker.check_model(model)
+    except Exception as err:
+        raise GraphRewriteError(f"the rewritten graph is invalid ({type(err).__name__})") from err
+    return bytes(model.SerializeToString())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 import hashlib
+import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -70,11 +71,12 @@ def resolve_model(
     if allow_download:
         return download_model(spec, cache_dir(), progress=progress)
     looked = "; ".join(f"{place.path} ({place.origin})" for place in places)
-    hint = (
-        "set models_dir / VIGIL_MODEL_DIR, or allow the download"
-        if spec.url
-        else "no public URL serves this file; put it in a models folder"
-    )
+    if spec.package is not None:
+        hint = f"it ships inside the Python package {spec.package.split('/')[0]}: install it"
+    elif spec.url:
+        hint = "set models_dir / VIGIL_MODEL_DIR, or allow the download"
+    else:
+        hint = "no public URL serves this file; put it in a models folder"
     raise ModelMissing(
         f"model '{name}' ({spec.file}) not found; looked in: {looked}; {hint}",
         {"model": name, "file": spec.file, "looked": looked},
@@ -98,6 +100,8 @@ def search_places(
         folders.append((ENV_MODEL_DIR, Path(env).expanduser()))
     folders.extend(_shared_folders())
     folders.append(("user cache", cache_dir()))
+    if spec.package is not None and (inside := package_folder(spec.package)) is not None:
+        folders.append((f"the installed {spec.package.split('/')[0]} package", inside))
     seen: set[Path] = {place.path.absolute() for place in places}
     for origin, folder in folders:
         candidate = folder / spec.file
@@ -105,6 +109,21 @@ def search_places(
             seen.add(candidate.absolute())
             places.append(SearchPlace(origin, candidate))
     return places
+
+
+def package_folder(package: str) -> Path | None:
+    """Return the folder ``name/sub/dirs`` inside an installed package (None: not installed).
+
+    The package is found without importing it (importing rapidocr pulls in OpenCV).
+    """
+    name, _, inside = package.partition("/")
+    try:
+        found = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    return Path(next(iter(found.submodule_search_locations))) / inside
 
 
 def shared_candidates() -> list[Path]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +16,9 @@ from .registry import InputSpec
 
 type Boxes = npt.NDArray[np.float32]
 """N×4 float32 boxes (x1, y1, x2, y2)."""
+type IndexArray = npt.NDArray[np.intp]
+type InputSlot = npt.NDArray[np.float32]
+"""One image's place in a float32 NCHW input tensor: 3×H×W."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +136,130 @@ def prepare(
     """Letterbox every image and build one input tensor for them."""
     placed = [letterbox(image, spec) for image in images]
     return to_tensor([canvas for canvas, _ in placed], spec), [info for _, info in placed]
+
+
+# --- one gather into a reused input tensor (the detectors' hot path) ----------------------------
+
+
+def input_size(spec: InputSpec, width: int, height: int, multiple: int) -> tuple[int, int]:
+    """Return the (width, height) of the input a letterboxed frame needs at the frame's aspect.
+
+    The frame is scaled as into the registry's input shape; the padding that letterbox would
+    add beyond the next `multiple` (the model's largest stride) is left out: a 640×360 frame
+    takes 416×256 instead of 416×416, at the same scale.
+    """
+    if width <= 0 or height <= 0:
+        raise ValueError(f"invalid frame size {width}x{height}")
+    scale = min(spec.width / width, spec.height / height)
+    new_w = min(spec.width, max(1, round(width * scale)))
+    new_h = min(spec.height, max(1, round(height * scale)))
+    return (
+        min(spec.width, math.ceil(new_w / multiple) * multiple),
+        min(spec.height, math.ceil(new_h / multiple) * multiple),
+    )
+
+
+@lru_cache(maxsize=64)
+def nearest_indices(source: int, target: int) -> IndexArray:
+    """Return, for each of `target` output pixels, the source pixel Pillow's NEAREST resize takes.
+
+    Read from Pillow itself (a row of indices resized), so a gather with them reproduces its
+    picture exactly: the detector sees the same pixels as through `resize`.
+    """
+    probe = np.arange(source, dtype=np.int32)[None, :]
+    picked = np.asarray(Image.fromarray(probe).resize((target, 1), Image.Resampling.NEAREST))
+    indices: IndexArray = picked[0].astype(np.intp)
+    indices.setflags(write=False)
+    return indices
+
+
+@lru_cache(maxsize=64)
+def _column_indices(source: int, target: int, channels: tuple[int, int, int]) -> IndexArray:
+    """Return indices into a row of H×W×3 pixels giving its nearest-resized channels in turn.
+
+    Index c·target + x picks channel `channels[c]` of the source pixel output column x takes.
+    """
+    cols = nearest_indices(source, target)
+    order = np.asarray(channels, dtype=np.intp)
+    indices: IndexArray = (cols[None, :] * 3 + order[:, None]).reshape(-1)
+    indices.setflags(write=False)
+    return indices
+
+
+def _reduced(image: RGBImage, width: int, height: int) -> RGBImage:
+    """Return the image `resize` would take its nearest samples from (box-reduced or upscaled)."""
+    src_h, src_w = int(image.shape[0]), int(image.shape[1])
+    if width > src_w or height > src_h:
+        return resize(image, width, height)
+    factor = min(src_w // width, src_h // height)
+    if factor > 1:
+        return np.asarray(Image.fromarray(np.ascontiguousarray(image)).reduce(factor))
+    return image
+
+
+def letterbox_into(image: RGBImage, spec: InputSpec, slot: InputSlot) -> Letterbox:
+    """Place an RGB image on a float32 CHW input slot as the model expects, by gathering.
+
+    Gives the same values as `to_tensor(letterbox(...))` (same nearest pixels, colour order,
+    normalisation and padding) without the intermediate canvas and copies; the slot may be
+    smaller than the registry's shape (see `input_size`) and is reused between frames.
+    """
+    height, width = int(image.shape[0]), int(image.shape[1])
+    if image.ndim != 3 or image.shape[2] != 3 or height == 0 or width == 0:
+        raise ValueError(f"expected a non-empty H×W×3 RGB image, got shape {image.shape}")
+    out_h, out_w = int(slot.shape[1]), int(slot.shape[2])
+    if spec.letterbox == "none":
+        new_w, new_h, pad_x, pad_y = out_w, out_h, 0, 0
+        info = Letterbox(out_w / width, out_h / height, 0, 0, width, height)
+    else:
+        scale = min(spec.width / width, spec.height / height)
+        new_w = min(out_w, max(1, round(width * scale)))
+        new_h = min(out_h, max(1, round(height * scale)))
+        pad_x, pad_y = ((out_w - new_w) // 2, (out_h - new_h) // 2)
+        if spec.letterbox != "centre":
+            pad_x = pad_y = 0
+        info = Letterbox(new_w / width, new_h / height, pad_x, pad_y, width, height)
+    source = np.ascontiguousarray(_reduced(image, new_w, new_h))
+    src_h, src_w = int(source.shape[0]), int(source.shape[1])
+    channels = (2, 1, 0) if spec.colour == "BGR" else (0, 1, 2)
+    # Rows first (whole-row copies), then one gather of columns and channels along each row:
+    # a few thousand indices instead of one per output value.
+    rows = source[nearest_indices(src_h, new_h)].reshape(new_h, src_w * 3)
+    picked = np.take(rows, _column_indices(src_w, new_w, channels), axis=1)
+    region = slot[:, pad_y : pad_y + new_h, pad_x : pad_x + new_w]
+    np.copyto(region, picked.reshape(new_h, 3, new_w).transpose(1, 0, 2), casting="unsafe")
+    gain, offset = _normalisation(spec)
+    if gain is not None and offset is not None:
+        region *= gain
+        region += offset
+    _pad(slot, spec, (pad_x, pad_y, new_w, new_h))
+    return info
+
+
+@lru_cache(maxsize=32)
+def _normalisation(
+    spec: InputSpec,
+) -> tuple[npt.NDArray[np.float32] | None, npt.NDArray[np.float32] | None]:
+    if spec.is_identity_normalisation:
+        return None, None
+    std = np.asarray(spec.std, dtype=np.float32)
+    gain = (spec.scale / std).reshape(3, 1, 1)
+    offset = (-np.asarray(spec.mean, dtype=np.float32) / std).reshape(3, 1, 1)
+    return gain, offset
+
+
+def _pad(slot: InputSlot, spec: InputSpec, placed: tuple[int, int, int, int]) -> None:
+    """Fill the slot around the placed image with the (normalised) pad value."""
+    pad_x, pad_y, new_w, new_h = placed
+    out_h, out_w = int(slot.shape[1]), int(slot.shape[2])
+    if new_w == out_w and new_h == out_h:
+        return
+    gain, offset = _normalisation(spec)
+    value = np.full((3, 1, 1), spec.pad_value, dtype=np.float32)
+    if gain is not None and offset is not None:
+        value *= gain
+        value += offset
+    slot[:, :pad_y, :] = value
+    slot[:, pad_y + new_h :, :] = value
+    slot[:, pad_y : pad_y + new_h, :pad_x] = value
+    slot[:, pad_y : pad_y + new_h, pad_x + new_w :] = value

@@ -43,6 +43,8 @@ class Architecture(StrEnum):
     PICODET = "picodet"
     YOLOV8 = "yolov8"
     CCT_OCR = "cct_ocr"
+    DB_TEXT = "db_text"
+    """A DB (differentiable binarisation) text detector: one text-probability map per image."""
 
 
 DETECTION_ROLES = frozenset(
@@ -72,6 +74,10 @@ class InputSpec:
     std: tuple[float, float, float]
     letterbox: LetterboxMode
     pad_value: int
+    aspect: bool = False
+    """The graph is fully convolutional: it may run at the frame's aspect (the shape's long side,
+    the other cut to the frame's aspect and rounded up to the largest stride) instead of the
+    letterboxed square, through the in-memory `free_input_size` rewrite (graph.py)."""
 
     @property
     def batch(self) -> int | None:
@@ -123,6 +129,8 @@ class ModelSpec:
     decode: DecodeSpec
     latency: str = ""
     notes: str = ""
+    package: str | None = None
+    """Folder inside an installed Python package that holds the file (``rapidocr/models``)."""
 
     @property
     def is_detector(self) -> bool:
@@ -223,10 +231,23 @@ _MODEL_KEYS = frozenset(
         "decode",
         "latency",
         "notes",
+        "package",
     }
 )
 _INPUT_KEYS = frozenset(
-    {"name", "shape", "layout", "dtype", "colour", "scale", "mean", "std", "letterbox", "pad_value"}
+    {
+        "name",
+        "shape",
+        "layout",
+        "dtype",
+        "colour",
+        "scale",
+        "mean",
+        "std",
+        "letterbox",
+        "pad_value",
+        "aspect",
+    }
 )
 _DECODE_KEYS = frozenset({"strides", "reg_max", "slots", "pad_char"})
 
@@ -283,9 +304,25 @@ def parse_model(entry: object, where: str = "model registry") -> ModelSpec:
         decode=_parse_decode(data.get("decode", {}), f"{where}.decode"),
         latency=_opt_str(data, "latency", where),
         notes=_opt_str(data, "notes", where),
+        package=_package(data, where),
     )
     _check_consistent(spec, where)
     return spec
+
+
+_PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z0-9_.-]+)*$")
+
+
+def _package(data: Mapping[str, object], where: str) -> str | None:
+    value = data.get("package")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _PACKAGE.match(value) or ".." in value.split("/"):
+        raise RegistryInvalid(
+            f"{where}: package must be an importable package name, optionally with a folder "
+            "inside it (rapidocr/models)"
+        )
+    return value
 
 
 def _parse_input(entry: object, where: str) -> InputSpec:
@@ -329,6 +366,7 @@ def _parse_input(entry: object, where: str) -> InputSpec:
             ),
         ),
         pad_value=pad_value,
+        aspect=_bool(data, "aspect", where),
     )
 
 
@@ -363,6 +401,8 @@ def _check_consistent(spec: ModelSpec, where: str) -> None:
         raise RegistryInvalid(f"{where}: role {spec.role} needs an OCR architecture")
     if inp.layout != "NCHW" or inp.dtype != "float32":
         raise RegistryInvalid(f"{where}: detectors take a float32 NCHW input")
+    if inp.aspect and (inp.letterbox == "none" or not decode.strides):
+        raise RegistryInvalid(f"{where}: input.aspect needs a letterboxed input and decode.strides")
     if arch in (Architecture.YOLOX, Architecture.PICODET) and not decode.strides:
         raise RegistryInvalid(f"{where}: {arch} needs decode.strides")
     if arch is Architecture.PICODET and decode.reg_max is None:
@@ -393,6 +433,13 @@ def _opt_str(data: Mapping[str, object], key: str, where: str) -> str:
     if not isinstance(value, str):
         raise RegistryInvalid(f"{where}: {key} must be a string")
     return value.strip()
+
+
+def _bool(data: Mapping[str, object], key: str, where: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise RegistryInvalid(f"{where}: {key} must be true or false")
+    return value
 
 
 def _float(data: Mapping[str, object], key: str, where: str) -> float:

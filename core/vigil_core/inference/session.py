@@ -14,7 +14,7 @@ import onnxruntime as ort  # type: ignore[import-untyped]
 from vigil_core.config import InferenceSpec
 from vigil_core.errors import ModelInvalid
 
-from .graph import DENSE_HEAD, GraphRewriteError, yolov8_dense_head
+from .graph import DENSE_HEAD, FREE_INPUT, GraphRewriteError, free_input_size, yolov8_dense_head
 from .registry import InputSpec, ModelSpec
 
 _LOGGER = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ PROVIDERS = ("CPUExecutionProvider",)
 
 type Tensor = npt.NDArray[np.float32] | npt.NDArray[np.uint8]
 
-REWRITES = {DENSE_HEAD: yolov8_dense_head}
+REWRITES = {DENSE_HEAD: yolov8_dense_head, FREE_INPUT: free_input_size}
 """In-memory graph rewrites a session can be loaded with, by name (see graph.py)."""
 
 

@@ -185,6 +185,25 @@ class StaticChangeModel:
         del count
         return out
 
+    def changed_extent(self, mask: BoolMap) -> tuple[int, int, int, int] | None:
+        """Return the (r1, c1, r2, c2) extent of the whole change a static region is part of.
+
+        A large object that stopped (a lorry, a train) becomes static in pieces, where its
+        surface is plain enough to stay still; the cells that differ from the background around
+        them (a cell apart at most) show how large it really is.
+        """
+        if self.present is None or self.covered is None:
+            return None
+        changed = (self.present & ~self.covered) | mask
+        grown = ndimage.binary_dilation(changed, iterations=1) & (changed | ~self.covered)
+        labels, _ = ndimage.label(grown, structure=np.ones((3, 3), dtype=bool))
+        ids = np.unique(labels[mask])
+        ids = ids[ids > 0]
+        if ids.size == 0:
+            return None
+        rows, cols = np.nonzero(np.isin(labels, ids))
+        return int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1
+
     def contrast(self, mask: BoolMap) -> tuple[float, float] | None:
         """Return how much the region stands out from its surroundings now and in the background.
 

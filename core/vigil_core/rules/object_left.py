@@ -11,18 +11,21 @@ A candidate is reported (STARTED) once no person has been near it for a second, 
 within `attended_distance` of the person's own height: the owner standing beside a bag is not
 abandoning it. The event ends (ENDED) when the change is gone again.
 
-A static change looks the same whether something was put down or taken away, so, like
-Hikvision's unattended-baggage and object-removal modes, the rule's `detect` says what it
-means in this area. With both, the rule guesses from the image which state stands out from
-its surroundings, the current one (an object is new) or the background (one is gone): a
-best effort that ground texture can fool.
+Large static changes are not left objects: a train stopping at the far platform, a bus at its
+stop, a car parking. A change (with the changed cells around its still parts) is too large when
+it overlaps a tracked vehicle (or one seen standing there within the last minute), is taller
+than a person there or wider than one and a half (the people seen so far give the scale at each
+height of the picture), or spans a quarter of the view's width or height.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 import math
+
+import numpy as np
 
 from vigil_core.config import ObjectLeftSpec
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
@@ -39,6 +42,8 @@ from .registry import RuleSetup, register_rule
 KIND = "object_left"
 REMOVED_KIND = "object_removed"
 
+_SCALE_SAMPLES = 400
+_SCALE_MIN_SAMPLES = 8
 _UNATTENDED_S = 1.0
 """Seconds without a person near before a static object counts as left."""
 _STILL_HEIGHTS_S = 0.4
@@ -51,6 +56,17 @@ _SETTLE_S = 1.0
 """A region must be seen this long before it is reported, while its outline settles."""
 _GONE_RATIO = 2.5
 """How many times more a region must have stood out in the background to count as gone."""
+_VEHICLES = frozenset({"car", "truck", "bus", "train", "motorcycle", "bicycle", "boat", "airplane"})
+_VEHICLE_S = 60.0
+_STOPPED_WIDTHS_S = 0.2
+"""A vehicle seen moving under this many of its widths per second within the last minute
+still counts where it stood: a parked car the detector no longer reports is still a car."""
+_VEHICLE_OVERLAP = 0.3
+"""Share of a change a vehicle's box must cover for the change to be that vehicle."""
+_VIEW_SHARE = 0.25
+"""A change spanning this share of the view's width or height is no left object."""
+_PERSON_HEIGHTS = (1.0, 1.5)
+"""A change taller than a person there, or wider than 1.5 of their height, is no left object."""
 
 
 @dataclass(slots=True)
@@ -72,6 +88,53 @@ class _Candidate:
     reported: bool = False
     source: str = "background"
     track_id: int | None = None
+    large: bool = False
+    """Too large for a left object (a vehicle, a train): followed, never reported."""
+
+
+class _PersonScale:
+    """How tall a person looks at each height of the picture, from the people seen so far.
+
+    One sample per person track per second: (feet row, box height), both relative to the frame.
+    The height follows a line in the feet row (perspective on a flat ground), or is the median
+    while the people seen span too little of the picture's height to fit one; above or below
+    the rows people were seen at, it is their height at the nearest of those rows.
+    """
+
+    def __init__(self) -> None:
+        self._samples: deque[tuple[float, float]] = deque(maxlen=_SCALE_SAMPLES)
+        self._last: dict[int, float] = {}
+        self._fit: tuple[float, float, float, float] | None = None
+        self._fitted_at = 0
+
+    def observe(self, people: Sequence[Track], pts_s: float, height: int) -> None:
+        """Take one sample of each person track not sampled in the last second."""
+        for track in people:
+            if not track.matched or pts_s - self._last.get(track.track_id, -math.inf) < 1.0:
+                continue
+            self._last[track.track_id] = pts_s
+            self._samples.append((track.bbox.y2 / height, track.bbox.height / height))
+        if len(self._last) > 4 * _SCALE_SAMPLES:
+            self._last.clear()
+
+    def height_at(self, y: float) -> float | None:
+        """Return a person's height (relative) with feet at relative row y, or None."""
+        if len(self._samples) < _SCALE_MIN_SAMPLES:
+            return None
+        if self._fit is None or len(self._samples) - self._fitted_at >= 10:
+            rows = np.asarray(self._samples, dtype=np.float64)
+            ys, hs = rows[:, 0], rows[:, 1]
+            slope, offset = (
+                np.polyfit(ys, hs, 1) if float(ys.max() - ys.min()) >= 0.2 else (0.0, 0.0)
+            )
+            median = float(np.median(hs))
+            if slope == 0.0:
+                offset = median
+            self._fit = (float(slope), float(offset), float(ys.min()), float(ys.max()))
+            self._fitted_at = len(self._samples)
+        slope, offset, top, bottom = self._fit
+        # Beyond the rows people were seen at, their height there is the best guess.
+        return offset + slope * min(max(y, top), bottom)
 
 
 def _threshold(sensitivity: float) -> float:
@@ -97,6 +160,9 @@ class ObjectLeftRule:
         self._candidates: list[_Candidate] = []
         self._still: dict[int, tuple[float, BBox]] = {}
         """Object tracks: since when they have been still, and where they were then."""
+        self._scale = _PersonScale()
+        self._vehicles: dict[int, tuple[float, BBox]] = {}
+        """Vehicle tracks seen standing still: when, and where (the detector may lose them)."""
 
     def update(self, ctx: RuleContext, tracks: Sequence[Track]) -> list[RuleEvent]:
         """Learn the frame, match static changes and still object tracks, report the unattended."""
@@ -105,20 +171,22 @@ class ObjectLeftRule:
         covered = [(t.bbox.x1, t.bbox.y1, t.bbox.x2, t.bbox.y2) for t in others]
         if not self._model.update(ctx.frame.image, ctx.pts_s, covered, self._watched_cells()):
             self._candidates = [c for c in self._candidates if c.reported]
-        seen = self._background_candidates(ctx) + self._track_candidates(ctx, objects)
+        people = [t for t in tracks if t.label in self._people]
+        self._scale.observe(people, ctx.pts_s, ctx.frame.height)
+        vehicles = self._stopped_vehicles(ctx.pts_s, tracks)
+        seen = self._background_candidates(ctx, vehicles) + self._track_candidates(ctx, objects)
         events: list[RuleEvent] = []
         for candidate in self._candidates:
             if candidate.reported and ctx.pts_s - candidate.last_s > _FORGET_S:
                 events.append(self._event(ctx, candidate, EventPhase.ENDED, "gone"))
         self._candidates = [c for c in self._candidates if ctx.pts_s - c.last_s <= _FORGET_S]
-        people = [t for t in tracks if t.label in self._people]
         for candidate in seen:
             if self._attended(candidate.box, people):
                 candidate.attended_s = ctx.pts_s
             unattended_s = ctx.pts_s - candidate.attended_s
             settled = ctx.pts_s - candidate.seen_s >= _SETTLE_S - 1e-6
             waiting = not settled or not candidate.judged or unattended_s < _UNATTENDED_S - 1e-6
-            if candidate.reported or waiting:
+            if candidate.reported or candidate.large or waiting:
                 continue
             if candidate.change is None and candidate.mask is not None:
                 # Only the background showed something here: a ghost, not news for this rule.
@@ -138,7 +206,7 @@ class ObjectLeftRule:
             self._area_mask = polygon_mask([self._region.points], shape[1], shape[0])
         return self._area_mask
 
-    def _background_candidates(self, ctx: RuleContext) -> list[_Candidate]:
+    def _background_candidates(self, ctx: RuleContext, vehicles: list[BBox]) -> list[_Candidate]:
         """Match this frame's static regions to the candidates; return those seen now."""
         shape = self._model.shape
         if shape is None:
@@ -158,12 +226,46 @@ class ObjectLeftRule:
                 candidate = _Candidate(box, ctx.pts_s, ctx.pts_s - self._spec.static_s, ctx.pts_s)
                 self._candidates.append(candidate)
             candidate.box, candidate.last_s, candidate.mask = box, ctx.pts_s, mask
+            if not candidate.reported and not candidate.large:
+                candidate.large = self._too_large(ctx, mask, vehicles)
             if not candidate.reported:
                 candidate.judged = judged
                 if judged:
                     candidate.change = change
             seen.append(candidate)
         return seen
+
+    def _stopped_vehicles(self, pts_s: float, tracks: Sequence[Track]) -> list[BBox]:
+        """Return the boxes of vehicles tracked now, or seen standing still not long ago."""
+        for track in tracks:
+            if track.label not in _VEHICLES:
+                continue
+            if math.hypot(*track.velocity) <= _STOPPED_WIDTHS_S * max(track.bbox.width, 1.0):
+                self._vehicles[track.track_id] = (pts_s, track.bbox)
+        for key in [k for k, (seen, _) in self._vehicles.items() if pts_s - seen > _VEHICLE_S]:
+            del self._vehicles[key]
+        return [t.bbox for t in tracks if t.label in _VEHICLES] + [
+            box for _, box in self._vehicles.values()
+        ]
+
+    def _too_large(self, ctx: RuleContext, mask: BoolMap, vehicles: list[BBox]) -> bool:
+        """Return whether the change a static region belongs to is too large to be left there."""
+        extent = self._model.changed_extent(mask)
+        if extent is None:
+            return False
+        r1, c1, r2, c2 = extent
+        scale = self._model.scale
+        box = BBox(c1 * scale, r1 * scale, c2 * scale, r2 * scale)
+        width, height = ctx.frame.width, ctx.frame.height
+        if box.width >= _VIEW_SHARE * width or box.height >= _VIEW_SHARE * height:
+            return True
+        if any(_overlap_of(box, vehicle) >= _VEHICLE_OVERLAP for vehicle in vehicles):
+            return True
+        person = self._scale.height_at(box.y2 / height)
+        if person is None:
+            return False
+        tall, wide = _PERSON_HEIGHTS
+        return box.height > tall * person * height or box.width > wide * person * height
 
     def _classify(self, mask: BoolMap) -> tuple[bool, str | None]:
         """Return whether the region can be judged now, and what its static change means here.
@@ -285,6 +387,15 @@ class ObjectLeftRule:
         return ctx.event(
             kind=kind, rule_id=self.rule_id, phase=phase, track_id=candidate.track_id, attrs=attrs
         )
+
+
+def _overlap_of(a: BBox, b: BBox) -> float:
+    """Return the share of box a that box b covers."""
+    iw = min(a.x2, b.x2) - max(a.x1, b.x1)
+    ih = min(a.y2, b.y2) - max(a.y1, b.y1)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    return iw * ih / max(1e-9, a.area)
 
 
 def _overlap(a: BBox, b: BBox) -> float:

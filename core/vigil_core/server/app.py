@@ -41,6 +41,7 @@ from vigil_protocol.privacy import Artefact
 
 from .board import StateBoard, _held_back
 from .data import DataFolder
+from .models import fetch_missing
 from .pictures import FrameCache
 
 _LOGGER = logging.getLogger(__name__)
@@ -208,6 +209,11 @@ class VigilServer:
         if engine is not None:
             await engine.stop()
 
+    @property
+    def models_dir(self) -> Path:
+        """Return the first folder searched for models (and where --download puts them)."""
+        return self.settings.models_dir or self.data.models_dir
+
     def hello(self) -> Hello:
         """Return what the server says first on every connection."""
         return Hello(
@@ -224,8 +230,7 @@ class VigilServer:
         """Validate a configuration with the server's own paths; raise ConfigRejected."""
         data = {key: value for key, value in raw.items() if key not in SERVER_OWNED}
         data["state_dir"] = str(self.data.state_dir)
-        models = self.settings.models_dir
-        data["models_dir"] = str(models) if models is not None else None
+        data["models_dir"] = str(self.models_dir)
         try:
             return EngineConfig.model_validate(data)
         except ValidationError as err:
@@ -264,6 +269,8 @@ class VigilServer:
         )
 
     async def _run(self, config: EngineConfig) -> ConfigApplied:
+        if self.settings.allow_download:
+            await asyncio.to_thread(fetch_missing, config, self.models_dir)
         engine = self.engine
         if engine is not None:
             try:

@@ -22,6 +22,13 @@ from .data import DataFolder
 
 _LOGGER = logging.getLogger(__name__)
 
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
 
 def default_data_dir() -> Path:
     """Return the data folder: $VIGIL_DATA, else ~/.local/share/vigil-analytics."""
@@ -59,15 +66,23 @@ def add_commands(sub: Any) -> None:
     )
     serve.add_argument("--name", help="name announced on the network (default: the host name)")
     serve.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=os.environ.get("VIGIL_LOG_LEVEL", "info").lower(),
+        help="what the log says (default $VIGIL_LOG_LEVEL or info; -v is debug)",
+    )
+    serve.add_argument(
         "--config",
         type=Path,
         help="run this YAML configuration (standalone, without Home Assistant)",
     )
-    serve.add_argument("--models-dir", type=Path, help="folder holding the model files")
+    serve.add_argument(
+        "--models-dir", type=Path, help="folder holding the model files (default <data>/models)"
+    )
     serve.add_argument(
         "--download",
         action="store_true",
-        help="download missing models from their pinned URLs (sha256-checked)",
+        help="download the models a configuration needs from their pinned URLs (sha256-checked)",
     )
     serve.add_argument("--tls-cert", type=Path, help="serve TLS with this certificate (PEM)")
     serve.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
@@ -99,8 +114,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the server until SIGINT or SIGTERM."""
     from vigil_core.cli import load_raw_config  # noqa: PLC0415 - the CLI imports this module
 
+    level = LOG_LEVELS.get(args.log_level)
+    if level is None:  # a default from $VIGIL_LOG_LEVEL is not checked by argparse
+        print(
+            f"vigil-analytics: error: log level {args.log_level!r} is not one of "
+            f"{', '.join(LOG_LEVELS)}",
+            file=sys.stderr,
+        )
+        return 2
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
         force=True,

@@ -21,7 +21,7 @@ height of the picture), or spans a quarter of the view's width or height.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 import math
 

@@ -9,6 +9,7 @@ from PIL import Image
 import pytest
 
 from tests.support.shared import MEDIA_DIR, MODELS_DIR, model_file
+from vigil_core.anpr.detect import PlateFinder
 from vigil_core.errors import ModelInvalid
 from vigil_core.inference.detectors import YoloV8Detector
 from vigil_core.inference.graph import DENSE_HEAD, GraphRewriteError, yolov8_dense_head
@@ -157,7 +158,13 @@ def test_plate_models_fall_back_to_the_fixed_size(
         raise GraphRewriteError("the onnx package cannot be imported (test)")
 
     monkeypatch.setitem(session_module.REWRITES, DENSE_HEAD, refuse)
-    finder = AnprModels(sessions=SessionCache(), models_dir=MODELS_DIR).finder()
+    # The YOLOv8 plate detector (the user's choice: AGPL) is the graph the cut applies to.
+    finder = AnprModels(
+        sessions=SessionCache(),
+        models_dir=MODELS_DIR,
+        detector_model="safelicensing_yolov8n_plate_384",
+    ).finder()
+    assert isinstance(finder, PlateFinder)
     assert not finder.detector.dense
     assert "fixed input size" in caplog.text
     image, _ = _photos(1)[0]

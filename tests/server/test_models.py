@@ -64,14 +64,15 @@ def _served_registry(base_url: str, name: str) -> ModelRegistry:
 def test_a_configuration_names_the_models_it_loads() -> None:
     assert needed_models(_config()) == ["yolox_nano"]
     assert needed_models(EngineConfig()) == []
+    # The default plate chain: PP-OCR's text detector (in the rapidocr wheel), CCT reading.
     assert needed_models(_config(anpr={"enabled": True})) == [
         "yolox_nano",
-        "safelicensing_yolov8n_plate_384",
+        "ppocr_v6_det_small",
         "cct_xs_v1_global",
     ]
     assert needed_models(_config(anpr={"enabled": True, "ocr": "rapidocr"})) == [
         "yolox_nano",
-        "safelicensing_yolov8n_plate_384",
+        "ppocr_v6_det_small",
     ]
 
 

@@ -132,7 +132,7 @@ async def test_a_bad_plate_model_is_found_before_any_camera_starts(tmp_path: Pat
     models = tmp_path / "models"
     models.mkdir()
     (models / "yolox_nano.onnx").symlink_to(model_file("yolox_nano.onnx"))
-    (models / "safelicensing_yolov8n_plate_384.onnx").write_bytes(os.urandom(2048))
+    (models / "cct_xs_v1_global.onnx").write_bytes(os.urandom(2048))
     clip = str(make_clip(tmp_path, seconds=2))
     config = EngineConfig.parse(
         {
@@ -147,7 +147,7 @@ async def test_a_bad_plate_model_is_found_before_any_camera_starts(tmp_path: Pat
     engine = Engine(config)
     events: list[VigilEvent] = []
     engine.bus.subscribe(events.append)
-    with pytest.raises(ModelChecksumMismatch, match="safelicensing"):
+    with pytest.raises(ModelChecksumMismatch, match="cct_xs_v1_global"):
         await engine.start()
     await asyncio.sleep(0.2)
     assert engine.camera_ids == []

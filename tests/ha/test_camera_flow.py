@@ -153,7 +153,8 @@ async def test_reconfigure_stream_keeps_password(
     assert camera.title == "Porch"
     assert camera.data[CONF_PASSWORD] == "s3cret"
     assert camera.unique_id == "rtsp://192.0.2.10:8554/main"
-    assert engines[-1].config.cameras[0].source.url == "rtsp://viewer:s3cret@192.0.2.10:8554/main"
+    source = engines[-1].config.cameras[0].source
+    assert source.address.authenticated() == "rtsp://viewer:s3cret@192.0.2.10:8554/main"
 
 
 async def test_reconfigure_stream_to_its_own_url(

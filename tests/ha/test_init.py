@@ -58,7 +58,9 @@ async def test_setup_builds_engine_config(
     camera = engine.config.cameras[0]
     assert camera.id == CAMERA_SLUG
     assert camera.name == "Front door"
-    assert camera.source.url == "rtsp://viewer:s3cret@192.0.2.10:554/stream1"
+    # The engine keeps the credentials apart and composes them only to open the stream.
+    assert camera.source.url == "rtsp://192.0.2.10:554/stream1"
+    assert camera.source.address.authenticated() == "rtsp://viewer:s3cret@192.0.2.10:554/stream1"
     assert camera.zones[0].id == ZONE_SLUG
     assert camera.zones[0].classes == ["person", "car"]
     assert config_entry.runtime_data.engine is engine
@@ -190,7 +192,9 @@ async def test_sources_of_each_type(hass: HomeAssistant, engines: list[FakeEngin
         ],
     )
     await setup_entry(hass, entry)
-    urls = {camera.name: camera.source.url for camera in engines[0].config.cameras}
+    urls = {
+        camera.name: camera.source.address.authenticated() for camera in engines[0].config.cameras
+    }
     assert urls == {
         "Gate": "rtsp://admin:p%20w@192.0.2.40:554/sub",
         "Garage": "rtsp://192.0.2.50:8554/garage",

@@ -864,13 +864,49 @@ def _stage_matrix(rows: Sequence[Report]) -> list[Report]:
 # ---------------------------------------------------------------- tracking
 
 
+TRACKER_BUDGET_MS = 1.0
+"""CPU time one tracker update with 20 tracks may take (a small share of a 200 ms frame)."""
+
+
 def bench_tracking(
     models_dir: Path | None, *, quick: bool, fits: Sequence[InputFit] = ("square", "aspect")
 ) -> Report:
     """Run detector + tracker over vtest and score MOTA / IDF1 against the PETS2009 truth."""
     from .eval.vtest import evaluate_vtest  # noqa: PLC0415
 
-    return evaluate_vtest(media_dir(), models_dir=models_dir, quick=quick, fits=fits)
+    report = evaluate_vtest(media_dir(), models_dir=models_dir, quick=quick, fits=fits)
+    return {**report, "update_20_tracks": tracker_update_cost()}
+
+
+def tracker_update_cost(tracks: int = 20, frames: int = 600) -> Report:
+    """Time ByteTracker.update (thread CPU) with `tracks` people walking, after a warm-up."""
+    from .config import TrackerSpec  # noqa: PLC0415
+    from .tracking.tracker import ByteTracker  # noqa: PLC0415
+    from .types import BBox, Detection  # noqa: PLC0415 - bench-only imports
+
+    rng = np.random.default_rng(1)
+    start = rng.uniform(0, 1200, (tracks, 2))
+    speed = rng.uniform(-60, 60, (tracks, 2))
+    tracker = ByteTracker(TrackerSpec())
+    costs = []
+    for index in range(frames):
+        t = index / 5.0
+        points = start + speed * t + rng.normal(0, 1, (tracks, 2))
+        detections = [
+            Detection(BBox(x, y, x + 30.0, y + 80.0), 0.9, 0, "person") for x, y in points
+        ]
+        began = time.thread_time()
+        tracker.update(detections, t)
+        costs.append(time.thread_time() - began)
+    steady = costs[20:]
+    p50 = round(1000 * float(np.percentile(steady, 50)), 3)
+    return {
+        "tracks": tracks,
+        "cpu_ms_p50": p50,
+        "cpu_ms_p95": round(1000 * float(np.percentile(steady, 95)), 3),
+        "budget_ms": TRACKER_BUDGET_MS,
+        "within_budget": p50 < TRACKER_BUDGET_MS,
+    }
 
 
 # ---------------------------------------------------------------- tamper

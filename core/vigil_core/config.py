@@ -8,7 +8,15 @@ from pathlib import Path
 import re
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from .errors import ConfigInvalid, InvalidPolygon, VigilError
@@ -16,6 +24,7 @@ from .geometry.calibration import Homography, rectangle_from_distances
 from .geometry.line import validate_line
 from .geometry.polygon import validate_polygon
 from .privacy.context import PrivacySpec
+from .sources.redact import StreamAddress
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -204,11 +213,38 @@ class TrackerSpec(_Model):
 
 
 class SourceSpec(_Model):
-    """Where frames come from: a local file or an RTSP / HTTP(S) URL."""
+    """Where frames come from: a local file or an RTSP / HTTP(S) URL, and its credentials.
+
+    Credentials never stay inside `url`: a URL given with ``user:password@`` (or with secret
+    parameters such as Dahua's ``/user=…_password=…``, ``;pwd=…``, ``?u=…&p=…``) is split when
+    parsed, into `username`, `password` and `url_secrets`, and `url` keeps ``***`` where a secret
+    parameter's value was. The decoder composes the full URL only to open the stream
+    (`address`); logs, errors and events show `url`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     url: Annotated[
-        str, Field(description="A file path, file:// URL, rtsp(s):// or http(s):// URL.")
+        str,
+        Field(
+            description="A file path, file:// URL, rtsp(s):// or http(s):// URL; credentials in "
+            "it are split out into the fields below."
+        ),
     ]
+    username: Annotated[
+        str | None, Field(description="User name the stream asks for (or in the url's user@).")
+    ] = None
+    password: Annotated[
+        SecretStr | None,
+        Field(description="Its password; never logged, shown or put in an event."),
+    ] = None
+    url_secrets: Annotated[
+        tuple[SecretStr, ...],
+        Field(
+            description="Values of the url's secret parameters, one per *** in it, in order "
+            "(filled in when a url holding them is parsed)."
+        ),
+    ] = ()
     transport: Literal["tcp", "udp"] = "tcp"
     open_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
     read_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
@@ -232,6 +268,28 @@ class SourceSpec(_Model):
         ),
     ] = 0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _split_credentials(cls, data: Any) -> Any:
+        """Split the credentials out of a url that holds them (user:password@, parameters)."""
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            return data
+        if data.get("url_secrets"):
+            return data  # a url split before (a copy of a validated spec): keep it as it is
+        address = StreamAddress.parse(
+            data["url"],
+            username=data.get("username"),
+            password=_secret_text(data.get("password")),
+            strict=True,
+        )
+        return {
+            **data,
+            "url": address.url,
+            "username": address.username,
+            "password": address.password,
+            "url_secrets": address.url_secrets,
+        }
+
     @field_validator("url")
     @classmethod
     def _url_ok(cls, value: str) -> str:
@@ -245,6 +303,23 @@ class SourceSpec(_Model):
             )
         return value
 
+    @model_validator(mode="after")
+    def _secrets_match_the_url(self) -> Self:
+        self.address  # noqa: B018 - raises ValueError when the masks and the values disagree
+        return self
+
+    @property
+    def address(self) -> StreamAddress:
+        """Return the url and its credentials apart, for the decoder to compose when opening."""
+        password = self.password.get_secret_value() if self.password is not None else None
+        secrets = tuple(secret.get_secret_value() for secret in self.url_secrets)
+        return StreamAddress.of(self.url, self.username, password, secrets)
+
+    @property
+    def display_url(self) -> str:
+        """Return the url for logs, errors and events (no secret; ***@ for credentials)."""
+        return self.address.display
+
     @property
     def is_file(self) -> bool:
         """Return whether the source is a local file."""
@@ -254,6 +329,11 @@ class SourceSpec(_Model):
     def path(self) -> Path:
         """Return the local path of a file source."""
         return Path(self.url[7:] if self.url.lower().startswith("file://") else self.url)
+
+
+def _secret_text(value: Any) -> Any:
+    """Return the text of a password given as SecretStr (a copy of a spec) or as is."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 # ================================================================ rule specs (rules/*.py)
@@ -988,6 +1068,9 @@ class CameraSpec(_Model):
         return [_check_polygon(polygon) for polygon in value]
 
 
+EXPIRES_FORMAT = "must be a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM)"
+
+
 class WatchlistEntry(_Model):
     """One watched plate or pattern (``*`` any run, ``?`` one character); never logged."""
 
@@ -1015,10 +1098,26 @@ class WatchlistEntry(_Model):
     @field_validator("expires", mode="before")
     @classmethod
     def _date_only(cls, value: Any) -> Any:
-        # "2026-01-31" is a date (valid through that day), not midnight at its start.
-        if isinstance(value, str) and len(value.strip()) == 10:
-            return date.fromisoformat(value.strip())
-        return value
+        if value is None or isinstance(value, date):  # a datetime is a date too
+            return value
+        if not isinstance(value, str):
+            # pydantic would read a number as a Unix time: 12345 is not what anyone means.
+            raise ValueError(EXPIRES_FORMAT)
+        text = value.strip()
+        try:
+            # "2026-01-31" is a date (valid through that day), not midnight at its start.
+            return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(EXPIRES_FORMAT) from None
+
+    @classmethod
+    def parse(cls, data: Any) -> WatchlistEntry:
+        """Validate one entry (a form's input); raise ConfigInvalid naming the field."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            message = format_validation_error(err).removeprefix("invalid config at ")
+            raise ConfigInvalid(f"invalid watchlist entry at {message}") from None
 
     @field_validator("plate")
     @classmethod

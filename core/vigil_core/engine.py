@@ -29,12 +29,13 @@ from .privacy.retention import RetentionRegistry
 from .rules import build_rules
 from .sources.event_source import EventSource
 from .sources.frigate_mqtt import MqttTransport
-from .sources.frigate_tracks import FrigateDetections
+from .sources.frigate_tracks import FrigateDetections, plates_from_frigate
 from .stages import TrackObserver, TrackStage
 
 if TYPE_CHECKING:
     from .sources.onvif_events import EventChannelStatus, OnvifEventSource
 from .store.counters import CounterStore
+from .store.files import check_writable_folder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -158,14 +159,26 @@ class Engine:
         return list(self._pipelines)
 
     async def start(self) -> None:
-        """Load the detector (off the loop) and start every camera."""
+        """Check the state folder, load every model (off the loop), then start every camera.
+
+        Everything that can fail for the whole engine fails here, before any camera goes online.
+        """
         cameras = self.config.cameras
+        await asyncio.to_thread(self._prepare)
         # Cameras that take Frigate's detections need no detector: load it only for the others.
         if any(camera.detections == "vigil" for camera in cameras):
             self._batcher = await asyncio.to_thread(self._make_batcher, self._sessions)
         self._started = True
         for camera in self.config.cameras:
             await self.add_camera(camera)
+
+    def _prepare(self) -> None:
+        """Refuse an unwritable state folder; load every camera's plate models (blocking)."""
+        if self.config.state_dir:
+            check_writable_folder(Path(self.config.state_dir))
+        self.anpr.load_models(
+            camera for camera in self.config.cameras if not plates_from_frigate(camera)
+        )
 
     def _make_batcher(self, sessions: SessionCache) -> InferenceBatcher:
         models_dir = Path(self.config.models_dir) if self.config.models_dir else None

@@ -31,6 +31,12 @@ class ConfigInvalid(VigilError):
     translation_key = "config_invalid"
 
 
+class ModelsDirInvalid(ConfigInvalid):
+    """The configured models folder is a file (or otherwise not a folder)."""
+
+    translation_key = "models_dir_invalid"
+
+
 class InvalidShape(ConfigInvalid):
     """A shape drawn on the picture (a polygon, a line) cannot be used."""
 
@@ -50,6 +56,12 @@ class InvalidPolygon(InvalidShape):
     translation_key = "invalid_polygon"
 
 
+class MalformedInput(VigilError, ValueError):
+    """Something a camera, a broker or a server sent cannot be read; it is skipped."""
+
+    translation_key = "malformed_input"
+
+
 class SourceError(VigilError):
     """A video source cannot be used."""
 
@@ -62,6 +74,24 @@ class SourceUnavailable(SourceError):
     translation_key = "cannot_connect"
 
 
+class SourceTimeout(SourceUnavailable):
+    """The source accepted the connection (or was silent) but did not answer in time."""
+
+    translation_key = "timeout"
+
+
+class StreamNotFound(SourceUnavailable):
+    """The server answered, but serves nothing at that path (RTSP/HTTP 404, no such file)."""
+
+    translation_key = "not_found"
+
+
+class FrigateConfigInvalid(SourceError):
+    """A Frigate server's /api/config holds no camera Vigil can read."""
+
+    translation_key = "frigate_config_invalid"
+
+
 class AuthFailed(SourceError):
     """The source refused the credentials."""
 
@@ -72,6 +102,18 @@ class NotVideo(SourceError):
     """The source opened but holds no decodable video stream."""
 
     translation_key = "not_video"
+
+
+class StorageError(VigilError):
+    """Vigil's own files cannot be written or read."""
+
+    translation_key = "storage_error"
+
+
+class StateDirUnwritable(StorageError):
+    """The state folder does not exist and cannot be made, is a file, or refuses writes."""
+
+    translation_key = "state_dir_unwritable"
 
 
 class ModelError(VigilError):

@@ -26,7 +26,6 @@ from .privacy.masks import PrivacyMasks
 from .rules import Rule, RuleContext, build_rules
 from .sources.av_source import AvSource
 from .sources.base import FrameCallback, FrameSource, StateCallback
-from .sources.redact import redact_url
 from .stages import (
     CoarsePictureSource,
     FrameAnalyzer,
@@ -260,7 +259,7 @@ class CameraPipeline:
         if event.state is SourceState.OFFLINE and self.camera.source.is_file:
             # A file that cannot be opened will not appear by retrying: end this camera only.
             self.error = VigilError(
-                f"camera {self.camera.id} ({redact_url(self.camera.source.url)}): {event.reason}"
+                f"camera {self.camera.id} ({self.camera.source.display_url}): {event.reason}"
             )
             self._source.stop(0)
             self._channel.close()

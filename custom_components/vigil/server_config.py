@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 import logging
 from typing import Any, Final
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import (
@@ -320,18 +319,6 @@ def _missing_for(
 # --- the server's configuration --------------------------------------------------------------
 
 
-def with_credentials(url: str, username: str | None, password: str | None) -> str:
-    """Return `url` with the credentials put into its authority (replacing any there)."""
-    if not username:
-        return url
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    userinfo = quote(username, safe="")
-    if password:
-        userinfo += ":" + quote(password, safe="")
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
-
-
 def source_of(data: Mapping[str, Any]) -> Json:
     """Return a camera subentry's source (its credentials go to the server, never to a log).
 
@@ -340,8 +327,15 @@ def source_of(data: Mapping[str, Any]) -> Json:
     source_type = data[CONF_SOURCE_TYPE]
     if source_type == SOURCE_FRIGATE:
         return {"url": str(data[CONF_STREAM_URL])}
-    base = str(data[CONF_URL] if source_type == SOURCE_STREAM else data[CONF_STREAM_URL])
-    return {"url": with_credentials(base, data.get(CONF_USERNAME), data.get(CONF_PASSWORD))}
+    source: Json = {
+        "url": str(data[CONF_URL] if source_type == SOURCE_STREAM else data[CONF_STREAM_URL])
+    }
+    # Apart from the URL, so that no character of a password can be misread as its end.
+    if username := data.get(CONF_USERNAME):
+        source["username"] = str(username)
+        if password := data.get(CONF_PASSWORD):
+            source["password"] = str(password)
+    return source
 
 
 def _points(raw: Any) -> list[list[float]]:

@@ -16,7 +16,7 @@ from vigil_core.anpr.watchlist import (
     parse_pattern,
     plate_distance,
 )
-from vigil_core.config import EngineConfig, WatchlistSpec
+from vigil_core.config import EngineConfig, WatchlistEntry, WatchlistSpec
 from vigil_core.errors import ConfigInvalid
 
 NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC).timestamp()
@@ -156,6 +156,28 @@ def test_expired_entries_stop_matching_by_themselves() -> None:
     assert watchlist.match("AB123CD", NOW + 61) is None
     assert watchlist.match("EF456GH", NOW) is not None  # a date is valid through that day
     assert watchlist.match("JK789LM", NOW) is None
+
+
+@pytest.mark.parametrize(
+    "expires", ["tomorrow", "2026-13-45", "2026-02-30", "31/01/2026", 12345, 1e300, True, [1]]
+)
+def test_an_expiry_that_is_not_a_date_is_one_clear_error(expires: object) -> None:
+    """Only a date or a date and time: no number read as a Unix time, no parser's jargon."""
+    entry = {"id": "van", "plate": "AB-123-CD", "expires": expires}
+    with pytest.raises(ConfigInvalid) as err:
+        EngineConfig.parse({"anpr": {"watchlist": {"entries": [entry]}}})
+    assert str(err.value) == (
+        "invalid config at anpr.watchlist.entries.0.expires: must be a date (YYYY-MM-DD) or a "
+        "date and time (YYYY-MM-DDTHH:MM)"
+    )
+    with pytest.raises(ConfigInvalid, match=r"^invalid watchlist entry at expires: must be"):
+        WatchlistEntry.parse(entry)
+
+
+def test_an_entry_parses_alone() -> None:
+    entry = WatchlistEntry.parse({"id": "van", "plate": "ab-123-cd", "expires": "2026-01-31"})
+    assert entry.expires == date(2026, 1, 31)
+    assert WatchlistEntry.parse({"id": "a", "plate": "X1", "expires": "2026-01-31T10:00"}).expires
 
 
 def test_a_date_expires_at_the_following_local_midnight() -> None:

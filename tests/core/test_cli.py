@@ -188,3 +188,52 @@ def test_schema_and_models_commands() -> None:
     listing = vigil("models", "list")
     assert listing.returncode == 0
     assert "yolox_nano" in listing.stdout
+
+
+def run_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    """Run the command in this process (configs that fail before any camera starts)."""
+    from vigil_core.cli import main  # noqa: PLC0415
+
+    code = main(list(args))
+    return code, assert_clean_stderr(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"cameras:\n  - id: caf\xe9\n", "UTF-8"),
+        (b"\xff\xfe\x00\x00", "UTF-8"),
+        (("a: " + "[" * 5000 + "]" * 5000).encode(), "nested too deep"),
+        (("a:\n" + "".join(" " * i + "- \n" for i in range(1, 3000))).encode(), ""),
+        (("x: " + "{a: " * 5000 + "1" + "}" * 5000).encode(), "nested too deep"),
+    ],
+)
+def test_unreadable_config_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, fragment: str
+) -> None:
+    path = tmp_path / "vigil.yaml"
+    path.write_bytes(content)
+    code, lines = run_in_process(capsys, "run", "--config", str(path))
+    assert code == 2
+    assert len(lines) == 1
+    assert fragment in lines[0]
+
+
+def test_a_directory_as_config_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = run_in_process(capsys, "run", "--config", str(tmp_path))
+    assert code == 2
+    assert lines == [f"vigil-analytics: error: config file {tmp_path} is a folder, not a file"]
+
+
+@pytest.mark.parametrize("source", ["", "  ", {"url": ""}])
+def test_an_empty_source_is_refused_as_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: object
+) -> None:
+    config = write_config(tmp_path, [{"id": "c", "source": source}])
+    code, lines = run_in_process(capsys, "run", "--config", str(config))
+    assert code == 2
+    assert len(lines) == 1
+    assert "cameras.0.source" in lines[0]
+    assert "empty" in lines[0]

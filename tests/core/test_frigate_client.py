@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 import contextlib
 import socket
+from typing import Any
 
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
@@ -12,7 +13,7 @@ import pytest
 
 from tests.support.frigate_api import VERSIONS, FrigateApi, load_config
 from tests.support.onvif_emulator import OnvifEmulator
-from vigil_core.errors import AuthFailed, SourceUnavailable
+from vigil_core.errors import AuthFailed, FrigateConfigInvalid, SourceUnavailable
 from vigil_core.sources.frigate import FrigateCamera, fetch_frigate, zone_polygon
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -212,6 +213,64 @@ async def test_a_broken_zone_is_skipped(caplog: pytest.LogCaptureFixture) -> Non
     assert "front_door/porch" in caplog.text
 
 
+def _set(config: dict[str, Any], path: str, value: object) -> None:
+    *parents, last = path.split(".")
+    section = config
+    for part in parents:
+        section = section[int(part)] if isinstance(section, list) else section[part]
+    section[last] = value
+
+
+BAD_FIELDS = [
+    ("objects.track", "person"),
+    ("objects.track", 5),
+    ("zones.porch.objects", {"person": 1}),
+    ("zones.porch.objects", 7),
+    ("ffmpeg.inputs", 5),
+    ("ffmpeg.inputs", "rtsp://127.0.0.1:8554/front_door"),
+    ("ffmpeg.inputs.0.roles", 5),
+    ("detect.width", float("inf")),
+    ("detect.height", float("nan")),
+    ("detect.width", 1e300),
+    ("detect.fps", float("inf")),
+]
+
+
+@pytest.mark.parametrize(("path", "value"), BAD_FIELDS)
+async def test_a_malformed_camera_is_skipped_and_the_others_kept(
+    path: str, value: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A field of the wrong shape costs its camera, named with the field; the rest is kept."""
+    config = load_config("0.16")
+    _set(config["cameras"]["front_door"], path, value)
+    async with FrigateApi("0.16", config=config) as server:
+        frigate = await fetch_frigate(server.url)
+
+    names = [camera.name for camera in frigate.cameras]
+    assert "front_door" not in names
+    assert names == [name for name in load_config("0.16")["cameras"] if name != "front_door"]
+    assert path.rsplit(".", 1)[-1] in frigate.skipped["front_door"]
+    assert "front_door" in caplog.text
+
+
+async def test_every_camera_malformed_is_a_clear_error() -> None:
+    config = load_config("0.15")
+    for camera in config["cameras"].values():
+        camera["objects"]["track"] = 3
+    async with FrigateApi("0.15", config=config) as server:
+        with pytest.raises(FrigateConfigInvalid, match=r"objects\.track") as err:
+            await fetch_frigate(server.url)
+    assert err.value.translation_key == "frigate_config_invalid"
+
+
+async def test_other_digits_in_the_go2rtc_port_are_no_port() -> None:
+    config = load_config("0.15")
+    config["go2rtc"]["rtsp"] = {"listen": ":²"}
+    async with FrigateApi("0.15", config=config) as server:
+        front = (await fetch_frigate(server.url)).cameras[0]
+    assert front.restream_url is None
+
+
 def test_zone_polygon_reads_pixels_and_both_relative_forms() -> None:
     assert zone_polygon("0,360,640,360,640,0", 640, 360) == ((0, 1), (1, 1), (1, 0))
     assert zone_polygon(["0.25,0.5", "0.75,0.5", "0.5,1.0"], None, None) == (
@@ -225,7 +284,14 @@ def test_zone_polygon_reads_pixels_and_both_relative_forms() -> None:
 
 @pytest.mark.parametrize(
     ("coordinates", "width"),
-    [("0.1,0.2,0.3,0.4", 640), ("0,0,640,0,640", 640), ("0,0,640,0,640,360", None), (None, 640)],
+    [
+        ("0.1,0.2,0.3,0.4", 640),
+        ("0,0,640,0,640", 640),
+        ("0,0,640,0,640,360", None),
+        (None, 640),
+        ("0,0,inf,0,0.5,0.5", 640),
+        ("0,0,nan,0,0.5,0.5", 640),
+    ],
 )
 def test_zone_polygon_refuses_what_is_not_a_polygon(coordinates: object, width: int | None) -> None:
     with pytest.raises(ValueError, match=r"."):

@@ -121,6 +121,10 @@ def test_false_positives_are_skipped() -> None:
         ("tracked_object_update", b'{"type": "lpr", "id": "x", "camera": "c"}'),
         ("tracked_object_update", b'{"id": "x"}'),
         ("reviews", b"{}"),
+        ("events", b"[" * 5000 + b"]" * 5000),
+        ("events", b'{"a":' * 3000 + b"1" + b"}" * 3000),
+        ("tracked_object_update", b"\xff\xfe"),
+        ("events", b'{"type": "new", "after": {"box": [0, 0, 1e999, 2]}}'),
     ],
 )
 def test_malformed(topic: str, payload: bytes) -> None:
@@ -135,6 +139,48 @@ def test_bad_box_refused() -> None:
     for box in ([1, 2, 3], [10, 10, 5, 20], ["a", 1, 2, 3], None):
         with pytest.raises(MalformedPayload):
             parse_message("events", encode({"type": "new", "after": state | {"box": box}}))
+
+
+def test_numbers_too_big_for_a_float() -> None:
+    """A 400-digit score is no score (the top score stands in); a 400-digit time is no time."""
+    state = dict(load_scenario("0.15")[1][1]["after"])
+    huge = 10**400
+    update = parse_message("events", encode({"type": "new", "after": state | {"score": huge}}))
+    assert isinstance(update, FrigateObjectUpdate)
+    assert update.score == state["top_score"]
+    with pytest.raises(MalformedPayload, match="frame_time"):
+        parse_message("events", encode({"type": "new", "after": state | {"frame_time": huge}}))
+    path = [[[0.5, 0.5], huge], [[0.5, 0.6], 1.0]]
+    update = parse_message("events", encode({"type": "new", "after": state | {"path_data": path}}))
+    assert isinstance(update, FrigateObjectUpdate)
+    assert update.path == ((1.0, 0.5, 0.6),)
+
+
+async def test_router_survives_a_receiver_that_raises(caplog: pytest.LogCaptureFixture) -> None:
+    """A receiver's bug costs its message, logged once; the next messages are still routed."""
+    transport = _Transport()
+    router = FrigateRouter(transport, "frigate")
+    await router.start()
+    received: list[object] = []
+
+    class Failing:
+        def receive(self, message: object) -> None:
+            received.append(message)
+            if len(received) == 1:
+                raise OverflowError("a bug")
+
+    router.receivers["front_door"] = Failing()
+    walk = [(topic, encode(payload)) for topic, payload in load_scenario("0.16")]
+    with caplog.at_level(logging.WARNING, logger="vigil_core.sources.frigate_mqtt"):
+        for topic, payload in walk:
+            transport.deliver(topic, payload)
+    healthy = _Receiver()
+    router.receivers["front_door"] = healthy
+    for topic, payload in walk:
+        transport.deliver(topic, payload)
+    assert len(received) == len(healthy.messages) > 2
+    assert len([r for r in caplog.records if "could not be handled" in r.getMessage()]) == 1
+    router.stop()
 
 
 class _Transport:

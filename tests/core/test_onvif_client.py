@@ -131,19 +131,19 @@ async def test_wrong_password_is_auth_failed_without_leaking_it(
 async def test_closed_port_is_unavailable_at_once() -> None:
     started = time.monotonic()
     with pytest.raises(SourceUnavailable, match="cannot reach") as caught:
-        await fetch_onvif_device("127.0.0.1", _closed_port(), USER, PASSWORD, timeout_s=5)
+        await fetch_onvif_device("127.0.0.1", _closed_port(), USER, PASSWORD, timeout_s=30)
 
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # refused at once, not after the 30 s timeout
     assert caught.value.translation_key == "cannot_connect"
 
 
 async def test_silent_device_times_out() -> None:
-    async with OnvifEmulator(username=USER, password=PASSWORD, delay_s=5) as camera:
+    async with OnvifEmulator(username=USER, password=PASSWORD, delay_s=30) as camera:
         started = time.monotonic()
         with pytest.raises(SourceUnavailable, match=r"did not answer within 0\.5 s"):
             await fetch_onvif_device(camera.host, camera.port, USER, PASSWORD, timeout_s=0.5)
 
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # gave up long before the camera's 30 s answer
 
 
 @pytest.mark.parametrize("operation", ["GetSystemDateAndTime", "GetProfiles"])

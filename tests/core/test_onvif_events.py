@@ -229,6 +229,25 @@ def test_value_that_is_not_a_boolean_is_refused() -> None:
         PARSERS.parse(message)
 
 
+@pytest.mark.parametrize("count", ["1e999", "inf", "-inf", "nan", "-3", "2.5e400", "abc", "²"])
+def test_count_that_is_not_a_count_is_refused(count: str) -> None:
+    """Counts a camera could never mean are a clear MalformedMessage, not an OverflowError."""
+    message = notification_from_element(_message("hikvision_count_aggregation", count=count))
+    with pytest.raises(MalformedMessage, match="count") as err:
+        PARSERS.parse(message)
+    assert err.value.translation_key == "malformed_message"
+
+
+def test_object_id_in_other_digits_is_no_id() -> None:
+    """A superscript digit passes str.isdigit but not int(): it is no object id."""
+    message = notification_from_element(
+        _message("hikvision_field_detector", state="true", object_id="²")
+    )
+    reading = PARSERS.parse(message)
+    assert reading is not None
+    assert reading.object_id is None
+
+
 def test_announced_topic_set_is_read() -> None:
     topics = [topic_of(name) for name in ("axis_vmd4", "hikvision_alarm_in", "reolink_people")]
     reply = render("GetEventProperties", raw={"topic_set": topic_set_xml(topics)})
@@ -528,6 +547,34 @@ async def test_malformed_events_are_logged_once_and_skipped(
     assert sum("malformed event" in line for line in warnings) == 1
     assert sum("unreadable event reply" in line for line in warnings) == 1
     assert camera.events.created == 1
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_bad_count_costs_only_its_own_message(
+    camera: OnvifEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An infinite count in a batch is skipped; the rest of the batch is kept, no resubscribe."""
+    caplog.set_level(logging.WARNING, logger="vigil_core")
+    collector = Collector()
+    source = await _started(camera, collector)
+    try:
+        camera.events.change("hikvision_count_aggregation", count="1e999")
+        camera.events.change("hikvision_count_aggregation", count="inf")
+        camera.events.change("hikvision_tamper", state="true")
+        camera.events.change("hikvision_count_aggregation", count="3")
+        await collector.until(
+            lambda: (
+                ("object_count", "updated") in collector.kinds()
+                or ("object_count", "started") in collector.kinds()
+            ),
+            "the good count",
+        )
+        assert ("obstruction", "started") in collector.kinds()
+    finally:
+        await source.stop()
+    assert camera.events.created == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("malformed event" in line for line in warnings) == 1
 
 
 @pytest.mark.usefixtures("socket_enabled")

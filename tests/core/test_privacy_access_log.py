@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+import hashlib
 import json
 import multiprocessing
 from pathlib import Path
@@ -17,7 +18,6 @@ from vigil_core.privacy.access_log import (
     AccessLogError,
     Actor,
     canonical,
-    entry_hash,
     load_or_create_key,
     verify_entries,
 )
@@ -27,6 +27,7 @@ from vigil_protocol.privacy import Artefact
 ALICE = Actor(user_id="u-alice", name="Alice", is_admin=True)
 BOB = Actor(user_id="u-bob", name="Bob", is_admin=False)
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+KEY = b"k" * 32
 
 
 class Clock:
@@ -46,7 +47,12 @@ def clock() -> Clock:
 
 @pytest.fixture
 def log(tmp_path: Path, clock: Clock) -> AccessLog:
-    return AccessLog(tmp_path / "access_log.jsonl", key=b"k" * 32, clock=clock)
+    return AccessLog(tmp_path / "access_log.jsonl", key=KEY, clock=clock)
+
+
+def entry_hash(entry: dict[str, object]) -> str:
+    """Return the plain SHA-256 anyone can compute (what the chain used before it was keyed)."""
+    return hashlib.sha256(canonical({k: v for k, v in entry.items() if k != "hash"})).hexdigest()
 
 
 def fill(log: AccessLog, clock: Clock, days: int) -> None:
@@ -71,7 +77,7 @@ def test_append_chains_entries(log: AccessLog) -> None:
     assert second["seq"] == 1 and second["prev"] == first["hash"]
     assert first["actor"] == {"user_id": "u-alice", "name": "Alice", "is_admin": True}
     assert first["at"] == T0.isoformat()
-    assert first["hash"] == entry_hash(first)
+    assert first["hash"] == log.entry_hash(first)
     check = log.verify()
     assert check.ok and check.entries == 2 and check.head == second["hash"]
     assert log.path.stat().st_mode & 0o777 == 0o600
@@ -88,14 +94,15 @@ def test_empty_log_verifies(log: AccessLog) -> None:
         (lambda r: r[2].update(target="XX-999-XX"), 2, "content does not match its hash"),
         (
             lambda r: r[2].update(reason="other", hash=entry_hash(r[2] | {"reason": "other"})),
-            3,
-            "not chained to the previous entry",
+            2,
+            "content does not match its hash",
         ),
+        (lambda r: r[3].update(prev=r[1]["hash"]), 3, "not chained to the previous entry"),
         (lambda r: r.pop(2), 2, "sequence number 3 where 2 was expected"),
         (lambda r: r.insert(1, r.pop(3)), 1, "sequence number 3 where 1 was expected"),
         (lambda r: r[4].update(extra=1), 4, "unexpected or missing fields"),
     ],
-    ids=["edited", "edited-and-rehashed", "removed", "reordered", "field-added"],
+    ids=["edited", "edited-and-rehashed", "relinked", "removed", "reordered", "field-added"],
 )
 def test_verify_finds_the_first_tampered_entry(
     log: AccessLog, clock: Clock, tamper: object, index: int, reason: str
@@ -176,12 +183,6 @@ def test_forged_anchor_is_detected(log: AccessLog, clock: Clock) -> None:
     check = log.verify()
     assert not check.ok and check.reason == "anchor signature does not match"
 
-    # Without the key the signature cannot be checked, but no purge entry confirms it.
-    unkeyed = AccessLog(log.path)
-    check = unkeyed.verify()
-    assert not check.ok and check.reason == "no purge entry confirms the anchor"
-    assert not check.anchor_signature_checked
-
 
 def test_anchor_must_come_first(log: AccessLog, clock: Clock) -> None:
     fill(log, clock, 4)
@@ -200,14 +201,17 @@ def test_export_writes_entries_anchor_and_verification(
     log.purge(T0 + timedelta(days=1))
     result = log.export(tmp_path / "exports" / "access_log.json")
     document = json.loads(result.path.read_text())
-    assert document["format"] == "vigil-access-log/1"
+    assert document["format"] == "vigil-access-log/2"
     assert document["verification"]["ok"] is True
     assert document["anchor"]["seq"] == 0
     assert result.entries == len(document["entries"]) == 5
     # An auditor can check the chain from the export alone.
-    assert verify_entries(document["entries"], document["anchor"]["hash"]) is None
+    # An auditor holding the key can check the chain from the export alone.
+    key, start = log.key, document["anchor"]["hash"]
+    assert verify_entries(document["entries"], key, start) is None
+    assert document["head"]["count"] == 6
     document["entries"][2]["target"] = "changed"
-    assert verify_entries(document["entries"], document["anchor"]["hash"]) == 2
+    assert verify_entries(document["entries"], key, start) == 2
 
 
 def test_export_of_a_damaged_log_hides_nothing(
@@ -234,7 +238,7 @@ def test_key_is_created_once_and_private(tmp_path: Path) -> None:
 
 
 def test_threads_append_without_breaking_the_chain(tmp_path: Path) -> None:
-    log = AccessLog(tmp_path / "log.jsonl")
+    log = AccessLog(tmp_path / "log.jsonl", key=KEY)
     with ThreadPoolExecutor(8) as pool:
         list(
             pool.map(lambda i: log.append(ALICE, AccessAction.CROP_VIEW, target=str(i)), range(80))
@@ -244,7 +248,7 @@ def test_threads_append_without_breaking_the_chain(tmp_path: Path) -> None:
 
 
 def _append_many(path: str, worker: int) -> None:
-    log = AccessLog(Path(path))
+    log = AccessLog(Path(path), key=KEY)
     for i in range(15):
         log.append(BOB, AccessAction.SNAPSHOT_VIEW, target=f"{worker}-{i}")
 
@@ -253,9 +257,9 @@ def test_processes_append_without_breaking_the_chain(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
     with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(_append_many, [str(path)] * 3, range(3)))
-    check = AccessLog(path).verify()
+    check = AccessLog(path, key=KEY).verify()
     assert check.ok and check.entries == 45
-    targets = {e["target"] for e in AccessLog(path).entries()}
+    targets = {e["target"] for e in AccessLog(path, key=KEY).entries()}
     assert len(targets) == 45
 
 
@@ -269,3 +273,117 @@ def test_access_log_is_the_plate_store_audit_log(log: AccessLog) -> None:
     assert entry["actor"] == {"user_id": None, "name": "Alice", "is_admin": None}
     assert entry["details"] == {"found": 2}
     assert log.verify().ok
+
+
+# The attacks issue 16 found: each verified as intact with a plain SHA-256 chain. ------------
+
+
+def _rechain_plainly(records: list[dict[str, object]], start: int) -> None:
+    """Recompute `prev` and `hash` from `start` on, as anyone can without the key."""
+    for index in range(start, len(records)):
+        if index:
+            records[index]["prev"] = records[index - 1]["hash"]
+        body = {k: v for k, v in records[index].items() if k != "hash"}
+        records[index]["hash"] = hashlib.sha256(canonical(body)).hexdigest()
+
+
+@pytest.mark.parametrize("removed", [1, 5])
+def test_lines_removed_at_the_end_are_detected(log: AccessLog, clock: Clock, removed: int) -> None:
+    fill(log, clock, 8)
+    write(log, lines(log)[:-removed])
+    check = log.verify()
+    assert not check.ok
+    assert check.first_broken == 8 - removed
+    assert "removed from its end" in check.reason
+
+
+def test_every_line_removed_is_detected(log: AccessLog, clock: Clock) -> None:
+    fill(log, clock, 3)
+    log.path.write_text("")
+    check = log.verify()
+    assert not check.ok and "removed from its end" in check.reason
+    log.path.unlink()
+    assert not log.verify().ok
+
+
+def test_an_edit_rechained_without_the_key_is_detected(log: AccessLog, clock: Clock) -> None:
+    fill(log, clock, 6)
+    records = lines(log)
+    records[2]["target"] = "XX-999-XX"
+    _rechain_plainly(records, 2)
+    write(log, records)
+    check = log.verify()
+    assert not check.ok
+    assert check.first_broken == 2
+    assert check.reason == "content does not match its hash"
+
+
+def test_an_edit_rechained_with_another_key_is_detected(
+    log: AccessLog, clock: Clock, tmp_path: Path
+) -> None:
+    fill(log, clock, 6)
+    records = lines(log)
+    forger = AccessLog(tmp_path / "forged.jsonl", key=b"f" * 32, clock=clock)
+    for record in records[2:]:
+        record["prev"] = records[records.index(record) - 1]["hash"]
+        record["hash"] = forger.entry_hash(record)
+    write(log, records)
+    check = log.verify()
+    assert not check.ok and check.first_broken == 2
+
+
+def test_the_head_is_kept_apart_and_returned(log: AccessLog, clock: Clock) -> None:
+    fill(log, clock, 4)
+    check = log.verify()
+    head = json.loads(log.head_path.read_text())
+    assert (head["count"], head["hash"]) == (4, lines(log)[-1]["hash"])
+    assert (check.count, check.head, check.anchored) == (4, head["hash"], True)
+    assert check.as_dict()["count"] == 4
+    assert log.head_path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_head_lowered_without_the_key_is_detected(log: AccessLog, clock: Clock) -> None:
+    fill(log, clock, 5)
+    records = lines(log)
+    write(log, records[:3])
+    head = json.loads(log.head_path.read_text())
+    head.update(count=3, hash=records[2]["hash"])
+    log.head_path.write_text(json.dumps(head))
+    check = log.verify()
+    assert not check.ok and check.reason == "the head file does not match its signature"
+    log.head_path.unlink()
+    assert log.verify().reason == "the head file is missing: entries may have been removed"
+
+
+def test_a_crash_between_the_line_and_the_head_loses_nothing(
+    log: AccessLog, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line is written first: a head one entry behind is a crash, not an attack."""
+    fill(log, clock, 3)
+
+    def crash(*_args: object, **_kwargs: object) -> bool:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("vigil_core.privacy.access_log.write_atomically", crash)
+        with pytest.raises(KeyboardInterrupt):
+            log.append(ALICE, AccessAction.LOG_VERIFY)
+    check = log.verify()
+    assert check.ok and check.count == 4
+    log.append(ALICE, AccessAction.LOG_VERIFY)
+    assert json.loads(log.head_path.read_text())["count"] == 5
+
+
+def test_a_head_kept_elsewhere_catches_a_rewrite_with_the_key(log: AccessLog, clock: Clock) -> None:
+    """Whoever holds the key can rewrite the log and its head: only a copy kept away shows it."""
+    fill(log, clock, 6)
+    kept = log.verify().witness
+    records = lines(log)
+    write(log, records[:4])
+    log.path.unlink()
+    for record in records[:4]:
+        clock.now = datetime.fromisoformat(str(record["at"]))
+        log.append(ALICE, AccessAction.PLATE_QUERY, target=str(record["target"]), reason="theft")
+    assert log.verify().ok  # consistent with itself: the key signs anything
+    check = log.verify(witness=kept)
+    assert not check.ok and "removed from its end" in check.reason

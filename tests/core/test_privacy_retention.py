@@ -116,7 +116,7 @@ def test_folders_are_purged_by_file_age(tmp_path: Path, artefact: Artefact) -> N
 
 def test_access_log_is_purged_through_the_registry(tmp_path: Path) -> None:
     clock_now = [aged(400)]
-    log = AccessLog(tmp_path / "log.jsonl", clock=lambda: clock_now[0])
+    log = AccessLog(tmp_path / "log.jsonl", key=b"k" * 32, clock=lambda: clock_now[0])
     actor = Actor(user_id="u", name="Admin", is_admin=True)
     log.append(actor, AccessAction.PLATE_QUERY, target="AB123CD", reason="theft")
     clock_now[0] = aged(10)

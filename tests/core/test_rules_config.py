@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+import pkgutil
+import subprocess
+import sys
+
 import pytest
 
 from tests.core.test_rules_support import camera
@@ -72,6 +78,51 @@ def test_every_family_parses_and_builds_through_the_registry() -> None:
     for rule in rules:
         state = rule.state()
         assert isinstance(state, RULE_STATES[rule.kind])
+
+
+BUILD_WATCHED = """
+import json, sys
+from tests.core.test_rules_config import CALIBRATION, EVERY_RULE, ZONE_A, ZONE_B, camera
+from vigil_core.rules import build_rules
+
+cam = camera(zones=[ZONE_A, ZONE_B], rules=EVERY_RULE, calibration=CALIBRATION)
+seen = []
+watched = {"os.listdir", "os.scandir", "import", "open"}
+sys.addaudithook(
+    lambda event, args: seen.append([event, str(args[0])]) if event in watched else None
+)
+rules = build_rules(cam)
+print(json.dumps({"rules": len(rules), "seen": seen}))
+"""
+
+
+def test_building_rules_lists_no_folder_and_imports_nothing() -> None:
+    """The engine builds rules on the event loop: no listdir, import or open may happen there.
+
+    A fresh interpreter, so that nothing earlier in this process has already loaded the rules.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", BUILD_WATCHED],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["rules"] == 2 + len(EVERY_RULE)
+    assert report["seen"] == []
+
+
+def test_every_rule_module_is_imported_by_the_package() -> None:
+    """A new rule module must be listed in rules/__init__.py, or its rule is never registered."""
+    import vigil_core.rules as package  # noqa: PLC0415
+
+    modules = {info.name for info in pkgutil.iter_modules(package.__path__)}
+    loaded = {
+        name.rpartition(".")[2] for name in sys.modules if name.startswith(package.__name__ + ".")
+    }
+    assert modules <= loaded
 
 
 @pytest.mark.parametrize(

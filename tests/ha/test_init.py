@@ -119,12 +119,19 @@ async def test_sources_of_each_type(hass: HomeAssistant, vigil_server: VigilServ
     assert vigil_server.raw_config is not None
     cameras = {camera["name"]: camera for camera in vigil_server.raw_config["cameras"]}
     gate, garage = cameras["Gate"], cameras["Garage"]
-    assert gate["source"] == {"url": "rtsp://admin:p%20w@127.0.0.1:9/sub"}
+    # Credentials go apart from the URL: no character of a password can end it early.
+    assert gate["source"] == {
+        "url": "rtsp://127.0.0.1:9/sub",
+        "username": "admin",
+        "password": "p w",
+    }
     assert (gate["onvif"]["username"], gate["onvif"]["password"]) == ("admin", "p w")
     assert garage["source"] == {"url": "rtsp://127.0.0.1:9/garage"}
     assert "onvif" not in garage
     assert vigil_server.engine is not None
     assert sorted(c.name for c in vigil_server.engine.config.cameras) == ["Garage", "Gate"]
+    (running,) = (c for c in vigil_server.engine.config.cameras if c.name == "Gate")
+    assert running.source.address.authenticated() == "rtsp://admin:p%20w@127.0.0.1:9/sub"
 
 
 async def test_a_zone_on_a_removed_camera_is_left_out(

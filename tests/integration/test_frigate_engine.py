@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -241,3 +242,48 @@ async def test_pixels_from_the_restream(
     await wait_for(
         lambda: run.states()[-1] in (SourceState.STALLED, SourceState.OFFLINE), 15, "the outage"
     )
+
+
+def _poison(walk: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Return payloads no Frigate sends that used to kill paho's network thread."""
+    topic, first = walk[0]
+    text = json.dumps(first)
+    huge = "9" * 400
+    scored = text.replace(f'"score": {first["after"]["score"]}', f'"score": {huge}', 1)
+    assert scored != text
+    path = dict(first, after=dict(first["after"], path_data=[[[0.5, 0.5], int(huge)]]))
+    return [
+        (topic, scored),  # OverflowError converting the score
+        (topic, "[" * 5000 + "]" * 5000),  # RecursionError in the JSON parser
+        (topic, '{"type": "new", "after": ' * 3000 + "1" + "}" * 3000),
+        (topic, json.dumps(path)),  # OverflowError in the path
+        (topic, b"\xff\xfe not utf-8"),
+    ]
+
+
+async def test_poison_messages_do_not_stop_the_feed(
+    mosquitto: Mosquitto,  # noqa: F811 - the imported fixture
+    start: Callable[[EngineConfig], Any],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Messages no Frigate sends are each dropped; the walk published after them still counts.
+
+    A huge number or a deep nesting used to raise inside paho's callback, which ended its
+    network thread: later messages for every camera were never read while the transport still
+    said connected.
+    """
+    run = await start(config(mosquitto, tmp_path))
+    walk = walk_messages("0.15")
+    with caplog.at_level(logging.DEBUG, logger="vigil_core.sources.frigate_mqtt"):
+        await _publish(mosquitto, [*_poison(walk), *_poison(walk)])
+        await _publish(mosquitto, walk)
+        await wait_for(lambda: run.crossings() == 1, 10, "the crossing after the poison")
+    warnings = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and "frigate/events" in r.getMessage()
+    ]
+    # Rate-limited: one line for the burst of ten bad messages, not one per message.
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert run.engine.status("front").state is SourceState.ONLINE

@@ -302,3 +302,8 @@ async def test_a_stream_probe_keeps_its_frame_for_the_forms(
     with pytest.raises(ServerError) as bad:
         await client.request(vp.ProbeStream(url="file:///etc/passwd"))
     assert bad.value.translation_key == "invalid_url"
+    # An '@' after host:port may end an unencoded password: refused, never guessed.
+    with pytest.raises(ServerError) as ambiguous:
+        await client.request(vp.ProbeStream(url=f"rtsp://admin:1234/x@127.0.0.1:{stream.port}/s"))
+    assert ambiguous.value.translation_key == "invalid_url"
+    assert "percent-encode" in ambiguous.value.message

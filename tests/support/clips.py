@@ -94,3 +94,77 @@ def looped(source: Path, folder: Path, times: int) -> Path:
         ]  # fmt: skip
         subprocess.run(cmd, check=True, timeout=120)
     return out
+
+
+def damaged_copy(source: Path, out: Path, packet_index: int, length: int = 200) -> Path:
+    """Remux a clip with one packet's middle bytes zeroed (packet loss inside a frame).
+
+    The container stays valid; the decoder meets the damage and conceals it, which FFmpeg
+    flags as a corrupt frame.
+    """
+    with av.open(str(source)) as src, av.open(str(out), "w") as dst:
+        stream = src.streams.video[0]
+        copy = dst.add_stream(template=stream)
+        for index, packet in enumerate(src.demux(stream)):
+            if packet.dts is None:
+                continue
+            if index == packet_index:
+                data = bytearray(bytes(packet))
+                middle = len(data) // 2
+                data[middle : middle + length] = bytes(min(length, len(data) - middle))
+                damaged = av.Packet(bytes(data))
+                damaged.pts, damaged.dts = packet.pts, packet.dts
+                damaged.time_base = packet.time_base
+                damaged.is_keyframe = packet.is_keyframe
+                packet = damaged  # noqa: PLW2901 - the damaged stand-in
+            packet.stream = copy
+            dst.mux(packet)
+    return out
+
+
+def multi_slice_clip(source: Path, folder: Path, *, seconds: float = 6.0) -> Path:
+    """Encode `source` as H.264 with four slices per frame, as x264's zerolatency tune and many
+    cameras do (a slice-based stream is where broken RTP packetisation shows)."""
+    out = folder / f"{source.stem}.slices.mp4"
+    if not out.exists():
+        cmd = [
+            ffmpeg(), "-v", "error", "-y", "-i", str(source), "-t", f"{seconds:g}", "-an",
+            "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
+            "-x264-params", "slices=4", "-pix_fmt", "yuv420p", "-g", "14",
+            "-movflags", "+faststart", str(out),
+        ]  # fmt: skip
+        subprocess.run(cmd, check=True, timeout=120)
+    return out
+
+
+def resolution_change_clip(
+    folder: Path,
+    sizes: tuple[tuple[int, int], ...] = ((640, 360), (320, 180)),
+    *,
+    seconds: float = 3.0,
+    fps: int = 10,
+) -> Path:
+    """Return an mp4 whose picture size changes mid-stream (new SPS in-band), like a camera
+    whose resolution is changed in its web page while it streams."""
+    out = folder / "resolution_change.mp4"
+    if out.exists():
+        return out
+    parts = []
+    for index, (width, height) in enumerate(sizes):
+        part = folder / f"part{index}.h264"
+        cmd = [
+            ffmpeg(), "-v", "error", "-y", "-f", "lavfi",
+            "-i", f"testsrc=size={width}x{height}:rate={fps}:duration={seconds}",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+            "-g", str(fps), "-bf", "0", "-bsf:v", "h264_mp4toannexb", "-f", "h264", str(part),
+        ]  # fmt: skip
+        subprocess.run(cmd, check=True, timeout=60)
+        parts.append(part.read_bytes())
+    stream = folder / "resolution_change.h264"
+    stream.write_bytes(b"".join(parts))
+    cmd = [
+        ffmpeg(), "-v", "error", "-y", "-r", str(fps), "-i", str(stream), "-c", "copy",
+        "-movflags", "+faststart", str(out),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, timeout=60)
+    return out

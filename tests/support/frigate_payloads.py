@@ -298,6 +298,8 @@ def load_scenario(version: str) -> list[Message]:
 
 def encode(payload: Any) -> bytes:
     """Return the bytes Frigate puts on the wire for a payload."""
+    if isinstance(payload, bytes):
+        return payload
     return payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
 
 

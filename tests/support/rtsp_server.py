@@ -21,23 +21,25 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 ROLE = "user"
+# SPS/PPS go in front of every keyframe (a client may join mid-stream) from h264parse, which
+# inserts them once per access unit. rtph264pay's own config-interval=-1 inserts them before
+# every IDR *slice*: with a multi-slice encoding (x264's zerolatency tune, many cameras) each
+# slice then starts a new picture for the decoder, and every frame of the stream is smeared.
+_H264_TO_RTP = "h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96"
 
 
 def _file_launch(path: str) -> str:
     # GStreamer's launch syntax takes a quoted location; tests only pass tmp or shared paths.
     location = path.replace("\\", "\\\\").replace('"', '\\"')
-    return (
-        f'( filesrc location="{location}" ! qtdemux ! h264parse config-interval=-1 '
-        "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
-    )
+    return f'( filesrc location="{location}" ! qtdemux ! {_H264_TO_RTP} )'
 
 
 def _pattern_launch(width: int, height: int, fps: int) -> str:
     return (
         f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},"
-        f"framerate={fps}/1 ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast "
-        f"key-int-max={fps * 2} ! video/x-h264,profile=baseline ! h264parse "
-        "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        f"framerate={fps}/1 ! videoconvert ! x264enc tune=zerolatency sliced-threads=false "
+        f"speed-preset=ultrafast key-int-max={fps * 2} ! video/x-h264,profile=baseline "
+        f"! {_H264_TO_RTP} )"
     )
 
 

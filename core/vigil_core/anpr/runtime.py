@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import json
@@ -135,15 +135,20 @@ class AnprRuntime:
         store.forget_camera(camera.id, mode)
         if mode is not PrivacyMode.FULL:
             self.crops.forget_camera(camera.id)
-        settings = ReaderSettings(
-            countries=tuple(spec.countries),
-            ocr=spec.ocr,
-            min_confidence=spec.min_confidence,
-            refine=spec.refine,
-            learn_formats=spec.learn_formats,
-        )
+        settings = _reader_settings(spec)
         reader = self.models.reader(settings, learner=self._prior(camera.id, settings))
         return [AnprStage(camera.id, spec, reader, self)]
+
+    def load_models(self, cameras: Iterable[CameraSpec]) -> None:
+        """Load the plate models the cameras need to read plates; blocking.
+
+        Run before any camera starts, so that a missing or corrupt model is one error at start
+        rather than a failure after the first cameras went online. The models stay loaded
+        (shared), so the cameras' stages reuse them.
+        """
+        for camera in cameras:
+            if camera.anpr.enabled:
+                self.models.reader(_reader_settings(camera.anpr))
 
     def _prior(self, camera_id: str, settings: ReaderSettings) -> FormatPrior | None:
         """Return the camera's format prior, restored from the state folder when saved."""
@@ -421,6 +426,17 @@ def _seconds(days: int) -> float:
 
 def _display(text: str, fmt: PlateFormat | None) -> str:
     return fmt.display(text) if fmt is not None else text
+
+
+def _reader_settings(spec: AnprSpec) -> ReaderSettings:
+    """Return a camera's reader settings from its plate-reading spec."""
+    return ReaderSettings(
+        countries=tuple(spec.countries),
+        ocr=spec.ocr,
+        min_confidence=spec.min_confidence,
+        refine=spec.refine,
+        learn_formats=spec.learn_formats,
+    )
 
 
 def _ephemeral_secret() -> bytes:

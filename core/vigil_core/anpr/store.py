@@ -35,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from vigil_core.errors import ConfigInvalid
+from vigil_core.store.files import load_or_create_secret
 from vigil_core.types import RGBImage
 
 from .normalize import canonical, partners
@@ -83,16 +84,14 @@ class PlateKeyer:
 
     @classmethod
     def load_or_create(cls, path: Path) -> PlateKeyer:
-        """Read the secret file, or create it (owner-only) with fresh random bytes."""
-        if path.is_file():
-            return cls(path.read_bytes())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_bytes(SECRET_BYTES)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secret)
-        finally:
-            os.close(fd)
+        """Read the secret file, or create it (owner-only) with fresh random bytes.
+
+        Written whole before it gets its name: a crash leaves no empty secret behind, and an
+        empty one left by an older version is replaced (nothing was ever hashed with it).
+        """
+        secret = load_or_create_secret(
+            path, lambda: secrets.token_bytes(SECRET_BYTES), "plate hashing secret"
+        )
         return cls(secret)
 
     def key(self, text: str) -> str:

@@ -14,8 +14,15 @@ from av.container import InputContainer
 import av.error
 from av.video.stream import VideoStream
 
-from vigil_core.errors import AuthFailed, NotVideo, SourceError, SourceUnavailable
-from vigil_core.sources.redact import redact_text, redact_url
+from vigil_core.errors import (
+    AuthFailed,
+    NotVideo,
+    SourceError,
+    SourceTimeout,
+    SourceUnavailable,
+    StreamNotFound,
+)
+from vigil_core.sources.redact import StreamAddress, redact_text
 from vigil_core.types import RGBImage
 
 from .convert import fit_size, to_rgb
@@ -23,6 +30,8 @@ from .convert import fit_size, to_rgb
 _LOGGER = logging.getLogger(__name__)
 
 type Transport = Literal["tcp", "udp"]
+type Source = str | StreamAddress
+"""A URL (its credentials are split out at once) or an address split before (SourceSpec's)."""
 
 # PyAV can only interrupt a blocked read through its timeout, so live reads wake up this often
 # to check for stop requests; a timed-out read resumes cleanly on RTSP (TCP and UDP) and HTTP.
@@ -32,11 +41,20 @@ POLL_S = 0.5
 # timestamps) brought the RTSP open time from 2.3 s (FFmpeg defaults) to 0.7 s here.
 LIVE_PROBE_OPTIONS = {"analyzeduration": "1000000", "fpsprobesize": "0"}
 PROBE_FRAMES_MAX = 300
+KEYFRAME_WAIT_SHARE = 0.5
+"""first_frame waits this share of its timeout for a clean keyframe, then takes a clean frame
+(cameras with intra refresh send no keyframe at all)."""
+RESYNC_MIN_FRAMES = 50
+"""After a corrupt frame, frames are skipped until a clean keyframe, or at most twice the
+measured keyframe interval (and at least this many frames)."""
 # Demuxers that carry no timestamps: FFmpeg numbers their frames at a guessed 25 fps, which
 # runs a 10 fps MJPEG camera's clock at 0.4x real time, so arrival times are used instead.
 UNTIMED_FORMATS = frozenset({"mpjpeg", "mjpeg", "jpeg_pipe", "image2pipe", "mjpeg_2000"})
 
 _AUTH_ERRORS = (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError)
+# FFmpeg's RTSP demuxer reports a server that accepts and never answers as invalid data once
+# the open timeout has run out: after this share of the timeout, it is a timeout.
+SILENT_SHARE = 0.8
 _NOT_VIDEO_ERRORS = (
     av.error.InvalidDataError,
     av.error.DemuxerNotFoundError,
@@ -66,24 +84,41 @@ def local_path(url: str) -> str:
     return url[7:] if url.lower().startswith("file://") else url
 
 
-def classify_error(err: BaseException, url: str) -> SourceError:
-    """Map a PyAV/FFmpeg exception to SourceUnavailable, AuthFailed or NotVideo.
+def stream_address(source: Source) -> StreamAddress:
+    """Return a source as an address: a URL's credentials are split out at once."""
+    return source if isinstance(source, StreamAddress) else StreamAddress.parse(source)
 
-    FFmpeg puts the URL (credentials included) in its messages, so only its strerror is kept.
+
+def classify_error(
+    err: BaseException, source: Source, *, waited_s: float = 0.0, timeout_s: float | None = None
+) -> SourceError:
+    """Map a PyAV/FFmpeg exception to a SourceError of its own kind.
+
+    Refused login: AuthFailed (invalid_auth); nothing at that path or no such file:
+    StreamNotFound (not_found); no answer in time: SourceTimeout (timeout); refused or
+    unreachable: SourceUnavailable (cannot_connect); no decodable video: NotVideo (not_video).
+    FFmpeg puts the URL it was given in its messages, so only its strerror is kept, redacted;
+    the URL shown is the address's credential-free one.
     """
     if isinstance(err, SourceError):
         return err
-    safe_url = redact_url(url)
+    safe_url = stream_address(source).display
+    live = is_live_url(safe_url)
     detail = redact_text(getattr(err, "strerror", None) or str(err) or type(err).__name__)
+    silent = live and timeout_s is not None and waited_s >= SILENT_SHARE * timeout_s
     error_type: type[SourceError]
     if isinstance(err, _AUTH_ERRORS):
         error_type, reason = AuthFailed, f"access refused ({detail})"
+    elif isinstance(err, av.error.HTTPNotFoundError):
+        error_type, reason = StreamNotFound, "nothing at this path (404 not found)"
+    elif isinstance(err, av.error.FileNotFoundError):
+        error_type, reason = StreamNotFound, "no such file"
+    elif isinstance(err, av.error.ExitError) or (
+        silent and isinstance(err, av.error.InvalidDataError)
+    ):
+        error_type, reason = SourceTimeout, f"no answer within {waited_s:.0f} s"
     elif isinstance(err, _NOT_VIDEO_ERRORS):
         error_type, reason = NotVideo, f"not a readable video ({detail})"
-    elif isinstance(err, av.error.ExitError):
-        error_type, reason = SourceUnavailable, "timed out"
-    elif isinstance(err, av.error.FileNotFoundError):
-        error_type, reason = SourceUnavailable, "no such file"
     elif isinstance(err, av.error.ConnectionRefusedError):
         error_type, reason = SourceUnavailable, "connection refused"
     else:
@@ -105,23 +140,36 @@ class AvDecoder:
     """One opened input: its video stream, decoded frame by frame.
 
     Reads wake up every `poll_s` without data so that callers can stop, and give up after
-    `read_timeout_s` of silence. Packets that fail to decode are counted and skipped.
+    `read_timeout_s` of silence. Packets that fail to decode are counted and skipped. Frames
+    FFmpeg flags as corrupt (concealed errors) are skipped, and so are the frames predicted
+    from them, until the next clean keyframe: a smeared picture must reach no detector, no
+    camera-health check and no zone drawing.
     """
 
     def __init__(
-        self, container: InputContainer, stream: VideoStream, url: str, read_timeout_s: float
+        self,
+        container: InputContainer,
+        stream: VideoStream,
+        address: StreamAddress,
+        read_timeout_s: float,
     ) -> None:
         self._container = container
         self._stream = stream
-        self._url = url
+        self._address = address
+        self._safe_url = address.display
         self._read_timeout_s = read_timeout_s
         self.decode_errors = 0
+        self.skipped_frames = 0
+        """Corrupt frames, and the frames after them until a clean keyframe, not yielded."""
         self.last_packet_at = time.monotonic()
+        self._resync = False
+        self._since_key: int | None = None
+        self._gop: int | None = None
 
     @classmethod
     def open(
         cls,
-        url: str,
+        source: Source,
         *,
         transport: Transport = "tcp",
         open_timeout_s: float = 10.0,
@@ -129,29 +177,38 @@ class AvDecoder:
         poll_s: float = POLL_S,
         threads: int = 1,
     ) -> Self:
-        """Open the URL or file and select its first video stream; raise a SourceError."""
-        live = is_live_url(url)
-        target = url if live else local_path(url)
+        """Open the URL or file and select its first video stream; raise a SourceError.
+
+        The URL with its credentials is composed here, for av.open alone: every message,
+        log line and error uses the address's credential-free form.
+        """
+        address = stream_address(source)
+        live = is_live_url(address.url)
+        target = address.authenticated() if live else local_path(address.url)
         read_poll_s = min(poll_s, read_timeout_s) if live else read_timeout_s
+        started = time.monotonic()
         try:
             container = av.open(
                 target,
                 mode="r",
-                options=_open_options(url, transport),
+                options=_open_options(address.url, transport),
                 timeout=(open_timeout_s, read_poll_s),
             )
         except Exception as err:
-            raise classify_error(err, url) from None
+            waited_s = time.monotonic() - started
+            raise classify_error(
+                err, address, waited_s=waited_s, timeout_s=open_timeout_s
+            ) from None
         if not container.streams.video:
             container.close()
-            safe_url = redact_url(url)
+            safe_url = address.display
             raise NotVideo(
                 f"{safe_url}: no video stream", {"url": safe_url, "reason": "no video stream"}
             )
         stream = container.streams.video[0]
         stream.thread_type = "FRAME" if threads > 1 else "SLICE"
         stream.thread_count = max(1, threads)
-        return cls(container, stream, url, read_timeout_s)
+        return cls(container, stream, address, read_timeout_s)
 
     def __enter__(self) -> Self:
         return self
@@ -169,7 +226,7 @@ class AvDecoder:
         try:
             self._container.close()
         except Exception as err:  # closing a broken stream must not raise
-            _LOGGER.debug("closing %s failed: %s", redact_url(self._url), redact_text(str(err)))
+            _LOGGER.debug("closing %s failed: %s", self._safe_url, redact_text(str(err)))
 
     @property
     def codec(self) -> str:
@@ -212,7 +269,7 @@ class AvDecoder:
             try:
                 for packet in self._container.demux(self._stream):
                     self.last_packet_at = time.monotonic()
-                    decoded = self._decode(packet)
+                    decoded = [frame for frame in self._decode(packet) if self._clean(frame)]
                     if not decoded:
                         yield None
                     yield from decoded
@@ -223,7 +280,7 @@ class AvDecoder:
                     raise self._error(f"no data for {silent_s:.0f} s") from None
                 yield None
             except av.error.FFmpegError as err:
-                raise classify_error(err, self._url) from None
+                raise classify_error(err, self._address) from None
 
     def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
         try:
@@ -234,31 +291,72 @@ class AvDecoder:
             if self.decode_errors <= 3:
                 _LOGGER.debug(
                     "%s: skipped undecodable packet: %s",
-                    redact_url(self._url),
+                    self._safe_url,
                     redact_text(err.strerror or ""),
                 )
             return []
 
-    def _error(self, reason: str) -> SourceUnavailable:
-        safe_url = redact_url(self._url)
-        return SourceUnavailable(f"{safe_url}: {reason}", {"url": safe_url, "reason": reason})
+    def _clean(self, frame: av.VideoFrame) -> bool:
+        """Return whether to yield a frame: not corrupt, and not predicted from a corrupt one."""
+        if frame.key_frame:
+            if self._since_key is not None:
+                self._gop = self._since_key + 1
+            self._since_key = 0
+        elif self._since_key is not None:
+            self._since_key += 1
+        if frame.is_corrupt:
+            # Without any keyframe seen (intra refresh), there is no keyframe to wait for.
+            self._resync = self._since_key is not None
+            self._skip("corrupt frame (FFmpeg concealed decoding errors)")
+            return False
+        if self._resync:
+            limit = max(2 * (self._gop or 0), RESYNC_MIN_FRAMES)
+            if not frame.key_frame and (self._since_key or 0) < limit:
+                self._skip("frame predicted from a corrupt one")
+                return False
+            self._resync = False
+        return True
+
+    def _skip(self, why: str) -> None:
+        self.skipped_frames += 1
+        if self.skipped_frames <= 3:
+            _LOGGER.debug("%s: skipped a %s", self._safe_url, why)
+
+    def _error(self, reason: str) -> SourceTimeout:
+        safe_url = self._safe_url
+        return SourceTimeout(f"{safe_url}: {reason}", {"url": safe_url, "reason": reason})
 
 
 def first_frame(
-    url: str, *, timeout_s: float, transport: Transport = "tcp"
+    source: Source, *, timeout_s: float, transport: Transport = "tcp"
 ) -> tuple[av.VideoFrame, AvDecoder]:
-    """Open the URL and return its first decodable frame with the open decoder."""
-    deadline = time.monotonic() + timeout_s
+    """Open the source and return its first clean keyframe with the open decoder.
+
+    Corrupt frames are never returned (AvDecoder skips them). A clean frame that is not a
+    keyframe is returned only after half the timeout without any keyframe (intra refresh).
+    """
+    address = stream_address(source)
+    started = time.monotonic()
+    deadline = started + timeout_s
+    settle = started + KEYFRAME_WAIT_SHARE * timeout_s
     decoder = AvDecoder.open(
-        url, transport=transport, open_timeout_s=timeout_s, read_timeout_s=timeout_s
+        address, transport=transport, open_timeout_s=timeout_s, read_timeout_s=timeout_s
     )
     try:
+        fallback: av.VideoFrame | None = None
         for count, frame in enumerate(decoder.frames()):
-            if frame is not None:
+            if frame is not None and frame.key_frame:
                 return frame, decoder
-            if time.monotonic() > deadline or count > PROBE_FRAMES_MAX:
+            fallback = fallback or frame
+            now = time.monotonic()
+            if fallback is not None and (now > settle or count > PROBE_FRAMES_MAX // 2):
+                return fallback, decoder
+            if now > deadline or count > PROBE_FRAMES_MAX:
                 break
-        safe_url = redact_url(url)
+        safe_url = address.display
+        if is_live_url(address.url) and time.monotonic() > deadline:
+            reason = f"no decodable frame within {timeout_s:g} s"
+            raise SourceTimeout(f"{safe_url}: {reason}", {"url": safe_url, "reason": reason})
         raise NotVideo(
             f"{safe_url}: no decodable video frame",
             {"url": safe_url, "reason": "no decodable video frame"},
@@ -268,9 +366,9 @@ def first_frame(
         raise
 
 
-def probe(url: str, *, timeout_s: float = 10.0, transport: Transport = "tcp") -> ProbeResult:
+def probe(source: Source, *, timeout_s: float = 10.0, transport: Transport = "tcp") -> ProbeResult:
     """Open the source, decode one frame and describe it; raise a SourceError on failure."""
-    frame, decoder = first_frame(url, timeout_s=timeout_s, transport=transport)
+    frame, decoder = first_frame(source, timeout_s=timeout_s, transport=transport)
     with decoder:
         return ProbeResult(
             width=frame.width, height=frame.height, fps=decoder.nominal_fps, codec=decoder.codec
@@ -278,13 +376,13 @@ def probe(url: str, *, timeout_s: float = 10.0, transport: Transport = "tcp") ->
 
 
 def grab_frame(
-    url: str,
+    source: Source,
     *,
     timeout_s: float = 10.0,
     max_width: int | None = None,
     transport: Transport = "tcp",
 ) -> RGBImage:
     """Return one RGB frame from the source, downscaled to max_width if wider."""
-    frame, decoder = first_frame(url, timeout_s=timeout_s, transport=transport)
+    frame, decoder = first_frame(source, timeout_s=timeout_s, transport=transport)
     with decoder:
         return to_rgb(frame, fit_size(frame.width, frame.height, max_width))

@@ -17,7 +17,7 @@ from typing import BinaryIO
 import urllib.error
 import urllib.request
 
-from vigil_core.errors import ModelChecksumMismatch, ModelMissing
+from vigil_core.errors import ModelChecksumMismatch, ModelMissing, ModelsDirInvalid
 
 from .registry import ModelRegistry, ModelSpec, default_registry
 
@@ -56,6 +56,12 @@ def resolve_model(
     the registry's pinned URL into the user cache.
     """
     spec = (registry or default_registry()).get(name)
+    folder = Path(models_dir).expanduser() if models_dir is not None else None
+    if folder is not None and folder.exists() and not folder.is_dir():
+        # Otherwise the search would silently go on to the other places.
+        raise ModelsDirInvalid(
+            f"models_dir {models_dir} is not a folder", {"models_dir": str(models_dir)}
+        )
     places = search_places(spec, path=path, models_dir=models_dir)
     for place in places:
         if place.path.is_file():

@@ -1,8 +1,16 @@
-"""The access log: an append-only, hash-chained record of who looked at or changed what, and why.
+"""The access log: an append-only, keyed chain of who looked at or changed what, and why.
 
-One JSON object per line. Each entry holds the SHA-256 of the previous one (`prev`) and its own
-(`hash`, over the canonical JSON of every other field), so changing, removing or reordering a
-line breaks the chain at that line, and anyone can check it with the entries alone.
+One JSON object per line. Each entry holds the `hash` of the previous one (`prev`) and its own:
+HMAC-SHA256, with the log's secret key, of the canonical JSON of every other field. Changing,
+removing or reordering a line breaks the chain at that line, and without the key nobody can
+write a line that verifies (a plain hash could be recomputed by anyone after an edit).
+
+Lines removed at the end leave a chain that is still whole, so the log's *head* — how many
+entries were ever written and the last one's hash, signed with the key — is also written to a
+separate file after each append (atomically, after the line itself). Verification checks that
+the log still reaches that head, and returns it so that an operator can keep a copy elsewhere
+(`Verification.witness`, checked again with `verify(witness=...)`): whoever holds the key can
+rewrite the log and its head together, and only a copy kept away from both shows it.
 
 The log has a retention too, so old entries must go without breaking verification. A purge
 rewrites the file as an *anchor* line — the sequence number and hash of the last entry removed,
@@ -33,6 +41,7 @@ import tempfile
 import threading
 from typing import Any
 
+from vigil_core.store.files import load_or_create_secret, write_atomically
 from vigil_protocol.privacy import Artefact
 
 try:
@@ -41,8 +50,13 @@ except ImportError:  # pragma: no cover - Windows: threads only
     fcntl = None  # type: ignore[assignment]
 
 GENESIS = "0" * 64
-FORMAT = "vigil-access-log/1"
+FORMAT = "vigil-access-log/2"
+HEAD_FORMAT = "vigil-access-log-head/1"
 KEY_BYTES = 32
+HASH_RULE = (
+    "hex HMAC-SHA256, with the log's key, of the canonical JSON (sorted keys, no spaces, UTF-8) "
+    "of every field but 'hash'; 'prev' is the previous entry's hash (or the anchor's)"
+)
 
 type Json = str | int | float | bool | list[Json] | dict[str, Json] | None
 
@@ -100,19 +114,30 @@ class Verification:
     """1-based line of the first bad entry."""
     reason: str = ""
     head: str = GENESIS
-    """Hash of the last valid entry: write it down elsewhere to witness the log's state."""
+    """Hash of the last valid entry: write it down elsewhere, with `count`, as a witness."""
     anchor: Mapping[str, Json] | None = None
     anchor_signature_checked: bool = False
+    count: int = 0
+    """Entries ever written (purged ones included): the next entry's sequence number."""
+    anchored: bool = False
+    """The head file exists, is signed with the key and the log reaches it."""
+
+    @property
+    def witness(self) -> dict[str, Json]:
+        """Return the head to keep elsewhere and pass back to `AccessLog.verify` later."""
+        return {"count": self.count, "hash": self.head}
 
     def as_dict(self) -> dict[str, Json]:
         """Return the JSON form."""
         return {
             "ok": self.ok,
             "entries": self.entries,
+            "count": self.count,
             "first_broken": self.first_broken,
             "line": self.line,
             "reason": self.reason,
             "head": self.head,
+            "anchored": self.anchored,
             "anchor": dict(self.anchor) if self.anchor is not None else None,
             "anchor_signature_checked": self.anchor_signature_checked,
         }
@@ -132,9 +157,10 @@ def canonical(data: Mapping[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def entry_hash(entry: Mapping[str, Any]) -> str:
-    """Return the SHA-256 of an entry's fields other than `hash`."""
-    return hashlib.sha256(canonical({k: v for k, v in entry.items() if k != "hash"})).hexdigest()
+def entry_hash(entry: Mapping[str, Any], key: bytes) -> str:
+    """Return the HMAC-SHA256, with the log's key, of an entry's fields other than `hash`."""
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return hmac.new(key, canonical(body), hashlib.sha256).hexdigest()
 
 
 def _sign(key: bytes, anchor: Mapping[str, Any]) -> str:
@@ -143,17 +169,17 @@ def _sign(key: bytes, anchor: Mapping[str, Any]) -> str:
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """Return the log's secret key from `path`, creating it (mode 0600) the first time."""
+    """Return the log's secret key from `path`, creating it (mode 0600) the first time.
+
+    The file is written whole before it gets its name (store/files.py): a crash while creating
+    it leaves no empty key behind, and an empty one left by an older version is replaced.
+    """
+    text = load_or_create_secret(
+        path, lambda: secrets.token_bytes(KEY_BYTES).hex().encode(), "access log key"
+    )
     try:
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except FileNotFoundError:
-        key = secrets.token_bytes(KEY_BYTES)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(key.hex())
-        return key
-    except ValueError as err:
+        key = bytes.fromhex(text.decode("ascii").strip())
+    except ValueError as err:  # UnicodeDecodeError included
         raise AccessLogError(f"the access log key in {path.name} is not hexadecimal") from err
     if len(key) < 16:
         raise AccessLogError(f"the access log key in {path.name} is too short")
@@ -166,16 +192,29 @@ def _now() -> datetime:
 
 @dataclass(slots=True)
 class AccessLog:
-    """An append-only, hash-chained JSON-lines log at `path` (thread- and process-safe)."""
+    """An append-only, keyed-chain JSON-lines log at `path` (thread- and process-safe)."""
 
     path: Path
-    key: bytes | None = None
-    """Signs the purge anchors; without it anchors can be written but not checked."""
+    key: bytes = field(repr=False)
+    """Keys every entry's hash, and signs the head and the purge anchors."""
     clock: Callable[[], datetime] = field(default=_now, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     artefact = Artefact.ACCESS_LOG
     name = "access_log"
+
+    def __post_init__(self) -> None:
+        if len(self.key) < 16:
+            raise AccessLogError("the access log key is too short")
+
+    @property
+    def head_path(self) -> Path:
+        """Return the file that records the log's head (beside the log)."""
+        return self.path.with_name(f"{self.path.stem}.head.json")
+
+    def entry_hash(self, entry: Mapping[str, Any]) -> str:
+        """Return an entry's keyed hash."""
+        return entry_hash(entry, self.key)
 
     # Writing -----------------------------------------------------------------------------
 
@@ -211,7 +250,7 @@ class AccessLog:
             "details": details,
             "prev": prev,
         }
-        entry["hash"] = entry_hash(entry)
+        entry["hash"] = self.entry_hash(entry)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -219,7 +258,36 @@ class AccessLog:
             os.fsync(fd)
         finally:
             os.close(fd)
+        # After the line: a crash in between leaves the head one entry behind, which
+        # verification accepts (that entry carries a valid keyed hash), never ahead.
+        self._write_head(seq + 1, str(entry["hash"]))
         return entry
+
+    def _write_head(self, count: int, last: str) -> None:
+        head: dict[str, Json] = {
+            "format": HEAD_FORMAT,
+            "count": count,
+            "hash": last,
+            "at": self.clock().astimezone(UTC).isoformat(),
+        }
+        head["signature"] = _sign(self.key, head)
+        write_atomically(self.head_path, canonical(head) + b"\n")
+
+    def read_head(self) -> dict[str, Any] | None:
+        """Return the head file's content (None when there is none); AccessLogError if damaged."""
+        try:
+            head = json.loads(self.head_path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as err:
+            raise AccessLogError("the head file cannot be read") from err
+        if not isinstance(head, dict) or set(head) != _HEAD_KEYS:
+            raise AccessLogError("the head file cannot be read")
+        if not hmac.compare_digest(str(head["signature"]), _sign(self.key, head)):
+            raise AccessLogError("the head file does not match its signature")
+        if not isinstance(head["count"], int) or head["count"] < 0:
+            raise AccessLogError("the head file cannot be read")
+        return head
 
     def _tail(self) -> tuple[int, str]:
         """Return the next sequence number and the hash the next entry chains to."""
@@ -289,20 +357,27 @@ class AccessLog:
                 if line.strip():
                     yield number, line.rstrip("\n")
 
-    def verify(self) -> Verification:
-        """Check every entry's hash, its link to the previous one and the purge anchor."""
-        with self._lock:
-            return self._verify()
+    def verify(self, witness: Mapping[str, Any] | None = None) -> Verification:
+        """Check the chain, the purge anchor and that the log still reaches its head.
 
-    def _verify(self) -> Verification:
+        Every entry's keyed hash and link to the previous one are checked; the log must reach
+        the head file's count and hash, and `witness` (a head kept elsewhere) when given.
+        """
+        with self._lock:
+            return self._verify(witness)
+
+    def _verify(self, witness: Mapping[str, Any] | None = None) -> Verification:
         expected_seq, prev = 0, GENESIS
         anchor: dict[str, Any] | None = None
         signed = False
         count = 0
         purges: list[dict[str, Any]] = []
+        hashes: dict[int, str] = {}
 
-        def broken(line: int, reason: str) -> Verification:
-            return Verification(False, count, expected_seq, line, reason, prev, anchor, signed)
+        def broken(line: int | None, reason: str) -> Verification:
+            return Verification(
+                False, count, expected_seq, line, reason, prev, anchor, signed, expected_seq
+            )
 
         for number, line in self._lines():
             try:
@@ -317,24 +392,37 @@ class AccessLog:
                 anchor = record["anchor"]
                 if not isinstance(anchor, dict) or not _anchor_ok(anchor):
                     return broken(number, "malformed anchor")
-                if self.key is not None:
-                    if not hmac.compare_digest(str(anchor["signature"]), _sign(self.key, anchor)):
-                        return broken(number, "anchor signature does not match")
-                    signed = True
+                if not hmac.compare_digest(str(anchor["signature"]), _sign(self.key, anchor)):
+                    return broken(number, "anchor signature does not match")
+                signed = True
                 expected_seq, prev = int(anchor["seq"]) + 1, str(anchor["hash"])
+                hashes[int(anchor["seq"])] = prev
                 continue
-            problem = _entry_problem(record, expected_seq, prev)
+            problem = _entry_problem(record, expected_seq, prev, self.key)
             if problem:
                 return broken(number, problem)
             if record["action"] == AccessAction.PURGE.value:
                 purges.append(record)
             count += 1
             expected_seq, prev = record["seq"] + 1, record["hash"]
+            hashes[expected_seq - 1] = prev
         if anchor is not None and not any(_confirms(entry, anchor) for entry in purges):
             return Verification(
                 False, count, None, 1, "no purge entry confirms the anchor", prev, anchor, signed
             )
-        return Verification(True, count, None, None, "", prev, anchor, signed)
+        try:
+            head = self.read_head()
+        except AccessLogError as err:
+            return broken(None, str(err))
+        if head is None and expected_seq > 0:
+            return broken(None, "the head file is missing: entries may have been removed")
+        for reached in (head, witness):
+            problem = _head_problem(reached, expected_seq, hashes)
+            if problem:
+                return broken(None, problem)
+        return Verification(
+            True, count, None, None, "", prev, anchor, signed, expected_seq, head is not None
+        )
 
     # Retention ---------------------------------------------------------------------------
 
@@ -398,9 +486,9 @@ class AccessLog:
         document = {
             "format": FORMAT,
             "exported_at": self.clock().astimezone(UTC).isoformat(),
-            "hash_rule": "sha256 of the canonical JSON (sorted keys, no spaces, UTF-8) of "
-            "every field but 'hash'; 'prev' is the previous entry's hash (or the anchor's)",
+            "hash_rule": HASH_RULE,
             "verification": check.as_dict(),
+            "head": check.witness,
             "anchor": anchor,
             "entries": entries,
         }
@@ -409,13 +497,18 @@ class AccessLog:
         return ExportResult(destination, len(entries), check)
 
 
-def verify_entries(entries: list[Mapping[str, Any]], start_prev: str = GENESIS) -> int | None:
-    """Return the index of the first entry of an exported list that breaks the chain, or None."""
+def verify_entries(
+    entries: list[Mapping[str, Any]], key: bytes, start_prev: str = GENESIS
+) -> int | None:
+    """Return the index of the first entry of an exported list that breaks the chain, or None.
+
+    Checking the keyed hashes needs the log's key.
+    """
     if not entries:
         return None
     expected_seq, prev = int(entries[0].get("seq", 0)), start_prev
     for index, entry in enumerate(entries):
-        if _entry_problem(entry, expected_seq, prev):
+        if _entry_problem(entry, expected_seq, prev, key):
             return index
         expected_seq, prev = int(entry["seq"]) + 1, str(entry["hash"])
     return None
@@ -425,17 +518,39 @@ _ENTRY_KEYS = frozenset(
     {"seq", "at", "actor", "action", "target", "reason", "details", "prev", "hash"}
 )
 _ANCHOR_KEYS = frozenset({"seq", "hash", "purged", "before", "at", "signature"})
+_HEAD_KEYS = frozenset({"format", "count", "hash", "at", "signature"})
 
 
-def _entry_problem(record: Mapping[str, Any], expected_seq: int, prev: str) -> str:
+def _entry_problem(record: Mapping[str, Any], expected_seq: int, prev: str, key: bytes) -> str:
     if set(record) != _ENTRY_KEYS:
         return "unexpected or missing fields"
     if record["seq"] != expected_seq:
         return f"sequence number {record['seq']} where {expected_seq} was expected"
     if record["prev"] != prev:
         return "not chained to the previous entry"
-    if record["hash"] != entry_hash(record):
+    if not hmac.compare_digest(str(record["hash"]), entry_hash(record, key)):
         return "content does not match its hash"
+    return ""
+
+
+def _head_problem(head: Mapping[str, Any] | None, reached: int, hashes: Mapping[int, str]) -> str:
+    """Return why the log does not reach a recorded head (`reached`: entries ever written)."""
+    if head is None:
+        return ""
+    try:
+        count, last = int(head["count"]), str(head["hash"])
+    except (KeyError, TypeError, ValueError):
+        return "the head to check against cannot be read"
+    if count > reached:
+        if reached == 0:
+            return f"the log holds no entry but its head records {count}: all removed from its end"
+        return (
+            f"the log ends at entry {reached - 1} but its head records {count} entries: "
+            f"{count - reached} removed from its end"
+        )
+    # An entry older than the last purge is gone for good; any other must be the one recorded.
+    if count > 0 and count - 1 in hashes and hashes[count - 1] != last:
+        return f"entry {count - 1} is not the one the head records"
     return ""
 
 

@@ -5,6 +5,19 @@ from __future__ import annotations
 from vigil_core.config import CameraSpec
 from vigil_core.store.counters import CounterStore
 
+# Each family registers its rule on import. Imported here, when Vigil itself is imported (Home
+# Assistant does that off its event loop), not at the first build: the engine builds a camera's
+# rules on the loop, where listing this folder and importing modules would block it.
+from . import (  # noqa: F401 - imported for their registrations
+    background,
+    crowd,
+    fast_move,
+    line_crossing,
+    loitering,
+    object_left,
+    route,
+    wrong_way,
+)
 from .base import Rule, RuleContext
 from .registry import RuleSetup, build_rule, register_rule
 from .zone import ZonePresenceRule

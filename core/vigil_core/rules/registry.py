@@ -1,16 +1,14 @@
 """The rule registry: each rule module registers the spec type it builds a rule from.
 
 `build_rules` finds a camera's rules here by the type of each spec, so adding a rule family
-is one new module in this package (plus its spec in `config.py`): the package's modules are
-imported once, the first time a rule is built, and each registers itself on import.
+is one new module in this package (plus its spec in `config.py`, and its name in the package's
+`__init__`, which imports every family when Vigil is imported; each registers itself then).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-import importlib
-import pkgutil
 from typing import Any
 
 from vigil_core.config import CameraSpec, ZoneSpec
@@ -24,7 +22,6 @@ from .base import Rule
 type RuleFactory = Callable[[Any, RuleSetup], Rule]
 
 _FACTORIES: dict[type, RuleFactory] = {}
-_loaded = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,24 +66,8 @@ def register_rule[F: RuleFactory](spec_type: type) -> Callable[[F], F]:
     return decorate
 
 
-def _load_modules() -> None:
-    global _loaded  # noqa: PLW0603 - imported once per process, on first use
-    if _loaded:
-        return
-    for module in pkgutil.iter_modules(_package_path()):
-        importlib.import_module(f"{__package__}.{module.name}")
-    _loaded = True
-
-
-def _package_path() -> list[str]:
-    from . import __path__ as path  # noqa: PLC0415
-
-    return list(path)
-
-
 def build_rule(spec: Any, setup: RuleSetup) -> Rule:
     """Return the rule a spec describes."""
-    _load_modules()
     factory = _FACTORIES.get(type(spec))
     if factory is None:
         raise ConfigInvalid(f"no rule is registered for {type(spec).__name__}")
@@ -95,5 +76,4 @@ def build_rule(spec: Any, setup: RuleSetup) -> Rule:
 
 def registered_spec_types() -> list[type]:
     """Return every spec type a rule is registered for."""
-    _load_modules()
     return list(_FACTORIES)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import json
 import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import ValidationError
@@ -32,6 +32,7 @@ from vigil_core.privacy.purposes import Allowance
 from vigil_core.privacy.summary import LogStatus, ProcessingSummary, Recipient, Texts
 from vigil_core.sources.frigate import FrigateCamera, fetch_frigate
 from vigil_core.sources.onvif import fetch_onvif_device, pick_analysis_profile
+from vigil_core.sources.redact import StreamAddress
 from vigil_core.sources.ws_discovery import discover_onvif_cameras
 import vigil_protocol as vp
 from vigil_protocol.privacy import DeploymentContext, DetectorKind
@@ -129,7 +130,11 @@ async def _subscribe(_r: vp.Subscribe, _server: VigilServer, session: Session) -
 
 
 def stream_url(url: str, username: str | None, password: str | None) -> str:
-    """Return the URL to open: credentials put into its authority (never logged)."""
+    """Return the URL to open: the credentials given apart joined to it (never logged).
+
+    Parsed the way a camera's source is (`StreamAddress`), so a password holding ``#``, ``/`` or
+    ``?`` given apart, or percent-encoded in the URL, opens the same stream as at run time.
+    """
     parts = urlsplit(url.strip())
     try:
         parts.port  # noqa: B018 - raises ValueError for a port out of range
@@ -137,13 +142,13 @@ def stream_url(url: str, username: str | None, password: str | None) -> str:
         raise BadUrl("the URL's port is not a number from 1 to 65535") from None
     if parts.scheme.lower() not in STREAM_SCHEMES or not parts.hostname:
         raise BadUrl("a stream URL needs rtsp(s)://, rtmp:// or http(s):// and a host")
-    if not username:
-        return url.strip()
-    host = parts.netloc.rpartition("@")[2]
-    userinfo = quote(username, safe="")
-    if password:
-        userinfo += ":" + quote(password, safe="")
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+    try:
+        address = StreamAddress.parse(
+            url, username=username or None, password=password or None, strict=True
+        )
+    except ValueError as err:
+        raise BadUrl(str(err)) from None
+    return address.authenticated()
 
 
 @handles(vp.ProbeStream)

@@ -22,7 +22,7 @@ from vigil_core.types import Frame
 
 from .base import FrameCallback, SourceStats, StateCallback
 from .reachability import Cancelled, wait_reachable
-from .redact import redact_text, redact_url
+from .redact import StreamAddress, redact_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -75,18 +75,22 @@ class AvSource:
         self.costs = costs or StageCosts()
         """CPU time of decoding, conversion and hand-off, charged on the worker thread."""
         self._live = not spec.is_file
-        self._url = spec.url if self._live else str(spec.path)
-        self._safe_url = redact_url(spec.url)
+        # The credentials stay apart from the URL: the decoder composes them only to open.
+        self._address = spec.address if self._live else StreamAddress(str(spec.path))
+        self._safe_url = spec.display_url
         self._threads = spec.decode_threads or 1
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._state = SourceState.OFFLINE
+        self._outage = False
+        """Between the first failure of an outage and the next frame."""
         self._reset_counters()
 
     def _reset_counters(self) -> None:
         self._decoded = 0
         self._delivered = 0
         self._decode_errors = 0
+        self._skipped = 0
         self._reconnects = 0
         self._last_frame_at: float | None = None
         self._decoder: AvDecoder | None = None
@@ -118,6 +122,7 @@ class AvSource:
             frames_decoded=self._decoded,
             frames_delivered=self._delivered,
             decode_errors=self._decode_errors + (decoder.decode_errors if decoder else 0),
+            frames_skipped=self._skipped + (decoder.skipped_frames if decoder else 0),
             reconnects=self._reconnects,
             last_frame_at=self._last_frame_at,
             input_fps=self._meter.fps,
@@ -128,6 +133,7 @@ class AvSource:
         if self._thread is not None and self._thread.is_alive():
             raise RuntimeError(f"source of {self._camera_id} is already running")
         self._stop_event.clear()
+        self._outage = False
         self._reset_counters()
         self._thread = threading.Thread(
             target=self._run, name=f"vigil-source-{self._camera_id}", daemon=True
@@ -163,7 +169,7 @@ class AvSource:
 
     def _open(self) -> AvDecoder:
         return AvDecoder.open(
-            self._url,
+            self._address,
             transport=self._spec.transport,
             open_timeout_s=self._spec.open_timeout_s,
             read_timeout_s=self._spec.read_timeout_s,
@@ -213,7 +219,7 @@ class AvSource:
             self._online_since = None
             try:
                 wait_reachable(
-                    self._url, timeout_s=self._spec.open_timeout_s, cancel=self._stop_event
+                    self._address.url, timeout_s=self._spec.open_timeout_s, cancel=self._stop_event
                 )
                 decoder = self._open()
             except Cancelled:
@@ -292,6 +298,7 @@ class AvSource:
 
     def _end_session(self, decoder: AvDecoder) -> None:
         self._decode_errors += decoder.decode_errors
+        self._skipped += decoder.skipped_frames
         self._decoder = None
 
     def _handle_frame(self, frame: av.VideoFrame, laps: Laps) -> None:
@@ -387,9 +394,14 @@ class AvSource:
             return
         self._state = state
         reason = redact_text(reason)
-        quiet = state not in (SourceState.OFFLINE, SourceState.STALLED)
-        level = logging.DEBUG if quiet else logging.INFO
-        _LOGGER.log(level, "%s (%s): %s, %s", self._camera_id, self._safe_url, state.value, reason)
+        _LOGGER.log(
+            self._log_level(state),
+            "%s (%s): %s, %s",
+            self._camera_id,
+            self._safe_url,
+            state.value,
+            reason,
+        )
         event = SourceStateEvent(
             camera_id=self._camera_id,
             state=state,
@@ -403,6 +415,22 @@ class AvSource:
             self._on_state(event)
         except Exception:
             self._callback_failed("on_state")
+
+    def _log_level(self, state: SourceState) -> int:
+        """Return INFO for the first failure of an outage and for its end, DEBUG otherwise.
+
+        Each reconnection attempt goes through CONNECTING and OFFLINE again: one INFO line per
+        attempt would fill the log during a long outage and say nothing new.
+        """
+        if state in (SourceState.OFFLINE, SourceState.STALLED):
+            if self._outage:
+                return logging.DEBUG
+            self._outage = True
+            return logging.INFO
+        if state is SourceState.ONLINE and self._outage:
+            self._outage = False
+            return logging.INFO
+        return logging.DEBUG
 
     def _callback_failed(self, name: str) -> None:
         self._callback_errors += 1

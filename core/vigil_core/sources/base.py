@@ -25,6 +25,8 @@ class SourceStats:
     """Frames sampled at the analysis rate and passed to on_frame."""
     decode_errors: int = 0
     """Packets that failed to decode and were skipped."""
+    frames_skipped: int = 0
+    """Frames FFmpeg flagged corrupt, and those predicted from them, that were not delivered."""
     reconnects: int = 0
     last_frame_at: float | None = None
     """`time.monotonic()` of the last decoded frame."""

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 import json
 import logging
+import math
 import re
 from types import MappingProxyType
 from typing import Any, Final
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from yarl import URL
 
-from vigil_core.errors import AuthFailed, SourceUnavailable
+from vigil_core.errors import AuthFailed, FrigateConfigInvalid, SourceUnavailable
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ _VERSION: Final = re.compile(r"\d+\.\d+(\.\d+)?\S{0,40}")
 _GO2RTC_RTSP_PORT: Final = 8554
 _LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 _AUTH_STATUSES: Final = frozenset({401, 403})
+_MAX_PIXELS: Final = 100_000
+"""Largest detect width or height read (8K is 7680)."""
+_MAX_FPS: Final = 1000.0
 
 type Polygon = tuple[tuple[float, float], ...]
 
@@ -70,6 +74,12 @@ class FrigateServer:
     cameras: tuple[FrigateCamera, ...]
     topic_prefix: str = "frigate"
     """The MQTT topic prefix Frigate publishes under (``mqtt.topic_prefix``)."""
+    skipped: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    """Cameras left out because their section cannot be read, with the reason."""
+
+
+class MalformedCamera(ValueError):
+    """A camera's section of ``/api/config`` holds a field of a shape Frigate never writes."""
 
 
 async def fetch_frigate(
@@ -104,10 +114,29 @@ async def fetch_frigate(
     finally:
         if session is None:
             await api.session.close()
+    return frigate_server(version, config, host=base.host or "", where=api.where)
+
+
+def frigate_server(
+    version: str, config: Mapping[str, Any], *, host: str, where: str
+) -> FrigateServer:
+    """Read a ``/api/config`` answer (parsed JSON); restreams point at ``host``.
+
+    A camera whose section holds a field of the wrong shape is left out (named in
+    `FrigateServer.skipped`); FrigateConfigInvalid when no camera at all can be read.
+    """
+    cameras, skipped = _cameras(config, host)
+    if skipped and not cameras:
+        name, reason = next(iter(skipped.items()))
+        raise FrigateConfigInvalid(
+            f"Frigate at {where} sent a /api/config Vigil cannot read: camera {name}: {reason}",
+            {"url": where, "camera": name, "reason": reason},
+        )
     return FrigateServer(
         version=version,
-        cameras=_cameras(config, base.host or ""),
+        cameras=cameras,
         topic_prefix=str(_mapping(config.get("mqtt")).get("topic_prefix") or "frigate"),
+        skipped=MappingProxyType(skipped),
     )
 
 
@@ -125,6 +154,8 @@ def zone_polygon(coordinates: Any, width: int | None, height: int | None) -> Pol
     else:
         raise ValueError(f"zone coordinates of type {type(coordinates).__name__}")
     values = [float(part) for part in parts]
+    if not all(math.isfinite(value) for value in values):
+        raise ValueError("zone coordinates that are not finite numbers")
     if len(values) < 6 or len(values) % 2:
         raise ValueError("a zone needs at least three x,y points")
     scale_x, scale_y = 1.0, 1.0
@@ -225,16 +256,27 @@ def _base_url(url: str) -> URL:
     return parsed.with_user(None).with_query(None).with_fragment(None).with_path(path or "/")
 
 
-def _cameras(config: Mapping[str, Any], host: str) -> tuple[FrigateCamera, ...]:
-    """Build every camera of a ``/api/config`` answer, restreams pointing at ``host``."""
+def _cameras(
+    config: Mapping[str, Any], host: str
+) -> tuple[tuple[FrigateCamera, ...], dict[str, str]]:
+    """Build every camera of a ``/api/config`` answer, restreams pointing at ``host``.
+
+    Return the cameras, and those left out (a field of the wrong shape) with the reason.
+    """
     go2rtc = _mapping(config.get("go2rtc"))
     streams = frozenset(_mapping(go2rtc.get("streams")))
     port = _rtsp_port(go2rtc)
-    return tuple(
-        _camera(name, camera, streams, host, port)
-        for name, camera in _mapping(config.get("cameras")).items()
-        if isinstance(camera, Mapping)
-    )
+    cameras: list[FrigateCamera] = []
+    skipped: dict[str, str] = {}
+    for name, camera in _mapping(config.get("cameras")).items():
+        if not isinstance(camera, Mapping):
+            continue
+        try:
+            cameras.append(_camera(str(name), camera, streams, host, port))
+        except MalformedCamera as err:
+            _LOGGER.warning("Skipping Frigate camera %s: %s", name, err)
+            skipped[str(name)] = str(err)
+    return tuple(cameras), skipped
 
 
 def _camera(
@@ -242,22 +284,23 @@ def _camera(
 ) -> FrigateCamera:
     """Build one camera from its ``/api/config`` section."""
     detect = _mapping(camera.get("detect"))
-    width, height = _int(detect.get("width")), _int(detect.get("height"))
+    width = _int(detect.get("width"), "detect.width", _MAX_PIXELS)
+    height = _int(detect.get("height"), "detect.height", _MAX_PIXELS)
     detect_stream = _detect_stream(camera, streams, port)
     return FrigateCamera(
         name=name,
         width=width,
         height=height,
-        fps=_float(detect.get("fps")),
+        fps=_number(detect.get("fps"), "detect.fps", _MAX_FPS),
         enabled=bool(camera.get("enabled", True)),
         restream_url=_rtsp_url(host, port, name) if name in streams else None,
         zones=MappingProxyType(_zones(name, camera, width, height)),
-        objects=tuple(str(label) for label in _mapping(camera.get("objects")).get("track") or ()),
+        objects=_labels(_mapping(camera.get("objects")).get("track"), "objects.track"),
         detect_restream_url=_rtsp_url(host, port, detect_stream) if detect_stream else None,
         friendly_name=_name(camera.get("friendly_name")),
         zone_objects=MappingProxyType(
             {
-                zone: tuple(str(label) for label in _mapping(spec).get("objects") or ())
+                zone: _labels(_mapping(spec).get("objects"), f"zones.{zone}.objects")
                 for zone, spec in _mapping(camera.get("zones")).items()
             }
         ),
@@ -293,8 +336,11 @@ def _detect_stream(
     camera: Mapping[str, Any], streams: frozenset[str], port: int | None
 ) -> str | None:
     """Return the go2rtc stream Frigate's detect input reads, if it reads one."""
-    for item in _mapping(camera.get("ffmpeg")).get("inputs") or ():
-        if not isinstance(item, Mapping) or "detect" not in (item.get("roles") or ()):
+    inputs = _mapping(camera.get("ffmpeg")).get("inputs")
+    for index, item in enumerate(_list(inputs, "ffmpeg.inputs")):
+        if not isinstance(item, Mapping):
+            continue
+        if "detect" not in _list(item.get("roles"), f"ffmpeg.inputs.{index}.roles"):
             continue
         try:
             parts = urlsplit(str(item.get("path", "")))
@@ -313,7 +359,10 @@ def _rtsp_port(go2rtc: Mapping[str, Any]) -> int | None:
     if listen is None:
         return _GO2RTC_RTSP_PORT
     port = str(listen).rpartition(":")[2]
-    return int(port) if port.isdigit() else None
+    # ASCII digits only: "²" passes isdigit() but not int().
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) <= 65535:
+        return None
+    return int(port)
 
 
 def _rtsp_url(host: str, port: int | None, stream: str) -> str | None:
@@ -328,22 +377,43 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _number(value: Any) -> float | None:
-    """Return a positive number from the config, None for anything else (bool included)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+def _number(value: Any, where: str, limit: float) -> float | None:
+    """Return a positive number from the config, None when absent or not a number.
+
+    Raise MalformedCamera for a number no Frigate writes: infinite, NaN or above `limit`.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number) or number > limit:
+        raise MalformedCamera(f"{where} is not a usable number ({str(value)[:20]})")
+    return number if number > 0 else None
 
 
-def _int(value: Any) -> int | None:
+def _int(value: Any, where: str, limit: float) -> int | None:
     """Return a positive config number as an int."""
-    number = _number(value)
+    number = _number(value, where, limit)
     return None if number is None else int(number)
 
 
-def _float(value: Any) -> float | None:
-    """Return a positive config number as a float."""
-    return _number(value)
+def _list(value: Any, where: str) -> list[Any]:
+    """Return a config list; empty when absent, MalformedCamera when it is something else."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedCamera(f"{where} is not a list")
+    return value
+
+
+def _labels(value: Any, where: str) -> tuple[str, ...]:
+    """Return a list of object labels (strings)."""
+    labels = _list(value, where)
+    if not all(isinstance(label, str) for label in labels):
+        raise MalformedCamera(f"{where} holds something other than labels")
+    return tuple(labels)
 
 
 def _unit(value: float) -> float:

@@ -33,6 +33,8 @@ import threading
 from typing import Any, Final, Protocol
 
 from vigil_core.config import FrigateMqttSpec
+from vigil_core.errors import MalformedInput
+from vigil_core.log_limit import RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,8 +49,10 @@ type MessageCallback = Callable[[str, bytes], None]
 type Unsubscribe = Callable[[], None]
 
 
-class MalformedPayload(ValueError):
+class MalformedPayload(MalformedInput):
     """A message on a Frigate topic that is not what any Frigate version publishes."""
+
+    translation_key = "malformed_payload"
 
 
 class FrigateEventType(StrEnum):
@@ -135,8 +139,11 @@ def _availability(payload: bytes | str) -> FrigateAvailability:
 def _json(payload: bytes | str) -> Mapping[str, Any]:
     try:
         data = json.loads(payload)
+    except RecursionError:
+        # The parser recurses per nesting level: a deep payload exhausts Python's stack.
+        raise MalformedPayload("JSON nested too deep") from None
     except (ValueError, UnicodeDecodeError) as err:
-        raise MalformedPayload(f"not JSON ({err})") from None
+        raise MalformedPayload(f"not JSON ({str(err)[:80]})") from None
     if not isinstance(data, Mapping):
         raise MalformedPayload("not a JSON object")
     return data
@@ -198,9 +205,14 @@ def _text(data: Mapping[str, Any], key: str) -> str:
 
 
 def _optional_number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    """Return a finite number as a float; None for anything else (an int too big included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 _MISSING: Final = object()
@@ -236,7 +248,7 @@ def _path(value: Any) -> tuple[tuple[float, float, float], ...]:
         try:
             (x, y), at = item
             point = (float(at), float(x), float(y))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             continue
         if all(math.isfinite(v) for v in point) and 0 <= point[1] <= 1 and 0 <= point[2] <= 1:
             points.append(point)
@@ -305,6 +317,7 @@ class PahoTransport:
         self._connected = False
         self._lost = False
         self._started = False
+        self._failures = RateLimitedLog(_LOGGER, logging.ERROR)
 
     @property
     def connected(self) -> bool:
@@ -407,10 +420,22 @@ class PahoTransport:
             _LOGGER.warning("The MQTT broker at %s %s; retrying", self._where, why)
 
     def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
-        with self._lock:
-            callbacks = list(self._callbacks.get(message.topic, ()))
+        # An exception escaping here would end paho's network thread: every later message of
+        # every camera would be lost while the transport still says connected.
+        try:
+            topic, payload = str(message.topic), bytes(message.payload)
+            with self._lock:
+                callbacks = list(self._callbacks.get(topic, ()))
+        except Exception as err:  # the thread must survive any message
+            self._failures.log("?", "Skipping an unreadable MQTT message: %r", err)
+            return
         for callback in callbacks:
-            callback(message.topic, bytes(message.payload))
+            try:
+                callback(topic, payload)
+            except Exception:  # the thread must survive any message
+                self._failures.log(
+                    topic, "A message on %s could not be handled; skipped", topic, exc_info=True
+                )
 
 
 # Routing ------------------------------------------------------------------------------------
@@ -427,9 +452,9 @@ class FrigateReceiver(Protocol):
 class FrigateRouter:
     """Subscribe to one Frigate server's topics and hand each camera its messages.
 
-    Messages for cameras Vigil does not take detections from, and payloads that cannot be read,
-    are skipped; each camera name and each topic is logged once (then at debug level), because
-    a busy Frigate publishes many of them a second.
+    Messages for cameras Vigil does not take detections from, and payloads that cannot be read
+    or handled, are skipped: each camera name is logged once, and bad payloads once per topic
+    every few minutes (then at debug level), because a busy Frigate publishes many a second.
     """
 
     def __init__(self, transport: MqttTransport, topic_prefix: str) -> None:
@@ -440,7 +465,8 @@ class FrigateRouter:
         self.skipped = 0
         self._unsubscribe: list[Unsubscribe] = []
         self._unknown_logged: set[str] = set()
-        self._malformed_logged: set[str] = set()
+        # A bad message is often repeated many times a second: one line per topic and interval.
+        self._bad = RateLimitedLog(_LOGGER)
 
     async def start(self) -> None:
         """Subscribe to the events, tracked-object updates and availability topics."""
@@ -455,14 +481,21 @@ class FrigateRouter:
             self._unsubscribe.pop()()
 
     def _on_message(self, topic: str, payload: bytes) -> None:
+        try:
+            self._route(topic, payload)
+        except Exception:  # one message must never stop the feed
+            self.skipped += 1
+            self._bad.log(
+                topic, "A message on %s could not be handled; skipped", topic, exc_info=True
+            )
+
+    def _route(self, topic: str, payload: bytes) -> None:
         suffix = topic.removeprefix(f"{self.prefix}/")
         try:
             message = parse_message(suffix, payload)
         except MalformedPayload as err:
             self.skipped += 1
-            self._log_once(
-                self._malformed_logged, topic, "Skipping a malformed message on %s: %s", topic, err
-            )
+            self._bad.log(topic, "Skipping a malformed message on %s: %s", topic, err)
             return
         if message is None:
             return

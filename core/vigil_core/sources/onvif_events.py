@@ -425,6 +425,9 @@ class OnvifEventSource:
                     "notification", "Camera %s sent a malformed event; skipped: %s", err
                 )
                 continue
+            except Exception as err:  # one unreadable notification must not cost the batch
+                self._warn_once("notification", "Camera %s sent an unreadable event: %r", err)
+                continue
             rebooted |= self._rebooted(message)
             self._apply(message)
         if rebooted:
@@ -452,6 +455,9 @@ class OnvifEventSource:
             reading = PARSERS.parse(message)
         except MalformedMessage as err:
             self._warn_once(message.topic, "Camera %s sent a malformed event; skipped: %s", err)
+            return
+        except Exception as err:  # a parser's bug costs this message, not the batch
+            self._warn_once(message.topic, "Camera %s sent an event Vigil failed on: %r", err)
             return
         if reading is None:
             return

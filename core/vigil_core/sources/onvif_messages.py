@@ -14,6 +14,8 @@ import datetime as dt
 from types import MappingProxyType
 from typing import Any, Final
 
+from vigil_core.errors import MalformedInput
+
 ONVIF_TOPICS_NS: Final = "http://www.onvif.org/ver10/topics"
 WSTOP_NS: Final = "http://docs.oasis-open.org/wsn/t-1"
 TT_NS: Final = "http://www.onvif.org/ver10/schema"
@@ -30,8 +32,10 @@ TOPIC_PREFIXES: Final = MappingProxyType(
 _MAX_ITEM_CHARS: Final = 512
 
 
-class MalformedMessage(ValueError):
+class MalformedMessage(MalformedInput):
     """A notification that cannot be read: no topic, no payload, or items without values."""
+
+    translation_key = "malformed_message"
 
 
 @dataclass(frozen=True, slots=True)

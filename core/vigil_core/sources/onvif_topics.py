@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+import math
 from typing import Final
 
 from vigil_core.health.reports import CameraReport
@@ -77,6 +78,8 @@ class OnvifKind(StrEnum):
     GENERIC = "onvif_event"
 
 
+MAX_COUNT: Final = 2**53
+"""Largest count read (beyond it a float no longer holds every whole number)."""
 HEALTH_KINDS: Final = frozenset(report.value for report in CameraReport)
 """Kinds that feed Vigil's camera-health conditions rather than entities of their own."""
 LAST_REBOOT_TOPIC: Final = "tns1:Monitoring/OperatingTime/LastReboot"
@@ -263,10 +266,9 @@ def _parse_line_cross_state(message: OnvifMessage) -> Reading | None:
 def _parse_counter(message: OnvifMessage) -> Reading:
     """Read a count aggregation rule's current count."""
     raw = item(message.data, "Count", "count", "Value")
-    try:
-        count = int(float(raw))
-    except ValueError as err:
-        raise MalformedMessage(f"{message.topic}: count {raw!r} is not a number") from err
+    count = _count(raw)
+    if count is None:
+        raise MalformedMessage(f"{message.topic}: count {raw[:40]!r} is not a count")
     return Reading(
         kind=OnvifKind.COUNT,
         key=instance_key(message),
@@ -439,10 +441,26 @@ def instance_label(message: OnvifMessage) -> str:
     return _first(message.source, *_RULE_ITEMS) or instance_key(message)
 
 
+def _count(raw: str) -> int | None:
+    """Return a whole, finite, non-negative count (``4``, ``4.0``); None for anything else."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    # float() reads "1e999" and "inf" as infinity, which int() cannot convert.
+    if not math.isfinite(value) or value < 0 or value > MAX_COUNT:
+        return None
+    return int(value)
+
+
 def _object_id(message: OnvifMessage) -> int | None:
     """Return the object id a message carries in its key or data, if any."""
     raw = _first(message.key, *_OBJECT_ID_ITEMS) or _first(message.data, *_OBJECT_ID_ITEMS)
-    return int(raw) if raw is not None and raw.strip().lstrip("-").isdigit() else None
+    text = (raw or "").strip().removeprefix("-")
+    # Only ASCII digits: "²" passes isdigit() but not int(); 18 digits fit an int64.
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return None
+    return int((raw or "").strip())
 
 
 def _first(items: Mapping[str, str], *names: str) -> str | None:

@@ -15,7 +15,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from vigil_core.errors import SourceUnavailable
+from vigil_core.errors import SourceTimeout, SourceUnavailable
 
 from .redact import redact_url
 
@@ -105,4 +105,5 @@ def _reason(err: OSError) -> str:
 
 
 def _unavailable(safe_url: str, reason: str) -> SourceUnavailable:
-    return SourceUnavailable(f"{safe_url}: {reason}", {"url": safe_url, "reason": reason})
+    error_type = SourceTimeout if reason == "timed out" else SourceUnavailable
+    return error_type(f"{safe_url}: {reason}", {"url": safe_url, "reason": reason})

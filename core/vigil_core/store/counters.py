@@ -16,10 +16,13 @@ from pathlib import Path
 import tempfile
 import threading
 
+from .files import remove_stale_temp_files
+
 _LOGGER = logging.getLogger(__name__)
 
 VERSION = 1
 FILE_NAME = "counters.json"
+TEMP_PREFIX = ".counters-"
 
 type Totals = dict[str, dict[str, int]]
 """Counts by class, then by direction."""
@@ -35,6 +38,7 @@ class CounterStore:
         self._data: dict[str, dict[str, Totals]] = {}
         if path is not None:
             self._data = _load(path)
+            remove_stale_temp_files(path.parent, f"{TEMP_PREFIX}*.tmp")
 
     @classmethod
     def in_dir(cls, state_dir: str | Path | None) -> CounterStore:
@@ -72,7 +76,7 @@ class CounterStore:
         payload = json.dumps({"version": VERSION, "counters": self._data}, indent=1, sort_keys=True)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".counters-", suffix=".tmp", dir=self.path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=self.path.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
                     handle.write(payload)

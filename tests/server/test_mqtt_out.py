@@ -524,3 +524,47 @@ async def test_the_last_will_says_a_killed_server_is_offline(
                 each.process.kill()
                 each.process.wait(10)
         broker.stop()
+
+
+# --- settings from the command line and the environment -----------------------------------------
+
+
+def _serve_args(*argv: str) -> Any:
+    from vigil_core.cli import _parser  # noqa: PLC0415 - builds the options from the environment
+
+    return _parser().parse_args(["serve", *argv])
+
+
+def test_settings_come_from_options_and_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigil_core.server import main  # noqa: PLC0415
+    from vigil_core.server import mqtt as mqtt_module  # noqa: PLC0415
+
+    assert main.DEFAULT_PREFIX == mqtt_module.DEFAULT_PREFIX
+    assert main.mqtt_settings(_serve_args()) is None  # off unless a host is given
+    monkeypatch.setenv("VIGIL_MQTT_HOST", "broker.lan")
+    monkeypatch.setenv("VIGIL_MQTT_USERNAME", "vigil")
+    monkeypatch.setenv("VIGIL_MQTT_PASSWORD", "from-the-environment")
+    monkeypatch.setenv("VIGIL_MQTT_QOS", "2")
+    settings = main.mqtt_settings(_serve_args())
+    assert settings is not None
+    assert (settings.host, settings.broker_port, settings.username, settings.password) == (
+        "broker.lan", 1883, "vigil", "from-the-environment"
+    )  # fmt: skip
+    assert settings.qos == 2 and settings.topic_prefix == "vigil" and not settings.tls
+    password = tmp_path / "password"
+    password.write_text("from-a-file\n")
+    ca = tmp_path / "ca.pem"
+    settings = main.mqtt_settings(
+        _serve_args("--mqtt-password-file", str(password), "--mqtt-ca", str(ca),
+                    "--mqtt-topic-prefix", "home/vigil", "--mqtt-qos", "0")
+    )  # fmt: skip
+    assert settings is not None
+    assert settings.password == "from-a-file" and settings.tls and settings.broker_port == 8883
+    assert (settings.ca_file, settings.topic_prefix, settings.qos) == (ca, "home/vigil", 0)
+    with pytest.raises(MqttSettingsInvalid, match="cannot be read"):
+        main.mqtt_settings(_serve_args("--mqtt-password-file", str(tmp_path / "missing")))
+    monkeypatch.setenv("VIGIL_MQTT_QOS", "3")  # argparse does not check a default
+    with pytest.raises(MqttSettingsInvalid, match="QoS must be"):
+        main.mqtt_settings(_serve_args())

@@ -15,6 +15,7 @@ import time
 from typing import Any
 import uuid
 
+from jinja2.sandbox import SandboxedEnvironment
 from paho.mqtt.client import Client
 from paho.mqtt.enums import CallbackAPIVersion
 import pytest
@@ -319,6 +320,44 @@ def _match(camera: str) -> RuleEvent:
                "plate": PLATE, "distance": 0.3, "exact": False, "confidence": 0.91,
                "direction": "approaching", "crop_id": "crop-1"},
     )  # fmt: skip
+
+
+async def test_home_assistant_discovery_when_asked(
+    broker: Mosquitto,
+    start_server: ServerFactory,
+    subscribers: Callable[..., Subscriber],
+) -> None:
+    """Entities read the state topics; their templates render on the real payloads."""
+    listener = subscribers(broker.port, topic="#")
+    server = await start_server(mqtt=_settings(broker, discovery=True))
+    await server.apply(_away_config("gate"))
+    root = Topics.of("vigil", server.server_id).root
+    node = f"homeassistant/binary_sensor/vigil_{server.server_id}"
+    config = (await listener.wait(_is(f"{node}/gate_door_occupied/config"), "discovery")).json()
+    assert config["state_topic"] == f"{root}/gate/door/state"
+    assert config["availability_topic"] == f"{root}/availability"
+    assert config["device"]["identifiers"] == [f"vigil_{server.server_id}_gate"]
+    assert config["unique_id"] == f"vigil_mqtt_{server.server_id}_gate_door_occupied"
+    _publish(server, RuleStateEvent(camera_id="gate", rule_id="door", state=_zone(2)))
+    state = await listener.wait(_is(config["state_topic"], lambda v: v["counts"]), "a count")
+    template = SandboxedEnvironment().from_string(config["value_template"])
+    assert template.render(value_json=state.json()) == "ON"
+    assert template.render(value_json={"kind": "zone", "counts": {}}) == "OFF"
+    stream = (await listener.wait(_is(f"{node}/gate_camera_online/config"), "online")).json()
+    camera = await listener.wait(_is(stream["state_topic"]), "the camera's state")
+    assert SandboxedEnvironment().from_string(stream["value_template"]).render(
+        value_json=camera.json()
+    ) in ("ON", "OFF")
+    await listener.wait(
+        _is(f"homeassistant/sensor/vigil_{server.server_id}/server_server_cameras_online/config"),
+        "the server's sensors",
+    )
+    # A removed zone's entities go away.
+    await server.apply({"cameras": [{"id": "gate", "source": _closed_port_url()}]})
+    await listener.wait(
+        lambda m: m.topic == f"{node}/gate_door_occupied/config" and m.payload == b"",
+        "the zone's entity removed",
+    )
 
 
 # --- a broker that does not keep up -------------------------------------------------------------

@@ -125,7 +125,10 @@ class VigilServer:
         await asyncio.to_thread(self._prepare)
         if self.settings.mqtt is not None:
             # Before the configuration runs, so that the broker sees its first states.
-            self.mqtt = MqttPublisher(self.settings.mqtt, self.server_id, self.board)
+            self.mqtt = MqttPublisher(
+                self.settings.mqtt, self.server_id, self.board,
+                server_name=self.settings.name, version=self.settings.version,
+            )  # fmt: skip
             await self.mqtt.start()
         initial = dict(self.settings.config) if self.settings.config is not None else None
         saved = initial if initial is not None else await asyncio.to_thread(self.data.load_config)

@@ -201,6 +201,15 @@ def _add_mqtt_options(serve: Any) -> None:
         "--mqtt-queue", type=int, default=int(env("VIGIL_MQTT_QUEUE", "1000")),
         help="events kept while the broker is slow or away; the oldest go first (default 1000)",
     )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-discovery", action="store_true", default=_env_flag("VIGIL_MQTT_DISCOVERY"),
+        help="announce Home Assistant entities over MQTT discovery (only without the Vigil "
+        "integration, or every entity shows twice; $VIGIL_MQTT_DISCOVERY=true)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-discovery-prefix", default=env("VIGIL_MQTT_DISCOVERY_PREFIX", "homeassistant"),
+        help="Home Assistant's discovery prefix (default homeassistant)",
+    )  # fmt: skip
 
 
 def mqtt_settings(args: argparse.Namespace) -> MqttSettings | None:
@@ -232,6 +241,8 @@ def mqtt_settings(args: argparse.Namespace) -> MqttSettings | None:
         key_file=args.mqtt_key,
         tls_insecure=args.mqtt_tls_insecure,
         queue_size=args.mqtt_queue,
+        discovery=args.mqtt_discovery,
+        discovery_prefix=args.mqtt_discovery_prefix,
     )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 import logging
 from pathlib import Path
@@ -36,6 +36,7 @@ from vigil_protocol import RuleEvent as WireRuleEvent
 from vigil_protocol.codec import ProtocolError, dumps
 
 from .board import Push, StateBoard
+from .mqtt_discovery import DEFAULT_DISCOVERY_PREFIX, Discovery
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,6 +86,9 @@ class MqttSettings:
     keepalive_s: int = 60
     queue_size: int = 1000
     """Events kept while the broker is slow or away; the oldest go first."""
+    discovery: bool = False
+    """Announce Home Assistant entities for the states (for users without the integration)."""
+    discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX
 
     def __post_init__(self) -> None:
         """Refuse settings no broker connection can use."""
@@ -94,11 +98,11 @@ class MqttSettings:
             raise MqttSettingsInvalid(f"MQTT QoS must be 0, 1 or 2, not {self.qos}")
         if self.port is not None and not 1 <= self.port <= 65535:
             raise MqttSettingsInvalid(f"MQTT port {self.port} is out of range")
-        prefix = self.topic_prefix
-        if not prefix.strip("/") or any(c in prefix for c in "+#\0") or prefix.startswith("$"):
-            raise MqttSettingsInvalid(
-                f"MQTT topic prefix {prefix!r} must be a topic without wildcards or a leading $"
-            )
+        for prefix in (self.topic_prefix, self.discovery_prefix):
+            if not prefix.strip("/") or any(c in prefix for c in "+#\0") or prefix[0] == "$":
+                raise MqttSettingsInvalid(
+                    f"MQTT topic prefix {prefix!r} must be a topic without wildcards or a leading $"
+                )
         if self.queue_size < 1 or self.keepalive_s < 5:
             raise MqttSettingsInvalid("the MQTT queue size must be ≥ 1 and the keepalive ≥ 5 s")
         if (self.cert_file is None) != (self.key_file is None):
@@ -162,7 +166,7 @@ def _segment(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class _Message:
     topic: str
-    value: StateValue | WireRuleEvent | None
+    value: StateValue | WireRuleEvent | Mapping[str, Any] | None
     """None: an empty retained message, which clears the topic."""
     retain: bool
 
@@ -212,11 +216,29 @@ class _Outbox:
 class MqttPublisher:
     """Follow a state board and publish its states and events to one broker."""
 
-    def __init__(self, settings: MqttSettings, server_id: str, board: StateBoard) -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        server_id: str,
+        board: StateBoard,
+        *,
+        server_name: str = "Vigil",
+        version: str = "dev",
+    ) -> None:
         """Prepare; nothing connects before `start`."""
         self.settings = settings
         self.server_id = server_id
         self.topics = Topics.of(settings.topic_prefix, server_id)
+        self._discovery = (
+            Discovery(
+                settings.discovery_prefix.strip("/"), server_id, server_name, version,
+                self.topics.availability,
+            )
+            if settings.discovery
+            else None
+        )  # fmt: skip
+        self._announced: dict[str, list[str]] = {}
+        """Discovery config topics announced for each state topic (loop side)."""
         self._board = board
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -344,11 +366,16 @@ class MqttPublisher:
             if dropped > self._dropped_logged:
                 self._log_dropped(dropped)
 
-    def _queue_states(self, updates: tuple[StateUpdate, ...]) -> None:
-        messages = [
-            _Message(self.topics.state(u.camera_id, u.rule_id, u.state.KIND), u.state, True)
-            for u in updates
-        ]
+    def _queue_states(self, updates: tuple[StateUpdate, ...], *, announce: bool = False) -> None:
+        """File states (and, with discovery, the entities of new topics; all with `announce`)."""
+        messages = []
+        for update in updates:
+            topic = self.topics.state(update.camera_id, update.rule_id, update.state.KIND)
+            if self._discovery is not None and (announce or topic not in self._announced):
+                found = self._discovery.messages(update, topic)
+                self._announced[topic] = [config_topic for config_topic, _config in found]
+                messages += [_Message(t, config, retain=True) for t, config in found]
+            messages.append(_Message(topic, update.state, retain=True))
         self._retained.update(m.topic for m in messages)
         with self._cond:
             for message in messages:
@@ -360,6 +387,9 @@ class MqttPublisher:
         current = {
             self.topics.state(u.camera_id, u.rule_id, u.state.KIND) for u in self._board.states()
         }
+        for topic in set(self._announced) - current:
+            current.difference_update(self._announced.pop(topic))
+        current.update(t for topics in self._announced.values() for t in topics)
         gone = self._retained - current
         self._retained &= current
         with self._cond:
@@ -369,7 +399,7 @@ class MqttPublisher:
 
     def _resync(self) -> None:
         """Publish every current state again (a restarted broker forgot the retained ones)."""
-        self._queue_states(self._board.states())
+        self._queue_states(self._board.states(), announce=True)
 
     def _log_dropped(self, dropped: int) -> None:
         now = time.monotonic()

@@ -262,6 +262,32 @@ async def test_retained_state_for_late_subscribers_and_after_a_broker_restart(
     assert not [m for m in subscribers(broker.port).received(door) if m.payload]
 
 
+async def test_a_clean_stop_sends_the_last_states_then_offline(
+    broker: Mosquitto,
+    start_server: ServerFactory,
+    subscribers: Callable[..., Subscriber],
+) -> None:
+    listener = subscribers(broker.port)
+    server = await start_server(mqtt=_settings(broker))
+    await server.apply(_away_config("gate"))
+    root = Topics.of("vigil", server.server_id).root
+    await listener.wait(_is(f"{root}/gate/door/state"), "the zone's first state")
+    _publish(server, RuleStateEvent(camera_id="gate", rule_id="door", state=_zone(5)))
+    await server.stop()
+    offline = await listener.wait(
+        lambda m: m.topic == f"{root}/availability" and m.payload == b"offline", "offline"
+    )
+    five = await listener.wait(_is(f"{root}/gate/door/state", lambda v: v["counts"]), "five")
+    assert five.json()["counts"] == {"person": 5}
+    everything = listener.received()
+    assert everything.index(five) < everything.index(offline)
+    late = subscribers(broker.port)
+    retained = await late.wait(_is(f"{root}/gate/door/state"), "the last state, retained")
+    assert retained.retain and retained.json()["counts"] == {"person": 5}
+    gone = await late.wait(lambda m: m.topic == f"{root}/availability", "availability")
+    assert (gone.payload, gone.retain) == (b"offline", True)
+
+
 async def test_nothing_forbidden_is_published(
     broker: Mosquitto,
     start_server: ServerFactory,

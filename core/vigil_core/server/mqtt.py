@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
+import contextlib
 from dataclasses import dataclass, field
 import logging
 from pathlib import Path
@@ -282,10 +283,19 @@ class MqttPublisher:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        await asyncio.to_thread(self._flush, STOP_LIMIT_S)
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
         await asyncio.to_thread(self._stop)
+
+    def _flush(self, limit_s: float) -> None:
+        """Let the last states out while the broker is there (at most `limit_s`)."""
+        with self._cond:
+            self._cond.wait_for(
+                lambda: not self._connected or not (len(self._outbox) or self._inflight),
+                timeout=limit_s,
+            )
 
     def _make_client(self) -> Any:
         from paho.mqtt.client import Client  # noqa: PLC0415 - paho only when publishing
@@ -494,8 +504,9 @@ class MqttPublisher:
                 self._track(info.mid)
             self._cond.notify_all()
         loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._resync)
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the server is gone
+                loop.call_soon_threadsafe(self._resync)
         if self._lost:
             self._lost = False
             _LOGGER.info("Connected again to the MQTT broker at %s", self.settings.where)

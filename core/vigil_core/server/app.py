@@ -44,6 +44,7 @@ from .data import DataFolder
 from .errors import ConfigRejected, field_errors
 from .http import build_app
 from .models import fetch_missing
+from .mqtt import MqttPublisher, MqttSettings
 from .pictures import FrameCache
 from .tracks import MEMORY_S, TrackMemories
 
@@ -81,6 +82,8 @@ class ServerSettings:
     """Where WS-Discovery probes go (None: the ONVIF multicast group)."""
     track_memory_s: float = MEMORY_S
     """Seconds of recent tracks kept per camera for `ReplayRule` (0: none)."""
+    mqtt: MqttSettings | None = None
+    """Publish every state and event to this MQTT broker too (None: only to clients)."""
 
 
 class VigilServer:
@@ -103,6 +106,7 @@ class VigilServer:
         self.token = ""
         self.server_id = ""
         self.access_log: AccessLog | None = None
+        self.mqtt: MqttPublisher | None = None
         self._apply_lock = asyncio.Lock()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -119,6 +123,13 @@ class VigilServer:
     async def start(self) -> None:
         """Prepare the data folder, resume the configuration, then listen."""
         await asyncio.to_thread(self._prepare)
+        if self.settings.mqtt is not None:
+            # Before the configuration runs, so that the broker sees its first states.
+            self.mqtt = MqttPublisher(
+                self.settings.mqtt, self.server_id, self.board,
+                server_name=self.settings.name, version=self.settings.version,
+            )  # fmt: skip
+            await self.mqtt.start()
         initial = dict(self.settings.config) if self.settings.config is not None else None
         saved = initial if initial is not None else await asyncio.to_thread(self.data.load_config)
         if saved is not None:
@@ -197,6 +208,10 @@ class VigilServer:
             await self._runner.cleanup()
             self._runner = None
         await self._stop_engine()
+        if self.mqtt is not None:
+            # Last, so that the cameras' final states reach the broker before `offline`.
+            await self.mqtt.stop()
+            self.mqtt = None
 
     async def _stop_engine(self) -> None:
         engine, self.engine = self.engine, None
@@ -246,6 +261,8 @@ class VigilServer:
             if dry_run:
                 return self._preview(config)
             applied = await self._run(config)
+            if self.mqtt is not None:
+                self.mqtt.prune()
             self.raw_config = {k: v for k, v in raw.items() if k not in SERVER_OWNED}
             if self.settings.config is None:
                 await asyncio.to_thread(self.data.save_config, self.raw_config)

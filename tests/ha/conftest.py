@@ -54,14 +54,8 @@ from vigil_core.events.model import (
     SourceStateEvent,
     VigilEvent,
 )
-from vigil_core.rules import registry as rule_registry
 from vigil_core.server import ServerSettings, VigilServer
 import vigil_protocol as vp
-
-# The engine lists and imports its rule families on the first build, on the server's loop
-# (issue 16 moves that to import time): until then, do it once here, off the loop.
-if (_load_rule_families := getattr(rule_registry, "_load_modules", None)) is not None:
-    _load_rule_families()
 
 ENTRY_ID = "01JVIGIL0000000000000ENTRY"
 CAMERA_ID = "01JVIGIL00000000000CAMERA1"

@@ -25,13 +25,7 @@ from custom_components.vigil.const import (
 )
 from tests.ha.conftest import ENTRY_ID, server_data, setup_entry, wait_until
 from tests.support.frigate_api import load_config
-from vigil_core.rules import registry
 from vigil_core.server import VigilServer
-
-# Issue 16, item 8: the engine lists and imports its rule families the first time it builds a
-# rule, which the in-process server does on its (the test's) loop when a flow adds a rule. Load
-# them now, off the loop, until the engine imports them eagerly (branch issue-16 does).
-registry._load_modules()
 
 type Result = dict[str, Any]
 

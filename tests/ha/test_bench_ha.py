@@ -23,12 +23,7 @@ from homeassistant.helpers import entity_registry as er
 
 from custom_components.vigil.const import DOMAIN
 from tests.ha.conftest import wait_until
-from vigil_core.rules import registry
 from vigil_core.server import VigilServer
-
-# Issue 16, item 8: the in-process server imports its rule families on its (the test's) loop
-# the first time it builds a rule; load them now, as tests/ha/flows.py does.
-registry._load_modules()
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench-ha"
 

@@ -1,7 +1,9 @@
 """The server's HTTP side: the WebSocket endpoint, pictures, documents and a health check.
 
 Every route but `/api/health` needs the token (`Authorization: Bearer <token>`). Pictures are
-JPEG; errors are JSON with a translation key, as on the WebSocket.
+JPEG; errors are JSON with a translation key, as on the WebSocket. A sensitive picture (every
+crop; the analysed frame outside a private home) also needs an administrator named in the
+`X-Vigil-Actor` header, and each view is written to the access log (picture_access.py).
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from vigil_core.geometry.polygon import Polygon
+from vigil_core.privacy.access_log import AccessAction
 import vigil_protocol as vp
+from vigil_protocol.privacy import Artefact, picture_is_sensitive
 
+from .picture_access import log_view
 from .pictures import Drawing, camera_picture, render
 from .session import HEARTBEAT_S, MAX_MESSAGE_BYTES, Session
 
@@ -117,6 +122,16 @@ async def _picture(request: web.Request) -> web.Response:
     if latest is None:
         return _error(404, "no_picture", f"camera {camera_id} has no analysed frame yet")
     boxes = request.query.get("boxes") == "1"
+    if picture_is_sensitive(Artefact.SNAPSHOTS, engine.config.privacy.context if engine else None):
+        refused = await log_view(
+            request,
+            server,
+            AccessAction.SNAPSHOT_VIEW,
+            target=camera_id,
+            details={"picture": "analysed_frame", "boxes": boxes},
+        )
+        if refused is not None:
+            return refused
     zones = _zones(server, camera_id) if request.query.get("zones") == "1" else []
     jpeg = await asyncio.to_thread(
         partial(camera_picture, latest, boxes=boxes, max_width=_max_width(request), zones=zones)
@@ -170,11 +185,22 @@ async def _render(request: web.Request) -> web.Response:
 
 
 async def _crop(request: web.Request) -> web.Response:
+    """Return a kept plate crop to a named administrator, once the view is logged."""
     server = request.app[SERVER_KEY]
     engine = server.engine
-    crop = engine.anpr.crop(request.match_info["crop_id"]) if engine is not None else None
+    crop_id = request.match_info["crop_id"]
+    crop = engine.anpr.crop(crop_id) if engine is not None else None
     if crop is None:
         return _error(404, "no_picture", "no such crop (it may have been purged)")
+    refused = await log_view(
+        request,
+        server,
+        AccessAction.CROP_VIEW,
+        target=crop_id,
+        details={"picture": "plate_crop", "camera": crop.camera_id},
+    )
+    if refused is not None:
+        return refused
     return web.Response(body=crop.jpeg, content_type="image/jpeg")
 
 

@@ -122,6 +122,8 @@ async def _picture(request: web.Request) -> web.Response:
     if latest is None:
         return _error(404, "no_picture", f"camera {camera_id} has no analysed frame yet")
     boxes = request.query.get("boxes") == "1"
+    zones = _zones(server, camera_id) if request.query.get("zones") == "1" else []
+
     if picture_is_sensitive(Artefact.SNAPSHOTS, engine.config.privacy.context if engine else None):
         refused = await log_view(
             request,
@@ -132,7 +134,6 @@ async def _picture(request: web.Request) -> web.Response:
         )
         if refused is not None:
             return refused
-    zones = _zones(server, camera_id) if request.query.get("zones") == "1" else []
     jpeg = await asyncio.to_thread(
         partial(camera_picture, latest, boxes=boxes, max_width=_max_width(request), zones=zones)
     )

@@ -19,11 +19,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from vigil_core.geometry.polygon import Polygon
-from vigil_core.privacy.access_log import AccessAction
 import vigil_protocol as vp
-from vigil_protocol.privacy import Artefact, picture_is_sensitive
 
-from .picture_access import log_view
+from .picture_access import check_crop_view, check_frame_view
 from .pictures import Drawing, camera_picture, render
 from .session import HEARTBEAT_S, MAX_MESSAGE_BYTES, Session
 
@@ -123,17 +121,9 @@ async def _picture(request: web.Request) -> web.Response:
         return _error(404, "no_picture", f"camera {camera_id} has no analysed frame yet")
     boxes = request.query.get("boxes") == "1"
     zones = _zones(server, camera_id) if request.query.get("zones") == "1" else []
-
-    if picture_is_sensitive(Artefact.SNAPSHOTS, engine.config.privacy.context if engine else None):
-        refused = await log_view(
-            request,
-            server,
-            AccessAction.SNAPSHOT_VIEW,
-            target=camera_id,
-            details={"picture": "analysed_frame", "boxes": boxes},
-        )
-        if refused is not None:
-            return refused
+    # A Response is a mapping (empty here, so falsy): compare with None.
+    if (refused := await check_frame_view(request, server, camera_id, boxes=boxes)) is not None:
+        return refused
     jpeg = await asyncio.to_thread(
         partial(camera_picture, latest, boxes=boxes, max_width=_max_width(request), zones=zones)
     )
@@ -193,14 +183,7 @@ async def _crop(request: web.Request) -> web.Response:
     crop = engine.anpr.crop(crop_id) if engine is not None else None
     if crop is None:
         return _error(404, "no_picture", "no such crop (it may have been purged)")
-    refused = await log_view(
-        request,
-        server,
-        AccessAction.CROP_VIEW,
-        target=crop_id,
-        details={"picture": "plate_crop", "camera": crop.camera_id},
-    )
-    if refused is not None:
+    if (refused := await check_crop_view(request, server, crop_id, crop.camera_id)) is not None:
         return refused
     return web.Response(body=crop.jpeg, content_type="image/jpeg")
 

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from vigil_core.privacy.access_log import AccessAction, AccessLogError, Actor, Json
 import vigil_protocol as vp
-from vigil_protocol.privacy import ACTOR_HEADER
+from vigil_protocol.privacy import ACTOR_HEADER, Artefact, picture_is_sensitive
 
 if TYPE_CHECKING:
     from .app import VigilServer
@@ -67,3 +67,25 @@ async def log_view(
         _LOGGER.error("Refused a picture: its view cannot be logged (%s)", err)
         return _refusal(503, "access_log_unavailable", "the view cannot be logged")
     return None
+
+
+async def check_frame_view(
+    request: web.Request, server: VigilServer, camera_id: str, *, boxes: bool
+) -> web.Response | None:
+    """Log a view of a camera's analysed frame where it is sensitive; return a refusal, or None."""
+    engine = server.engine
+    context = engine.config.privacy.context if engine is not None else None
+    if not picture_is_sensitive(Artefact.SNAPSHOTS, context):
+        return None
+    details: dict[str, Json] = {"picture": "analysed_frame", "boxes": boxes}
+    return await log_view(
+        request, server, AccessAction.SNAPSHOT_VIEW, target=camera_id, details=details
+    )
+
+
+async def check_crop_view(
+    request: web.Request, server: VigilServer, crop_id: str, camera_id: str
+) -> web.Response | None:
+    """Log a view of a plate crop (always sensitive); return a refusal, or None."""
+    details: dict[str, Json] = {"picture": "plate_crop", "camera": camera_id}
+    return await log_view(request, server, AccessAction.CROP_VIEW, target=crop_id, details=details)

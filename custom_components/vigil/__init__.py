@@ -37,6 +37,7 @@ from .frigate_setup import async_check_frigate
 from .issues import async_setup_issues
 from .mqtt_broker import async_frigate_broker
 from .panel import async_setup_panel
+from .picture_view import async_register_picture_views
 from .privacy import async_setup_privacy
 from .server_config import (
     SUBENTRY_WATCHLIST,
@@ -69,6 +70,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     async_setup_services(hass)
     await async_setup_panel(hass)
     async_register_editor(hass)
+    async_register_picture_views(hass)
     return True
 
 

@@ -3,8 +3,10 @@
 The server publishes a `PlateState` per plate-reading camera (today's passages, its last
 watchlist match) and `watchlist_match` / `plate_route` events. It already decided what may
 leave it: no plate text unless the camera keeps plates in full, a crop reference only where
-the camera keeps crops and the deployment context allows images. `vigil.query_plate` asks the
-server, which checks the request and writes it to its access log (who, why, the plate's hash).
+the camera keeps crops and the deployment context allows images; the crop itself is served to
+administrators only, each view logged by the server (picture_view.py), never as an entity.
+`vigil.query_plate` asks the server, which checks the request and writes it to its access log
+(who, why, the plate's hash).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import logging
 from typing import Any, Final
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
-from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.components.sensor import (
     SensorEntity,
     SensorEntityDescription,
@@ -38,7 +39,7 @@ import voluptuous as vol
 import vigil_protocol as vp
 
 from .access import SETTINGS_ACTOR, async_require_admin
-from .client import ServerError, VigilClientError
+from .client import ServerError
 from .const import CONF_REASON, DOMAIN
 from .data import VigilConfigEntry
 from .entity import VigilEntity, server_device_info
@@ -76,9 +77,8 @@ ROUTE_EVENT = EventEntityDescription(
 LAST_MATCH_SENSOR = SensorEntityDescription(
     key="last_watchlist_match", translation_key="last_watchlist_match"
 )
-MATCH_CROP_IMAGE = ImageEntityDescription(
-    key="watchlist_match_crop", translation_key="watchlist_match_crop"
-)
+MATCH_CROP_KEY: Final = "watchlist_match_crop"
+"""The key of the crop image entity older versions made (removed: picture_view.py serves it)."""
 PASSAGES_SENSOR = SensorEntityDescription(
     key="plate_passages",
     translation_key="plate_passages",
@@ -146,49 +146,6 @@ class PlatePassagesSensor(VigilEntity, SensorEntity):
         """Return today's count, as the server keeps it."""
         state = plate_state(self.store, self.camera.camera_id)
         return None if state is None else state.passages_today
-
-
-class WatchlistMatchCropImage(VigilEntity, ImageEntity):
-    """The plate crop of a camera's last watchlist match, while the server keeps it.
-
-    Only created where the server says matches carry a crop (kept, and allowed by the
-    deployment context); the picture goes when the crop's retention ends or the server
-    restarts (crops are kept in memory only). Never a crop of a read that matched nothing.
-    """
-
-    _attr_content_type = "image/jpeg"
-
-    def __init__(self, hass: HomeAssistant, store: VigilStore, camera: CameraInfo) -> None:
-        """Start with the server's last match, if it has one."""
-        VigilEntity.__init__(self, store, camera, MATCH_CROP_IMAGE)
-        ImageEntity.__init__(self, hass)
-        self._crop_id: str | None = None
-        self._async_take_match()
-
-    @callback
-    def _async_take_match(self) -> bool:
-        """Take the last match's crop; return whether it changed."""
-        state = plate_state(self.store, self.camera.camera_id)
-        match = state.last_match if state is not None else None
-        if match is None or match.crop_id is None or match.crop_id == self._crop_id:
-            return False
-        self._crop_id = match.crop_id
-        self._attr_image_last_updated = dt_util.utc_from_timestamp(match.wall_time)
-        return True
-
-    @callback
-    def _async_updated(self) -> None:
-        self._async_take_match()
-        self.async_write_ha_state()
-
-    async def async_image(self) -> bytes | None:
-        """Return the JPEG crop, or None once the server no longer keeps it."""
-        if self._crop_id is None:
-            return None
-        try:
-            return await self.store.client.fetch(f"/api/crops/{self._crop_id}.jpg")
-        except VigilClientError:
-            return None
 
 
 # --- the server's own ----------------------------------------------------------------------------
@@ -310,21 +267,6 @@ def async_setup_anpr_events(
         )
     if cameras:
         async_add_entities([PlateRouteEvent(entry, ROUTE_EVENT)])
-
-
-@callback
-def async_setup_anpr_images(
-    hass: HomeAssistant, entry: VigilConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
-) -> None:
-    """Add a last-match crop image per reading camera whose matches carry a crop."""
-    store = entry.runtime_data.store
-    for camera in reading_cameras(entry):
-        state = plate_state(store, camera.camera_id)
-        if state is not None and state.crops:
-            async_add_entities(
-                [WatchlistMatchCropImage(hass, store, camera)],
-                config_subentry_id=camera.subentry_id,
-            )
 
 
 @callback

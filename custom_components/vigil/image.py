@@ -3,6 +3,11 @@
 The server draws the picture (privacy masks already blanked); the entity fetches it when the
 frontend asks. The picture's time changes on zone events and otherwise every IMAGE_INTERVAL
 while frames flow, so the recorder is not flooded with a state per analysed frame.
+
+Only in a private home: Home Assistant serves an image entity to every user and never says
+who looked, so where the analysed frame is sensitive (picture_view.py) there is no entity
+(one left from before is removed) and administrators open the frame through Vigil's own view,
+which the server logs. Plate crops never have an entity, for the same reason.
 """
 
 from __future__ import annotations
@@ -11,16 +16,18 @@ import time
 
 from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 import vigil_protocol as vp
 
-from .anpr_entities import async_setup_anpr_images
+from .anpr_entities import MATCH_CROP_KEY
 from .client import VigilClientError
-from .const import IMAGE_INTERVAL, SNAPSHOT_MAX_WIDTH
+from .const import DOMAIN, IMAGE_INTERVAL
 from .data import VigilConfigEntry
 from .entity import VigilEntity
+from .picture_view import FRAME_PARAMS, frames_sensitive
 from .server_config import CameraInfo
 from .store import VigilStore
 
@@ -37,14 +44,22 @@ async def async_setup_entry(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add one analysed-frame image per camera, and the watchlist match crops."""
+    """Add one analysed-frame image per camera where the frame is not sensitive."""
     runtime = entry.runtime_data
+    sensitive = frames_sensitive(entry)
+    registry = er.async_get(hass)
     for camera in runtime.cameras.values():
-        async_add_entities(
-            [VigilFrameImage(hass, runtime.store, camera)],
-            config_subentry_id=camera.subentry_id,
-        )
-    async_setup_anpr_images(hass, entry, async_add_entities)
+        # Entities of pictures now served only to administrators (an older version made them).
+        gone = [MATCH_CROP_KEY, *([ANALYSED_FRAME.key] if sensitive else [])]
+        for key in gone:
+            unique_id = f"{entry.entry_id}_{camera.camera_id}_{key}"
+            if entity_id := registry.async_get_entity_id("image", DOMAIN, unique_id):
+                registry.async_remove(entity_id)
+        if not sensitive:
+            async_add_entities(
+                [VigilFrameImage(hass, runtime.store, camera)],
+                config_subentry_id=camera.subentry_id,
+            )
 
 
 class VigilFrameImage(VigilEntity, ImageEntity):
@@ -88,8 +103,7 @@ class VigilFrameImage(VigilEntity, ImageEntity):
         """Return the camera's latest analysed frame as JPEG, drawn by the server."""
         try:
             return await self.store.client.fetch(
-                f"/api/cameras/{self.camera.camera_id}/picture.jpg",
-                {"boxes": "1", "zones": "1", "width": str(SNAPSHOT_MAX_WIDTH)},
+                f"/api/cameras/{self.camera.camera_id}/picture.jpg", FRAME_PARAMS
             )
         except VigilClientError:
             return None

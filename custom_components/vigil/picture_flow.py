@@ -174,9 +174,13 @@ class PictureSubentryFlow(VigilSubentryFlow):
         return None
 
     async def _async_has_picture(self, camera_id: str) -> bool:
-        """Return whether the server has an analysed frame of the camera (else it says why)."""
+        """Return whether the server has an analysed frame of the camera (else it says why).
+
+        Asked through the forms' drawing route: the camera's picture route serves a sensitive
+        frame only to a named administrator, and a form knows no user.
+        """
         try:
-            await self._client.fetch(f"/api/cameras/{camera_id}/picture.jpg", {"width": "64"})
+            await self._client.render({"camera_id": camera_id, "max_width": 64})
         except ServerError as err:
             _LOGGER.debug("No analysed frame of %s: %s", camera_id, err.message)
             return False

@@ -101,3 +101,22 @@ RETENTION: Mapping[Artefact, RetentionBounds] = {
     Artefact.ACCESS_LOG: RetentionBounds(365, 180, 1095),
     Artefact.EXPORTS: RetentionBounds(30, 1, 365),
 }
+
+
+ACTOR_HEADER = "X-Vigil-Actor"
+"""HTTP header naming who looks at a sensitive picture: the JSON of a `messages.Actor`."""
+
+
+def picture_is_sensitive(artefact: Artefact, context: DeploymentContext | None) -> bool:
+    """Return whether a picture is shown only to an administrator, and each view logged.
+
+    Crops (plates read against a watchlist, objects) always are: a plate links to a person.
+    The analysed frame (`SNAPSHOTS`: the camera's latest analysed picture) shows whoever stands
+    in front of the camera, so it is everywhere but in a private home, where the household
+    sees its own camera; without a declared context it is too (the stricter reading).
+    """
+    if artefact is Artefact.CROPS:
+        return True
+    if artefact is Artefact.SNAPSHOTS:
+        return context is not DeploymentContext.PRIVATE_HOME
+    return False

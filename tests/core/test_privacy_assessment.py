@@ -199,6 +199,20 @@ def test_town_assessment_in_french() -> None:
     assert [type(b) for b in en.blocks] == [type(b) for b in fr.blocks]
 
 
+def test_assessment_says_which_picture_views_are_logged() -> None:
+    """Issue 21: the safeguard names the picture views the server writes, and those it does not."""
+    en = render_markdown(impact_assessment(town(), "en"))
+    assert (
+        "every view of a plate crop and, outside a private home, every view of a camera's "
+        "analysed frame (both shown to Home Assistant administrators only)" in en
+    )
+    assert "Not written: the camera pictures drawn on in the settings forms" in en
+    assert "in a private home only, the analysed frame; no plate crop" in en
+    fr = render_markdown(impact_assessment(town(), "fr"))
+    assert "chaque consultation d'une image de plaque et, hors domicile privé" in fr
+    assert "Non inscrits : les images de caméra sur lesquelles on dessine" in fr
+
+
 def test_record_of_processing() -> None:
     text = render_markdown(record_of_processing(town(), "en"))
     assert "# Record of processing activities — video analytics" in text

@@ -15,7 +15,6 @@ import yaml
 
 from custom_components.vigil.anpr_entities import (
     LAST_MATCH_SENSOR,
-    MATCH_CROP_IMAGE,
     MATCH_EVENT,
     PASSAGES_SENSOR,
     ROUTE_EVENT,
@@ -170,7 +169,6 @@ DESCRIPTIONS = [
     *(("event", d) for d in (ZONE_EVENT, *RULE_EVENTS, TAMPER_EVENT, LINE_CROSSING_EVENT)),
     *(("event", d) for d in (TOPIC_EVENT, MATCH_EVENT, ROUTE_EVENT)),
     ("image", ANALYSED_FRAME),
-    ("image", MATCH_CROP_IMAGE),
     ("button", IMPACT_ASSESSMENT),
     ("button", RECAPTURE_BUTTON),
 ]

@@ -3,11 +3,13 @@
 Two cameras read plates on a real in-process Vigil server (their streams: the session's live
 test pattern). Plate events are published on the server's bus as its plate stage publishes
 them; the server decides what leaves it (no plate text unless a camera keeps plates in full,
-a crop only where crops are kept). The forms are tested in test_watchlist_flow.py.
+a crop only where crops are kept, and only to administrators, each view logged). The forms are
+tested in test_watchlist_flow.py.
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
 import json
 import time
 from typing import Any
@@ -24,6 +26,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUs
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.vigil.const import CONF_ACKNOWLEDGEMENTS, DOMAIN
+from custom_components.vigil.picture_view import CROP_URL
 from custom_components.vigil.server_config import SUBENTRY_WATCHLIST
 from tests.ha.conftest import (
     CAMERA_ID,
@@ -335,35 +338,59 @@ async def test_query_plate_refused_in_watchlist_mode(
     assert err.value.translation_key == "plate_queries_disabled"
 
 
-async def test_match_crop_image_shows_the_kept_crop_until_purged(
+async def test_match_crop_only_for_administrators_each_view_logged(
     hass: HomeAssistant,
     vigil_server: VigilServer,
     pattern_stream: str,
     hass_client: ClientSessionGenerator,
+    hass_admin_user: MockUser,
+    hass_read_only_access_token: str,
 ) -> None:
-    """The last match's crop is an image entity, only where crops are kept, gone when purged."""
-    await _loaded(hass, _entry(vigil_server, pattern_stream, crops2=False))
-    image_id = _entity(hass, "watchlist_match_crop")
-    # The camera that keeps no crops has no such entity.
-    unique_id = f"{ENTRY_ID}_{CAMERA2_SLUG}_watchlist_match_crop"
-    assert er.async_get(hass).async_get_entity_id("image", DOMAIN, unique_id) is None
-    client = await hass_client()
-    url = f"/api/image_proxy/{image_id}"
-    assert (await client.get(url)).status != 200  # no match yet
+    """A match's crop is no image entity: Vigil's view serves it to administrators, logged."""
+    registry = er.async_get(hass)
+    unique_id = f"{ENTRY_ID}_{CAMERA_SLUG}_watchlist_match_crop"
+    # The crop image entity an older version made is removed.
+    old = registry.async_get_or_create("image", DOMAIN, unique_id, config_entry=None)
+    await _loaded(hass, _entry(vigil_server, pattern_stream))
+    assert registry.async_get_entity_id("image", DOMAIN, unique_id) is None
+    admin = await hass_client()
+    assert (await admin.get(f"/api/image_proxy/{old.entity_id}")).status == HTTPStatus.NOT_FOUND
 
-    engine = vigil_server.engine
+    engine, log = vigil_server.engine, vigil_server.access_log
     assert engine is not None
+    assert log is not None
     crop = np.full((40, 120, 3), 200, np.uint8)
     crop_id = await hass.async_add_executor_job(
         engine.anpr.crops.put, crop, CAMERA_SLUG, time.time()
     )
     _match(vigil_server, crop_id=crop_id)
-    await wait_until(hass, lambda: _state(hass, image_id).state != STATE_UNKNOWN, "the crop")
-    response = await client.get(url)
-    assert response.status == 200
+    event = _entity(hass, "watchlist_match")
+    await wait_until(hass, lambda: _state(hass, event).state != STATE_UNKNOWN, "the match")
+    assert _state(hass, event).attributes["crop_id"] == crop_id
+    url = CROP_URL.format(entry_id=ENTRY_ID, crop_id=crop_id)
+
+    def views() -> list[dict[str, Any]]:
+        return [e for e in log.entries() if e["action"] == "crop_view"]
+
+    reader = await hass_client(hass_read_only_access_token)
+    refused = await reader.get(url)
+    assert refused.status == HTTPStatus.FORBIDDEN
+    assert views() == []
+
+    response = await admin.get(url)
+    assert response.status == HTTPStatus.OK
     assert response.content_type == "image/jpeg"
     assert (await response.read()).startswith(b"\xff\xd8")
+    (view,) = views()
+    assert view["target"] == crop_id
+    assert view["actor"] == {
+        "user_id": hass_admin_user.id,
+        "name": hass_admin_user.name,
+        "is_admin": True,
+    }
+    assert view["details"] == {"picture": "plate_crop", "camera": CAMERA_SLUG}
 
-    # Retention: once the server purged the crop, the picture is gone too.
+    # Retention: once the server purged the crop, there is nothing to see (nor to log).
     await hass.async_add_executor_job(engine.anpr.crops.purge, time.time() + 1)
-    assert (await client.get(url)).status != 200
+    assert (await admin.get(url)).status == HTTPStatus.NOT_FOUND
+    assert len(views()) == 1

@@ -1,7 +1,9 @@
 """The server's HTTP side: the WebSocket endpoint, pictures, documents and a health check.
 
 Every route but `/api/health` needs the token (`Authorization: Bearer <token>`). Pictures are
-JPEG; errors are JSON with a translation key, as on the WebSocket.
+JPEG; errors are JSON with a translation key, as on the WebSocket. A sensitive picture (every
+crop; the analysed frame outside a private home) also needs an administrator named in the
+`X-Vigil-Actor` header, and each view is written to the access log (picture_access.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aiohttp import web
 from vigil_core.geometry.polygon import Polygon
 import vigil_protocol as vp
 
+from .picture_access import check_crop_view, check_frame_view
 from .pictures import Drawing, camera_picture, render
 from .session import HEARTBEAT_S, MAX_MESSAGE_BYTES, Session
 
@@ -118,6 +121,9 @@ async def _picture(request: web.Request) -> web.Response:
         return _error(404, "no_picture", f"camera {camera_id} has no analysed frame yet")
     boxes = request.query.get("boxes") == "1"
     zones = _zones(server, camera_id) if request.query.get("zones") == "1" else []
+    # A Response is a mapping (empty here, so falsy): compare with None.
+    if (refused := await check_frame_view(request, server, camera_id, boxes=boxes)) is not None:
+        return refused
     jpeg = await asyncio.to_thread(
         partial(camera_picture, latest, boxes=boxes, max_width=_max_width(request), zones=zones)
     )
@@ -170,11 +176,15 @@ async def _render(request: web.Request) -> web.Response:
 
 
 async def _crop(request: web.Request) -> web.Response:
+    """Return a kept plate crop to a named administrator, once the view is logged."""
     server = request.app[SERVER_KEY]
     engine = server.engine
-    crop = engine.anpr.crop(request.match_info["crop_id"]) if engine is not None else None
+    crop_id = request.match_info["crop_id"]
+    crop = engine.anpr.crop(crop_id) if engine is not None else None
     if crop is None:
         return _error(404, "no_picture", "no such crop (it may have been purged)")
+    if (refused := await check_crop_view(request, server, crop_id, crop.camera_id)) is not None:
+        return refused
     return web.Response(body=crop.jpeg, content_type="image/jpeg")
 
 

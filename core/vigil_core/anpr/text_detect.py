@@ -31,11 +31,11 @@ BIN_THRESHOLD = 0.3
 MIN_LINE_SCORE = 0.5
 """Mean probability inside a text line below which it is noise (PP-OCR's `box_thresh`)."""
 UNCLIP_RATIO = 1.6
+"""The detector marks a shrunk core of each line; it is grown back by area × ratio / perimeter."""
 REFINE_MAX_ZOOM = 2.0
 JOIN_BONUS = 0.01
 TILE = (128, 64)
 """Size the scaled search window is cut into (see `TextPlateFinder.lines_in`)."""
-"""The detector marks a shrunk core of each line; it is grown back by area × ratio / perimeter."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ Triton, KServe and MLServer accept; an answer in plain JSON is read too. gRPC is
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,13 +22,14 @@ import ssl
 import threading
 import time
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import numpy as np
 import numpy.typing as npt
 
 from vigil_core.config import KServeSpec
 from vigil_core.errors import VigilError
+from vigil_core.sources.redact import redact_url
 
 from .graph import FREE_INPUT
 from .registry import ModelSpec
@@ -123,8 +125,14 @@ class KServeClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url}")
-        self.url = url.rstrip("/")
+        self.url = redact_url(url.rstrip("/"))
+        """The server's URL for messages: a user and password in it show as ***."""
         self.model = model
+        self._auth: dict[str, str] = {}
+        if parts.username is not None:
+            # A server behind a reverse proxy with basic authentication.
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self._auth = {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
         self.timeout_s = timeout_s
         self._https = parts.scheme == "https"
         self._host = parts.hostname
@@ -218,7 +226,9 @@ class KServeClient:
         """Send one request on this thread's connection; any failure closes it."""
         connection = self._connection()
         try:
-            connection.request(method, self._base + path, body=body, headers=headers or {})
+            connection.request(
+                method, self._base + path, body=body, headers={**self._auth, **(headers or {})}
+            )
             response = connection.getresponse()
             payload = response.read()
         except (OSError, http.client.HTTPException) as err:

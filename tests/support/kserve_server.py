@@ -68,6 +68,11 @@ class KServeServer:
             raise RuntimeError("the server has not been started")
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """Return the server's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def start(self) -> Self:
         """Start the server and wait until the model is ready (RuntimeError if it dies)."""
         if self._process is not None and self._process.poll() is None:

@@ -245,3 +245,38 @@ async def test_engine_reports_where_the_detector_runs(kserve: KServeServer, tmp_
     assert status.state is BackendState.REMOTE
     assert status.remote_images > 0
     assert status.fallback_images == 0
+
+
+async def test_an_engine_without_fallback_keeps_its_cameras_running(socket_enabled: None) -> None:
+    """Server away, fallback none: frames go on without detections, the camera does not stop."""
+    url = f"http://127.0.0.1:{free_port()}"
+    config = EngineConfig.parse(
+        {
+            "models_dir": str(MODELS_DIR),
+            "detector": {
+                "backend": "kserve",
+                "kserve": {"url": url, "fallback": "none", "retry_after_s": 600},
+            },
+            "cameras": [
+                {
+                    "id": "road",
+                    "source": {"url": str(media("motorway_320x240.avi")), "realtime": False},
+                    "fps": 5,
+                    "motion": {"enabled": False},
+                }
+            ],
+        }
+    )
+    engine = Engine(config)
+    await engine.start()
+    try:
+        await engine.wait_finished()
+        status = engine.inference_backend()
+        camera = engine.status("road")
+    finally:
+        await engine.stop()
+    assert status.state is BackendState.UNAVAILABLE
+    assert status.reason and url in status.reason
+    assert camera.error is None
+    assert camera.frames_analysed > 1
+    assert camera.frames_inferred == 0

@@ -177,7 +177,7 @@ class KServeSpec(_Model):
         Literal["local", "none"],
         Field(
             description="local: run the local onnxruntime session while the server is away; "
-            "none: analyse no frame until it is back."
+            "none: detect nothing until it is back (tracks wait, camera-health checks go on)."
         ),
     ] = "local"
     max_batch: Annotated[

@@ -38,7 +38,7 @@ class InferenceBackend(StrEnum):
     FALLBACK = "fallback"
     """The inference server is away: on the server's own CPU until it is back."""
     UNAVAILABLE = "unavailable"
-    """The inference server is away and no fallback is configured: no frame is analysed."""
+    """The inference server is away and no fallback is configured: frames get no detections."""
 
 
 class EventPhase(StrEnum):

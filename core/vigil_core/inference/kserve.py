@@ -73,7 +73,7 @@ class BackendState(StrEnum):
     FALLBACK = "fallback"
     """The server is away: on the local session until it is back."""
     UNAVAILABLE = "unavailable"
-    """The server is away and no fallback is configured: frames are not analysed."""
+    """The server is away and no fallback is configured: frames get no detections."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +305,8 @@ class RemoteSession:
     The detector is built over the verified local session (its checks and warm-up run there)
     and then runs through this object. While the server answers, every tensor goes to it; when
     a request fails `retries + 1` times the server is marked away, one log line says so, and
-    frames run on the local session (fallback local) or fail (fallback none) until, every
+    frames run on the local session (fallback local) or raise RemoteInferenceError (fallback
+    none: the pipeline goes on without detections) until, every
     `retry_after_s`, one request tries the server again.
     """
 
@@ -474,7 +475,7 @@ class RemoteSession:
             then = (
                 "running the detector on the local session"
                 if state is BackendState.FALLBACK
-                else "no frame is analysed"
+                else "frames get no detections"
             )
             _LOGGER.warning(
                 "Inference server away (%s); %s until it answers again (tried every %g s)",

@@ -1,6 +1,7 @@
 """`vigil-analytics bench`: figures measured side by side on the machine it runs on.
 
-Sections: decode, inference, e2e (N cameras, shared session vs one per camera), tracking.
+Sections: decode, inference, remote (the detector on a KServe v2 server beside the local
+session), e2e (N cameras, shared session vs one per camera), tracking.
 Every figure comes from this run; ratios between figures of one run are what to compare,
 because a shared machine makes absolute numbers noisy.
 """
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from .eval.vtest import InputFit
     from .inference.registry import ModelSpec
 
-SECTIONS = ("decode", "inference", "e2e", "tracking", "tamper", "rules")
+SECTIONS = ("decode", "inference", "remote", "e2e", "tracking", "tamper", "rules")
 E2E_CLIPS = (
     "vtest.avi",
     "car-detection.mp4",
@@ -57,6 +58,7 @@ def run_bench(
     rules: RulesBenchOptions | None = None,
     e2e: E2eOptions | None = None,
     fits: tuple[InputFit, ...] = ("square", "aspect"),
+    remote: RemoteBenchOptions | None = None,
 ) -> int:
     """Run the requested sections and print the figures; return the exit code.
 
@@ -72,6 +74,7 @@ def run_bench(
     runners: dict[str, Callable[[], Report]] = {
         "decode": lambda: bench_decode(quick=quick),
         "inference": lambda: bench_inference(models_dir, quick=quick),
+        "remote": lambda: bench_remote(models_dir, remote or RemoteBenchOptions(), quick=quick),
         "e2e": lambda: bench_e2e(models_dir, quick=quick, options=e2e),
         "tracking": lambda: bench_tracking(models_dir, quick=quick, fits=fits),
         "tamper": lambda: bench_tamper_clips(unknown, tamper or TamperBenchOptions(), quick=quick),
@@ -395,6 +398,112 @@ def _sample_frames(path: Path, count: int, width: int = 640) -> list[RGBImage]:
             if len(frames) >= count:
                 break
     return frames
+
+
+# ---------------------------------------------------------------- remote inference
+
+REMOTE_CAMERAS = (8, 16, 24, 32, 64, 200)
+"""Camera counts the remote section sizes the inference server for."""
+REMOTE_FPS = 5.0
+"""The analysis rate each camera is sized at."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteBenchOptions:
+    """Options of the remote section: the KServe v2 server to compare with the local session."""
+
+    url: str | None = None
+    model: str | None = None
+    server_pid: int | None = None
+    """The server's process id, when it runs on this machine: its CPU is read from /proc."""
+
+
+def bench_remote(models_dir: Path | None, options: RemoteBenchOptions, *, quick: bool) -> Report:
+    """Run the same frames through the local session and the remote server, taking turns.
+
+    Each turn pushes the frames through the shared batcher as cameras do (local: the engine's
+    default workers, one image per call; remote: `requests` in flight, up to `max_batch`
+    images per request) and reads the wall time and the CPU this process (and the server, by
+    pid) used. The cameras rows say how many frames per second the server must give to carry
+    N cameras at 5 fps, against what it gave here.
+    """
+    from .config import DetectorSpec, KServeSpec  # noqa: PLC0415
+    from .inference.batcher import InferenceBatcher  # noqa: PLC0415
+    from .inference.detectors import build_detector  # noqa: PLC0415
+    from .inference.session import SessionCache  # noqa: PLC0415
+
+    if options.url is None:
+        return {"skipped": "no --kserve-url given (scripts/bench-kserve starts a local server)"}
+    remote_spec = KServeSpec(url=options.url, model=options.model, fallback="none", timeout_s=60)
+    inference = InferenceSpec()
+    sessions = SessionCache()
+    local = build_detector(DetectorSpec(), inference, sessions, models_dir)
+    remote = build_detector(
+        DetectorSpec(backend="kserve", kserve=remote_spec), inference, sessions, models_dir
+    )
+    frames = _sample_frames(media_dir() / "vtest.avi", 16)
+    same = local.detect_batch(frames) == remote.detect_batch(frames)
+    total = 32 if quick else 96
+    setups = {
+        "local": (local, inference.workers, inference.max_batch, inference.max_wait_ms),
+        "remote": (remote, remote_spec.requests, remote_spec.max_batch, remote_spec.max_wait_ms),
+    }
+    laps: dict[str, list[tuple[float, float, float]]] = {name: [] for name in setups}
+    for name in ("local", "remote", "remote", "local"):  # ABBA: drifting load hits both alike
+        detector, workers, max_batch, max_wait_ms = setups[name]
+        with InferenceBatcher(
+            detector, workers=workers, max_batch=max_batch, max_wait_ms=max_wait_ms
+        ) as batcher:
+            cpu, server, started = time.process_time(), _server_cpu_s(options), time.perf_counter()
+            futures = [batcher.submit(frames[i % len(frames)]) for i in range(total)]
+            for future in futures:
+                future.result()
+            laps[name].append(
+                (
+                    time.perf_counter() - started,
+                    time.process_time() - cpu,
+                    _server_cpu_s(options) - server,
+                )
+            )
+    rows = [_remote_row(name, laps[name], total, options) for name in setups]
+    remote_fps = rows[1]["frames_per_s"]
+    return {
+        "url": remote_spec.url,
+        "frames": total,
+        "same_detections": same,
+        "rows": rows,
+        "cameras": [
+            {
+                "cameras": count,
+                "server_fps_needed": count * REMOTE_FPS,
+                "server_fps_here": remote_fps,
+                "carried": remote_fps >= count * REMOTE_FPS,
+            }
+            for count in REMOTE_CAMERAS
+        ],
+        "note": "client cpu: pre- and post-processing and the HTTP exchange in this process "
+        "(the detector's share of a camera's CPU when inference is remote); server cpu: the "
+        "server process, when --kserve-pid is given; both share this machine's cores",
+    }
+
+
+def _server_cpu_s(options: RemoteBenchOptions) -> float:
+    return 0.0 if options.server_pid is None else _pid_cpu_s(options.server_pid)
+
+
+def _remote_row(
+    name: str, laps: list[tuple[float, float, float]], total: int, options: RemoteBenchOptions
+) -> Report:
+    frames = total * len(laps)
+    wall = sum(lap[0] for lap in laps)
+    row: Report = {
+        "backend": name,
+        "frames_per_s": round(frames / wall, 1),
+        "client_cpu_ms_per_frame": round(1000 * sum(lap[1] for lap in laps) / frames, 2),
+    }
+    if options.server_pid is not None and name == "remote":
+        row["server_cpu_ms_per_frame"] = round(1000 * sum(lap[2] for lap in laps) / frames, 2)
+    return row
 
 
 # ---------------------------------------------------------------- end to end

@@ -132,6 +132,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--no-rendered", action="store_true", help="anpr: leave out the rendered-plates row"
     )
+    bench.add_argument("--kserve-url", help="remote: a KServe v2 / Triton server's base URL")
+    bench.add_argument("--kserve-model", help="remote: its model name (default: yolox_nano)")
+    bench.add_argument(
+        "--kserve-pid", type=int, help="remote: the server's process id (its CPU is read)"
+    )
     bench.set_defaults(handler=_cmd_bench)
 
     models = sub.add_parser("models", help="list, verify or download the registry's models")
@@ -251,7 +256,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import E2eOptions, TamperBenchOptions, run_bench  # noqa: PLC0415
+    from .bench import E2eOptions, RemoteBenchOptions, TamperBenchOptions, run_bench  # noqa: PLC0415
 
     if args.sections[:1] == ["anpr"]:  # `vigil-analytics bench anpr DIR...`: labelled plate photos
         from .eval.anpr import run_anpr_bench  # noqa: PLC0415
@@ -297,6 +302,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         rules=rules,
         e2e=e2e,
         fits=fits or ("square", "aspect"),
+        remote=RemoteBenchOptions(args.kserve_url, args.kserve_model, args.kserve_pid),
     )
 
 

@@ -136,10 +136,82 @@ class MotionSpec(_Model):
     ] = 2.0
 
 
+class KServeSpec(_Model):
+    """A KServe v2 (Open Inference Protocol) server that runs the detector's model.
+
+    Triton, KServe and Seldon MLServer speak this protocol over REST. The server hosts the same
+    model file; pre- and post-processing stay here, so the detections match the local session's.
+    """
+
+    url: Annotated[
+        str,
+        Field(
+            pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
+            description="Base URL of the server (http://host:8000 for Triton); the protocol's "
+            "paths (/v2/...) are added to it.",
+        ),
+    ]
+    model: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            description="Name the server hosts the model under (default: the detector's model).",
+        ),
+    ] = None
+    timeout_s: Annotated[
+        float, Field(gt=0, le=60, description="Longest wait for one request's answer.")
+    ] = 2.0
+    retries: Annotated[
+        int,
+        Field(ge=0, le=5, description="Further attempts of a failed request before giving up."),
+    ] = 1
+    retry_after_s: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=600,
+            description="While the server is away, try it again after this long (one request).",
+        ),
+    ] = 5.0
+    fallback: Annotated[
+        Literal["local", "none"],
+        Field(
+            description="local: run the local onnxruntime session while the server is away; "
+            "none: detect nothing until it is back (tracks wait, camera-health checks go on)."
+        ),
+    ] = "local"
+    max_batch: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=64,
+            description="Most images sent in one request (frames of several cameras gathered "
+            "by the shared batcher).",
+        ),
+    ] = 4
+    max_wait_ms: Annotated[
+        float, Field(ge=0, le=1000, description="Longest wait for a request's batch to fill.")
+    ] = 5.0
+    requests: Annotated[
+        int, Field(ge=1, le=16, description="Requests in flight at once (batcher workers).")
+    ] = 2
+
+
 class DetectorSpec(_Model):
     """Which object detector runs and how its output is filtered."""
 
     model: str = "yolox_nano"
+    backend: Annotated[
+        Literal["local", "kserve"],
+        Field(
+            description="local: the shared onnxruntime session; kserve: a KServe v2 / Triton "
+            "server (settings in `kserve`)."
+        ),
+    ] = "local"
+    kserve: Annotated[
+        KServeSpec | None,
+        Field(description="The inference server, when backend is kserve."),
+    ] = None
     confidence: Annotated[
         float,
         Field(
@@ -161,6 +233,12 @@ class DetectorSpec(_Model):
             "into the model's square input."
         ),
     ] = "aspect"
+
+    @model_validator(mode="after")
+    def _backend_settings(self) -> Self:
+        if self.backend == "kserve" and self.kserve is None:
+            raise ValueError("backend kserve needs the server's settings in detector.kserve")
+        return self
 
 
 class TrackerSpec(_Model):

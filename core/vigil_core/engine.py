@@ -21,6 +21,7 @@ from .events.model import ChannelEvent, RuleEvent, SourceState, VigilEvent
 from .health import TamperAnalyzer, build_analyzers
 from .inference.batcher import InferenceBatcher
 from .inference.detectors import build_detector
+from .inference.kserve import LOCAL_STATUS, BackendState, BackendStatus, backend_status
 from .inference.session import SessionCache
 from .pipeline import AnalysedFrame, CameraPipeline, CameraStats
 from .privacy.context import apply_context
@@ -184,12 +185,33 @@ class Engine:
         models_dir = Path(self.config.models_dir) if self.config.models_dir else None
         inference = self.config.inference
         detector = build_detector(self.config.detector, inference, sessions, models_dir)
+        remote = self.config.detector.kserve if self.config.detector.backend == "kserve" else None
+        if remote is not None:
+            # Requests in flight and images per request: what a server's own batching wants.
+            return InferenceBatcher(
+                detector,
+                workers=remote.requests,
+                max_batch=remote.max_batch,
+                max_wait_ms=remote.max_wait_ms,
+            )
         return InferenceBatcher(
             detector,
             workers=inference.workers,
             max_batch=inference.max_batch,
             max_wait_ms=inference.max_wait_ms,
         )
+
+    def inference_backend(self) -> BackendStatus:
+        """Return where the shared detector runs: locally, on the server, or in its place."""
+        if self._batcher is None:
+            if self.config.detector.backend == "local":
+                return LOCAL_STATUS
+            return BackendStatus(
+                backend=self.config.detector.backend,
+                state=BackendState.LOCAL,
+                reason="the detector is not loaded",
+            )
+        return backend_status(self._batcher.detector)
 
     async def add_camera(self, camera: CameraSpec) -> None:
         """Start analysing one more camera (and following its ONVIF events, if any)."""

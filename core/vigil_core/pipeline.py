@@ -20,6 +20,7 @@ from .costs import StageCosts
 from .errors import VigilError
 from .events.model import RuleEvent, RuleStateEvent, SourceState, SourceStateEvent, VigilEvent
 from .inference.batcher import InferenceBatcher
+from .inference.kserve import RemoteInferenceError
 from .load import LoadMeter
 from .motion import MotionGate
 from .privacy.masks import PrivacyMasks
@@ -319,13 +320,21 @@ class CameraPipeline:
         if inferred:
             assert self._batcher is not None, "a camera without a track provider needs a detector"
             waited = time.monotonic()
-            detections = self._batcher.submit(frame.image).result()
+            try:
+                detections = self._batcher.submit(frame.image).result()
+            except RemoteInferenceError:
+                # The inference server is away and no local fallback is configured (the
+                # engine's inference status says so): this frame goes on without detections.
+                detections = None
             self.stats.inference_s.append(time.monotonic() - waited)
             laps("handoff")
-            self._tracks = tuple(
-                self._tracker.update(detections, frame.pts_s, (frame.width, frame.height))
-            )
-            self.stats.frames_inferred += 1
+            if detections is None:
+                inferred = False
+            else:
+                self._tracks = tuple(
+                    self._tracker.update(detections, frame.pts_s, (frame.width, frame.height))
+                )
+                self.stats.frames_inferred += 1
             laps("tracker")
         for stage in self.track_stages:
             events += stage.process(frame, self._tracks, fresh=inferred)

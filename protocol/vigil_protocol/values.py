@@ -28,6 +28,19 @@ class StreamState(StrEnum):
     """A file source reached its end."""
 
 
+class InferenceBackend(StrEnum):
+    """Where the server's detector runs."""
+
+    LOCAL = "local"
+    """On the server's own CPU, as configured."""
+    REMOTE = "remote"
+    """On the configured inference server (KServe v2 / Triton)."""
+    FALLBACK = "fallback"
+    """The inference server is away: on the server's own CPU until it is back."""
+    UNAVAILABLE = "unavailable"
+    """The inference server is away and no fallback is configured: frames get no detections."""
+
+
 class EventPhase(StrEnum):
     """Where a happening is in its life."""
 
@@ -339,6 +352,11 @@ class ServerState(Tagged):
     """Why the detector cannot run (missing or corrupt model), None when it can."""
     model_error_key: str | None = None
     held_back: tuple[HeldBack, ...] = ()
+    inference: InferenceBackend = InferenceBackend.LOCAL
+    """Where the detector runs now."""
+    inference_reason: str | None = None
+    """Why the configured inference server is not used, None while it is (or with none)."""
+    inference_reason_key: str | None = None
 
 
 type StateValue = (

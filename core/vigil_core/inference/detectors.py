@@ -16,6 +16,7 @@ from vigil_core.errors import ConfigInvalid, ModelInvalid
 from vigil_core.types import BBox, Detection, RGBImage
 
 from .graph import DENSE_HEAD, FREE_INPUT, is_dense_head
+from .kserve import RemoteSession
 from .loader import resolve_model
 from .postprocess import (
     FloatArray,
@@ -102,7 +103,7 @@ class OnnxDetector:
             )
         if not 0.0 < confidence < 1.0 or not 0.0 < nms_iou < 1.0:
             raise ConfigInvalid("confidence and nms_iou must be between 0 and 1")
-        self.session = session
+        self.session: ModelSession | RemoteSession = session
         self.spec: ModelSpec = spec
         self.confidence = confidence
         self.nms_iou = nms_iou
@@ -431,13 +432,17 @@ def build_detector(
     path = resolve_model(model.name, models_dir=models_dir, registry=registry)
     aspect = spec.input_fit == "aspect" and model.input.aspect
     session = sessions.get(model, path, inference, rewrite=FREE_INPUT if aspect else None)
-    return adapter(
+    detector = adapter(
         session,
         confidence=spec.confidence,
         nms_iou=spec.nms_iou,
         classes=spec.classes,
         aspect=aspect,
     )
+    if spec.backend == "kserve" and spec.kserve is not None:
+        # Checked and warmed up on the verified local file; from here its runs go to the server.
+        detector.session = RemoteSession(session, spec.kserve)
+    return detector
 
 
 def _class_indices(spec: ModelSpec, classes: Iterable[str]) -> IntArray | None:

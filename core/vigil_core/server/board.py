@@ -40,6 +40,7 @@ from vigil_protocol import (
     CameraState,
     EventPush,
     HeldBack,
+    InferenceBackend,
     JsonValue,
     ServerState,
     StatePush,
@@ -220,8 +221,12 @@ class StateBoard:
             total_fps += figures.analysed_fps
             target += camera.fps
             online += figures.online
+        backend = engine.inference_backend()
         server = replace(
             self._server,
+            inference=InferenceBackend(backend.state.value),
+            inference_reason=backend.reason,
+            inference_reason_key=backend.translation_key,
             cameras=len(self._cameras),
             cameras_online=online,
             analysed_fps=round(total_fps, 2),

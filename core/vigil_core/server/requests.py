@@ -513,10 +513,24 @@ async def _diagnostics(_r: vp.GetDiagnostics, server: VigilServer, _s: Session) 
         data["anpr"] = json.loads(json.dumps(anpr, default=str))
         data["retention"] = json.loads(json.dumps(engine.retention.describe(), default=str))
         data["held_back"] = [v.key for v in sorted(engine.privacy_violations, key=lambda v: v.key)]
+        data["inference"] = _inference_diagnostics(engine)
     if server.access_log is not None:
         check = await asyncio.to_thread(server.access_log.verify)
         data["access_log"] = {"entries": check.entries, "ok": check.ok}
     return vp.Diagnostics(data=data)
+
+
+def _inference_diagnostics(engine: Engine) -> vp.JsonValue:
+    """Where the detector runs and how many images ran where (no URL: diagnostics are shared)."""
+    status = engine.inference_backend()
+    return {
+        "backend": status.backend,
+        "state": status.state.value,
+        "reason_key": status.translation_key,
+        "model": status.model,
+        "remote_images": status.remote_images,
+        "fallback_images": status.fallback_images,
+    }
 
 
 def _camera_diagnostics(engine: Engine, camera_id: str) -> vp.JsonValue:

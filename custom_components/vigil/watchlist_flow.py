@@ -57,7 +57,13 @@ CONF_FULL_ACKNOWLEDGED: Final = "full_acknowledged"
 
 ANPR_MODES: Final = ("vehicle_crops", "full_frame", "both")
 PRIVACY_MODES: Final = ("watchlist", "hashed", "full")
-COUNTRIES: Final = ("at", "be", "ch", "de", "es", "fr", "it", "nl", "pl", "pt", "uk", "us")
+# The countries whose plate formats the server knows (vigil_core.anpr.normalize.COUNTRIES; a
+# test keeps them equal).
+COUNTRIES: Final = (
+    *("ar", "at", "be", "bg", "bo", "br", "ch", "cy", "cz", "de", "dk", "ee", "es", "fi", "fr"),
+    *("gr", "hr", "hu", "ie", "it", "lt", "lu", "lv", "mt", "nl", "no", "pl", "pt", "py", "ro"),
+    *("se", "si", "sk", "uk", "us", "uy"),
+)
 PLATE_DETECTORS: Final = {
     "watchlist": DetectorKind.ANPR_WATCHLIST,
     "hashed": DetectorKind.ANPR_HASHED,

@@ -6,7 +6,7 @@ user behind a service call, an administrator in the settings, or an automation.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 import inspect
 from typing import Any, Final
 
@@ -72,7 +72,7 @@ _ADMIN_SERVICE_RESPONDS: Final = (
 def async_register_admin_action(
     hass: HomeAssistant,
     name: str,
-    handler: Callable[[ServiceCall], Awaitable[ServiceResponse]],
+    handler: Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]],
     schema: vol.Schema,
     supports_response: SupportsResponse,
 ) -> None:
@@ -85,9 +85,9 @@ def async_register_admin_action(
     log must name the person who read or exported what Vigil keeps.
     """
     if _ADMIN_SERVICE_RESPONDS:
-        service.async_register_admin_service(
-            hass, DOMAIN, name, handler, schema, supports_response=supports_response
-        )
+        # Typed as 2025.4 declares it (no supports_response); called as current releases do.
+        register: Any = service.async_register_admin_service
+        register(hass, DOMAIN, name, handler, schema, supports_response=supports_response)
         return
     hass.services.async_register(
         DOMAIN, name, handler, schema=schema, supports_response=supports_response

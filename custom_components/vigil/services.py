@@ -19,6 +19,7 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
 import vigil_protocol as vp
@@ -117,7 +118,7 @@ async def _async_generate(call: ServiceCall) -> ServiceResponse:
         vp.Documents,
     )
     folder = output_dir(hass) / "documents"
-    files: list[str] = []
+    files: list[JsonValueType] = []
     for document in documents.documents:
         body = await store.client.fetch(f"/api/documents/{document.filename}")
         path = folder / Path(document.filename).name

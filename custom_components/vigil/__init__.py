@@ -33,6 +33,7 @@ from .client import AuthRefused, IncompatibleServer, ServerError, VigilClientErr
 from .const import CONF_SERVER_ID, CONF_TOKEN, DEFAULT_PORT, DOMAIN, MANUFACTURER
 from .data import VigilConfigEntry, VigilRuntime
 from .editor import async_register_editor
+from .entity import async_register_devices, camera_identifier
 from .frigate_setup import async_check_frigate
 from .issues import async_setup_issues
 from .mqtt_broker import async_frigate_broker
@@ -168,14 +169,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
         settings_key=_settings_key(entry),
     )
     entry.async_on_unload(store.async_stop)
-    dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id,
-        identifiers={(DOMAIN, entry.entry_id)},
-        name=entry.title,
-        manufacturer=MANUFACTURER,
-        model="Vigil server",
-        sw_version=hello.server_version,
-        entry_type=dr.DeviceEntryType.SERVICE,
+    entry.runtime_data.devices = async_register_devices(
+        hass,
+        entry.entry_id,
+        entry.runtime_data.cameras,
+        dr.DeviceInfo(
+            identifiers={(DOMAIN, entry.entry_id)},
+            name=entry.title,
+            manufacturer=MANUFACTURER,
+            model="Vigil server",
+            sw_version=hello.server_version,
+            entry_type=dr.DeviceEntryType.SERVICE,
+        ),
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_setup_issues(hass, entry)
@@ -222,6 +227,20 @@ def _settings_key(entry: VigilConfigEntry) -> str:
 async def async_unload_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> bool:
     """Unload the entities; the store's connection closes with the entry."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: VigilConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let the user delete a camera's device once the camera is no longer configured.
+
+    The server's device and a configured camera's device stay: a camera is removed by deleting
+    its subentry, which removes its device with it.
+    """
+    kept = {(DOMAIN, entry.entry_id)} | {
+        camera_identifier(entry.entry_id, camera_id) for camera_id in cameras_of(entry)
+    }
+    return not device.identifiers & kept
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> None:

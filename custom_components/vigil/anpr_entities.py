@@ -38,7 +38,7 @@ import voluptuous as vol
 
 import vigil_protocol as vp
 
-from .access import SETTINGS_ACTOR, async_require_admin
+from .access import SETTINGS_ACTOR, async_register_admin_action, async_require_admin
 from .client import ServerError
 from .const import CONF_REASON, DOMAIN
 from .data import VigilConfigEntry
@@ -352,12 +352,8 @@ async def _async_query_plate(call: ServiceCall) -> ServiceResponse:
 @callback
 def async_setup_anpr_services(hass: HomeAssistant) -> None:
     """Register `vigil.query_plate` (administrators only, a response only)."""
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_QUERY_PLATE,
-        _async_query_plate,
-        schema=QUERY_SCHEMA,
-        supports_response=SupportsResponse.ONLY,
+    async_register_admin_action(
+        hass, SERVICE_QUERY_PLATE, _async_query_plate, QUERY_SCHEMA, SupportsResponse.ONLY
     )
 
 

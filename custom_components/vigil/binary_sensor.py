@@ -92,6 +92,8 @@ async def async_setup_entry(
 class VigilZoneBinarySensor(VigilEntity, BinarySensorEntity):
     """A zone's binary state, such as occupancy."""
 
+    owns_camera_device = False  # added under its own subentry (entity.py)
+
     entity_description: VigilZoneBinarySensorDescription
 
     @property

@@ -82,6 +82,8 @@ class CameraSubentryFlow(OnvifCameraFlow, FrigateCameraFlow):
                 unique_id = stream_unique_id(data[CONF_URL])
                 if self._is_duplicate_camera(unique_id):
                     errors["base"] = "already_configured"
+                elif self._name_taken(str(user_input[CONF_NAME])):
+                    errors[CONF_NAME] = "name_taken"
                 elif error := await self._async_probe(
                     data[CONF_URL], data.get(CONF_USERNAME), data.get(CONF_PASSWORD)
                 ):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from homeassistant.config_entries import ConfigEntry
 
@@ -18,6 +18,8 @@ class VigilRuntime:
     cameras: dict[str, CameraInfo]
     zones: dict[str, ZoneInfo]
     rules: dict[str, RuleInfo]
+    devices: dict[str, str] = field(default_factory=dict)
+    """The device id of each camera, by camera id (registered in entity.py)."""
     settings_key: str = ""
     """The entry's settings apart from the watchlist when it was set up (__init__.py)."""
 

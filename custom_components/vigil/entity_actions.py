@@ -3,8 +3,10 @@
 Home Assistant resolves an entity action's targets itself (entities, devices, areas, floors,
 labels) and calls the function on each targeted entity of the platform. Current releases
 offer `service.async_register_platform_entity_service` for this (reolink and advantage_air use
-it); on older ones (2025.4, which the tests run) the same is done with the per-platform entity
-map that `EntityPlatform` fills, the one the newer helper reads.
+it; read in 2026.2.3, absent in 2025.8.0); on older ones (2025.4, which the tests run) the same
+is done with the per-platform entity map that `EntityPlatform` fills, the one the newer helper
+reads. Feature-detected by the helper's presence. No `async_extract_entity_ids` with `hass`
+(its `hass` argument is deprecated from 2025.10 and removed in 2026.10).
 """
 
 from __future__ import annotations

@@ -64,6 +64,8 @@ async def async_setup_entry(
 class VigilZoneEvent(VigilEntity, EventEntity):
     """Fire `entered` / `exited` with the object's class and track id."""
 
+    owns_camera_device = False  # added under its own subentry (entity.py)
+
     async def async_added_to_hass(self) -> None:
         """Follow the zone's events too."""
         await super().async_added_to_hass()

@@ -93,6 +93,19 @@ class VigilSubentryFlow(ConfigSubentryFlow):
             for sub in camera_subentries(self._get_entry())
         )
 
+    def _name_taken(self, name: str) -> bool:
+        """Return whether another camera of this server has the name (case and spaces aside).
+
+        Two cameras with one name would have devices and entity ids telling them apart only by
+        a `_2` suffix, so the name is refused in the form where it is typed.
+        """
+        current = self._reconfigure_subentry_id if self._reconfiguring else None
+        wanted = name.strip().casefold()
+        return any(
+            sub.title.strip().casefold() == wanted and sub.subentry_id != current
+            for sub in camera_subentries(self._get_entry())
+        )
+
     # --- the server -----------------------------------------------------------------------
 
     def _server_missing(self) -> SubentryFlowResult | None:

@@ -109,6 +109,11 @@ def frigate_server_cameras(entry: ConfigEntry, api_url: str) -> list[ConfigSuben
     ]
 
 
+def _titles(chosen: list[vp.FrigateCamera], name: str) -> dict[str, str]:
+    """Return the title each chosen camera gets: the typed name for one camera, else Frigate's."""
+    return {camera.name: name if name and len(chosen) == 1 else _title(camera) for camera in chosen}
+
+
 def _title(camera: vp.FrigateCamera) -> str:
     return camera.friendly_name or camera.name
 
@@ -183,9 +188,12 @@ class FrigateCameraFlow(VigilSubentryFlow):
         if user_input is not None:
             chosen = [cameras[name] for name in user_input.get(CONF_FRIGATE_CAMERAS) or ()]
             detections = str(user_input[CONF_DETECTIONS])
+            name = str(user_input.get(CONF_NAME) or "").strip()
             errors = await self._async_check(chosen, detections, CONF_FRIGATE_CAMERAS)
+            if not errors and any(map(self._name_taken, _titles(chosen, name).values())):
+                field = CONF_NAME if name and len(chosen) == 1 else CONF_FRIGATE_CAMERAS
+                errors = {field: "name_taken"}
             if not errors:
-                name = str(user_input.get(CONF_NAME) or "").strip()
                 return self._add(chosen, detections, bool(user_input[CONF_IMPORT_ZONES]), name)
         first = next(iter(cameras))
         schema = vol.Schema(
@@ -220,9 +228,11 @@ class FrigateCameraFlow(VigilSubentryFlow):
         if user_input is not None:
             camera = cameras[user_input[CONF_FRIGATE_CAMERA]]
             detections = str(user_input[CONF_DETECTIONS])
+            name = str(user_input.get(CONF_NAME) or _title(camera)).strip()
             errors = await self._async_check([camera], detections, "base")
+            if not errors and self._name_taken(name):
+                errors = {CONF_NAME: "name_taken"}
             if not errors:
-                name = str(user_input.get(CONF_NAME) or _title(camera)).strip()
                 data = self._camera_data(camera, detections)
                 unique_id = frigate_unique_id(self._frigate[CONF_URL], camera.name)
                 return self._finish(name, data, unique_id)
@@ -300,9 +310,7 @@ class FrigateCameraFlow(VigilSubentryFlow):
         zones = {
             camera.name: _zones(camera, detections) if import_zones else [] for camera in chosen
         }
-        titles = {
-            camera.name: name if name and len(chosen) == 1 else _title(camera) for camera in chosen
-        }
+        titles = _titles(chosen, name)
         if len(chosen) == 1 and not zones[chosen[0].name]:
             camera = chosen[0]
             return self.async_create_entry(

@@ -82,25 +82,28 @@ class OnvifCameraFlow(VigilSubentryFlow):
                 CONF_USERNAME: user_input.get(CONF_USERNAME) or "",
                 CONF_PASSWORD: kept_password(self._saved, user_input) or "",
             }
-            try:
-                device = await self._async_call(
-                    vp.FetchOnvifDevice(
-                        host=self._onvif[CONF_HOST],
-                        port=self._onvif[CONF_PORT],
-                        username=self._onvif[CONF_USERNAME],
-                        password=self._onvif[CONF_PASSWORD],
-                    ),
-                    vp.OnvifDevice,
-                )
-            except VigilClientError as err:
-                errors["base"] = form_error(err)
+            if self._name_taken(self._onvif[CONF_NAME]):
+                errors[CONF_NAME] = "name_taken"
             else:
-                if not device.profiles:
-                    errors["base"] = "no_profiles"
+                try:
+                    device = await self._async_call(
+                        vp.FetchOnvifDevice(
+                            host=self._onvif[CONF_HOST],
+                            port=self._onvif[CONF_PORT],
+                            username=self._onvif[CONF_USERNAME],
+                            password=self._onvif[CONF_PASSWORD],
+                        ),
+                        vp.OnvifDevice,
+                    )
+                except VigilClientError as err:
+                    errors["base"] = form_error(err)
                 else:
-                    # The server lists the profile best for analysis first.
-                    self._profiles = {profile.token: profile for profile in device.profiles}
-                    return await self.async_step_onvif_profile()
+                    if not device.profiles:
+                        errors["base"] = "no_profiles"
+                    else:
+                        # The server lists the profile best for analysis first.
+                        self._profiles = {profile.token: profile for profile in device.profiles}
+                        return await self.async_step_onvif_profile()
         return self.async_show_form(
             step_id="onvif",
             data_schema=self.add_suggested_values_to_schema(

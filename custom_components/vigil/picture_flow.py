@@ -242,7 +242,7 @@ class PictureSubentryFlow(VigilSubentryFlow):
         """Return the Markdown image of the served drawing (empty when none could be drawn)."""
         if self._token is None:
             return ""
-        return f"![{name}]({preview_url(self._token)})"
+        return f"![{name}]({preview_url(self.hass, self._token)})"
 
     # --- the server's check ---------------------------------------------------------------
 

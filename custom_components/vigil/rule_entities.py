@@ -374,6 +374,8 @@ RULE_EVENTS: tuple[VigilRuleEventDescription, ...] = (
 class VigilRuleEntity(VigilEntity):
     """An entity of one rule, on its camera's device; the rule's name goes into its name."""
 
+    owns_camera_device = False  # added under its own subentry (entity.py)
+
     def __init__(
         self, store: VigilStore, rule: RuleInfo, camera: CameraInfo, description: Any
     ) -> None:

@@ -128,6 +128,8 @@ async def async_setup_entry(
 class VigilZoneSensor(VigilEntity, SensorEntity):
     """How many objects of a class are inside a zone."""
 
+    owns_camera_device = False  # added under its own subentry (entity.py)
+
     entity_description: VigilZoneSensorDescription
 
     @property

@@ -19,11 +19,12 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
 import vigil_protocol as vp
 
-from .access import async_require_admin
+from .access import async_register_admin_action, async_require_admin
 from .anpr_entities import async_setup_anpr_services
 from .const import CONF_REASON, DOMAIN
 from .data import VigilConfigEntry
@@ -117,7 +118,7 @@ async def _async_generate(call: ServiceCall) -> ServiceResponse:
         vp.Documents,
     )
     folder = output_dir(hass) / "documents"
-    files: list[str] = []
+    files: list[JsonValueType] = []
     for document in documents.documents:
         body = await store.client.fetch(f"/api/documents/{document.filename}")
         path = folder / Path(document.filename).name
@@ -140,9 +141,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         (SERVICE_GENERATE_IMPACT_ASSESSMENT, _async_generate, OPTIONAL_REASON_SCHEMA),
     ]
     for name, handler, schema in actions:
-        hass.services.async_register(
-            DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL
-        )
+        async_register_admin_action(hass, name, handler, schema, SupportsResponse.OPTIONAL)
     # The families' actions: line counters, camera health, plate searches.
     async_setup_rule_services(hass)
     async_setup_tamper_services(hass)

@@ -20,7 +20,10 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import service
 
-try:  # newer releases (the service helper below is deprecated there)
+# Feature detection: `helpers.target` exists from 2025.8 (read in 2025.8.0 and 2026.2.3); there
+# `service.async_extract_referenced_entity_ids` is deprecated (breaks in 2026.8), so it is used
+# only on the releases without `helpers.target` (2025.4, which the tests run).
+try:
     from homeassistant.helpers.target import (  # type: ignore[import-not-found,unused-ignore]
         TargetSelection,
         async_extract_referenced_entity_ids,
@@ -70,9 +73,12 @@ async def async_recapture(store: VigilStore, camera: CameraInfo) -> None:
 # --- the recapture_reference action ----------------------------------------------------------
 #
 # The action targets cameras: their devices (directly, or through an area, a floor or a label)
-# or any of their entities. It resolves the targets to devices itself rather than acting on
-# entities, because Home Assistant leaves configuration entities such as the re-capture button
-# out of device and area targets, and a camera has one reference view however many entities.
+# or any of their entities. It resolves the targets to devices itself rather than being an
+# entity action (`async_register_platform_entity_service`, as reset_counter is): an entity
+# action acts on one platform's entities, and Home Assistant leaves configuration entities such
+# as the re-capture button out of device, area, floor and label targets (helpers/target.py), so
+# targeting a camera's device would find nothing to act on; and a camera has one reference view
+# however many entities.
 
 
 def _selected(hass: HomeAssistant, call: ServiceCall) -> tuple[set[str], set[str]]:

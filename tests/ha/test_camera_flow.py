@@ -123,6 +123,9 @@ async def test_stream_errors_then_recovers(
     assert len(hub.subentries) == 2
 
     other = rtsp_server(size=(320, 180), fps=5).url
+    # The server's other camera's name, whatever its case and spaces, is refused on the field.
+    result = await _submit(hass, flow_id, {CONF_NAME: " front DOOR ", CONF_URL: other})
+    assert result["errors"] == {CONF_NAME: "name_taken"}
     result = await _submit(hass, flow_id, {CONF_NAME: "Hall", CONF_URL: other})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await reloaded(hass, hub)

@@ -201,6 +201,28 @@ async def test_one_camera_without_zones(
     assert result["data"][CONF_STREAM_URL] == pattern_stream
     await reloaded(hass, hub)
 
+    # Another camera under the same name (case and spaces aside) is refused on the name field.
+    result = await _start(hass, hub)
+    result = await _server(hass, result["flow_id"], frigate)
+    chosen = {CONF_DETECTIONS: DETECTIONS_VIGIL, CONF_IMPORT_ZONES: False}
+    result = await _submit(
+        hass,
+        result["flow_id"],
+        {CONF_FRIGATE_CAMERAS: ["front_door"], CONF_NAME: " garage DOOR", **chosen},
+    )
+    assert result["errors"] == {CONF_NAME: "name_taken"}
+    porch_form = {CONF_FRIGATE_CAMERAS: ["front_door"], CONF_NAME: "Porch", **chosen}
+    result = await _submit(hass, result["flow_id"], porch_form)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await reloaded(hass, hub)
+    # Nor can a camera be renamed to another's name.
+    porch = next(sub for sub in _of(hub, SUBENTRY_CAMERA) if sub.title == "Porch")
+    result = await hub.start_subentry_reconfigure_flow(hass, SUBENTRY_CAMERA, porch.subentry_id)
+    result = await _server(hass, result["flow_id"], frigate)
+    renamed = {CONF_FRIGATE_CAMERA: "front_door", CONF_NAME: "Garage door"}
+    result = await _submit(hass, result["flow_id"], renamed | {CONF_DETECTIONS: DETECTIONS_VIGIL})
+    assert result["errors"] == {CONF_NAME: "name_taken"}
+
 
 async def test_vigil_detection_imports_zones_for_its_classes(
     hass: HomeAssistant, hub: MockConfigEntry, frigate: FrigateApi

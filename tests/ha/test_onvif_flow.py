@@ -191,6 +191,8 @@ async def test_onvif_errors_then_recovers(
     """Refused credentials, no device, a dead stream and a duplicate are form errors."""
     result = await _start(hass, hub, SOURCE_ONVIF)
     flow_id = result["flow_id"]
+    result = await _submit(hass, flow_id, _onvif_form(onvif) | {CONF_NAME: "FRONT door "})
+    assert result["errors"] == {CONF_NAME: "name_taken"}  # the hub's camera's name
     result = await _submit(hass, flow_id, _onvif_form(onvif, password="wrong"))
     assert result["errors"] == {"base": "invalid_auth"}
     result = await _submit(
@@ -207,9 +209,9 @@ async def test_onvif_errors_then_recovers(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await reloaded(hass, hub)
 
-    # The same profile of the same camera again is a duplicate.
+    # The same profile of the same camera again is a duplicate (under another name too).
     result = await _start(hass, hub, SOURCE_ONVIF)
-    result = await _submit(hass, result["flow_id"], _onvif_form(onvif))
+    result = await _submit(hass, result["flow_id"], _onvif_form(onvif) | {CONF_NAME: "Gate 2"})
     result = await _submit(hass, result["flow_id"], {CONF_PROFILE: SUB_TOKEN})
     assert result["errors"] == {"base": "already_configured"}
 

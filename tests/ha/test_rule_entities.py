@@ -17,8 +17,10 @@ from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import floor_registry as fr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
@@ -303,6 +305,16 @@ async def test_line_totals_persist_across_reloads_and_reset(
         DOMAIN, "reset_counter", target={"device_id": device.id}, blocking=True
     )
     await wait_until(hass, lambda: _state(hass, A_TO_B) == "0", "the reset by device")
+
+    # So do an area and a floor the camera is in (Home Assistant resolves them).
+    ground = fr.async_get(hass).async_create("Ground floor")
+    porch = ar.async_get(hass).async_create("Porch", floor_id=ground.floor_id)
+    device_registry.async_update_device(device.id, area_id=porch.id)
+    for target in ({"area_id": porch.id}, {"floor_id": ground.floor_id}):
+        await hass.async_add_executor_job(count)
+        await wait_until(hass, lambda: _state(hass, A_TO_B) == "5", "counted again")
+        await hass.services.async_call(DOMAIN, "reset_counter", target=target, blocking=True)
+        await wait_until(hass, lambda: _state(hass, A_TO_B) == "0", f"the reset by {target}")
 
     # Naming a sensor that counts nothing is refused.
     with pytest.raises(ServiceValidationError) as err:

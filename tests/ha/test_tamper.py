@@ -30,6 +30,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import floor_registry as fr
 from homeassistant.helpers import label_registry as lr
 from homeassistant.helpers.event import async_track_state_change_event
 import pytest
@@ -346,13 +347,15 @@ async def test_action_targets_the_camera(
     device_registry: dr.DeviceRegistry,
     area_registry: ar.AreaRegistry,
     label_registry: lr.LabelRegistry,
+    floor_registry: fr.FloorRegistry,
 ) -> None:
-    """The action takes the camera's device, any of its entities, an area, a label, or all."""
+    """The action takes the camera's device, any of its entities, an area, floor, label, or all."""
     camera = device_registry.async_get_device(identifiers={(DOMAIN, f"{ENTRY_ID}_{CAMERA_SLUG}")})
     server = device_registry.async_get_device(identifiers={(DOMAIN, ENTRY_ID)})
     assert camera is not None
     assert server is not None
-    porch = area_registry.async_create("Porch")
+    ground = floor_registry.async_create("Ground floor")
+    porch = area_registry.async_create("Porch", floor_id=ground.floor_id)
     outdoor = label_registry.async_create("Outdoor")
     device_registry.async_update_device(camera.id, area_id=porch.id, labels={outdoor.label_id})
     for target in (
@@ -360,6 +363,7 @@ async def test_action_targets_the_camera(
         {"entity_id": RECAPTURE},
         {"entity_id": [OBSTRUCTION, "light.unrelated"]},
         {"area_id": porch.id},
+        {"floor_id": ground.floor_id},
         {"label_id": outdoor.label_id},
         {"entity_id": "all"},
     ):

@@ -137,6 +137,11 @@ async def test_add_zone_with_picture_and_preview(
     assert (await client.get(grid)).status == HTTPStatus.NOT_FOUND
     preview = picture_path(result)
     assert (await client.get(preview)).status == HTTPStatus.OK
+    # The address is signed by Home Assistant: without its signature, or with another's, no.
+    unsigned, _, signature = preview.partition("?")
+    assert signature.startswith("authSig=")
+    assert (await client.get(unsigned)).status == HTTPStatus.UNAUTHORIZED
+    assert (await client.get(f"{unsigned}?authSig=forged")).status == HTTPStatus.UNAUTHORIZED
 
     result = await _submit(hass, result["flow_id"], {"next_step_id": "save"})
     assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -191,9 +191,33 @@ def test_acknowledged_detectors_run() -> None:
     assert gated is original
 
 
-@pytest.mark.parametrize("context", [None, "private_home", "private_premises"])
-def test_other_contexts_run_everything(context: str | None) -> None:
+@pytest.mark.parametrize("context", ["private_home", "private_premises"])
+def test_other_contexts_run_everything(context: str) -> None:
     original = config(context)
+    assert enforce_context(original) == (original, [])
+
+
+def test_without_a_context_only_what_a_home_allows_runs() -> None:
+    """Fail closed: no declared context gates as a private home, never as nothing at all."""
+    for kind in DetectorKind:
+        assert allowance(None, kind) is allowance(HOME, kind)
+    assert needs_acknowledgement(None, [K.ANPR_HASHED, K.ANPR_FULL, K.LOITERING]) == [
+        K.ANPR_HASHED,
+        K.ANPR_FULL,
+    ]
+    gated, violations = enforce_context(plates(None))
+    assert {v.key for v in violations} == {
+        "entrance:anpr_hashed",
+        "exit:anpr_hashed",
+        "hub:plate_query",
+        "hub:vehicle_route",
+    }
+    assert {v.context for v in violations} == {HOME}
+    assert [c.anpr.privacy for c in gated.cameras] == ["watchlist", "watchlist"]
+    assert not plate_queries_allowed(violations)
+    assert enforce_context(plates(None, "full"))[1] != []
+    # What a home runs (every rule family, loitering included) still runs.
+    original = config(None)
     assert enforce_context(original) == (original, [])
 
 
@@ -259,7 +283,7 @@ def test_engine_enforces_the_context(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def plates(
-    context: str, privacy: str = "hashed", acks: dict[str, Any] | None = None
+    context: str | None, privacy: str = "hashed", acks: dict[str, Any] | None = None
 ) -> EngineConfig:
     """Two plate-reading cameras (entrance and exit) in one privacy mode."""
     anpr = {"enabled": True, "privacy": privacy, "full_acknowledged": privacy == "full"}

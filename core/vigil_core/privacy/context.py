@@ -67,7 +67,12 @@ class PrivacySpec(_Spec):
 
     context: Annotated[
         DeploymentContext | None,
-        Field(description="Where the cameras are; none (the CLI's default) gates nothing."),
+        Field(
+            description=(
+                "Where the cameras are; none (the CLI's default) gates as a private home does "
+                "(fail closed)."
+            )
+        ),
     ] = None
     acknowledgements: Annotated[
         dict[str, Acknowledgement],
@@ -112,9 +117,19 @@ def detector_key(kind: DetectorKind, scope: str | None = None) -> str:
     return f"{scope or 'hub'}:{kind.value}"
 
 
-def allowance(context: DeploymentContext, kind: DetectorKind) -> Allowance:
-    """Return what a context lets a detector kind do."""
-    allowed: Allowance = getattr(PURPOSES[kind].gate, context.value)
+UNDECLARED_CONTEXT = DeploymentContext.PRIVATE_HOME
+"""What gates a configuration that declares no context: the most common context, whose gate
+holds back every plate store and search (fail closed: nothing runs that a home would not run)."""
+
+
+def effective_context(context: DeploymentContext | None) -> DeploymentContext:
+    """Return the context that gates: the declared one, or a private home's when none is."""
+    return UNDECLARED_CONTEXT if context is None else context
+
+
+def allowance(context: DeploymentContext | None, kind: DetectorKind) -> Allowance:
+    """Return what a context (a private home when none is declared) lets a detector kind do."""
+    allowed: Allowance = getattr(PURPOSES[kind].gate, effective_context(context).value)
     return allowed
 
 
@@ -122,8 +137,6 @@ def needs_acknowledgement(
     context: DeploymentContext | None, kinds: Iterable[DetectorKind]
 ) -> list[DetectorKind]:
     """Return the kinds (in order, once each) the context starts disabled."""
-    if context is None:
-        return []
     gated: list[DetectorKind] = []
     for kind in kinds:
         if allowance(context, kind) is Allowance.ACKNOWLEDGE and kind not in gated:
@@ -144,11 +157,13 @@ def check_configuration(
     enabled: Iterable[EnabledDetector],
     acknowledgements: Mapping[str, Acknowledgement],
 ) -> list[Violation]:
-    """Return every enabled detector the context starts disabled and nobody acknowledged."""
-    if context is None:
-        return []
+    """Return every enabled detector the context starts disabled and nobody acknowledged.
+
+    Without a declared context, a private home's gate applies (fail closed).
+    """
+    gating = effective_context(context)
     return [
-        Violation(detector=detector, context=context, allowance=allowance(context, detector.kind))
+        Violation(detector=detector, context=gating, allowance=allowance(gating, detector.kind))
         for detector in enabled
         if allowance(context, detector.kind) is Allowance.ACKNOWLEDGE
         and acknowledged(detector, acknowledgements) is None
@@ -157,8 +172,6 @@ def check_configuration(
 
 def statistics_only(context: DeploymentContext | None, kind: DetectorKind | str) -> bool:
     """Return whether a detector runs as anonymous statistics in this context."""
-    if context is None:
-        return False
     try:
         detector = DetectorKind(kind)
     except ValueError:  # a camera-side event kind (tamper conditions, plates)

@@ -23,7 +23,7 @@ from .inference.batcher import InferenceBatcher
 from .inference.detectors import build_detector
 from .inference.session import SessionCache
 from .pipeline import AnalysedFrame, CameraPipeline, CameraStats
-from .privacy.context import apply_context
+from .privacy.context import gate_event
 from .privacy.inventory import enforce_context
 from .privacy.retention import RetentionRegistry
 from .rules import build_rules
@@ -462,5 +462,8 @@ class Engine:
 
     def _publish(self, event: VigilEvent) -> None:
         if isinstance(event, RuleEvent):
-            event = apply_context(self.config.privacy.context, event)
+            gated = gate_event(self.config.privacy, event)
+            if gated is None:
+                return  # a camera-side analysis the context holds back, or one Vigil refuses
+            event = gated
         self.bus.publish(event)

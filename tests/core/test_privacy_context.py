@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,10 +16,12 @@ from vigil_core.events.model import EventPhase, RuleEvent
 from vigil_core.privacy.context import (
     Acknowledgement,
     EnabledDetector,
+    PrivacySpec,
     allowance,
     anonymise,
     apply_context,
     check_configuration,
+    gate_event,
     keeps_images,
     needs_acknowledgement,
     statistics_only,
@@ -28,7 +31,13 @@ from vigil_core.privacy.inventory import (
     enforce_context,
     plate_queries_allowed,
 )
-from vigil_core.privacy.purposes import PURPOSES, Allowance, DataLevel
+from vigil_core.privacy.purposes import (
+    CAMERA_SIDE_KINDS,
+    PURPOSES,
+    Allowance,
+    DataLevel,
+    describes_person,
+)
 from vigil_core.privacy.summary import LANGUAGES, Texts
 from vigil_protocol.privacy import DeploymentContext, DetectorKind, LegalBasis
 
@@ -338,3 +347,39 @@ def test_plate_modes_on_private_premises() -> None:
     assert [c.anpr.privacy for c in gated.cameras] == ["watchlist", "watchlist"]
     _gated, violations = enforce_context(plates("public_space", "watchlist"))
     assert {v.key for v in violations} == {"hub:vehicle_route"}
+
+
+def camera_side(kind: str, source: str = "onvif") -> RuleEvent:
+    return replace(line_event(kind), source=source, rule_id="onvif:rule", track_id=4)
+
+
+def test_camera_side_analytics_go_through_the_purpose_table() -> None:
+    public = PrivacySpec(context=PUBLIC)
+    # A camera's own counting line is a statistic in public space, as Vigil's own is.
+    counted = gate_event(public, camera_side("line_crossing"))
+    assert counted is not None and counted.track_id is None
+    assert "position" not in counted.attrs and "track_ids" not in counted.attrs
+    premises = gate_event(PrivacySpec(context=PREMISES), camera_side("line_crossing"))
+    assert premises == camera_side("line_crossing")
+    # Presence and the camera's health pass; a kind the table does not know never does.
+    assert gate_event(public, camera_side("person")) == camera_side("person")
+    assert gate_event(public, camera_side("obstruction")) == camera_side("obstruction")
+    assert gate_event(public, camera_side("digital_input")) == camera_side("digital_input")
+    for kind in ("face", "face_recognition", "gender"):
+        assert gate_event(public, camera_side(kind)) is None
+        assert gate_event(PrivacySpec(context=HOME), camera_side(kind)) is None
+    assert CAMERA_SIDE_KINDS["object_count"] is K.CROWD
+    assert not any(describes_person(kind) for kind in CAMERA_SIDE_KINDS)
+    # Vigil's own events keep their behaviour (tamper conditions and plates are not kinds).
+    assert gate_event(public, line_event("obstruction")) == line_event("obstruction")
+
+
+def test_a_held_back_camera_side_kind_needs_its_acknowledgement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gate is the table's: were a camera-side kind held back, it would need its basis."""
+    monkeypatch.setitem(CAMERA_SIDE_KINDS, "dwell", K.LOITERING)  # type: ignore[index]
+    assert gate_event(PrivacySpec(context=PUBLIC), camera_side("dwell")) is None
+    acks = {"square:loitering": ack(K.LOITERING)}
+    spec = PrivacySpec(context=PUBLIC, acknowledgements=acks)
+    assert gate_event(spec, camera_side("dwell")) == camera_side("dwell")

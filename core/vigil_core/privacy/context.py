@@ -24,7 +24,7 @@ from vigil_protocol.privacy import (
     LegalBasis,
 )
 
-from .purposes import PURPOSES, Allowance
+from .purposes import CAMERA_SIDE_KINDS, PURPOSES, VIGIL_SOURCE, Allowance
 from .retention import RetentionSpec
 
 
@@ -177,6 +177,40 @@ def statistics_only(context: DeploymentContext | None, kind: DetectorKind | str)
     except ValueError:  # a camera-side event kind (tamper conditions, plates)
         return False
     return allowance(context, detector) is Allowance.STATISTICS
+
+
+def event_detector(event: RuleEvent) -> DetectorKind | None:
+    """Return the detector kind an event is gated as (None: it describes no one).
+
+    Camera-side events (ONVIF, Frigate…) go through `CAMERA_SIDE_KINDS`; Vigil's own events
+    are named after their detector (tamper conditions and plate events are gated by the
+    configuration, not per event).
+    """
+    if event.source != VIGIL_SOURCE:
+        return CAMERA_SIDE_KINDS.get(event.kind)
+    try:
+        return DetectorKind(event.kind)
+    except ValueError:
+        return None
+
+
+def gate_event(privacy: PrivacySpec, event: RuleEvent) -> RuleEvent | None:
+    """Return the event as the context lets it leave the engine, or None when it may not.
+
+    Camera-side analytics pass the same purpose table as Vigil's detectors: a kind the table
+    does not know is dropped, one the context holds back runs only once acknowledged (under
+    `<camera id>:<kind>`), and statistics-only kinds lose their track ids and positions.
+    """
+    detector = event_detector(event)
+    if detector is None:
+        known = event.source == VIGIL_SOURCE or event.kind in CAMERA_SIDE_KINDS
+        return event if known else None
+    gate = allowance(privacy.context, detector)
+    if gate is Allowance.ACKNOWLEDGE and event.source != VIGIL_SOURCE:
+        enabled = EnabledDetector(kind=detector, camera_id=event.camera_id)
+        if acknowledged(enabled, privacy.acknowledgements) is None:
+            return None
+    return anonymise(event) if gate is Allowance.STATISTICS else event
 
 
 def keeps_images(context: DeploymentContext | None, kind: DetectorKind | str) -> bool:

@@ -1,0 +1,75 @@
+"""The server keeps privacy guarantees on the wire: camera-side analytics, pictures, paperwork."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from custom_components.vigil.client import VigilClient
+from tests.server.conftest import ServerFactory
+from tests.server.test_server import Pushes, _state, vtest_config
+from tests.support.onvif_emulator import OnvifEmulator
+from tests.support.onvif_event_service import topic_of
+from vigil_core.sources.onvif_messages import normalize_topic
+import vigil_protocol as vp
+
+type Connect = Callable[..., Awaitable[VigilClient]]
+
+USER, PASSWORD = "events-reader", "Ev3nts/p@ss"
+PERSONAL = ("Jane Doe", "female", "Gender", "Likelihood", "EventId")
+SAMPLES = (
+    "onvif_face_recognition",
+    "reolink_face",
+    "vendor_people_analysis",
+    "hikvision_line_detector",
+    "hikvision_field_detector",
+)
+
+
+async def test_a_face_recognition_onvif_message_in_public_space_reaches_no_client(
+    start_server: ServerFactory, connect: Connect
+) -> None:
+    """The audit's probe: a camera's own face recognition, and Name/Gender/Age items."""
+    async with OnvifEmulator(username=USER, password=PASSWORD, events="pullpoint") as camera:
+        camera.events.announce(*(normalize_topic(topic_of(name)) for name in SAMPLES))
+        server = await start_server()
+        client = await connect(server)
+        pushes = Pushes(client)
+        await client.subscribe()
+        config = vtest_config("street", zone=False)
+        config["cameras"][0]["onvif"] = {
+            "host": camera.host, "port": camera.port, "username": USER, "password": PASSWORD,
+        }  # fmt: skip
+        config["privacy"] = {"context": "public_space"}
+        await client.call(vp.ApplyConfig(config=config), vp.ConfigApplied)
+        await pushes.wait(
+            lambda p: _state(p, "onvif", "street") and p.update.state.available, "the channel"
+        )
+        camera.events.emit("onvif_face_recognition", object_id=3, person="Jane Doe",
+                           gender="female", age=34)  # fmt: skip
+        camera.events.change("reolink_face", state="true")
+        camera.events.emit("vendor_people_analysis", event_id=5, person="Jane Doe",
+                           gender="female", age=34)  # fmt: skip
+        camera.events.emit("hikvision_line_detector", object_id=15)
+        camera.events.change("hikvision_field_detector", state="true", object_id=7)
+        await pushes.wait(
+            lambda p: isinstance(p, vp.EventPush) and p.event.kind == "zone_presence",
+            "the camera's own zone event",
+        )
+    events = [p.event for p in pushes.items if isinstance(p, vp.EventPush)]
+    onvif = [e for e in events if e.source == "onvif"]
+    assert {e.kind for e in onvif} == {"onvif_event", "line_crossing", "zone_presence"}
+    wire = repr(pushes.items)
+    for value in PERSONAL:
+        assert value not in wire, value
+    assert "Face" not in wire and '"face"' not in wire
+    # A camera's counting line is a statistic in public space: no object id.
+    (crossing,) = [e for e in onvif if e.kind == "line_crossing"]
+    assert crossing.track_id is None and "object_id" not in crossing.attrs
+    (unknown,) = [e for e in onvif if e.kind == "onvif_event"]
+    assert unknown.attrs["data"] == {} and unknown.attrs["key_items"] == {}
+    state = pushes.states("onvif")[-1].state
+    assert isinstance(state, vp.OnvifState)
+    assert {topic.kind for topic in state.topics} <= {
+        "onvif_event", "line_crossing", "zone_presence",
+    }  # fmt: skip
+    assert not any("Face" in (topic.topic or "") for topic in state.topics)

@@ -24,6 +24,7 @@ from vigil_core.privacy.context import (
     gate_event,
     keeps_images,
     needs_acknowledgement,
+    shows_tracks,
     statistics_only,
 )
 from vigil_core.privacy.inventory import (
@@ -383,3 +384,12 @@ def test_a_held_back_camera_side_kind_needs_its_acknowledgement(
     acks = {"square:loitering": ack(K.LOITERING)}
     spec = PrivacySpec(context=PUBLIC, acknowledgements=acks)
     assert gate_event(spec, camera_side("dwell")) == camera_side("dwell")
+
+
+def test_pictures_show_tracks_except_in_the_statistics_mode() -> None:
+    counting = [K.LINE_CROSSING, K.CROWD, K.TAMPER]
+    assert not shows_tracks(PUBLIC, counting)
+    assert shows_tracks(PUBLIC, [*counting, K.ZONE_PRESENCE])
+    assert not shows_tracks(PUBLIC, [K.TAMPER])
+    for context in (None, HOME, PREMISES):
+        assert shows_tracks(context, counting) and shows_tracks(context, [])

@@ -73,3 +73,40 @@ async def test_a_face_recognition_onvif_message_in_public_space_reaches_no_clien
         "onvif_event", "line_crossing", "zone_presence",
     }  # fmt: skip
     assert not any("Face" in (topic.topic or "") for topic in state.topics)
+
+
+async def _ended_picture(
+    start_server: ServerFactory, connect: Connect, context: str
+) -> tuple[bytes, bytes]:
+    """Run vtest to its end with a counting line; return its picture with and without boxes."""
+    server = await start_server()
+    client = await connect(server)
+    pushes = Pushes(client)
+    await client.subscribe()
+    config = vtest_config("square", zone=False, fps=2.0)
+    camera = config["cameras"][0]
+    camera["source"]["realtime"] = False
+    camera["rules"] = [{"type": "line_crossing", "id": "count", "line": [[0, 0.6], [1, 0.6]]}]
+    config["privacy"] = {"context": context}
+    await client.call(vp.ApplyConfig(config=config), vp.ConfigApplied)
+    await pushes.wait(
+        lambda p: _state(p, "camera", "square") and p.update.state.stream == vp.StreamState.ENDED,
+        "the clip's end",
+        limit_s=180,
+    )
+    assert server.engine is not None
+    await server.engine.wait_finished(["square"])  # the last queued frames are analysed
+    latest = server.engine.latest("square")
+    assert latest is not None and latest.tracks  # people are in view on the last frame
+    boxed = await client.fetch("/api/cameras/square/picture.jpg", {"boxes": "1"})
+    plain = await client.fetch("/api/cameras/square/picture.jpg", {"boxes": "0"})
+    return boxed, plain
+
+
+async def test_pictures_in_the_statistics_mode_carry_no_boxes_or_ids(
+    start_server: ServerFactory, connect: Connect
+) -> None:
+    boxed, plain = await _ended_picture(start_server, connect, "public_space")
+    assert boxed == plain  # asked for boxes, drawn none: a public counting camera
+    boxed, plain = await _ended_picture(start_server, connect, "private_premises")
+    assert boxed != plain  # the same camera on private premises shows its tracks

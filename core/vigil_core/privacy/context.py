@@ -213,6 +213,18 @@ def gate_event(privacy: PrivacySpec, event: RuleEvent) -> RuleEvent | None:
     return anonymise(event) if gate is Allowance.STATISTICS else event
 
 
+def shows_tracks(context: DeploymentContext | None, kinds: Iterable[DetectorKind]) -> bool:
+    """Return whether a camera's pictures may show boxes and track ids.
+
+    Not in the anonymous-statistics mode: where the context runs some detectors as statistics
+    only, a camera's pictures show its tracks only when one of its analyses of people keeps
+    them (a public counting camera's pictures show no box, no id).
+    """
+    if not any(statistics_only(context, kind) for kind in DetectorKind):
+        return True
+    return any(PURPOSES[kind].about_people and not statistics_only(context, kind) for kind in kinds)
+
+
 def keeps_images(context: DeploymentContext | None, kind: DetectorKind | str) -> bool:
     """Return whether a snapshot or crop may be kept for a detector's event in this context."""
     return not statistics_only(context, kind)

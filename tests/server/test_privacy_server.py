@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from custom_components.vigil.client import VigilClient
 from tests.server.conftest import ServerFactory
@@ -110,3 +111,39 @@ async def test_pictures_in_the_statistics_mode_carry_no_boxes_or_ids(
     assert boxed == plain  # asked for boxes, drawn none: a public counting camera
     boxed, plain = await _ended_picture(start_server, connect, "private_premises")
     assert boxed != plain  # the same camera on private premises shows its tracks
+
+
+async def test_public_space_without_signs_or_assessment_is_reported(
+    start_server: ServerFactory, connect: Connect
+) -> None:
+    """The server says what paperwork a public space lacks, so the client can raise a repair."""
+    server = await start_server()
+    client = await connect(server)
+    pushes = Pushes(client)
+    await client.subscribe()
+    lacking = ("signs_posted", "assessment_reference", "authorisation_reference")
+    config: dict[str, Any] = {"cameras": [], "privacy": {"context": "public_space"}}
+    dry = await client.call(vp.ApplyConfig(config=config, dry_run=True), vp.ConfigApplied)
+    assert dry.paperwork_missing == lacking
+    applied = await client.call(vp.ApplyConfig(config=config), vp.ConfigApplied)
+    assert applied.paperwork_missing == lacking
+    await pushes.wait(
+        lambda p: _state(p, "server") and p.update.state.paperwork_missing == lacking,
+        "the server state naming what is missing",
+    )
+    config["privacy"]["paperwork"] = {
+        "assessment_reference": "DPIA-2026-014",
+        "assessment_date": "2026-11-30",
+        "authorisation_reference": "Arrêté préfectoral 2026-117",
+        "signs_posted": True,
+    }
+    applied = await client.call(vp.ApplyConfig(config=config), vp.ConfigApplied)
+    assert applied.paperwork_missing == ()
+    await pushes.wait(
+        lambda p: _state(p, "server") and p.update.state.paperwork_missing == (),
+        "the server state once the paperwork is recorded",
+    )
+    # Other contexts are not reported (their assessment lists what remains to do).
+    config["privacy"] = {"context": "private_home"}
+    applied = await client.call(vp.ApplyConfig(config=config), vp.ConfigApplied)
+    assert applied.paperwork_missing == ()

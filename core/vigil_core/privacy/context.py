@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +22,7 @@ from vigil_protocol.privacy import (
     DeploymentContext,
     DetectorKind,
     LegalBasis,
+    Paperwork,
 )
 
 from .purposes import CAMERA_SIDE_KINDS, PURPOSES, VIGIL_SOURCE, Allowance
@@ -62,8 +63,30 @@ class ControllerSpec(_Spec):
     ] = ""
 
 
+class PaperworkSpec(_Spec):
+    """The paperwork of the processing: the impact assessment, the authorisation, the signs."""
+
+    assessment_reference: Annotated[
+        str,
+        Field(max_length=200, description="Reference of the data protection impact assessment."),
+    ] = ""
+    assessment_date: Annotated[
+        date | None, Field(description="Date the impact assessment was adopted.")
+    ] = None
+    authorisation_reference: Annotated[
+        str,
+        Field(
+            max_length=200,
+            description="Reference of the authorisation to film (a public space needs one).",
+        ),
+    ] = ""
+    signs_posted: Annotated[
+        bool, Field(description="Signs informing people are posted at every camera.")
+    ] = False
+
+
 class PrivacySpec(_Spec):
-    """The context, the acknowledgements given, the retention and the controller."""
+    """The context, the acknowledgements given, the retention, the controller, the paperwork."""
 
     context: Annotated[
         DeploymentContext | None,
@@ -80,6 +103,24 @@ class PrivacySpec(_Spec):
     ] = Field(default_factory=dict)
     retention: RetentionSpec = RetentionSpec()
     controller: ControllerSpec = ControllerSpec()
+    paperwork: PaperworkSpec = PaperworkSpec()
+
+
+def missing_paperwork(privacy: PrivacySpec) -> tuple[Paperwork, ...]:
+    """Return what the deployment context requires and the configuration lacks.
+
+    A public space needs posted signs, an impact assessment and an authorisation; the other
+    contexts are not checked here (their assessment lists what remains to do).
+    """
+    if privacy.context is not DeploymentContext.PUBLIC_SPACE:
+        return ()
+    paperwork = privacy.paperwork
+    missing = {
+        Paperwork.SIGNS: not paperwork.signs_posted,
+        Paperwork.ASSESSMENT: not paperwork.assessment_reference.strip(),
+        Paperwork.AUTHORISATION: not paperwork.authorisation_reference.strip(),
+    }
+    return tuple(item for item, lacking in missing.items() if lacking)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,7 +33,7 @@ from vigil_core.events.model import (
     VigilEvent,
 )
 from vigil_core.health import RULE_ID as TAMPER_RULE_ID
-from vigil_core.privacy.context import Violation, keeps_images
+from vigil_core.privacy.context import Violation, keeps_images, missing_paperwork
 from vigil_core.privacy.purposes import EVENT_ATTRIBUTES
 from vigil_core.sources.onvif_states import SOURCE_ONVIF
 from vigil_core.sources.onvif_topics import DATA_ITEMS, SOURCE_ITEMS, allowed_items
@@ -128,6 +128,7 @@ class StateBoard:
         self._engine = engine
         self._unsubscribe = engine.bus.subscribe(self._on_event)
         self.reconfigure(engine.config.cameras, engine.privacy_violations, passages or {})
+        self.set_paperwork(missing_paperwork(engine.config.privacy))
 
     def detach(self) -> None:
         """Stop following the engine (its cameras' states stay until reconfigured)."""
@@ -243,6 +244,11 @@ class StateBoard:
         )
         self._server = server
         self._set(None, None, server)
+
+    def set_paperwork(self, missing: Iterable[str]) -> None:
+        """Say what paperwork the deployment context requires and the configuration lacks."""
+        self._server = replace(self._server, paperwork_missing=tuple(missing))
+        self._set(None, None, self._server)
 
     def set_model_error(self, message: str | None, translation_key: str | None) -> None:
         """Say why the detector cannot run (None when it can)."""

@@ -339,6 +339,9 @@ class ServerState(Tagged):
     """Why the detector cannot run (missing or corrupt model), None when it can."""
     model_error_key: str | None = None
     held_back: tuple[HeldBack, ...] = ()
+    paperwork_missing: tuple[str, ...] = ()
+    """What the deployment context requires and the configuration lacks (`privacy.Paperwork`
+    values: ``signs_posted``, ``assessment_reference``, ``authorisation_reference``)."""
 
 
 type StateValue = (

@@ -71,9 +71,6 @@ class OnvifKind(StrEnum):
     PERSON = "person"
     VEHICLE = "vehicle"
     ANIMAL = "animal"
-    FACE = "face"
-    """Refused: face-detection topics are dropped, this kind is never produced (kept only so
-    that clients naming it still import)."""
     PACKAGE = "package"
     VISITOR = "visitor"
     DIGITAL_INPUT = "digital_input"
@@ -89,8 +86,6 @@ class OnvifKind(StrEnum):
 
 MAX_COUNT: Final = 2**53
 """Largest count read (beyond it a float no longer holds every whole number)."""
-REFUSED_KINDS: Final = frozenset({OnvifKind.FACE.value})
-"""Kinds Vigil never produces: they would describe people."""
 HEALTH_KINDS: Final = frozenset(report.value for report in CameraReport)
 """Kinds that feed Vigil's camera-health conditions rather than entities of their own."""
 LAST_REBOOT_TOPIC: Final = "tns1:Monitoring/OperatingTime/LastReboot"

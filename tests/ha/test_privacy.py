@@ -9,7 +9,7 @@ The privacy gate in the zone and rule forms is tested with those forms.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 import json
 import os
 from pathlib import Path
@@ -42,6 +42,7 @@ from custom_components.vigil.const import (
     CONF_DEPLOYMENT_CONTEXT,
     CONF_INERTIA,
     CONF_MIN_DWELL,
+    CONF_PAPERWORK,
     CONF_POLYGON,
     CONF_RETENTION,
     CONF_TOKEN,
@@ -65,6 +66,13 @@ DWELL_ZONE_SLUG = DWELL_ZONE_ID.lower()
 HELD_ISSUE = f"privacy_{ENTRY_ID}_{DWELL_ZONE_SLUG}_loitering"
 JUSTIFICATION = "Repeated assaults at the bus stop at night, reported by the police."
 ASSESSMENT = "button.vigil_write_the_impact_assessment"
+ANALYSIS = {"analysis_fps": 5, "confidence": 0.25, "motion_gating": True}
+PAPERWORK = {
+    "assessment_reference": " DPIA-2026-04 ",
+    "assessment_date": "2026-03-02",
+    "authorisation_reference": "Prefectoral order 2026-117",
+    "signs_posted": True,
+}
 
 
 def dwell_zone(acknowledgements: dict[str, Any] | None = None) -> ConfigSubentryData:
@@ -233,6 +241,44 @@ async def test_retention_and_controller_reach_the_server(
     [logged] = await log_entries(hass, vigil_server)
     assert (logged["action"], logged["reason"]) == ("retention_change", "DPO advice")
     assert logged["details"] == {"snapshots": [7, 3], "access_log": [365, 400]}
+
+
+async def test_paperwork_reaches_the_server_and_is_logged(
+    hass: HomeAssistant, vigil_server: VigilServer, pattern_stream: str
+) -> None:
+    """The paperwork runs on the server; a reference too long is refused, a change is logged."""
+    entry = server_entry(vigil_server, pattern_stream, "private_premises")
+    await setup_entry(hass, entry)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    too_long = PAPERWORK | {"authorisation_reference": "x" * 201}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], ANALYSIS | {CONF_PAPERWORK: too_long}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "reference_too_long"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        ANALYSIS | {CONF_PAPERWORK: PAPERWORK | {CONF_CHANGE_REASON: "Signed by the mayor"}},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    expected = PAPERWORK | {"assessment_reference": "DPIA-2026-04"}
+    assert entry.options[CONF_PAPERWORK] == expected
+    await wait_until(
+        hass,
+        lambda: (vigil_server.raw_config or {}).get("privacy", {}).get("paperwork") == expected,
+        "the paperwork in the server's configuration",
+    )
+    assert vigil_server.engine is not None
+    assert vigil_server.engine.config.privacy.paperwork.assessment_date == date(2026, 3, 2)
+    [logged] = await log_entries(hass, vigil_server)
+    assert (logged["action"], logged["reason"]) == ("paperwork_change", "Signed by the mayor")
+    assert logged["details"] == {
+        "assessment_reference": ["", "DPIA-2026-04"],
+        "assessment_date": [None, "2026-03-02"],
+        "authorisation_reference": ["", "Prefectoral order 2026-117"],
+        "signs_posted": [False, True],
+    }
 
 
 # --- what the context holds back ---------------------------------------------------------------

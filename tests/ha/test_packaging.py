@@ -158,6 +158,11 @@ def test_translations_complete() -> None:
             "address",
             "server_version",
             "client_version",
+            # paperwork (issues.py): what a public space lacks, named like the options form
+            "missing",
+            # the Vigil panel's link in the zone and rule forms; the migrated entry (__init__.py)
+            "editor",
+            "entry",
         }
 
 

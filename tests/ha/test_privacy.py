@@ -49,7 +49,7 @@ from custom_components.vigil.const import (
     DOMAIN,
     SUBENTRY_ZONE,
 )
-from custom_components.vigil.issues import context_issue_id
+from custom_components.vigil.issues import context_issue_id, paperwork_issue_id
 from tests.ha.conftest import (
     CAMERA_SLUG,
     ENTRY_ID,
@@ -279,6 +279,65 @@ async def test_paperwork_reaches_the_server_and_is_logged(
         "authorisation_reference": ["", "Prefectoral order 2026-117"],
         "signs_posted": [False, True],
     }
+
+
+async def test_public_space_without_paperwork_raises_an_issue_until_it_is_filled(
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    pattern_stream: str,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The server says what a public space lacks; the issue names it, and goes once filled."""
+    entry = server_entry(vigil_server, pattern_stream, "public_space")
+    await setup_entry(hass, entry)
+    issue_id = paperwork_issue_id(ENTRY_ID)
+
+    def missing() -> str | None:
+        issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+        return None if issue is None else (issue.translation_placeholders or {}).get("missing")
+
+    await wait_until(hass, lambda: missing() is not None, "the paperwork issue")
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None and issue.translation_key == "paperwork_missing"
+    assert issue.translation_placeholders == {
+        "server": "Vigil",
+        "missing": "Signs posted, Impact assessment reference, Authorisation reference",
+    }
+
+    # Signs posted: the references are still missing, named in Home Assistant's language.
+    hass.config.language = "fr"
+    hass.config_entries.async_update_entry(entry, options={CONF_PAPERWORK: {"signs_posted": True}})
+    await hass.async_block_till_done()
+    await wait_until(
+        hass,
+        lambda: missing() == "Référence de l'analyse d'impact, Référence de l'autorisation",
+        "the references still missing",
+    )
+
+    # Everything recorded through the options form: the issue goes.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], ANALYSIS | {CONF_PAPERWORK: PAPERWORK}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    await wait_until(
+        hass, lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is None, "the issue gone"
+    )
+
+
+async def test_paperwork_is_not_asked_outside_public_space(
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    pattern_stream: str,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Private premises need no paperwork issue (the server decides, and says nothing)."""
+    entry = server_entry(vigil_server, pattern_stream, "private_premises")
+    await setup_entry(hass, entry)
+    assert entry.runtime_data.store.applied is not None
+    assert entry.runtime_data.store.applied.paperwork_missing == ()
+    assert issue_registry.async_get_issue(DOMAIN, paperwork_issue_id(ENTRY_ID)) is None
 
 
 # --- what the context holds back ---------------------------------------------------------------

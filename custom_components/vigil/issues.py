@@ -13,7 +13,9 @@ One `IssueWatcher` per server entry follows the store and keeps these issues cur
   removes such an issue once none of the entry's cameras is the one it names;
 - the server's detector model missing or damaged (`ServerState.model_error`);
 - each detector the deployment context holds back until someone states its legal basis, and
-  a server entry that declares no context at all;
+  a server entry that declares no context at all (the server then gates as a private home
+  does, so plate stores, plate searches and vehicle routes are held back: their issues say the
+  context is what to declare first);
 - the paperwork a public space requires and the options lack (signs, impact assessment,
   authorisation): the server decides what is missing (`ServerState.paperwork_missing`).
 
@@ -263,6 +265,7 @@ class IssueWatcher:
         held = applied.held_back if applied is not None else ()
         names = await self._async_names(tuple(sorted({h.detector for h in held})))
         runtime = self.entry.runtime_data
+        declared = bool(self.entry.data.get(CONF_DEPLOYMENT_CONTEXT))
         wanted: set[str] = set()
         for item in held:
             issue_id = held_back_issue_id(self.entry.entry_id, item)
@@ -276,7 +279,9 @@ class IssueWatcher:
                 issue_id,
                 is_fixable=False,
                 severity=ir.IssueSeverity.WARNING,
-                translation_key="detector_held_back",
+                translation_key=(
+                    "detector_held_back" if declared else "detector_held_back_no_context"
+                ),
                 translation_placeholders={
                     "name": rule.name if rule is not None else camera_name,
                     "detector": names.get(item.detector, item.detector),

@@ -259,13 +259,16 @@ class PrivacyGate(ConfigSubentryFlow):
 
     When a flow is ready to save, it calls `await self.async_gate(kinds, finish)` with the
     detector kinds the subentry will run. The server says which of them the context gates;
-    without one (or with every acknowledgement already stored, on reconfigure),
-    `finish(acknowledgements)` runs at once; otherwise the `acknowledge` step asks for the legal
-    basis, a justification, a name and a confirmation, writes them to the server's access log
-    and then calls `finish`. `finish` stores the mapping it receives under
-    CONF_ACKNOWLEDGEMENTS in the subentry's data (empty when nothing is gated). The flow's
-    translations need the `acknowledge` step and the errors `justification_too_short`,
-    `name_required` and `confirm_required`.
+    when none is gated (or every acknowledgement is already stored, on reconfigure),
+    `finish(acknowledgements)` runs at once. With no context declared, the server gates as a
+    private home does, but nobody states a legal basis against a context that is not known:
+    the subentry is saved without it, the server holds the detector back and the repair issues
+    ask for the context (the acknowledgement is asked once one is declared). Otherwise the
+    `acknowledge` step asks for the legal basis, a justification, a name and a confirmation,
+    writes them to the server's access log and then calls `finish`. `finish` stores the
+    mapping it receives under CONF_ACKNOWLEDGEMENTS in the subentry's data (empty when nothing
+    is gated). The flow's translations need the `acknowledge` step and the errors
+    `justification_too_short`, `name_required` and `confirm_required`.
     """
 
     _gate_pending: _Pending | None = None
@@ -287,7 +290,7 @@ class PrivacyGate(ConfigSubentryFlow):
             stored = dict(self._get_reconfigure_subentry().data.get(CONF_ACKNOWLEDGEMENTS) or {})
         kept = {kind: stored[kind] for kind in verdict.acknowledge if kind in stored}
         missing = [kind for kind in verdict.acknowledge if kind not in kept]
-        if not missing:
+        if not missing or context is None:
             return await finish(kept)
         self._gate_pending = _Pending(missing, kept, finish, dict(verdict.names))
         return await self.async_step_acknowledge()

@@ -50,6 +50,7 @@ from custom_components.vigil.const import (
     SUBENTRY_ZONE,
 )
 from custom_components.vigil.issues import context_issue_id, paperwork_issue_id
+from custom_components.vigil.server_config import SUBENTRY_PLATE_READING
 from tests.ha.conftest import (
     CAMERA_SLUG,
     ENTRY_ID,
@@ -404,18 +405,57 @@ async def test_held_back_issue_is_named_in_french(
     assert issue.translation_placeholders["detector"] != "Loitering"
 
 
-async def test_undeclared_context_raises_an_issue(
+async def test_undeclared_context_holds_back_what_a_home_would(
     hass: HomeAssistant,
     vigil_server: VigilServer,
     pattern_stream: str,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    """A server entry without a deployment context asks for one."""
-    await setup_entry(hass, server_entry(vigil_server, pattern_stream, None, dwell_zone()))
+    """No context: a home's rules apply; hashed plates are saved unacknowledged and held back.
+
+    The zone (loitering, allowed at home) runs; the plate reading form asks no legal basis
+    against an unknown context; both issues point at the context and go once it is declared.
+    """
+    entry = server_entry(vigil_server, pattern_stream, None, dwell_zone())
+    await setup_entry(hass, entry)
     issue = issue_registry.async_get_issue(DOMAIN, context_issue_id(ENTRY_ID))
     assert issue is not None
     assert issue.translation_key == "context_missing"
     assert issue.translation_placeholders == {"server": "Vigil"}
+    assert entry.runtime_data.store.applied is not None
+    assert entry.runtime_data.store.applied.held_back == ()
+
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_PLATE_READING), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_CAMERA: "01JVIGIL00000000000CAMERA1"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"enabled": True, "mode": "both", "privacy": "hashed"}
+    )
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "plate_reading_saved")
+    await hass.async_block_till_done()
+    held_id = f"privacy_{ENTRY_ID}_{CAMERA_SLUG}_anpr_hashed"
+    await wait_until(
+        hass, lambda: issue_registry.async_get_issue(DOMAIN, held_id) is not None, "held back"
+    )
+    held = issue_registry.async_get_issue(DOMAIN, held_id)
+    assert held is not None and held.translation_key == "detector_held_back_no_context"
+    assert held.translation_placeholders is not None
+    assert held.translation_placeholders["camera"] == "Front door"
+    assert CONF_ACKNOWLEDGEMENTS not in entry.subentries["01JVIGIL00000000000CAMERA1"].data
+
+    # Private premises allow hashed plates: both issues go.
+    hass.config_entries.async_update_entry(
+        entry, data=entry.data | {CONF_DEPLOYMENT_CONTEXT: "private_premises"}
+    )
+    await hass.async_block_till_done()
+    await wait_until(
+        hass,
+        lambda: not {held_id, context_issue_id(ENTRY_ID)} & {i for _, i in issue_registry.issues},
+        "the issues gone",
+    )
 
 
 # --- actions -----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from .inference.detectors import build_detector
 from .inference.kserve import LOCAL_STATUS, BackendState, BackendStatus, backend_status
 from .inference.session import SessionCache
 from .pipeline import AnalysedFrame, CameraPipeline, CameraStats
-from .privacy.context import apply_context
+from .privacy.context import ControllerSpec, PaperworkSpec, gate_event
 from .privacy.inventory import enforce_context
 from .privacy.retention import RetentionRegistry
 from .rules import build_rules
@@ -61,10 +61,18 @@ def _shared_settings(config: EngineConfig) -> EngineConfig:
     """Return the configuration without what can change while cameras keep running.
 
     The context and its acknowledgements only change what each camera runs (compared per
-    camera), and the watchlist is swapped live.
+    camera), the watchlist is swapped live, and the controller and the paperwork only feed
+    the documents.
     """
     anpr = config.anpr.model_copy(update={"watchlist": WatchlistSpec()})
-    privacy = config.privacy.model_copy(update={"context": None, "acknowledgements": {}})
+    privacy = config.privacy.model_copy(
+        update={
+            "context": None,
+            "acknowledgements": {},
+            "controller": ControllerSpec(),
+            "paperwork": PaperworkSpec(),
+        }
+    )
     return config.model_copy(update={"cameras": [], "anpr": anpr, "privacy": privacy})
 
 
@@ -497,5 +505,8 @@ class Engine:
 
     def _publish(self, event: VigilEvent) -> None:
         if isinstance(event, RuleEvent):
-            event = apply_context(self.config.privacy.context, event)
+            gated = gate_event(self.config.privacy, event)
+            if gated is None:
+                return  # a camera-side analysis the context holds back, or one Vigil refuses
+            event = gated
         self.bus.publish(event)

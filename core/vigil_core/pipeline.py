@@ -368,7 +368,8 @@ class CameraPipeline:
         steps = provider.steps(frame)
         for index, step in enumerate(steps):
             at = replace(frame, pts_s=step.pts_s)
-            self._tracks = step.tracks
+            # Masks blank pixels; provided tracks never passed them: drop those inside a mask.
+            self._tracks = self._privacy.visible(step.tracks, frame.width, frame.height)
             stage_events: list[RuleEvent] = []
             if index == len(steps) - 1:
                 for stage in self.track_stages:

@@ -59,7 +59,12 @@ from .const import (
     SUBENTRY_CAMERA,
     SUBENTRY_ZONE,
 )
-from .privacy_flow import OPTIONS_SECTIONS, async_privacy_options, options_suggestions
+from .privacy_flow import (
+    OPTIONS_SECTIONS,
+    async_privacy_options,
+    options_errors,
+    options_suggestions,
+)
 from .rule_flow import CameraSettingSubentryFlow, RuleSubentryFlow
 from .server_config import (
     CONF_MQTT_HOST,
@@ -414,9 +419,12 @@ class VigilOptionsFlow(OptionsFlow):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and save the options."""
+        errors: dict[str, str] = {}
         if user_input is not None:
-            options = await async_privacy_options(self.hass, self.config_entry, user_input)
-            return self.async_create_entry(data=options)
+            errors = options_errors(user_input)
+            if not errors:
+                options = await async_privacy_options(self.hass, self.config_entry, user_input)
+                return self.async_create_entry(data=options)
         current = (
             {
                 CONF_ANALYSIS_FPS: DEFAULT_ANALYSIS_FPS,
@@ -428,7 +436,8 @@ class VigilOptionsFlow(OptionsFlow):
         )
         return self.async_show_form(
             step_id="init",
-            data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, current),
+            data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, user_input or current),
+            errors=errors,
         )
 
 

@@ -65,12 +65,13 @@ IMAGE_INTERVAL: Final = timedelta(seconds=10)
 STREAM_ISSUE_AFTER: Final = timedelta(minutes=5)
 """A stream failing this long gets a repair issue (its entities are unavailable at once)."""
 
-# Privacy (privacy.py): deployment context (hub data), retention and controller (hub options),
-# acknowledgements of gated detectors (in the subentry that runs them, by detector kind).
+# Privacy (privacy.py): deployment context (hub data), retention, controller and paperwork (hub
+# options), acknowledgements of gated detectors (in the subentry that runs them, by detector kind).
 CONF_DEPLOYMENT_CONTEXT: Final = "deployment_context"
 CONF_CHANGE_REASON: Final = "change_reason"
 CONF_RETENTION: Final = "retention"
 CONF_CONTROLLER: Final = "controller"
+CONF_PAPERWORK: Final = "paperwork"
 CONF_ACKNOWLEDGEMENTS: Final = "privacy_acknowledgements"
 CONF_LEGAL_BASIS: Final = "legal_basis"
 CONF_JUSTIFICATION: Final = "justification"

@@ -13,7 +13,11 @@ One `IssueWatcher` per server entry follows the store and keeps these issues cur
   removes such an issue once none of the entry's cameras is the one it names;
 - the server's detector model missing or damaged (`ServerState.model_error`);
 - each detector the deployment context holds back until someone states its legal basis, and
-  a server entry that declares no context at all.
+  a server entry that declares no context at all (the server then gates as a private home
+  does, so plate stores, plate searches and vehicle routes are held back: their issues say the
+  context is what to declare first);
+- the paperwork a public space requires and the options lack (signs, impact assessment,
+  authorisation): the server decides what is missing (`ServerState.paperwork_missing`).
 
 Issue ids carry the entry's id, so removing the entry removes them (`async_remove_entry`).
 An issue goes away by itself once its cause is gone; while the server is unreachable the
@@ -30,6 +34,7 @@ from typing import Final, Literal
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.translation import async_get_translations
 
 import vigil_protocol as vp
 
@@ -46,7 +51,10 @@ CAMERA_AUTH_PREFIX: Final = "camera_auth_"
 MODEL_PREFIX: Final = "model_"
 PRIVACY_PREFIX: Final = "privacy_"
 CONTEXT_PREFIX: Final = "privacy_context_missing_"
+PAPERWORK_PREFIX: Final = "paperwork_missing_"
 _MODEL_KEYS: Final = frozenset({"model_missing", "model_checksum"})
+_PAPERWORK_LABEL: Final = "component.{domain}.options.step.init.sections.paperwork.data.{item}"
+"""Where the options form names each piece of paperwork (the issue names them alike)."""
 
 
 def stream_issue_id(entry_id: str, camera_id: str) -> str:
@@ -75,6 +83,11 @@ def context_issue_id(entry_id: str) -> str:
     return f"{CONTEXT_PREFIX}{entry_id}"
 
 
+def paperwork_issue_id(entry_id: str) -> str:
+    """Return the issue id of a public space whose paperwork is incomplete."""
+    return f"{PAPERWORK_PREFIX}{entry_id}"
+
+
 class IssueWatcher:
     """Keep one server entry's repair issues in step with its store's states."""
 
@@ -84,6 +97,7 @@ class IssueWatcher:
         self.entry = entry
         self._recheck: Callable[[], None] | None = None
         self._applied: vp.ConfigApplied | None = None
+        self._paperwork: tuple[str, ...] | None = None
 
     @callback
     def async_start(self) -> None:
@@ -112,6 +126,12 @@ class IssueWatcher:
         self._async_cameras(cameras)
         self._async_model(store.server())
         self._async_context()
+        missing = _paperwork_missing(store.server(), store.applied)
+        if missing != self._paperwork:
+            self._paperwork = missing
+            self.entry.async_create_background_task(
+                self.hass, self._async_paperwork(missing), f"{DOMAIN} paperwork issue"
+            )
         if store.applied is not self._applied:
             self._applied = store.applied
             self.entry.async_create_background_task(
@@ -245,6 +265,7 @@ class IssueWatcher:
         held = applied.held_back if applied is not None else ()
         names = await self._async_names(tuple(sorted({h.detector for h in held})))
         runtime = self.entry.runtime_data
+        declared = bool(self.entry.data.get(CONF_DEPLOYMENT_CONTEXT))
         wanted: set[str] = set()
         for item in held:
             issue_id = held_back_issue_id(self.entry.entry_id, item)
@@ -258,7 +279,9 @@ class IssueWatcher:
                 issue_id,
                 is_fixable=False,
                 severity=ir.IssueSeverity.WARNING,
-                translation_key="detector_held_back",
+                translation_key=(
+                    "detector_held_back" if declared else "detector_held_back_no_context"
+                ),
                 translation_placeholders={
                     "name": rule.name if rule is not None else camera_name,
                     "detector": names.get(item.detector, item.detector),
@@ -267,6 +290,28 @@ class IssueWatcher:
                 },
             )
         self._async_clear((PRIVACY_PREFIX,), wanted, keep=(CONTEXT_PREFIX,))
+
+    async def _async_paperwork(self, missing: tuple[str, ...]) -> None:
+        """Raise the paperwork issue naming what is missing in HA's language, or clear it."""
+        issue_id = paperwork_issue_id(self.entry.entry_id)
+        if not missing:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        labels = await async_get_translations(
+            self.hass, self.hass.config.language, "options", [DOMAIN]
+        )
+        names = [labels.get(_PAPERWORK_LABEL.format(domain=DOMAIN, item=i), i) for i in missing]
+        if missing != self._paperwork:
+            return  # the server changed its mind while the names loaded
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="paperwork_missing",
+            translation_placeholders={"server": self.entry.title, "missing": ", ".join(names)},
+        )
 
     async def _async_names(self, detectors: tuple[str, ...]) -> dict[str, str]:
         """Return the detectors' and the context's names from the server, in HA's language."""
@@ -300,6 +345,15 @@ class IssueWatcher:
                 continue
             if issue_id.startswith(prefixes) and entry_id in issue_id:
                 ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+
+def _paperwork_missing(
+    server: vp.ServerState | None, applied: vp.ConfigApplied | None
+) -> tuple[str, ...]:
+    """Return what the server says a public space lacks (its state first, else the last apply)."""
+    if server is not None:
+        return tuple(server.paperwork_missing)
+    return tuple(applied.paperwork_missing) if applied is not None else ()
 
 
 def _refusal(camera: vp.CameraState | None, onvif: vp.OnvifState | None) -> str | None:

@@ -3,8 +3,9 @@
 Stateful topics (motion, the camera's own zones, object detectors, inputs, sound) are binary
 sensors, on while any of the camera's rules of that kind is on; counts are a sensor; line
 crossings an event entity; and every topic Vigil has no parser for gets an event entity of its
-own that fires with the message's items. All of them carry ``source: onvif`` and are available
-while the camera's event channel is up.
+own that fires with the rule and video source the message names (the server passes no other
+item). Face detection and recognition topics never reach Home Assistant: the server drops them.
+All of them carry ``source: onvif`` and are available while the camera's event channel is up.
 """
 
 from __future__ import annotations
@@ -72,7 +73,6 @@ BINARY_SENSORS: Final[dict[str, BinarySensorEntityDescription]] = {
     "person": _binary("person", _MOTION),
     "vehicle": _binary("vehicle", _MOTION),
     "animal": _binary("animal", _MOTION),
-    "face": _binary("face", _MOTION),
     "package": _binary("package", _OCCUPANCY),
     "visitor": _binary("visitor", _OCCUPANCY),
     "digital_input": _binary("digital_input", None),
@@ -195,7 +195,7 @@ class VigilOnvifLineCrossing(VigilOnvifEvent):
 
 
 class VigilOnvifTopicEvent(VigilOnvifEvent):
-    """Fire ``event`` with the items of every message on a topic Vigil has no parser for."""
+    """Fire ``event`` for every message on a topic Vigil has no parser for (allow-listed items)."""
 
     def __init__(self, store: VigilStore, camera: CameraInfo, topic: str) -> None:
         """Follow one topic; its readable tail goes into the entity name."""

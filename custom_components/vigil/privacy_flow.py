@@ -1,7 +1,8 @@
-"""Lawful by design in the forms: retention and controller options, and the privacy gate.
+"""Lawful by design in the forms: retention, controller and paperwork options, the privacy gate.
 
-The deployment context is in the server entry's data, retention and the controller in its
-options, and each acknowledgement in the subentry whose detector needed it. The server holds
+The deployment context is in the server entry's data, retention, the controller and the
+paperwork (impact assessment, authorisation, signs) in its options, and each acknowledgement in
+the subentry whose detector needed it. The server holds
 the rules (what a context lets each detector do) and the access log: the gate asks it which
 detectors need an acknowledgement, and writes the acknowledgement to its log.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 import logging
 from typing import Any
 
@@ -23,6 +25,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    DateSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -53,12 +56,18 @@ from .const import (
     CONF_DEPLOYMENT_CONTEXT,
     CONF_JUSTIFICATION,
     CONF_LEGAL_BASIS,
+    CONF_PAPERWORK,
     CONF_RETENTION,
 )
 
 _LOGGER = logging.getLogger(__name__)
 
 CONTROLLER_FIELDS = ("name", "contact", "dpo_contact")
+PAPERWORK_REFERENCES = ("assessment_reference", "authorisation_reference")
+PAPERWORK_DATE = "assessment_date"
+PAPERWORK_SIGNS = "signs_posted"
+PAPERWORK_REFERENCE_MAX_CHARS = 200
+"""The server's limit on a reference (its PaperworkSpec)."""
 
 _RETENTION_FIELDS: dict[vol.Marker, Any] = {
     vol.Required(artefact.value, default=bounds.default_days): NumberSelector(
@@ -82,8 +91,20 @@ OPTIONS_SECTIONS: dict[vol.Marker, Any] = {
         vol.Schema({vol.Optional(key): TextSelector() for key in CONTROLLER_FIELDS}),
         {"collapsed": True},
     ),
+    vol.Optional(CONF_PAPERWORK): section(
+        vol.Schema(
+            {
+                vol.Optional(PAPERWORK_REFERENCES[0]): TextSelector(),
+                vol.Optional(PAPERWORK_DATE): DateSelector(),
+                vol.Optional(PAPERWORK_REFERENCES[1]): TextSelector(),
+                vol.Optional(PAPERWORK_SIGNS, default=False): BooleanSelector(),
+                vol.Optional(CONF_CHANGE_REASON): TextSelector(),
+            }
+        ),
+        {"collapsed": True},
+    ),
 }
-"""The options form's privacy sections: retention per artefact, and the controller."""
+"""The options form's privacy sections: retention per artefact, the controller, the paperwork."""
 
 
 def deployment_context(entry: ConfigEntry[Any]) -> DeploymentContext | None:
@@ -113,15 +134,42 @@ def controller(options: Mapping[str, Any]) -> dict[str, str]:
     return {key: str(raw.get(key) or "").strip() for key in CONTROLLER_FIELDS}
 
 
+def paperwork(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the paperwork written in the options (the date as ISO text, None when unset)."""
+    raw = dict(options.get(CONF_PAPERWORK) or {})
+    clean: dict[str, Any] = {key: str(raw.get(key) or "").strip() for key in PAPERWORK_REFERENCES}
+    clean[PAPERWORK_DATE] = _iso_date(raw.get(PAPERWORK_DATE))
+    clean[PAPERWORK_SIGNS] = bool(raw.get(PAPERWORK_SIGNS, False))
+    return clean
+
+
+def _iso_date(value: Any) -> str | None:
+    try:
+        return date.fromisoformat(str(value)).isoformat() if value else None
+    except ValueError:
+        return None
+
+
+def options_errors(user_input: Mapping[str, Any]) -> dict[str, str]:
+    """Return the options form's errors (a reference longer than the server accepts)."""
+    raw = dict(user_input.get(CONF_PAPERWORK) or {})
+    lengths = [len(str(raw.get(key) or "").strip()) for key in PAPERWORK_REFERENCES]
+    return {"base": "reference_too_long"} if max(lengths) > PAPERWORK_REFERENCE_MAX_CHARS else {}
+
+
 def options_suggestions(options: Mapping[str, Any]) -> dict[str, Any]:
     """Return the privacy sections' current values for the options form."""
-    return {CONF_RETENTION: retention_days(options), CONF_CONTROLLER: controller(options)}
+    return {
+        CONF_RETENTION: retention_days(options),
+        CONF_CONTROLLER: controller(options),
+        CONF_PAPERWORK: {k: v for k, v in paperwork(options).items() if v is not None},
+    }
 
 
 async def async_privacy_options(
     hass: HomeAssistant, entry: ConfigEntry[Any], user_input: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Return the options to save with clean privacy sections; log a retention change."""
+    """Return the options to save with clean privacy sections; log retention, paperwork changes."""
     options = dict(user_input)
     if CONF_RETENTION in options:
         raw = dict(options[CONF_RETENTION])
@@ -142,7 +190,30 @@ async def async_privacy_options(
             )
     if CONF_CONTROLLER in options:
         options[CONF_CONTROLLER] = controller(options)
+    if CONF_PAPERWORK in options:
+        raw = dict(options[CONF_PAPERWORK])
+        reason = str(raw.pop(CONF_CHANGE_REASON, "") or "").strip()
+        new = options[CONF_PAPERWORK] = paperwork({CONF_PAPERWORK: raw})
+        await _async_record_paperwork(entry, paperwork(entry.options), new, reason)
     return options
+
+
+async def _async_record_paperwork(
+    entry: ConfigEntry[Any], old: Mapping[str, Any], new: Mapping[str, Any], reason: str
+) -> None:
+    """Write a change of the paperwork to the server's access log (the fields, before and after)."""
+    changes = {key: [old[key], value] for key, value in new.items() if old[key] != value}
+    if changes:
+        await async_record(
+            entry,
+            vp.RecordAccess(
+                actor=SETTINGS_ACTOR,
+                action="paperwork_change",
+                target=CONF_PAPERWORK,
+                reason=reason,
+                details={key: list(pair) for key, pair in changes.items()},
+            ),
+        )
 
 
 async def async_record(entry: ConfigEntry[Any], record: vp.RecordAccess) -> None:
@@ -188,13 +259,16 @@ class PrivacyGate(ConfigSubentryFlow):
 
     When a flow is ready to save, it calls `await self.async_gate(kinds, finish)` with the
     detector kinds the subentry will run. The server says which of them the context gates;
-    without one (or with every acknowledgement already stored, on reconfigure),
-    `finish(acknowledgements)` runs at once; otherwise the `acknowledge` step asks for the legal
-    basis, a justification, a name and a confirmation, writes them to the server's access log
-    and then calls `finish`. `finish` stores the mapping it receives under
-    CONF_ACKNOWLEDGEMENTS in the subentry's data (empty when nothing is gated). The flow's
-    translations need the `acknowledge` step and the errors `justification_too_short`,
-    `name_required` and `confirm_required`.
+    when none is gated (or every acknowledgement is already stored, on reconfigure),
+    `finish(acknowledgements)` runs at once. With no context declared, the server gates as a
+    private home does, but nobody states a legal basis against a context that is not known:
+    the subentry is saved without it, the server holds the detector back and the repair issues
+    ask for the context (the acknowledgement is asked once one is declared). Otherwise the
+    `acknowledge` step asks for the legal basis, a justification, a name and a confirmation,
+    writes them to the server's access log and then calls `finish`. `finish` stores the
+    mapping it receives under CONF_ACKNOWLEDGEMENTS in the subentry's data (empty when nothing
+    is gated). The flow's translations need the `acknowledge` step and the errors
+    `justification_too_short`, `name_required` and `confirm_required`.
     """
 
     _gate_pending: _Pending | None = None
@@ -216,7 +290,7 @@ class PrivacyGate(ConfigSubentryFlow):
             stored = dict(self._get_reconfigure_subentry().data.get(CONF_ACKNOWLEDGEMENTS) or {})
         kept = {kind: stored[kind] for kind in verdict.acknowledge if kind in stored}
         missing = [kind for kind in verdict.acknowledge if kind not in kept]
-        if not missing:
+        if not missing or context is None:
             return await finish(kept)
         self._gate_pending = _Pending(missing, kept, finish, dict(verdict.names))
         return await self.async_step_acknowledge()

@@ -56,6 +56,7 @@ from .const import (
     SUBENTRY_CAMERA,
     SUBENTRY_ZONE,
 )
+from .privacy_flow import paperwork
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -537,7 +538,7 @@ def acknowledgements_config(entry: ConfigEntry) -> Json:
 
 
 def privacy_config(entry: ConfigEntry) -> Json:
-    """Return the privacy settings: context, acknowledgements, retention and controller."""
+    """Return the privacy settings: context, acknowledgements, retention, controller, paperwork."""
     controller = {
         str(k): str(v).strip() for k, v in dict(entry.options.get(CONF_CONTROLLER) or {}).items()
     }
@@ -546,8 +547,14 @@ def privacy_config(entry: ConfigEntry) -> Json:
         "acknowledgements": acknowledgements_config(entry),
         "retention": dict(entry.options.get(CONF_RETENTION) or {}),
         "controller": controller,
+        "paperwork": paperwork_config(entry),
     }
     return privacy
+
+
+def paperwork_config(entry: ConfigEntry) -> Json:
+    """Return the paperwork of the options: the assessment, the authorisation, the signs."""
+    return paperwork(entry.options)
 
 
 def server_config(entry: ConfigEntry, mqtt: Json | None = None) -> Json:

@@ -156,6 +156,9 @@ class ConfigApplied(Tagged):
     removed: tuple[str, ...] = ()
     held_back: tuple[HeldBack, ...] = ()
     """What the deployment context holds back: neither analysed nor published."""
+    paperwork_missing: tuple[str, ...] = ()
+    """What the deployment context requires and the configuration lacks (`privacy.Paperwork`
+    values): a client raises a repair issue while it is not empty."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

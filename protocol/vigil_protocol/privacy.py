@@ -64,6 +64,21 @@ class DetectorKind(StrEnum):
     """A vehicle followed across cameras by its plate."""
 
 
+class Paperwork(StrEnum):
+    """A piece of paperwork a deployment context requires and the configuration lacks.
+
+    A server reports what is missing (`ServerState.paperwork_missing`, `ConfigApplied`) so a
+    client can raise a repair issue; the values are the privacy configuration's field names.
+    """
+
+    SIGNS = "signs_posted"
+    """No sign informing people is recorded as posted."""
+    ASSESSMENT = "assessment_reference"
+    """No reference of the data protection impact assessment."""
+    AUTHORISATION = "authorisation_reference"
+    """No reference of the authorisation to film a public space."""
+
+
 class Artefact(StrEnum):
     """A kind of data Vigil keeps; each has its own retention."""
 

@@ -357,6 +357,9 @@ class ServerState(Tagged):
     inference_reason: str | None = None
     """Why the configured inference server is not used, None while it is (or with none)."""
     inference_reason_key: str | None = None
+    paperwork_missing: tuple[str, ...] = ()
+    """What the deployment context requires and the configuration lacks (`privacy.Paperwork`
+    values: ``signs_posted``, ``assessment_reference``, ``authorisation_reference``)."""
 
 
 type StateValue = (

@@ -91,7 +91,6 @@ SAMPLES = [
     "reolink_people",
     "reolink_vehicle",
     "reolink_dog_cat",
-    "reolink_face",
     "reolink_package",
     "reolink_visitor",
     "avigilon_object_crosses",
@@ -105,7 +104,6 @@ BINARY = {
     "binary_sensor.gate_camera_person_detection": ("reolink_people", {}),
     "binary_sensor.gate_camera_vehicle_detection": ("reolink_vehicle", {}),
     "binary_sensor.gate_camera_animal_detection": ("reolink_dog_cat", {}),
-    "binary_sensor.gate_camera_face_detection": ("reolink_face", {}),
     "binary_sensor.gate_camera_package_detection": ("reolink_package", {}),
     "binary_sensor.gate_camera_visitor": ("reolink_visitor", {}),
 }
@@ -260,8 +258,13 @@ async def test_unknown_topic_reaches_a_generic_event_entity(
     attributes = _attributes(hass, TOPIC)
     assert attributes["event_type"] == "event"
     assert attributes["topic"] == "tns1:RuleEngine/tnsavg:ObjectCrosses"
-    assert attributes["key_items"] == {"EventId": "12439"}
-    assert attributes["data"] == {"ChannelId": "0", "ObjectType": "1"}
+    # That the topic fired, its rule and video source: never the camera's other items.
+    assert attributes["source_items"] == {
+        "VideoSourceConfigurationToken": "camCfg0",
+        "Rule": "Port Wrong",
+    }
+    assert attributes["key_items"] == {}
+    assert attributes["data"] == {}
     assert attributes["source"] == "onvif"
 
     camera.events.change("hikvision_last_reboot", status="2024-05-25T23:59:38Z")

@@ -9,7 +9,7 @@ The privacy gate in the zone and rule forms is tested with those forms.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 import json
 import os
 from pathlib import Path
@@ -42,13 +42,15 @@ from custom_components.vigil.const import (
     CONF_DEPLOYMENT_CONTEXT,
     CONF_INERTIA,
     CONF_MIN_DWELL,
+    CONF_PAPERWORK,
     CONF_POLYGON,
     CONF_RETENTION,
     CONF_TOKEN,
     DOMAIN,
     SUBENTRY_ZONE,
 )
-from custom_components.vigil.issues import context_issue_id
+from custom_components.vigil.issues import context_issue_id, paperwork_issue_id
+from custom_components.vigil.server_config import SUBENTRY_PLATE_READING
 from tests.ha.conftest import (
     CAMERA_SLUG,
     ENTRY_ID,
@@ -65,6 +67,13 @@ DWELL_ZONE_SLUG = DWELL_ZONE_ID.lower()
 HELD_ISSUE = f"privacy_{ENTRY_ID}_{DWELL_ZONE_SLUG}_loitering"
 JUSTIFICATION = "Repeated assaults at the bus stop at night, reported by the police."
 ASSESSMENT = "button.vigil_write_the_impact_assessment"
+ANALYSIS = {"analysis_fps": 5, "confidence": 0.25, "motion_gating": True}
+PAPERWORK = {
+    "assessment_reference": " DPIA-2026-04 ",
+    "assessment_date": "2026-03-02",
+    "authorisation_reference": "Prefectoral order 2026-117",
+    "signs_posted": True,
+}
 
 
 def dwell_zone(acknowledgements: dict[str, Any] | None = None) -> ConfigSubentryData:
@@ -235,6 +244,103 @@ async def test_retention_and_controller_reach_the_server(
     assert logged["details"] == {"snapshots": [7, 3], "access_log": [365, 400]}
 
 
+async def test_paperwork_reaches_the_server_and_is_logged(
+    hass: HomeAssistant, vigil_server: VigilServer, pattern_stream: str
+) -> None:
+    """The paperwork runs on the server; a reference too long is refused, a change is logged."""
+    entry = server_entry(vigil_server, pattern_stream, "private_premises")
+    await setup_entry(hass, entry)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    too_long = PAPERWORK | {"authorisation_reference": "x" * 201}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], ANALYSIS | {CONF_PAPERWORK: too_long}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "reference_too_long"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        ANALYSIS | {CONF_PAPERWORK: PAPERWORK | {CONF_CHANGE_REASON: "Signed by the mayor"}},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    expected = PAPERWORK | {"assessment_reference": "DPIA-2026-04"}
+    assert entry.options[CONF_PAPERWORK] == expected
+    await wait_until(
+        hass,
+        lambda: (vigil_server.raw_config or {}).get("privacy", {}).get("paperwork") == expected,
+        "the paperwork in the server's configuration",
+    )
+    assert vigil_server.engine is not None
+    assert vigil_server.engine.config.privacy.paperwork.assessment_date == date(2026, 3, 2)
+    [logged] = await log_entries(hass, vigil_server)
+    assert (logged["action"], logged["reason"]) == ("paperwork_change", "Signed by the mayor")
+    assert logged["details"] == {
+        "assessment_reference": ["", "DPIA-2026-04"],
+        "assessment_date": [None, "2026-03-02"],
+        "authorisation_reference": ["", "Prefectoral order 2026-117"],
+        "signs_posted": [False, True],
+    }
+
+
+async def test_public_space_without_paperwork_raises_an_issue_until_it_is_filled(
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    pattern_stream: str,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The server says what a public space lacks; the issue names it, and goes once filled."""
+    entry = server_entry(vigil_server, pattern_stream, "public_space")
+    await setup_entry(hass, entry)
+    issue_id = paperwork_issue_id(ENTRY_ID)
+
+    def missing() -> str | None:
+        issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+        return None if issue is None else (issue.translation_placeholders or {}).get("missing")
+
+    await wait_until(hass, lambda: missing() is not None, "the paperwork issue")
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None and issue.translation_key == "paperwork_missing"
+    assert issue.translation_placeholders == {
+        "server": "Vigil",
+        "missing": "Signs posted, Impact assessment reference, Authorisation reference",
+    }
+
+    # Signs posted: the references are still missing, named in Home Assistant's language.
+    hass.config.language = "fr"
+    hass.config_entries.async_update_entry(entry, options={CONF_PAPERWORK: {"signs_posted": True}})
+    await hass.async_block_till_done()
+    await wait_until(
+        hass,
+        lambda: missing() == "Référence de l'analyse d'impact, Référence de l'autorisation",
+        "the references still missing",
+    )
+
+    # Everything recorded through the options form: the issue goes.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], ANALYSIS | {CONF_PAPERWORK: PAPERWORK}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    await wait_until(
+        hass, lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is None, "the issue gone"
+    )
+
+
+async def test_paperwork_is_not_asked_outside_public_space(
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    pattern_stream: str,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Private premises need no paperwork issue (the server decides, and says nothing)."""
+    entry = server_entry(vigil_server, pattern_stream, "private_premises")
+    await setup_entry(hass, entry)
+    assert entry.runtime_data.store.applied is not None
+    assert entry.runtime_data.store.applied.paperwork_missing == ()
+    assert issue_registry.async_get_issue(DOMAIN, paperwork_issue_id(ENTRY_ID)) is None
+
+
 # --- what the context holds back ---------------------------------------------------------------
 
 
@@ -299,18 +405,57 @@ async def test_held_back_issue_is_named_in_french(
     assert issue.translation_placeholders["detector"] != "Loitering"
 
 
-async def test_undeclared_context_raises_an_issue(
+async def test_undeclared_context_holds_back_what_a_home_would(
     hass: HomeAssistant,
     vigil_server: VigilServer,
     pattern_stream: str,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    """A server entry without a deployment context asks for one."""
-    await setup_entry(hass, server_entry(vigil_server, pattern_stream, None, dwell_zone()))
+    """No context: a home's rules apply; hashed plates are saved unacknowledged and held back.
+
+    The zone (loitering, allowed at home) runs; the plate reading form asks no legal basis
+    against an unknown context; both issues point at the context and go once it is declared.
+    """
+    entry = server_entry(vigil_server, pattern_stream, None, dwell_zone())
+    await setup_entry(hass, entry)
     issue = issue_registry.async_get_issue(DOMAIN, context_issue_id(ENTRY_ID))
     assert issue is not None
     assert issue.translation_key == "context_missing"
     assert issue.translation_placeholders == {"server": "Vigil"}
+    assert entry.runtime_data.store.applied is not None
+    assert entry.runtime_data.store.applied.held_back == ()
+
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_PLATE_READING), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_CAMERA: "01JVIGIL00000000000CAMERA1"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"enabled": True, "mode": "both", "privacy": "hashed"}
+    )
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "plate_reading_saved")
+    await hass.async_block_till_done()
+    held_id = f"privacy_{ENTRY_ID}_{CAMERA_SLUG}_anpr_hashed"
+    await wait_until(
+        hass, lambda: issue_registry.async_get_issue(DOMAIN, held_id) is not None, "held back"
+    )
+    held = issue_registry.async_get_issue(DOMAIN, held_id)
+    assert held is not None and held.translation_key == "detector_held_back_no_context"
+    assert held.translation_placeholders is not None
+    assert held.translation_placeholders["camera"] == "Front door"
+    assert CONF_ACKNOWLEDGEMENTS not in entry.subentries["01JVIGIL00000000000CAMERA1"].data
+
+    # Private premises allow hashed plates: both issues go.
+    hass.config_entries.async_update_entry(
+        entry, data=entry.data | {CONF_DEPLOYMENT_CONTEXT: "private_premises"}
+    )
+    await hass.async_block_till_done()
+    await wait_until(
+        hass,
+        lambda: not {held_id, context_issue_id(ENTRY_ID)} & {i for _, i in issue_registry.issues},
+        "the issues gone",
+    )
 
 
 # --- actions -----------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ class AccessAction(StrEnum):
     WATCHLIST_CHANGE = "watchlist_change"
     CONTEXT_CHANGE = "context_change"
     RETENTION_CHANGE = "retention_change"
+    PAPERWORK_CHANGE = "paperwork_change"
     ACKNOWLEDGEMENT = "acknowledgement"
     LOG_VERIFY = "log_verify"
     LOG_EXPORT = "log_export"

@@ -27,6 +27,7 @@ from vigil_core.config import EngineConfig
 from vigil_core.engine import Engine, RestartRequired
 from vigil_core.errors import ConfigInvalid, ModelError, VigilError
 from vigil_core.privacy.access_log import AccessLog, load_or_create_key
+from vigil_core.privacy.context import missing_paperwork
 from vigil_core.privacy.inventory import enforce_context
 from vigil_core.privacy.retention import DirectoryStore
 from vigil_protocol import (
@@ -278,6 +279,7 @@ class VigilServer:
             unchanged=tuple(sorted(i for i in set(new) & set(old) if new[i] == old[i])),
             removed=tuple(sorted(set(old) - set(new))),
             held_back=tuple(_held_back(v) for v in violations),
+            paperwork_missing=tuple(missing_paperwork(config.privacy)),
         )
 
     async def _run(self, config: EngineConfig) -> ConfigApplied:
@@ -292,12 +294,14 @@ class VigilServer:
             else:
                 self.board.reconfigure(engine.config.cameras, engine.privacy_violations)
                 self.tracks.retain(camera.id for camera in engine.config.cameras)
+                self.board.set_paperwork(missing_paperwork(config.privacy))
                 return ConfigApplied(
                     started=changes.started,
                     restarted=changes.restarted,
                     unchanged=changes.unchanged,
                     removed=changes.removed,
                     held_back=tuple(_held_back(v) for v in engine.privacy_violations),
+                    paperwork_missing=tuple(missing_paperwork(config.privacy)),
                 )
             old_ids = set(engine.camera_ids)
             await self._stop_engine()
@@ -330,6 +334,7 @@ class VigilServer:
             restarted=tuple(sorted(new_ids & old_ids)),
             removed=tuple(sorted(old_ids - new_ids)),
             held_back=tuple(_held_back(v) for v in engine.privacy_violations),
+            paperwork_missing=tuple(missing_paperwork(config.privacy)),
         )
 
     def _register_stores(self, engine: Engine) -> None:

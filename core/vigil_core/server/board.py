@@ -33,9 +33,10 @@ from vigil_core.events.model import (
     VigilEvent,
 )
 from vigil_core.health import RULE_ID as TAMPER_RULE_ID
-from vigil_core.privacy.context import Violation, keeps_images
+from vigil_core.privacy.context import Violation, keeps_images, missing_paperwork
 from vigil_core.privacy.purposes import EVENT_ATTRIBUTES
 from vigil_core.sources.onvif_states import SOURCE_ONVIF
+from vigil_core.sources.onvif_topics import DATA_ITEMS, SOURCE_ITEMS, allowed_items
 from vigil_protocol import (
     CameraState,
     EventPush,
@@ -63,6 +64,14 @@ _PLATE_EVENTS = {"watchlist_match": ("entry_id", "label", "reason", "distance", 
                  "plate_route": ("route_id", "entry_id", "label", "cameras", "from_camera",
                                  "elapsed_s")}  # fmt: skip
 """Plate events a client sees (passages and reads only feed the state), with their details."""
+
+_ONVIF_ATTRIBUTES = frozenset(
+    {"source", "topic", "rule", "instance", "operation", "utc_time", "active", "count",
+     "object_id", "object_class", "source_items", "key_items", "data", "report"}
+)  # fmt: skip
+"""What a camera's own event may carry: where it came from, its state, allow-listed items."""
+_ONVIF_ITEMS = {"source_items": SOURCE_ITEMS, "key_items": frozenset({"objectid"}),
+                "data": DATA_ITEMS}  # fmt: skip
 
 
 class StateBoard:
@@ -120,6 +129,7 @@ class StateBoard:
         self._engine = engine
         self._unsubscribe = engine.bus.subscribe(self._on_event)
         self.reconfigure(engine.config.cameras, engine.privacy_violations, passages or {})
+        self.set_paperwork(missing_paperwork(engine.config.privacy))
 
     def detach(self) -> None:
         """Stop following the engine (its cameras' states stay until reconfigured)."""
@@ -240,6 +250,11 @@ class StateBoard:
         self._server = server
         self._set(None, None, server)
 
+    def set_paperwork(self, missing: Iterable[str]) -> None:
+        """Say what paperwork the deployment context requires and the configuration lacks."""
+        self._server = replace(self._server, paperwork_missing=tuple(missing))
+        self._set(None, None, self._server)
+
     def set_model_error(self, message: str | None, translation_key: str | None) -> None:
         """Say why the detector cannot run (None when it can)."""
         self._server = replace(self._server, model_error=message, model_error_key=translation_key)
@@ -300,8 +315,8 @@ class StateBoard:
                 if fold.apply(event):
                     self._store_topics()
                 self._set(event.camera_id, None, fold.state())
-            # The camera's own events keep their details: they name its rules and topics.
-            self._emit(_wire(event, _allowed(event.attrs, None)))
+            # The camera's own events name its rules and topics; their items are allow-listed.
+            self._emit(_wire(event, _onvif_attrs(event.attrs)))
             return
         self._emit(_wire(event, _allowed(event.attrs, EVENT_ATTRIBUTES)))
 
@@ -401,6 +416,16 @@ class StateBoard:
 def _allowed(attrs: Any, allowed: frozenset[str] | None) -> dict[str, JsonValue]:
     """Return the details a client may see (all of them when `allowed` is None), as JSON."""
     return {key: _plain(value) for key, value in attrs.items() if allowed is None or key in allowed}
+
+
+def _onvif_attrs(attrs: Any) -> dict[str, JsonValue]:
+    """Return a camera's own event details: allowed keys, allowed items in each item group."""
+    kept = _allowed(attrs, _ONVIF_ATTRIBUTES)
+    for group, names in _ONVIF_ITEMS.items():
+        items = kept.get(group)
+        if isinstance(items, dict):
+            kept[group] = dict(allowed_items({k: str(v) for k, v in items.items()}, names))
+    return kept
 
 
 def _plain(value: Any) -> JsonValue:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from vigil_core.geometry.polygon import Polygon
+from vigil_core.privacy.context import shows_tracks
+from vigil_core.privacy.inventory import camera_detectors
 import vigil_protocol as vp
 
 from .picture_access import check_crop_view, check_frame_view
@@ -112,14 +114,17 @@ def _max_width(request: web.Request) -> int | None:
 
 
 async def _picture(request: web.Request) -> web.Response:
-    """Return a camera's latest analysed frame (masks blanked), boxes drawn with ?boxes=1."""
+    """Return a camera's latest analysed frame (masks blanked), boxes drawn with ?boxes=1.
+
+    Boxes and track ids are never drawn for a camera in the anonymous-statistics mode.
+    """
     server = request.app[SERVER_KEY]
     camera_id = request.match_info["camera_id"]
     engine = server.engine
     latest = engine.latest(camera_id) if engine is not None else None
-    if latest is None:
+    if latest is None or engine is None:
         return _error(404, "no_picture", f"camera {camera_id} has no analysed frame yet")
-    boxes = request.query.get("boxes") == "1"
+    boxes = request.query.get("boxes") == "1" and _shows_tracks(server, camera_id)
     zones = _zones(server, camera_id) if request.query.get("zones") == "1" else []
     # A Response is a mapping (empty here, so falsy): compare with None.
     if (refused := await check_frame_view(request, server, camera_id, boxes=boxes)) is not None:
@@ -128,6 +133,16 @@ async def _picture(request: web.Request) -> web.Response:
         partial(camera_picture, latest, boxes=boxes, max_width=_max_width(request), zones=zones)
     )
     return web.Response(body=jpeg, content_type="image/jpeg")
+
+
+def _shows_tracks(server: VigilServer, camera_id: str) -> bool:
+    """Return whether a camera's pictures may show its tracks (not in statistics mode)."""
+    engine = server.engine
+    camera = next((c for c in engine.config.cameras if c.id == camera_id), None) if engine else None
+    if engine is None or camera is None:
+        return False
+    kinds = [detector.kind for detector in camera_detectors(camera)]
+    return shows_tracks(engine.config.privacy.context, kinds)
 
 
 def _zones(server: VigilServer, camera_id: str) -> list[tuple[str, Polygon, bool]]:

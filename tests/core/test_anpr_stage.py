@@ -128,7 +128,10 @@ def make_runtime(
     clock: Clock,
     watchlist: list[dict[str, object]] | None = None,
 ) -> AnprRuntime:
-    settings = AnprSettings.model_validate({"watchlist": {"entries": watchlist or []}})
+    entries = [
+        {"reason": "stolen vehicle report", "expires": "2099-12-31", **e} for e in watchlist or []
+    ]
+    settings = AnprSettings.model_validate({"watchlist": {"entries": entries}})
     return AnprRuntime(
         settings,
         sessions=sessions,
@@ -321,7 +324,18 @@ def test_the_watchlist_can_change_while_running(
     s = scene(base_photo, PLATE)
     assert kinds(run_passage(stage, s)) == ["plate_passage"]
     settings = AnprSettings.model_validate(
-        {"watchlist": {"entries": [{"id": "van", "plate": "AB-12?-CD"}]}}
+        {
+            "watchlist": {
+                "entries": [
+                    {
+                        "id": "van",
+                        "plate": "AB-12?-CD",
+                        "reason": "stolen vehicle report",
+                        "expires": "2099-12-31",
+                    }
+                ]
+            }
+        }
     )
     runtime.set_watchlist(settings.watchlist)
     assert kinds(run_passage(stage, s))[0] == "watchlist_match"

@@ -349,9 +349,9 @@ class AnprRuntime:
         removed = {"crops": self.crops.purge(now - _seconds(days(Artefact.CROPS)))}
         store = self._store
         if store is not None:
-            removed["plate_hashes"] = store.purge_hashed(
-                now - _seconds(days(Artefact.PLATE_HASHES))
-            )
+            # A keyed hash never outlives the text it stands for.
+            hashes = min(days(Artefact.PLATE_HASHES), days(Artefact.PLATE_READS))
+            removed["plate_hashes"] = store.purge_hashed(now - _seconds(hashes))
             removed["plate_reads"] = store.purge_reads(now - _seconds(days(Artefact.PLATE_READS)))
             removed["counters"] = store.purge_passages(now - _seconds(days(Artefact.COUNTERS)))
         return removed

@@ -139,6 +139,8 @@ class WatchedPlate:
     reason: str
     expires_at: float | None
     max_distance: float
+    legal_obligation: bool = False
+    """The entry answers a legal obligation: it matches even a plate on the objection list."""
 
     def __repr__(self) -> str:
         """Keep the plate out of logs and tracebacks."""
@@ -187,6 +189,7 @@ class Watchlist:
                 reason=entry.reason,
                 expires_at=expiry_timestamp(entry.expires),
                 max_distance=default if entry.max_distance is None else float(entry.max_distance),
+                legal_obligation=entry.legal_obligation,
             )
             for entry in entries
         )
@@ -194,11 +197,14 @@ class Watchlist:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def match(self, text: str, now: float) -> WatchMatch | None:
-        """Return the closest active entry within its tolerance, or None."""
+    def match(self, text: str, now: float, *, objected: bool = False) -> WatchMatch | None:
+        """Return the closest active entry within its tolerance, or None.
+
+        An `objected` plate (on the objection list) matches only legal-obligation entries.
+        """
         best: WatchMatch | None = None
         for entry in self.entries:
-            if not entry.active(now):
+            if not entry.active(now) or (objected and not entry.legal_obligation):
                 continue
             distance = plate_distance(entry.pattern, text, self.confusable_cost)
             if distance <= entry.max_distance + 1e-9 and (best is None or distance < best.distance):

@@ -293,6 +293,8 @@ def test_plate_reading_beyond_a_watchlist_falls_back_in_public_space() -> None:
     assert {v.key for v in violations} == {
         "entrance:anpr_hashed",
         "exit:anpr_hashed",
+        "entrance:anpr_watchlist",
+        "exit:anpr_watchlist",
         "hub:plate_query",
         "hub:vehicle_route",
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import json
@@ -30,6 +30,7 @@ from .store import (
     DATABASE_FILE,
     SECRET_FILE,
     AuditLog,
+    AuditValue,
     CropStore,
     JsonlAuditLog,
     MatchRecord,
@@ -451,6 +452,7 @@ class AnprRuntime:
         since: datetime | None = None,
         until: datetime | None = None,
         camera_id: str | None = None,
+        details: Mapping[str, AuditValue] | None = None,
     ) -> list[Sighting]:
         """Answer "did this plate pass?" from hashed and full-mode stores; audited first."""
         return self.store().query(
@@ -460,6 +462,7 @@ class AnprRuntime:
             since=since.timestamp() if since else None,
             until=until.timestamp() if until else None,
             camera_id=camera_id,
+            details=details,
         )
 
     def crop(self, crop_id: str) -> StoredCrop | None:

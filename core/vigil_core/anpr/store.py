@@ -385,10 +385,12 @@ class PlateStore:
         since: float | None = None,
         until: float | None = None,
         camera_id: str | None = None,
+        details: Mapping[str, AuditValue] | None = None,
     ) -> list[Sighting]:
         """Return the kept sightings of a plate; the query is audited before it runs.
 
-        Hashed sightings carry no text; full-mode reads carry the canonical plate.
+        Hashed sightings carry no text; full-mode reads carry the canonical plate. `details`
+        adds to the audit entry (the legal basis, the user id).
         """
         if not who.strip() or not reason.strip():
             raise QueryRefused("a plate query needs who asks and the stated reason")
@@ -397,7 +399,7 @@ class PlateStore:
             who=who.strip(),
             plate_hash=plate_hash,
             reason=reason.strip(),
-            details={"camera_id": camera_id, "since": since, "until": until},
+            details={"camera_id": camera_id, "since": since, "until": until, **(details or {})},
         )
         where = "plate_hash = ? AND seen_at >= ? AND seen_at <= ?"
         args: list[object] = [

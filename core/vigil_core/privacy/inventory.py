@@ -135,13 +135,20 @@ def enforce_context(config: EngineConfig) -> tuple[EngineConfig, list[Violation]
         return config, []
     blocked = {(v.detector.camera_id, v.detector.rule_id, v.detector.kind) for v in violations}
     # A camera whose plate mode is held back falls back to the watchlist only where the
-    # watchlist itself may run (in public space it needs its own acknowledgement).
+    # watchlist itself may run (in public space it needs its own acknowledgement, reported too).
     for camera in config.cameras:
-        reader = EnabledDetector(kind=DetectorKind.ANPR_WATCHLIST, camera_id=camera.id)
-        if camera.anpr.enabled and check_configuration(
+        if not camera.anpr.enabled or (camera.id, None, plate_kind(camera.anpr)) not in blocked:
+            continue
+        reader = EnabledDetector(
+            kind=DetectorKind.ANPR_WATCHLIST, camera_id=camera.id, name=camera.name
+        )
+        fallback = check_configuration(
             config.privacy.context, [reader], config.privacy.acknowledgements
-        ):
+        )
+        if fallback:
             blocked.add((camera.id, None, DetectorKind.ANPR_WATCHLIST))
+            if plate_kind(camera.anpr) is not DetectorKind.ANPR_WATCHLIST:
+                violations += fallback
     cameras = [_without(camera, blocked) for camera in config.cameras]
     update: dict[str, object] = {"cameras": cameras}
     if (None, None, DetectorKind.VEHICLE_ROUTE) in blocked:

@@ -13,7 +13,10 @@ One `IssueWatcher` per server entry follows the store and keeps these issues cur
   removes such an issue once none of the entry's cameras is the one it names;
 - the server's detector model missing or damaged (`ServerState.model_error`);
 - each detector the deployment context holds back until someone states its legal basis, and
-  a server entry that declares no context at all.
+  a server entry that declares no context at all;
+- watchlist entries the server would refuse (saved before a reason and an expiry were
+  required, or too long for public space): server_config leaves them out of what it sends,
+  and one issue names them until each is completed or removed.
 
 Issue ids carry the entry's id, so removing the entry removes them (`async_remove_entry`).
 An issue goes away by itself once its cause is gone; while the server is unreachable the
@@ -37,7 +40,7 @@ from .const import CONF_DEPLOYMENT_CONTEXT, DOMAIN, STREAM_ISSUE_AFTER
 from .data import VigilConfigEntry
 from .onvif_runtime import onvif_state
 from .repairs import CAMERA_AUTH_ISSUE, CONF_SUBENTRY_ID, FRIGATE_AUTH_ISSUE
-from .server_config import CameraInfo
+from .server_config import CameraInfo, unsendable_watchlist_entries
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ CAMERA_AUTH_PREFIX: Final = "camera_auth_"
 MODEL_PREFIX: Final = "model_"
 PRIVACY_PREFIX: Final = "privacy_"
 CONTEXT_PREFIX: Final = "privacy_context_missing_"
+WATCHLIST_PREFIX: Final = "watchlist_incomplete_"
 _MODEL_KEYS: Final = frozenset({"model_missing", "model_checksum"})
 
 
@@ -93,7 +97,13 @@ class IssueWatcher:
             self.entry.async_on_unload(store.async_subscribe(camera_id, None, self.async_check))
         self.entry.async_on_unload(store.async_subscribe(None, None, self.async_check))
         self.entry.async_on_unload(self._async_cancel_recheck)
+        self.entry.async_on_unload(self.entry.add_update_listener(self._async_entry_updated))
+        async_check_watchlist(self.hass, self.entry)
         self.async_check()
+
+    async def _async_entry_updated(self, hass: HomeAssistant, entry: VigilConfigEntry) -> None:
+        """Re-check the watchlist (a watchlist change is sent live, without a reload)."""
+        async_check_watchlist(hass, entry)
 
     @callback
     def _async_cancel_recheck(self) -> None:
@@ -300,6 +310,36 @@ class IssueWatcher:
                 continue
             if issue_id.startswith(prefixes) and entry_id in issue_id:
                 ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+
+# --- watchlist entries left out ------------------------------------------------------------
+
+
+def watchlist_issue_id(entry_id: str) -> str:
+    """Return the issue id of a server entry's watchlist entries left out of its configuration."""
+    return f"{WATCHLIST_PREFIX}{entry_id}"
+
+
+@callback
+def async_check_watchlist(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
+    """Name the watchlist entries the server would refuse, or clear the issue when none is."""
+    issue_id = watchlist_issue_id(entry.entry_id)
+    left_out = unsendable_watchlist_entries(entry)
+    if not left_out:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="watchlist_incomplete",
+        translation_placeholders={
+            "server": entry.title,
+            "entries": ", ".join(sorted(left_out.values())),
+        },
+    )
 
 
 def _refusal(camera: vp.CameraState | None, onvif: vp.OnvifState | None) -> str | None:

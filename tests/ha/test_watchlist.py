@@ -8,6 +8,7 @@ a crop only where crops are kept). The forms are tested in test_watchlist_flow.p
 
 from __future__ import annotations
 
+from datetime import timedelta
 import json
 import time
 from typing import Any
@@ -90,7 +91,12 @@ def _entry(
             _camera(CAMERA_ID, "Gate", url, anpr, **extra),
             _camera(CAMERA2_ID, "Barrier", url, {"enabled": True, "crops": crops2}),
             ConfigSubentryData(
-                data={"plate": PLATE, "label": "Stolen van", "reason": "police notice"},
+                data={
+                    "plate": PLATE,
+                    "label": "Stolen van",
+                    "reason": "police notice",
+                    "expires": (dt_util.now().date() + timedelta(days=20)).isoformat(),
+                },
                 subentry_id=WATCH_ID,
                 subentry_type=SUBENTRY_WATCHLIST,
                 title="Stolen van",

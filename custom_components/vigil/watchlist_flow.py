@@ -308,7 +308,11 @@ def reading_settings(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class PlateReadingSubentryFlow(PrivacyGate, VigilSubentryFlow):
-    """Set a camera's plate reading; hashed and full modes pass the privacy gate.
+    """Set a camera's plate reading; every mode passes the privacy gate.
+
+    The server says which modes the context gates: hashed and full reading, and in public space
+    the watchlist too (issue 21). The acknowledgement is kept in the camera's subentry, so the
+    server finds it under `<camera>:anpr_watchlist` (or `anpr_hashed`, `anpr_full`).
 
     The settings are saved in the camera's own subentry (so its acknowledgements are scoped to
     the camera); this flow then ends without a subentry of its own.

@@ -429,3 +429,36 @@ async def test_hashed_mode_in_public_space_asks_for_a_legal_basis(
     assert result["reason"] == "plate_reading_saved"
     await reloaded(hass, entry)
     assert "anpr_hashed" in entry.subentries[CAMERA_ID].data[CONF_ACKNOWLEDGEMENTS]
+
+
+async def test_watchlist_mode_in_public_space_asks_for_a_legal_basis(
+    hass: HomeAssistant, vigil_server: VigilServer, pattern_stream: str
+) -> None:
+    """Public space: even watchlist-only reading needs a stated legal basis (issue 21)."""
+    entry = await loaded(
+        hass, server_entry(vigil_server, camera_subentry(pattern_stream), context="public_space")
+    )
+    result = await _start(hass, entry, SUBENTRY_PLATE_READING)
+    result = await _submit(hass, result["flow_id"], {"camera": CAMERA_ID})
+    result = await _submit(
+        hass, result["flow_id"], {"enabled": True, "mode": "vehicle_crops", "privacy": "watchlist"}
+    )
+    assert result["step_id"] == "acknowledge"
+    assert "{" not in result["description_placeholders"]["detectors"]
+    result = await _submit(
+        hass, result["flow_id"], {**ACKNOWLEDGEMENT, "legal_basis": "public_task"}
+    )
+    assert result["reason"] == "plate_reading_saved"
+    await reloaded(hass, entry)
+    stored = entry.subentries[CAMERA_ID].data[CONF_ACKNOWLEDGEMENTS]
+    assert stored["anpr_watchlist"]["legal_basis"] == "public_task"
+    # The server has it under the camera's key, and reads plates on the camera.
+    engine = vigil_server.engine
+    assert engine is not None
+    assert f"{CAMERA_ID.lower()}:anpr_watchlist" in engine.config.privacy.acknowledgements
+    spec = engine.config.cameras[0].anpr
+    assert (spec.enabled, spec.privacy) == (True, "watchlist")
+    assert not [h for h in entry.runtime_data.store.applied.held_back if h.camera_id]
+    log = await _log(hass, vigil_server)
+    assert log[-1]["action"] == "acknowledgement"
+    assert log[-1]["target"] == "anpr_watchlist"

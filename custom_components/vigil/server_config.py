@@ -41,7 +41,6 @@ from .const import (
     CONF_MIN_DWELL,
     CONF_MOTION_GATING,
     CONF_POLYGON,
-    CONF_RETENTION,
     CONF_SOURCE_TYPE,
     CONF_STREAM_URL,
     CONF_TOPIC_PREFIX,
@@ -57,6 +56,7 @@ from .const import (
     SUBENTRY_CAMERA,
     SUBENTRY_ZONE,
 )
+from .privacy_flow import retention_days
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -640,7 +640,9 @@ def privacy_config(entry: ConfigEntry) -> Json:
     privacy: Json = {
         "context": entry.data.get(CONF_DEPLOYMENT_CONTEXT) or None,
         "acknowledgements": acknowledgements_config(entry),
-        "retention": dict(entry.options.get(CONF_RETENTION) or {}),
+        # Clamped as the options form saves it: an entry saved before the server's bounds
+        # changed (plate hashes 30 days) would make it refuse the whole configuration.
+        "retention": retention_days(entry.options),
         "controller": controller,
     }
     return privacy

@@ -36,6 +36,7 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 import vigil_protocol as vp
+from vigil_protocol.privacy import LegalBasis
 
 from .access import SETTINGS_ACTOR, async_require_admin
 from .client import ServerError, VigilClientError
@@ -56,12 +57,23 @@ ATTR_CAMERA: Final = "camera"
 ATTR_SINCE: Final = "since"
 ATTR_UNTIL: Final = "until"
 ATTR_SERVER: Final = "server"
+ATTR_LEGAL_BASIS: Final = "legal_basis"
 
 EVENT_WATCHLIST_MATCH: Final = "watchlist_match"
 EVENT_PLATE_ROUTE: Final = "plate_route"
 _MATCH_ATTRS: Final = ("entry_id", "label", "reason", "distance", "exact", "direction")
 _QUERY_REFUSALS: Final = frozenset(
-    {"plate_queries_disabled", "invalid_plate", "plate_too_short", "plate_too_long"}
+    {
+        "plate_queries_disabled",
+        "invalid_plate",
+        "plate_too_short",
+        "plate_too_long",
+        "pattern_too_loose",
+        # Issue 21: a search is made by a person, with a reason and its legal basis.
+        "real_user_required",
+        "legal_basis_required",
+        "reason_required",
+    }
 )
 """The server's refusals of a plate query that Home Assistant translates."""
 
@@ -349,6 +361,7 @@ QUERY_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_PLATE): vol.All(str, vol.Strip, vol.Length(min=1)),
         vol.Required(CONF_REASON): vol.All(str, vol.Strip, vol.Length(min=3)),
+        vol.Required(ATTR_LEGAL_BASIS): vol.In([basis.value for basis in LegalBasis]),
         vol.Optional(ATTR_CAMERA): cv.string,
         vol.Optional(ATTR_SINCE): cv.datetime,
         vol.Optional(ATTR_UNTIL): cv.datetime,
@@ -366,7 +379,10 @@ def _timestamp(value: datetime | None) -> float | None:
 
 
 async def _async_query_plate(call: ServiceCall) -> ServiceResponse:
-    """Answer "did this plate pass?" for an administrator with a reason; logged by the server."""
+    """Answer "did this plate pass?" for an administrator with a reason and a legal basis.
+
+    The server checks both (and that a person asks), and writes the search to its access log.
+    """
     from .services import target_entry  # noqa: PLC0415 - services.py registers this action
 
     hass = call.hass
@@ -385,6 +401,7 @@ async def _async_query_plate(call: ServiceCall) -> ServiceResponse:
         camera_id=camera_id,
         since=_timestamp(call.data.get(ATTR_SINCE)),
         until=_timestamp(call.data.get(ATTR_UNTIL)),
+        legal_basis=call.data[ATTR_LEGAL_BASIS],
     )
     try:
         found = await runtime.store.async_request(request, vp.PlateQueryResult)

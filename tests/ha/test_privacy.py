@@ -476,7 +476,10 @@ async def test_services_need_a_loaded_server(
     await hass.config_entries.async_unload(loaded.entry_id)
     for service, data in (
         ("verify_access_log", {}),
-        ("query_plate", {"plate": "AB123CD", "reason": "why not"}),
+        (
+            "query_plate",
+            {"plate": "AB123CD", "reason": "why not", "legal_basis": "public_task"},
+        ),
     ):
         with pytest.raises(ServiceValidationError) as err:
             await hass.services.async_call(

@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import MockUser
 
 from custom_components.vigil.const import DOMAIN
 from custom_components.vigil.plate_services import PLATE_SERVICES
-from tests.ha.conftest import CAMERA_SLUG
+from tests.ha.conftest import CAMERA_SLUG, ENTRY_ID, wait_until
 from tests.ha.test_watchlist import PLATE, PLATE_TEXT, WATCH_ID, _entry, _loaded, _match
 from vigil_core.server import VigilServer
 
@@ -86,6 +86,85 @@ async def _log(hass: HomeAssistant, server: VigilServer, action: str) -> list[di
     assert server.access_log is not None
     entries = await hass.async_add_executor_job(server.access_log.entries)
     return [e for e in entries if e["action"] == action]
+
+
+async def test_a_confirmed_match_fires_the_event_automations_use(
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    pattern_stream: str,
+    hass_admin_user: MockUser,
+    hass_read_only_user: MockUser,
+) -> None:
+    """Pending, then confirmed by an administrator: the event entity fires the confirmed event."""
+    await _loaded(hass, _entry(vigil_server, pattern_stream))
+    event_id = _entity(hass, "event", f"{ENTRY_ID}_{CAMERA_SLUG}_watchlist_match")
+    last_id = _entity(hass, "sensor", f"{ENTRY_ID}_last_watchlist_match")
+    await _pending_match(hass, vigil_server, "m1")
+    await wait_until(
+        hass, lambda: _state(hass, event_id).attributes.get("match_id") == "m1", "the match"
+    )
+    pending = _state(hass, event_id).attributes
+    assert (pending["event_type"], pending["status"]) == ("watchlist_match", "pending")
+    await wait_until(
+        hass, lambda: _state(hass, last_id).attributes.get("status") == "pending", "pending"
+    )
+    listed = await _call(hass, "list_matches", {}, hass_admin_user)
+    assert [(m["match_id"], m["status"], m["label"]) for m in listed["matches"]] == [
+        ("m1", "pending", "Stolen van")
+    ]
+    assert listed["matches"][0]["camera"] == "Gate"
+
+    # Not a user's, nor an automation's to review.
+    for user in (hass_read_only_user, None):
+        with pytest.raises(Unauthorized):
+            await _call(hass, "confirm_match", {"match_id": "m1"}, user)
+    assert await _log(hass, vigil_server, "match_confirm") == []
+
+    answer = await _call(
+        hass, "confirm_match", {"match_id": "m1", "reason": "crop checked"}, hass_admin_user
+    )
+    assert answer["match"]["status"] == "confirmed"
+    assert answer["match"]["reviewed_by"] == hass_admin_user.name
+    await wait_until(
+        hass,
+        lambda: _state(hass, event_id).attributes.get("event_type") == "watchlist_match_confirmed",
+        "the confirmed event",
+    )
+    confirmed = _state(hass, event_id).attributes
+    assert (confirmed["match_id"], confirmed["status"]) == ("m1", "confirmed")
+    assert (confirmed["label"], confirmed["reason"]) == ("Stolen van", "police notice")
+    assert PLATE not in json.dumps(dict(confirmed))
+    await wait_until(
+        hass, lambda: _state(hass, last_id).attributes.get("status") == "confirmed", "confirmed"
+    )
+    (logged,) = await _log(hass, vigil_server, "match_confirm")
+    assert logged["target"] == "m1" and logged["reason"] == "crop checked"
+    assert logged["actor"]["user_id"] == hass_admin_user.id
+
+    # Reviewed once; an unknown match is said so.
+    data = {"match_id": "m1"}
+    assert await _refusal(hass, "reject_match", data, hass_admin_user) == "match_already_reviewed"
+    data = {"match_id": "nope"}
+    assert await _refusal(hass, "confirm_match", data, hass_admin_user) == "unknown_match"
+
+    # A rejected match fires its own event; the list by status follows.
+    await _pending_match(hass, vigil_server, "m2")
+    await wait_until(
+        hass, lambda: _state(hass, event_id).attributes.get("match_id") == "m2", "the 2nd match"
+    )
+    await _call(hass, "reject_match", {"match_id": "m2", "reason": "8 read as B"}, hass_admin_user)
+    await wait_until(
+        hass,
+        lambda: _state(hass, event_id).attributes.get("event_type") == "watchlist_match_rejected",
+        "the rejected event",
+    )
+    assert _state(hass, last_id).attributes["status"] == "rejected"
+    assert (await _call(hass, "list_matches", {}, hass_admin_user))["matches"] == []
+    every = await _call(hass, "list_matches", {"status": "all"}, hass_admin_user)
+    assert [(m["match_id"], m["status"]) for m in every["matches"]] == [
+        ("m2", "rejected"),
+        ("m1", "confirmed"),
+    ]
 
 
 async def test_export_erase_and_objections_through_actions(

@@ -62,7 +62,12 @@ CONF_FULL_ACKNOWLEDGED: Final = "full_acknowledged"
 
 ANPR_MODES: Final = ("vehicle_crops", "full_frame", "both")
 PRIVACY_MODES: Final = ("watchlist", "hashed", "full")
-COUNTRIES: Final = ("at", "be", "ch", "de", "es", "fr", "it", "nl", "pl", "pt", "uk", "us")
+COUNTRIES: Final = (
+    *("ar", "at", "be", "bg", "bo", "br", "ch", "cy", "cz", "de", "dk", "ee", "es", "fi", "fr"),
+    *("gr", "hr", "hu", "ie", "it", "lt", "lu", "lv", "mt", "nl", "no", "pl", "pt", "py", "ro"),
+    *("se", "si", "sk", "uk", "us", "uy"),
+)
+"""The countries whose plate formats the server knows (vigil_core.anpr.normalize.COUNTRIES)."""
 PLATE_DETECTORS: Final = {
     "watchlist": DetectorKind.ANPR_WATCHLIST,
     "hashed": DetectorKind.ANPR_HASHED,

@@ -260,7 +260,7 @@ def test_expired_entries_stop_matching_by_themselves() -> None:
 )
 def test_an_expiry_that_is_not_a_date_is_one_clear_error(expires: object) -> None:
     """Only a date or a date and time: no number read as a Unix time, no parser's jargon."""
-    entry = {"id": "van", "plate": "AB-123-CD", "expires": expires}
+    entry = {"id": "van", "plate": "AB-123-CD", "reason": "reported stolen", "expires": expires}
     with pytest.raises(ConfigInvalid) as err:
         EngineConfig.parse({"anpr": {"watchlist": {"entries": [entry]}}})
     assert str(err.value) == (
@@ -272,9 +272,13 @@ def test_an_expiry_that_is_not_a_date_is_one_clear_error(expires: object) -> Non
 
 
 def test_an_entry_parses_alone() -> None:
-    entry = WatchlistEntry.parse({"id": "van", "plate": "ab-123-cd", "expires": "2026-01-31"})
+    why = "reported stolen"
+    entry = WatchlistEntry.parse(
+        {"id": "van", "plate": "ab-123-cd", "reason": why, "expires": "2026-01-31"}
+    )
     assert entry.expires == date(2026, 1, 31)
-    assert WatchlistEntry.parse({"id": "a", "plate": "X1", "expires": "2026-01-31T10:00"}).expires
+    later = {"id": "a", "plate": "X1", "reason": why, "expires": "2026-01-31T10:00"}
+    assert WatchlistEntry.parse(later).expires
 
 
 def test_a_date_expires_at_the_following_local_midnight() -> None:

@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from .anpr.runtime import AnprRuntime
-from .anpr.store import AuditLog
+from .anpr.store import AuditLog, MatchRecord
 from .config import CameraSpec, EngineConfig, WatchlistSpec
 from .costs import StageCost, merge
 from .errors import VigilError
@@ -502,6 +502,12 @@ class Engine:
             raise VigilError(f"camera {camera_id} has no rule {rule_id}")
         self.counters.reset(camera_id, rule_id)
         pipeline.republish_state(rule_id)
+
+    async def review_match(self, match_id: str, *, confirm: bool, by: str) -> MatchRecord:
+        """Confirm or reject a pending watchlist match and publish the review's event."""
+        record, event = await asyncio.to_thread(self.anpr.review_match, match_id, confirm, by=by)
+        self._publish(event)
+        return record
 
     def _publish(self, event: VigilEvent) -> None:
         if isinstance(event, RuleEvent):

@@ -1,7 +1,10 @@
 """Plate reading in Home Assistant: entities fed by the server's plate states and events.
 
 The server publishes a `PlateState` per plate-reading camera (today's passages, its last
-watchlist match) and `watchlist_match` / `plate_route` events. It already decided what may
+watchlist match and its review status) and `watchlist_match` / `plate_route` events. A match is
+``pending`` (a suspicion) until an administrator confirms or rejects it (`vigil.confirm_match`,
+plate_services.py): the event entity then fires `watchlist_match_confirmed`, the event
+automations should act on, or `watchlist_match_rejected`. It already decided what may
 leave it: no plate text unless the camera keeps plates in full, a crop reference only where
 the camera keeps crops and the deployment context allows images; the crop itself is served to
 administrators only, each view logged by the server (picture_view.py), never as an entity.
@@ -37,6 +40,7 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 import vigil_protocol as vp
+from vigil_protocol.privacy import LegalBasis
 
 from .access import SETTINGS_ACTOR, async_register_admin_action, async_require_admin
 from .client import ServerError
@@ -57,19 +61,42 @@ ATTR_CAMERA: Final = "camera"
 ATTR_SINCE: Final = "since"
 ATTR_UNTIL: Final = "until"
 ATTR_SERVER: Final = "server"
+ATTR_LEGAL_BASIS: Final = "legal_basis"
 
 EVENT_WATCHLIST_MATCH: Final = "watchlist_match"
+EVENT_MATCH_CONFIRMED: Final = "watchlist_match_confirmed"
+EVENT_MATCH_REJECTED: Final = "watchlist_match_rejected"
+MATCH_EVENTS: Final = (EVENT_WATCHLIST_MATCH, EVENT_MATCH_CONFIRMED, EVENT_MATCH_REJECTED)
 EVENT_PLATE_ROUTE: Final = "plate_route"
-_MATCH_ATTRS: Final = ("entry_id", "label", "reason", "distance", "exact", "direction")
+_MATCH_ATTRS: Final = (
+    "match_id",
+    "status",
+    "entry_id",
+    "label",
+    "reason",
+    "distance",
+    "exact",
+    "direction",
+)
 _QUERY_REFUSALS: Final = frozenset(
-    {"plate_queries_disabled", "invalid_plate", "plate_too_short", "plate_too_long"}
+    {
+        "plate_queries_disabled",
+        "invalid_plate",
+        "plate_too_short",
+        "plate_too_long",
+        "pattern_too_loose",
+        # Issue 21: a search is made by a person, with a reason and its legal basis.
+        "real_user_required",
+        "legal_basis_required",
+        "reason_required",
+    }
 )
 """The server's refusals of a plate query that Home Assistant translates."""
 
 MATCH_EVENT = EventEntityDescription(
     key="watchlist_match",
     translation_key="watchlist_match",
-    event_types=[EVENT_WATCHLIST_MATCH],
+    event_types=list(MATCH_EVENTS),
 )
 ROUTE_EVENT = EventEntityDescription(
     key="plate_route", translation_key="plate_route", event_types=[EVENT_PLATE_ROUTE]
@@ -115,7 +142,11 @@ def _iso(wall_time: float) -> str:
 
 
 class WatchlistMatchEvent(VigilEntity, EventEntity):
-    """A camera's watchlist matches: entry label, reason, distance, direction (and crop)."""
+    """A camera's watchlist matches, then their reviews: automations use the confirmed one.
+
+    Each event carries the match id and status (pending, confirmed, rejected), the entry's
+    label and reason, the distance, the direction of a new match (and its crop reference).
+    """
 
     async def async_added_to_hass(self) -> None:
         """Follow the camera's plate events."""
@@ -126,15 +157,16 @@ class WatchlistMatchEvent(VigilEntity, EventEntity):
 
     @callback
     def _async_event(self, event: vp.RuleEvent) -> None:
-        if event.kind != EVENT_WATCHLIST_MATCH:
+        if event.kind not in MATCH_EVENTS:
             return
         attrs = event.attrs
         data: dict[str, Any] = {key: attrs.get(key) for key in _MATCH_ATTRS}
+        data["status"] = attrs.get("status") or "pending"
         # The server sends these only where they may be shown.
         for key in ("crop_id", ATTR_PLATE):
             if attrs.get(key):
                 data[key] = attrs[key]
-        self._trigger_event(EVENT_WATCHLIST_MATCH, data)
+        self._trigger_event(event.kind, data)
         self.async_write_ha_state()
 
 
@@ -204,7 +236,7 @@ class LastWatchlistMatchSensor(VigilServerEntity, SensorEntity):
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Return the camera, the time and the reason (the plate only in full mode)."""
+        """Return the camera, the time, the reason and the review status (plate: full mode)."""
         last = self._last()
         if last is None:
             return None
@@ -213,6 +245,8 @@ class LastWatchlistMatchSensor(VigilServerEntity, SensorEntity):
             "camera": _camera_name(self._entry, camera_id),
             "time": _iso(match.wall_time),
             "reason": match.reason,
+            "status": match.status,
+            "match_id": match.match_id,
         }
         if match.plate:
             attributes[ATTR_PLATE] = match.plate
@@ -291,6 +325,7 @@ QUERY_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_PLATE): vol.All(str, vol.Strip, vol.Length(min=1)),
         vol.Required(CONF_REASON): vol.All(str, vol.Strip, vol.Length(min=3)),
+        vol.Required(ATTR_LEGAL_BASIS): vol.In([basis.value for basis in LegalBasis]),
         vol.Optional(ATTR_CAMERA): cv.string,
         vol.Optional(ATTR_SINCE): cv.datetime,
         vol.Optional(ATTR_UNTIL): cv.datetime,
@@ -308,7 +343,10 @@ def _timestamp(value: datetime | None) -> float | None:
 
 
 async def _async_query_plate(call: ServiceCall) -> ServiceResponse:
-    """Answer "did this plate pass?" for an administrator with a reason; logged by the server."""
+    """Answer "did this plate pass?" for an administrator with a reason and a legal basis.
+
+    The server checks both (and that a person asks), and writes the search to its access log.
+    """
     from .services import target_entry  # noqa: PLC0415 - services.py registers this action
 
     hass = call.hass
@@ -327,6 +365,7 @@ async def _async_query_plate(call: ServiceCall) -> ServiceResponse:
         camera_id=camera_id,
         since=_timestamp(call.data.get(ATTR_SINCE)),
         until=_timestamp(call.data.get(ATTR_UNTIL)),
+        legal_basis=call.data[ATTR_LEGAL_BASIS],
     )
     try:
         found = await runtime.store.async_request(request, vp.PlateQueryResult)

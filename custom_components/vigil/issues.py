@@ -18,6 +18,9 @@ One `IssueWatcher` per server entry follows the store and keeps these issues cur
   context is what to declare first);
 - the paperwork a public space requires and the options lack (signs, impact assessment,
   authorisation): the server decides what is missing (`ServerState.paperwork_missing`).
+- watchlist entries the server would refuse (saved before a reason and an expiry were
+  required, or too long for public space): server_config leaves them out of what it sends,
+  and one issue names them until each is completed or removed.
 
 Issue ids carry the entry's id, so removing the entry removes them (`async_remove_entry`).
 An issue goes away by itself once its cause is gone; while the server is unreachable the
@@ -42,7 +45,7 @@ from .const import CONF_DEPLOYMENT_CONTEXT, DOMAIN, STREAM_ISSUE_AFTER
 from .data import VigilConfigEntry
 from .onvif_runtime import onvif_state
 from .repairs import CAMERA_AUTH_ISSUE, CONF_SUBENTRY_ID, FRIGATE_AUTH_ISSUE
-from .server_config import CameraInfo
+from .server_config import CameraInfo, unsendable_watchlist_entries
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ MODEL_PREFIX: Final = "model_"
 PRIVACY_PREFIX: Final = "privacy_"
 CONTEXT_PREFIX: Final = "privacy_context_missing_"
 PAPERWORK_PREFIX: Final = "paperwork_missing_"
+WATCHLIST_PREFIX: Final = "watchlist_incomplete_"
 _MODEL_KEYS: Final = frozenset({"model_missing", "model_checksum"})
 _PAPERWORK_LABEL: Final = "component.{domain}.options.step.init.sections.paperwork.data.{item}"
 """Where the options form names each piece of paperwork (the issue names them alike)."""
@@ -107,7 +111,13 @@ class IssueWatcher:
             self.entry.async_on_unload(store.async_subscribe(camera_id, None, self.async_check))
         self.entry.async_on_unload(store.async_subscribe(None, None, self.async_check))
         self.entry.async_on_unload(self._async_cancel_recheck)
+        self.entry.async_on_unload(self.entry.add_update_listener(self._async_entry_updated))
+        async_check_watchlist(self.hass, self.entry)
         self.async_check()
+
+    async def _async_entry_updated(self, hass: HomeAssistant, entry: VigilConfigEntry) -> None:
+        """Re-check the watchlist (a watchlist change is sent live, without a reload)."""
+        async_check_watchlist(hass, entry)
 
     @callback
     def _async_cancel_recheck(self) -> None:
@@ -354,6 +364,36 @@ def _paperwork_missing(
     if server is not None:
         return tuple(server.paperwork_missing)
     return tuple(applied.paperwork_missing) if applied is not None else ()
+
+
+# --- watchlist entries left out ------------------------------------------------------------
+
+
+def watchlist_issue_id(entry_id: str) -> str:
+    """Return the issue id of a server entry's watchlist entries left out of its configuration."""
+    return f"{WATCHLIST_PREFIX}{entry_id}"
+
+
+@callback
+def async_check_watchlist(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
+    """Name the watchlist entries the server would refuse, or clear the issue when none is."""
+    issue_id = watchlist_issue_id(entry.entry_id)
+    left_out = unsendable_watchlist_entries(entry)
+    if not left_out:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="watchlist_incomplete",
+        translation_placeholders={
+            "server": entry.title,
+            "entries": ", ".join(sorted(left_out.values())),
+        },
+    )
 
 
 def _refusal(camera: vp.CameraState | None, onvif: vp.OnvifState | None) -> str | None:

@@ -42,6 +42,7 @@ import vigil_protocol as vp
 from vigil_protocol.privacy import (
     JUSTIFICATION_MIN_CHARS,
     RETENTION,
+    Artefact,
     DeploymentContext,
     LegalBasis,
 )
@@ -116,7 +117,12 @@ def deployment_context(entry: ConfigEntry[Any]) -> DeploymentContext | None:
 
 
 def retention_days(options: Mapping[str, Any]) -> dict[str, int]:
-    """Return the retention per artefact in days (defaults, clamped to each artefact's range)."""
+    """Return the retention per artefact in days (defaults, clamped to each artefact's range).
+
+    Plate hashes are kept no longer than plate texts (the server refuses otherwise: a keyed
+    hash finds a plate as surely as its text), so an older entry's 30 days of hashes become
+    the plate texts' days.
+    """
     stored = dict(options.get(CONF_RETENTION) or {})
     days = {}
     for artefact, bounds in RETENTION.items():
@@ -125,6 +131,8 @@ def retention_days(options: Mapping[str, Any]) -> dict[str, int]:
         except (TypeError, ValueError):
             value = bounds.default_days
         days[artefact.value] = min(max(value, bounds.min_days), bounds.max_days)
+    hashes, reads = Artefact.PLATE_HASHES.value, Artefact.PLATE_READS.value
+    days[hashes] = min(days[hashes], days[reads])
     return days
 
 

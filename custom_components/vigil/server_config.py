@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 import logging
 from typing import Any, Final
 
@@ -23,6 +23,7 @@ from homeassistant.const import (
     CONF_USERNAME,
     CONF_VERIFY_SSL,
 )
+from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_ACKNOWLEDGEMENTS,
@@ -40,7 +41,6 @@ from .const import (
     CONF_MIN_DWELL,
     CONF_MOTION_GATING,
     CONF_POLYGON,
-    CONF_RETENTION,
     CONF_SOURCE_TYPE,
     CONF_STREAM_URL,
     CONF_TOPIC_PREFIX,
@@ -56,7 +56,7 @@ from .const import (
     SUBENTRY_CAMERA,
     SUBENTRY_ZONE,
 )
-from .privacy_flow import paperwork
+from .privacy_flow import paperwork, retention_days
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -121,7 +121,15 @@ CONF_LABEL: Final = "label"
 CONF_WATCH_REASON: Final = "reason"
 CONF_EXPIRES: Final = "expires"
 CONF_MAX_DISTANCE: Final = "max_distance"
+CONF_LEGAL_OBLIGATION: Final = "legal_obligation"
 CONF_ANPR: Final = "anpr"
+
+# What the server asks of a watchlist entry (issue 21; vigil_core.config.WatchlistEntry).
+WATCH_REASON_MIN_CHARS: Final = 10
+PUBLIC_WATCH_MAX_DAYS: Final = 30
+PATTERN_MIN_FIXED: Final = 4
+WILDCARDS: Final = "*?"
+DEFAULT_MAX_DISTANCE: Final = 0.6
 
 # Where the server reaches the MQTT broker Frigate publishes on (hub options).
 CONF_MQTT_HOST: Final = "mqtt_host"
@@ -489,28 +497,115 @@ def camera_config(entry: ConfigEntry, subentry: ConfigSubentry) -> Json:
 
 
 def watchlist_entry_config(entry_id: str, data: Mapping[str, Any]) -> Json:
-    """Return the server's watchlist entry of a watchlist subentry (never logged)."""
-    expires = data.get(CONF_EXPIRES) or None
-    if isinstance(expires, date | datetime):
-        expires = expires.isoformat()
+    """Return the server's watchlist entry of a watchlist subentry (never logged).
+
+    A missing expiry is left out (the server then says ``required``), never sent as null.
+    """
     raw: Json = {
         "id": entry_id,
         "plate": str(data.get(CONF_PLATE, "")),
         "label": str(data.get(CONF_LABEL, "")),
-        "reason": str(data.get(CONF_WATCH_REASON, "")),
-        "expires": expires,
+        "reason": str(data.get(CONF_WATCH_REASON) or ""),
+        "legal_obligation": bool(data.get(CONF_LEGAL_OBLIGATION, False)),
     }
+    expires = data.get(CONF_EXPIRES) or None
+    if isinstance(expires, date | datetime):
+        expires = expires.isoformat()
+    if expires is not None:
+        raw["expires"] = str(expires)
     if data.get(CONF_MAX_DISTANCE) is not None:
         raw["max_distance"] = float(data[CONF_MAX_DISTANCE])
     return raw
 
 
+# --- watchlist entries the server would refuse (saved before issue 21) ------------------------
+
+
+def public_watch_last_day(today: date) -> date:
+    """Return the last expiry day a public-space watchlist entry may have, from `today`."""
+    return today + timedelta(days=PUBLIC_WATCH_MAX_DAYS)
+
+
+def watch_today() -> date:
+    """Return the day expiries count from: the earlier of Home Assistant's and UTC's dates.
+
+    The server counts its 30 days from its own local day; the earlier day keeps an expiry
+    the form accepts within the server's limit wherever the two clocks' midnights fall.
+    """
+    return min(dt_util.now().date(), dt_util.utcnow().date())
+
+
+def expiry_day(value: Any) -> date | None:
+    """Return the day of a saved expiry (an ISO date or date-time), None when unreadable."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        return None
+
+
+def pattern_too_loose(plate: str) -> bool:
+    """Return whether a pattern (with * or ?) has fewer fixed letters or digits than needed."""
+    if not any(char in WILDCARDS for char in plate):
+        return False
+    return sum(char.isalnum() for char in plate) < PATTERN_MIN_FIXED
+
+
+def watchlist_entry_problem(
+    data: Mapping[str, Any], context: str | None, today: date | None = None
+) -> str | None:
+    """Return why the server would refuse a saved watchlist entry, or None.
+
+    The keys are the form's errors: ``reason_missing`` (no reason of 10 characters),
+    ``expiry_missing``, ``watchlist_expiry_too_long`` (public space: more than 30 days ahead),
+    ``pattern_too_loose``. Entries saved before these rules existed can have any of them.
+    """
+    if len(str(data.get(CONF_WATCH_REASON) or "").strip()) < WATCH_REASON_MIN_CHARS:
+        return "reason_missing"
+    day = expiry_day(data.get(CONF_EXPIRES))
+    if day is None:
+        return "expiry_missing"
+    if context == "public_space" and day > public_watch_last_day(today or watch_today()):
+        return "watchlist_expiry_too_long"
+    if pattern_too_loose(str(data.get(CONF_PLATE) or "")):
+        return "pattern_too_loose"
+    return None
+
+
+def unsendable_watchlist_entries(entry: ConfigEntry) -> dict[str, str]:
+    """Return the watchlist subentries the server would refuse: title by subentry id."""
+    context = entry.data.get(CONF_DEPLOYMENT_CONTEXT) or None
+    today = watch_today()
+    return {
+        sub.subentry_id: sub.title
+        for sub in of_type(entry, SUBENTRY_WATCHLIST)
+        if watchlist_entry_problem(sub.data, context, today) is not None
+    }
+
+
 def watchlist_config(entry: ConfigEntry) -> Json:
-    """Return the watchlist of the entry's watchlist subentries."""
+    """Return the watchlist of the entry's watchlist subentries.
+
+    An entry the server would refuse (no reason or expiry, saved before they were required) is
+    left out, with a warning, like a rule whose zone is gone: the server would refuse the whole
+    configuration for it. issues.py raises a repair issue naming such entries.
+    """
+    left_out = unsendable_watchlist_entries(entry)
+    if left_out:
+        _LOGGER.warning(
+            "Watchlist entries left out until completed: %s", ", ".join(left_out.values())
+        )
     return {
         "entries": [
             watchlist_entry_config(slug_id(sub.subentry_id), sub.data)
             for sub in of_type(entry, SUBENTRY_WATCHLIST)
+            if sub.subentry_id not in left_out
         ]
     }
 
@@ -545,7 +640,9 @@ def privacy_config(entry: ConfigEntry) -> Json:
     privacy: Json = {
         "context": entry.data.get(CONF_DEPLOYMENT_CONTEXT) or None,
         "acknowledgements": acknowledgements_config(entry),
-        "retention": dict(entry.options.get(CONF_RETENTION) or {}),
+        # Clamped as the options form saves it: an entry saved before the server's bounds
+        # changed (plate hashes 30 days) would make it refuse the whole configuration.
+        "retention": retention_days(entry.options),
         "controller": controller,
         "paperwork": paperwork_config(entry),
     }

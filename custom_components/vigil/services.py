@@ -28,6 +28,7 @@ from .access import async_register_admin_action, async_require_admin
 from .anpr_entities import async_setup_anpr_services
 from .const import CONF_REASON, DOMAIN
 from .data import VigilConfigEntry
+from .plate_services import async_setup_plate_services
 from .rule_entities import async_setup_rule_services
 from .tamper import async_setup_tamper_services
 
@@ -146,3 +147,5 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async_setup_rule_services(hass)
     async_setup_tamper_services(hass)
     async_setup_anpr_services(hass)
+    # Plate records (issue 21): review of watchlist matches, export, erasure, objections.
+    async_setup_plate_services(hass)

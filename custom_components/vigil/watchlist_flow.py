@@ -4,8 +4,10 @@ Home Assistant opens subentry flows to administrators only, and a flow's context
 user: a watchlist change is therefore logged as made by an administrator in the settings. When
 a flow does carry a user (a caller starting it with one), a non-administrator is refused.
 
-The server validates both (a dry run of the configuration): a plate pattern, a label's length,
-a tolerance, a country; its field errors carry translation keys the forms show on their fields.
+The server validates both (a dry run of the configuration): a plate pattern (4 fixed characters
+at least when it has a wildcard), a label's length, a reason (10 characters at least), a
+tolerance, a country; its field errors carry translation keys the forms show on their fields.
+Every entry has an expiry; in public space at most 30 days ahead (checked here, on the field).
 """
 
 from __future__ import annotations
@@ -31,21 +33,24 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 import vigil_protocol as vp
-from vigil_protocol.privacy import DetectorKind
+from vigil_protocol.privacy import DeploymentContext, DetectorKind
 
 from .access import SETTINGS_ACTOR, async_actor, details
 from .const import CONF_ACKNOWLEDGEMENTS, CONF_CAMERA
 from .flow_base import TEXT_FIELD, VigilSubentryFlow, camera_subentries
-from .privacy_flow import PrivacyGate, async_record
+from .privacy_flow import PrivacyGate, async_record, deployment_context
 from .server_config import (
     CONF_ANPR,
     CONF_EXPIRES,
     CONF_LABEL,
+    CONF_LEGAL_OBLIGATION,
     CONF_MAX_DISTANCE,
     CONF_PLATE,
     CONF_WATCH_REASON,
     camera_config,
     privacy_config,
+    public_watch_last_day,
+    watch_today,
     watchlist_entry_config,
 )
 
@@ -77,9 +82,19 @@ WATCHLIST_FIELDS: Final = {
     "reason": CONF_WATCH_REASON,
     "expires": CONF_EXPIRES,
     "max_distance": CONF_MAX_DISTANCE,
+    "legal_obligation": CONF_LEGAL_OBLIGATION,
 }
 WATCHLIST_ERRORS: Final = frozenset(
-    {"invalid_plate", "plate_too_short", "plate_too_long", "too_long", "out_of_range"}
+    {
+        "invalid_plate",
+        "plate_too_short",
+        "plate_too_long",
+        "pattern_too_loose",
+        "too_long",
+        "too_short",
+        "required",
+        "out_of_range",
+    }
 )
 """The server's field errors the watchlist form translates (others: invalid_value)."""
 READING_FIELDS: Final = {
@@ -93,13 +108,16 @@ WATCHLIST_SCHEMA = vol.Schema(
     {
         vol.Required(CONF_PLATE): TEXT_FIELD,
         vol.Required(CONF_LABEL): TEXT_FIELD,
-        vol.Optional(CONF_WATCH_REASON): TEXT_FIELD,
-        vol.Optional(CONF_EXPIRES): DateSelector(),
+        vol.Required(CONF_WATCH_REASON): TEXT_FIELD,
+        vol.Required(CONF_EXPIRES): DateSelector(),
+        vol.Required(CONF_LEGAL_OBLIGATION, default=False): BooleanSelector(),
         vol.Optional(CONF_MAX_DISTANCE): NumberSelector(
             NumberSelectorConfig(min=0, max=3, step=0.1, mode=NumberSelectorMode.BOX)
         ),
     }
 )
+"""Reason and expiry are required (the server refuses an entry without them); the tolerance
+defaults to the server's 0.6 (two confusable characters such as O/0, nothing else)."""
 
 
 async def _async_flow_actor(flow: VigilSubentryFlow) -> vp.Actor:
@@ -119,6 +137,8 @@ def _entry_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
         CONF_LABEL: str(user_input[CONF_LABEL]).strip(),
         CONF_WATCH_REASON: str(user_input.get(CONF_WATCH_REASON) or "").strip(),
     }
+    if user_input.get(CONF_LEGAL_OBLIGATION):
+        data[CONF_LEGAL_OBLIGATION] = True
     if expires := user_input.get(CONF_EXPIRES):
         # Read as the date field reads it ("2027-1-5" too), kept in ISO form.
         day = dt_util.parse_date(str(expires).strip())
@@ -128,14 +148,22 @@ def _entry_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _expiry_error(expires: str | None) -> str | None:
-    """Return the form error of an expiry date: not a date, or already past."""
+def _expiry_error(expires: str | None, public_space: bool = False) -> str | None:
+    """Return the form error of an expiry date: missing, not a date, past, or too far.
+
+    In public space an entry expires at most 30 days ahead (the server's
+    ``watchlist_expiry_too_long``).
+    """
     if expires is None:
-        return None
+        return "required"
     day = dt_util.parse_date(expires)
     if day is None:
         return "invalid_date"
-    return "expires_in_past" if day < dt_util.now().date() else None
+    if day < dt_util.now().date():
+        return "expires_in_past"
+    if public_space and day > public_watch_last_day(watch_today()):
+        return "watchlist_expiry_too_long"
+    return None
 
 
 def _log_details(data: Mapping[str, Any]) -> dict[str, vp.JsonValue]:
@@ -144,6 +172,7 @@ def _log_details(data: Mapping[str, Any]) -> dict[str, vp.JsonValue]:
         label=data.get(CONF_LABEL),
         expires=data.get(CONF_EXPIRES),
         max_distance=data.get(CONF_MAX_DISTANCE),
+        legal_obligation=data.get(CONF_LEGAL_OBLIGATION),
     )
 
 
@@ -173,7 +202,7 @@ class WatchlistSubentryFlow(VigilSubentryFlow):
             data = _entry_data(user_input)
             if not data[CONF_LABEL]:
                 errors[CONF_LABEL] = "label_required"
-            elif error := _expiry_error(data.get(CONF_EXPIRES)):
+            elif error := _expiry_error(data.get(CONF_EXPIRES), self._public_space()):
                 errors[CONF_EXPIRES] = error
             else:
                 errors = await self._async_check(data)
@@ -190,6 +219,9 @@ class WatchlistSubentryFlow(VigilSubentryFlow):
             data_schema=self.add_suggested_values_to_schema(WATCHLIST_SCHEMA, suggested),
             errors=errors,
         )
+
+    def _public_space(self) -> bool:
+        return deployment_context(self._get_entry()) is DeploymentContext.PUBLIC_SPACE
 
     async def _async_check(self, data: Mapping[str, Any]) -> dict[str, str]:
         """Return the server's errors for this entry (a dry run of a watchlist holding it)."""
@@ -282,7 +314,11 @@ def reading_settings(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class PlateReadingSubentryFlow(PrivacyGate, VigilSubentryFlow):
-    """Set a camera's plate reading; hashed and full modes pass the privacy gate.
+    """Set a camera's plate reading; every mode passes the privacy gate.
+
+    The server says which modes the context gates: hashed and full reading, and in public space
+    the watchlist too (issue 21). The acknowledgement is kept in the camera's subentry, so the
+    server finds it under `<camera>:anpr_watchlist` (or `anpr_hashed`, `anpr_full`).
 
     The settings are saved in the camera's own subentry (so its acknowledgements are scoped to
     the camera); this flow then ends without a subentry of its own.

@@ -40,6 +40,8 @@ CAPABILITIES: tuple[str, ...] = (
     "diagnostics",
     "privacy",
     "replay",
+    "match_review",
+    "plate_rights",
 )
 """What a server of this protocol version can do, announced in `Hello`."""
 
@@ -381,6 +383,89 @@ class RuleReplay(Tagged):
     paths: tuple[TrackPath, ...] = ()
 
 
+MatchStatus = Literal["pending", "confirmed", "rejected"]
+"""A watchlist match is a suspicion (``pending``) until an administrator reviews it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchlistMatch:
+    """A kept watchlist match: never the plate, a crop reference only where crops are shown."""
+
+    match_id: str
+    entry_id: str
+    camera_id: str
+    wall_time: float
+    status: MatchStatus
+    distance: float | None = None
+    crop_id: str | None = None
+    reviewed_at: float | None = None
+    reviewed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchReviewed(Tagged):
+    """A match confirmed or rejected (the review is in the access log)."""
+
+    KIND: ClassVar[str] = "match_reviewed"
+    match: WatchlistMatch
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchlistMatches(Tagged):
+    """The latest watchlist matches, newest first."""
+
+    KIND: ClassVar[str] = "watchlist_matches"
+    matches: tuple[WatchlistMatch, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlateRecordsExport(Tagged):
+    """Everything kept of a plate in a window, as a JSON document (the export is logged)."""
+
+    KIND: ClassVar[str] = "plate_records_export"
+    filename: str
+    """Also written to the server's documents folder (`GET /api/documents/{filename}`)."""
+    content: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlateRecordsErased(Tagged):
+    """How many records of a plate an erasure (or an objection) deleted."""
+
+    KIND: ClassVar[str] = "plate_records_erased"
+    hashed: int = 0
+    reads: int = 0
+    matches: int = 0
+    crops: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectionInfo:
+    """One objection: its id, when and why (the plate is never shown, even as a hash)."""
+
+    objection_id: str
+    added_at: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectionAdded(Tagged):
+    """A plate is on the objection list (`created` false when it already was)."""
+
+    KIND: ClassVar[str] = "objection_added"
+    objection: ObjectionInfo
+    created: bool = True
+    erased: PlateRecordsErased | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Objections(Tagged):
+    """The objection list."""
+
+    KIND: ClassVar[str] = "objections"
+    objections: tuple[ObjectionInfo, ...] = ()
+
+
 type Response = (
     Done
     | ConfigApplied
@@ -396,6 +481,12 @@ type Response = (
     | Diagnostics
     | PrivacyVerdict
     | RuleReplay
+    | MatchReviewed
+    | WatchlistMatches
+    | PlateRecordsExport
+    | PlateRecordsErased
+    | ObjectionAdded
+    | Objections
 )
 
 
@@ -529,6 +620,9 @@ class QueryPlate(Request):
     camera_id: str | None = None
     since: float | None = None
     until: float | None = None
+    legal_basis: str | None = None
+    """The GDPR article 6(1) basis of this search (`vigil_protocol.privacy.LegalBasis`);
+    required by the server (``legal_basis_required``), optional here only for compatibility."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -628,6 +722,105 @@ class ReplayRule(Request):
     replaces: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewMatch(Request):
+    """Confirm or reject a pending watchlist match (an administrator; logged).
+
+    A confirmed match raises the event ``watchlist_match_confirmed``, the one automations act
+    on; a rejected one ``watchlist_match_rejected`` and loses its crop and plate hash.
+    """
+
+    KIND: ClassVar[str] = "review_match"
+    Reply: ClassVar[type[Response]] = MatchReviewed
+    id: int = 0
+    match_id: str
+    decision: Literal["confirm", "reject"]
+    actor: Actor
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListMatches(Request):
+    """List the latest watchlist matches (pending by default; None: every status)."""
+
+    KIND: ClassVar[str] = "list_matches"
+    Reply: ClassVar[type[Response]] = WatchlistMatches
+    id: int = 0
+    actor: Actor
+    status: MatchStatus | None = "pending"
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportPlateRecords(Request):
+    """Export what is kept of a plate in a time window (right of access; admin; logged)."""
+
+    KIND: ClassVar[str] = "export_plate_records"
+    Reply: ClassVar[type[Response]] = PlateRecordsExport
+    id: int = 0
+    plate: str
+    actor: Actor
+    reason: str
+    since: float | None = None
+    until: float | None = None
+    camera_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErasePlateRecords(Request):
+    """Erase what is kept of a plate in a time window (right to erasure; admin; logged)."""
+
+    KIND: ClassVar[str] = "erase_plate_records"
+    Reply: ClassVar[type[Response]] = PlateRecordsErased
+    id: int = 0
+    plate: str
+    actor: Actor
+    reason: str
+    since: float | None = None
+    until: float | None = None
+    camera_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddObjection(Request):
+    """Put a plate on the objection list (right to object; admin; logged).
+
+    From then on the plate is counted and nothing else: never hashed, stored or matched,
+    except by a watchlist entry marked ``legal_obligation``. `erase` also deletes what is
+    already kept of it.
+    """
+
+    KIND: ClassVar[str] = "add_objection"
+    Reply: ClassVar[type[Response]] = ObjectionAdded
+    id: int = 0
+    plate: str
+    actor: Actor
+    reason: str
+    erase: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveObjection(Request):
+    """Take a plate off the objection list (the keeper withdrew it; admin; logged)."""
+
+    KIND: ClassVar[str] = "remove_objection"
+    Reply: ClassVar[type[Response]] = Done
+    id: int = 0
+    objection_id: str
+    actor: Actor
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListObjections(Request):
+    """List the objection list (ids, dates and reasons only; admin)."""
+
+    KIND: ClassVar[str] = "list_objections"
+    Reply: ClassVar[type[Response]] = Objections
+    id: int = 0
+    actor: Actor
+
+
 type ClientMessage = (
     Auth
     | ApplyConfig
@@ -647,6 +840,13 @@ type ClientMessage = (
     | CheckPrivacy
     | GetDiagnostics
     | ReplayRule
+    | ReviewMatch
+    | ListMatches
+    | ExportPlateRecords
+    | ErasePlateRecords
+    | AddObjection
+    | RemoveObjection
+    | ListObjections
 )
 """Everything a client may send."""
 

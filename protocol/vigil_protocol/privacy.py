@@ -109,7 +109,8 @@ RETENTION: Mapping[Artefact, RetentionBounds] = {
     Artefact.CROPS: RetentionBounds(7, 1, 30),
     Artefact.EVENTS: RetentionBounds(30, 1, 365),
     Artefact.PLATE_READS: RetentionBounds(7, 1, 30),
-    Artefact.PLATE_HASHES: RetentionBounds(30, 1, 90),
+    # A keyed hash finds a plate as surely as its text does: never kept longer than the text.
+    Artefact.PLATE_HASHES: RetentionBounds(7, 1, 30),
     # Counts per class and interval describe no one.
     Artefact.COUNTERS: RetentionBounds(365, 1, 1825),
     # The traces of who looked at what must outlive what they looked at (CNIL: 6 months-1 year).

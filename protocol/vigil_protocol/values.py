@@ -310,6 +310,10 @@ class PlateMatch:
     """Reference of the kept crop (`GET /api/crops/{crop_id}.jpg`), only where crops are kept."""
     plate: str | None = None
     """The plate text, only in the camera's `full` privacy mode."""
+    match_id: str | None = None
+    """The match to confirm or reject (`ReviewMatch`)."""
+    status: Literal["pending", "confirmed", "rejected"] = "pending"
+    """A match is a suspicion until an administrator confirms it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -39,7 +39,17 @@ async def test_engine_reports_a_watched_plate_approaching(
             # applies when no context is declared, holds them back).
             "privacy": {"context": "private_premises"},
             "anpr": {
-                "watchlist": {"entries": [{"id": "van", "plate": "AB-123-CD", "label": "Van"}]}
+                "watchlist": {
+                    "entries": [
+                        {
+                            "id": "van",
+                            "plate": "AB-123-CD",
+                            "label": "Van",
+                            "reason": "stolen vehicle report",
+                            "expires": "2099-12-31",
+                        }
+                    ]
+                }
             },
             "cameras": [
                 {

@@ -191,6 +191,9 @@ def test_town_assessment_in_french() -> None:
         "occultent 2 zone(s) de l'image avant toute analyse : Place de l'Hôtel-de-Ville (2)" in text
     )
     assert "Rue Victor-Hugo : liste de surveillance seule" in text
+    # Issue 21: the plate safeguards (review of matches, rights, objection) are stated.
+    assert "reste un soupçon tant qu'un administrateur ne l'a pas confirmée" in text
+    assert "liste d'opposition n'est jamais hachée" in text
     assert "3 détecteur(s) sont retenus" in text
     assert "42 entrées, chaîne vérifiée, empreinte de tête abababababababab" in text
     assert "Administrateurs de Home Assistant (2)" in text

@@ -117,6 +117,7 @@ def test_public_space_gates_what_the_issue_lists() -> None:
         K.LOITERING,
         K.OBJECT_REMOVED,
         K.ROUTE,
+        K.ANPR_WATCHLIST,
         K.ANPR_HASHED,
         K.ANPR_FULL,
         K.PLATE_QUERY,
@@ -124,7 +125,9 @@ def test_public_space_gates_what_the_issue_lists() -> None:
     }
     stats = {kind for kind in DetectorKind if allowance(PUBLIC, kind) is Allowance.STATISTICS}
     assert stats == {K.LINE_CROSSING, K.CROWD, K.CROWD_MOVEMENT}
-    assert allowance(PUBLIC, K.ANPR_WATCHLIST) is Allowance.ALLOWED
+    # Issue 21: a watchlist in public space reads every passing plate; it needs a legal basis.
+    assert allowance(PUBLIC, K.ANPR_WATCHLIST) is Allowance.ACKNOWLEDGE
+    assert allowance(PREMISES, K.ANPR_WATCHLIST) is Allowance.ALLOWED
     # Keeping every plate in full always needs a stated basis; homes never run statistics-only.
     assert all(allowance(c, K.ANPR_FULL) is Allowance.ACKNOWLEDGE for c in DeploymentContext)
     assert not any(allowance(HOME, k) is Allowance.STATISTICS for k in DetectorKind)
@@ -324,12 +327,25 @@ def test_plate_reading_beyond_a_watchlist_falls_back_in_public_space() -> None:
     assert {v.key for v in violations} == {
         "entrance:anpr_hashed",
         "exit:anpr_hashed",
+        "entrance:anpr_watchlist",
+        "exit:anpr_watchlist",
         "hub:plate_query",
         "hub:vehicle_route",
     }
-    assert [c.anpr.privacy for c in gated.cameras] == ["watchlist", "watchlist"]
+    # Neither mode acknowledged in public space: no plate is read at all.
+    assert [c.anpr.enabled for c in gated.cameras] == [False, False]
     assert gated.anpr.watchlist.route_window_s == 0
     assert not plate_queries_allowed(violations)
+    # The watchlist acknowledged: reading beyond it falls back to it.
+    watch = {
+        "entrance:anpr_watchlist": ack(K.ANPR_WATCHLIST),
+        "exit:anpr_watchlist": ack(K.ANPR_WATCHLIST),
+    }
+    gated, _violations = enforce_context(plates("public_space", acks=watch))
+    assert [(c.anpr.enabled, c.anpr.privacy) for c in gated.cameras] == [
+        (True, "watchlist"),
+        (True, "watchlist"),
+    ]
     # Acknowledged, they run as configured.
     acks = {
         "entrance:anpr_hashed": ack(K.ANPR_HASHED),
@@ -340,14 +356,32 @@ def test_plate_reading_beyond_a_watchlist_falls_back_in_public_space() -> None:
     assert enforce_context(plates("public_space", acks=acks))[1] == []
 
 
+def test_a_watchlist_in_public_space_needs_a_legal_basis() -> None:
+    """Issue 21 point 1: without an acknowledgement no plate is read in public space."""
+    gated, violations = enforce_context(plates("public_space", "watchlist"))
+    assert {v.key for v in violations} == {
+        "entrance:anpr_watchlist",
+        "exit:anpr_watchlist",
+        "hub:vehicle_route",
+    }
+    assert [c.anpr.enabled for c in gated.cameras] == [False, False]
+    acks = {
+        "entrance:anpr_watchlist": ack(K.ANPR_WATCHLIST),
+        "exit:anpr_watchlist": ack(K.ANPR_WATCHLIST),
+        "hub:vehicle_route": ack(K.VEHICLE_ROUTE),
+    }
+    gated, violations = enforce_context(plates("public_space", "watchlist", acks=acks))
+    assert violations == [] and [c.anpr.enabled for c in gated.cameras] == [True, True]
+
+
 def test_plate_modes_on_private_premises() -> None:
     _gated, violations = enforce_context(plates("private_premises"))
     assert violations == [] and plate_queries_allowed(violations)
     gated, violations = enforce_context(plates("private_premises", "full"))
     assert {v.key for v in violations} == {"entrance:anpr_full", "exit:anpr_full"}
     assert [c.anpr.privacy for c in gated.cameras] == ["watchlist", "watchlist"]
-    _gated, violations = enforce_context(plates("public_space", "watchlist"))
-    assert {v.key for v in violations} == {"hub:vehicle_route"}
+    _gated, violations = enforce_context(plates("private_premises", "watchlist"))
+    assert violations == []
 
 
 def camera_side(kind: str, source: str = "onvif") -> RuleEvent:

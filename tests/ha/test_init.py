@@ -26,6 +26,7 @@ from custom_components.vigil.const import (
     SUBENTRY_CAMERA,
 )
 from custom_components.vigil.issues import stream_issue_id
+from custom_components.vigil.plate_services import PLATE_SERVICES
 from tests.ha.conftest import (
     CAMERA_ID,
     CAMERA_SLUG,
@@ -40,7 +41,7 @@ from tests.ha.conftest import (
 )
 from vigil_core.server import VigilServer
 
-FAMILY_ACTIONS = ("reset_counter", "recapture_reference", "query_plate")
+FAMILY_ACTIONS = ("reset_counter", "recapture_reference", "query_plate", *PLATE_SERVICES)
 
 
 def _entry(server: VigilServer, *subentries: ConfigSubentryData) -> MockConfigEntry:

@@ -50,6 +50,7 @@ from custom_components.vigil.const import (
     SUBENTRY_ZONE,
 )
 from custom_components.vigil.issues import context_issue_id, paperwork_issue_id
+from custom_components.vigil.privacy_flow import retention_days
 from custom_components.vigil.server_config import SUBENTRY_PLATE_READING
 from tests.ha.conftest import (
     CAMERA_SLUG,
@@ -341,6 +342,47 @@ async def test_paperwork_is_not_asked_outside_public_space(
     assert issue_registry.async_get_issue(DOMAIN, paperwork_issue_id(ENTRY_ID)) is None
 
 
+def test_plate_hashes_never_outlive_plate_texts() -> None:
+    """The options' retention keeps plate hashes no longer than plate texts (issue 21)."""
+    assert retention_days({})["plate_hashes"] == retention_days({})["plate_reads"] == 7
+    days = retention_days({CONF_RETENTION: {"plate_reads": 5, "plate_hashes": 90}})
+    assert (days["plate_reads"], days["plate_hashes"]) == (5, 5)
+    days = retention_days({CONF_RETENTION: {"plate_reads": 20, "plate_hashes": 3}})
+    assert (days["plate_reads"], days["plate_hashes"]) == (20, 3)
+
+
+async def test_an_older_plate_hash_retention_is_clamped_for_the_server(
+    hass: HomeAssistant, vigil_server: VigilServer, pattern_stream: str
+) -> None:
+    """Saved before the bounds changed (hashes 30 days, texts 7): the server still takes it."""
+    entry = server_entry(vigil_server, pattern_stream, "private_premises")
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_RETENTION: {"plate_reads": 7, "plate_hashes": 30, "snapshots": 3}}
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert vigil_server.engine is not None
+    retention = vigil_server.engine.config.privacy.retention
+    assert (retention.plate_reads, retention.plate_hashes, retention.snapshots) == (7, 7, 3)
+
+    # The options form saves what the server runs: hashes no longer than texts.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "analysis_fps": 5,
+            "confidence": 0.25,
+            "motion_gating": True,
+            CONF_RETENTION: {"plate_reads": 10.0, "plate_hashes": 20.0, CONF_CHANGE_REASON: "DPO"},
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    saved = entry.options[CONF_RETENTION]
+    assert (saved["plate_reads"], saved["plate_hashes"]) == (10, 10)
+
+
 # --- what the context holds back ---------------------------------------------------------------
 
 
@@ -579,7 +621,10 @@ async def test_services_need_a_loaded_server(
     await hass.config_entries.async_unload(loaded.entry_id)
     for service, data in (
         ("verify_access_log", {}),
-        ("query_plate", {"plate": "AB123CD", "reason": "why not"}),
+        (
+            "query_plate",
+            {"plate": "AB123CD", "reason": "why not", "legal_basis": "public_task"},
+        ),
     ):
         with pytest.raises(ServiceValidationError) as err:
             await hass.services.async_call(

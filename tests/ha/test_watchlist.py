@@ -9,6 +9,7 @@ tested in test_watchlist_flow.py.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from http import HTTPStatus
 import json
 import time
@@ -24,6 +25,7 @@ import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+import voluptuous as vol
 
 from custom_components.vigil.const import CONF_ACKNOWLEDGEMENTS, DOMAIN
 from custom_components.vigil.picture_view import CROP_URL
@@ -93,7 +95,12 @@ def _entry(
             _camera(CAMERA_ID, "Gate", url, anpr, **extra),
             _camera(CAMERA2_ID, "Barrier", url, {"enabled": True, "crops": crops2}),
             ConfigSubentryData(
-                data={"plate": PLATE, "label": "Stolen van", "reason": "police notice"},
+                data={
+                    "plate": PLATE,
+                    "label": "Stolen van",
+                    "reason": "police notice",
+                    "expires": (dt_util.now().date() + timedelta(days=20)).isoformat(),
+                },
                 subentry_id=WATCH_ID,
                 subentry_type=SUBENTRY_WATCHLIST,
                 title="Stolen van",
@@ -275,7 +282,7 @@ async def test_query_plate_refusals_and_answer(
     await hass.async_add_executor_job(
         lambda: engine.anpr.store().add_hashed(CAMERA_SLUG, PLATE_TEXT, now, "receding")
     )
-    data = {"plate": PLATE, "reason": "police request 42"}
+    data = {"plate": PLATE, "reason": "police request 42", "legal_basis": "legitimate_interests"}
     with pytest.raises(Unauthorized):
         await hass.services.async_call(
             DOMAIN, "query_plate", data, blocking=True, return_response=True,
@@ -287,8 +294,16 @@ async def test_query_plate_refusals_and_answer(
             DOMAIN, "query_plate", data, blocking=True, return_response=True
         )
     admin = Context(user_id=hass_admin_user.id)
+    # The legal basis is required, one of article 6(1)'s.
+    for basis in (None, "curiosity"):
+        asked = {k: v for k, v in (data | {"legal_basis": basis}).items() if v is not None}
+        with pytest.raises(vol.Invalid):
+            await hass.services.async_call(
+                DOMAIN, "query_plate", asked, blocking=True, return_response=True, context=admin
+            )
     for plate, key in (
-        ("AB*", "invalid_plate"),
+        ("AB*", "pattern_too_loose"),
+        ("AB-*-CD", "invalid_plate"),
         ("A", "plate_too_short"),
         ("AB#12", "invalid_plate"),
     ):
@@ -318,6 +333,7 @@ async def test_query_plate_refusals_and_answer(
     query = log[-1]
     assert query["action"] == "plate_query"
     assert query["reason"] == "police request 42"
+    assert query["details"]["legal_basis"] == "legitimate_interests"
     assert hass_admin_user.id in query["actor"]["name"]
     assert PLATE_TEXT not in json.dumps(query)
 
@@ -332,7 +348,9 @@ async def test_query_plate_refused_in_watchlist_mode(
     await _loaded(hass, _entry(vigil_server, pattern_stream))
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
-            DOMAIN, "query_plate", {"plate": PLATE, "reason": "curious"}, blocking=True,
+            DOMAIN, "query_plate",
+            {"plate": PLATE, "reason": "curious", "legal_basis": "legitimate_interests"},
+            blocking=True,
             return_response=True, context=Context(user_id=hass_admin_user.id),
         )  # fmt: skip
     assert err.value.translation_key == "plate_queries_disabled"

@@ -78,6 +78,12 @@ class AccessAction(StrEnum):
     LOG_EXPORT = "log_export"
     ASSESSMENT = "assessment"
     PURGE = "purge"
+    MATCH_CONFIRM = "match_confirm"
+    MATCH_REJECT = "match_reject"
+    PLATE_EXPORT = "plate_export"
+    PLATE_ERASE = "plate_erase"
+    OBJECTION_ADD = "objection_add"
+    OBJECTION_REMOVE = "objection_remove"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

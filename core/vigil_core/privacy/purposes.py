@@ -100,10 +100,11 @@ PURPOSES: Mapping[DetectorKind, Purpose] = {
         _row(_K.OBJECT_REMOVED, _L.PSEUDONYMOUS, (_A, _A, _ACK), (_EVENTS, _SNAPS)),
         _row(_K.ROUTE, _L.PSEUDONYMOUS, (_A, _A, _ACK), (_EVENTS,)),
         _row(_K.TAMPER, _L.NONE, (_A, _A, _A), (_EVENTS,), about_people=False),
+        # In public space even a watchlist reads every passing plate: a stated basis first.
         _row(
             _K.ANPR_WATCHLIST,
             _L.IDENTIFYING,
-            (_A, _A, _A),
+            (_A, _A, _ACK),
             (_EVENTS, Artefact.PLATE_READS, Artefact.CROPS),
         ),
         _row(_K.ANPR_HASHED, _L.PSEUDONYMOUS, (_ACK, _A, _ACK), (Artefact.PLATE_HASHES,)),

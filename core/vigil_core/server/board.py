@@ -59,11 +59,18 @@ type Push = StatePush | EventPush
 type Listener = Callable[[Push], None]
 type Key = tuple[str | None, str | None, str]
 
-_PLATE_EVENTS = {"watchlist_match": ("entry_id", "label", "reason", "distance", "exact",
-                                     "direction", "crop_id", "plate"),
+_REVIEW = ("match_id", "status", "entry_id", "label", "reason", "distance", "crop_id")
+_PLATE_EVENTS = {"watchlist_match": ("match_id", "status", "entry_id", "label", "reason",
+                                     "distance", "exact", "direction", "crop_id", "plate"),
+                 "watchlist_match_confirmed": _REVIEW,
+                 "watchlist_match_rejected": _REVIEW,
                  "plate_route": ("route_id", "entry_id", "label", "cameras", "from_camera",
                                  "elapsed_s")}  # fmt: skip
-"""Plate events a client sees (passages and reads only feed the state), with their details."""
+"""Plate events a client sees (passages and reads only feed the state), with their details.
+
+A ``watchlist_match`` is pending (a suspicion); automations act on
+``watchlist_match_confirmed``, raised when an administrator confirms it (`ReviewMatch`).
+"""
 
 _ONVIF_ATTRIBUTES = frozenset(
     {"source", "topic", "rule", "instance", "operation", "utc_time", "active", "count",

@@ -8,17 +8,20 @@ file I/O) runs in threads; network work (ONVIF, Frigate) on the loop.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 import json
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import ValidationError
 
-from vigil_core.anpr.watchlist import InvalidPlate, parse_pattern
+from vigil_core.anpr.store import MatchRecord, MatchStatus
+from vigil_core.anpr.watchlist import WILDCARDS, InvalidPlate, parse_pattern
 from vigil_core.config import EngineConfig, WatchlistSpec
 from vigil_core.decode.av_decoder import first_frame
 from vigil_core.decode.convert import fit_size, to_rgb
@@ -26,7 +29,12 @@ from vigil_core.errors import ConfigInvalid, VigilError
 from vigil_core.events.model import SourceState
 from vigil_core.privacy.access_log import AccessAction, Actor
 from vigil_core.privacy.assessment import write_documents
-from vigil_core.privacy.context import allowance, detector_key, needs_acknowledgement
+from vigil_core.privacy.context import (
+    allowance,
+    detector_key,
+    keeps_images,
+    needs_acknowledgement,
+)
 from vigil_core.privacy.inventory import plate_queries_allowed
 from vigil_core.privacy.purposes import Allowance
 from vigil_core.privacy.summary import LogStatus, ProcessingSummary, Recipient, Texts
@@ -35,7 +43,7 @@ from vigil_core.sources.onvif import fetch_onvif_device, pick_analysis_profile
 from vigil_core.sources.redact import StreamAddress
 from vigil_core.sources.ws_discovery import discover_onvif_cameras
 import vigil_protocol as vp
-from vigil_protocol.privacy import DeploymentContext, DetectorKind
+from vigil_protocol.privacy import DeploymentContext, DetectorKind, LegalBasis
 
 from .errors import ConfigRejected, field_errors
 from .tracks import REPLAYABLE, ReplaySpec, replay
@@ -117,6 +125,58 @@ def _actor(actor: vp.Actor) -> Actor:
 def _require_admin(actor: vp.Actor) -> None:
     if not actor.is_admin or actor.origin != "user":
         raise AdminRequired(f"{actor.name or 'this caller'} is not an administrator")
+
+
+class RealUserRequired(VigilError):
+    """Only a person (a user with an id, not an automation or a script) may do this."""
+
+    translation_key = "real_user_required"
+
+
+class LegalBasisRequired(VigilError):
+    """A plate search states its legal basis (GDPR article 6(1))."""
+
+    translation_key = "legal_basis_required"
+
+
+class ReasonRequired(VigilError):
+    """An access to plate records states why, in a few words."""
+
+    translation_key = "reason_required"
+
+
+REASON_MIN_CHARS = 3
+
+
+def _require_admin_user(actor: vp.Actor) -> None:
+    """Refuse anyone but an administrator acting in person (with a user id)."""
+    if actor.origin != "user" or not (actor.user_id or "").strip():
+        raise RealUserRequired(
+            "plate records are opened by a person with a user account, not by an automation"
+        )
+    _require_admin(actor)
+
+
+def _legal_basis(value: str | None) -> LegalBasis:
+    try:
+        return LegalBasis(value or "")
+    except ValueError:
+        bases = ", ".join(basis.value for basis in LegalBasis)
+        raise LegalBasisRequired(f"a plate search needs its legal basis, one of: {bases}") from None
+
+
+def _reason(value: str) -> str:
+    if len(value.strip()) < REASON_MIN_CHARS:
+        raise ReasonRequired(f"state the reason in at least {REASON_MIN_CHARS} characters")
+    return value.strip()
+
+
+def _exact_plate(value: str) -> str:
+    """Return a whole plate's canonical text (a pattern finds other people's plates)."""
+    plate = parse_pattern(value)
+    if any(char in WILDCARDS for char in plate):
+        raise InvalidPlate("give the whole plate: a pattern would reach other plates")
+    return plate
 
 
 @handles(vp.ApplyConfig)
@@ -336,17 +396,21 @@ def _who(actor: vp.Actor) -> str:
 
 @handles(vp.QueryPlate)
 async def _query(request: vp.QueryPlate, server: VigilServer, _s: Session) -> vp.Response:
-    _require_admin(request.actor)
+    """Search the kept passages of a plate: a real administrator, a reason and a legal basis."""
+    _require_admin_user(request.actor)
+    basis = _legal_basis(request.legal_basis)
+    reason = _reason(request.reason)
     engine = _engine(server)
     plate = _check_query(request, engine)
     found = await asyncio.to_thread(
         lambda: engine.anpr.query(
             plate,
             who=_who(request.actor),
-            reason=request.reason,
+            reason=reason,
             since=_when(request.since),
             until=_when(request.until),
             camera_id=request.camera_id,
+            details={"legal_basis": basis.value, "user_id": request.actor.user_id},
         )
     )
     return vp.PlateQueryResult(
@@ -470,6 +534,271 @@ async def _documents(
         )
 
     return await asyncio.to_thread(generate)
+
+
+# ------------------------------------------------------------------ watchlist match review
+
+
+@handles(vp.ReviewMatch)
+async def _review(request: vp.ReviewMatch, server: VigilServer, _s: Session) -> vp.Response:
+    """Confirm or reject a pending match; the review goes to the access log."""
+    _require_admin_user(request.actor)
+    engine = _engine(server)
+    confirm = request.decision == "confirm"
+    record = await engine.review_match(request.match_id, confirm=confirm, by=request.actor.name)
+    await _log(
+        server,
+        request.actor,
+        AccessAction.MATCH_CONFIRM if confirm else AccessAction.MATCH_REJECT,
+        target=record.match_id,
+        reason=request.reason,
+        details={"entry_id": record.entry_id, "camera_id": record.camera_id},
+    )
+    return vp.MatchReviewed(match=_wire_match(engine, record))
+
+
+@handles(vp.ListMatches)
+async def _matches(request: vp.ListMatches, server: VigilServer, _s: Session) -> vp.Response:
+    _require_admin_user(request.actor)
+    engine = _engine(server)
+    status = MatchStatus(request.status) if request.status else None
+    limit = min(max(request.limit, 1), 1000)
+    found = await asyncio.to_thread(engine.anpr.matches, status, limit)
+    return vp.WatchlistMatches(matches=tuple(_wire_match(engine, m) for m in found))
+
+
+def _wire_match(engine: Engine, record: MatchRecord) -> vp.WatchlistMatch:
+    return vp.WatchlistMatch(
+        match_id=record.match_id,
+        entry_id=record.entry_id,
+        camera_id=record.camera_id,
+        wall_time=record.seen_at,
+        status=record.status.value,
+        distance=record.distance,
+        crop_id=record.crop_id if _shows_crops(engine, record.camera_id) else None,
+        reviewed_at=record.reviewed_at,
+        reviewed_by=record.reviewed_by,
+    )
+
+
+def _shows_crops(engine: Engine, camera_id: str) -> bool:
+    camera = next((c for c in engine.config.cameras if c.id == camera_id), None)
+    context = engine.config.privacy.context
+    return camera is not None and camera.anpr.crops and keeps_images(context, "anpr_watchlist")
+
+
+# -------------------------------------------------------------- rights: access, erasure, objection
+
+
+@handles(vp.ExportPlateRecords)
+async def _export_plate(
+    request: vp.ExportPlateRecords, server: VigilServer, _s: Session
+) -> vp.Response:
+    """Write what is kept of a plate in a window to a JSON document; logged first."""
+    _require_admin_user(request.actor)
+    reason = _reason(request.reason)
+    plate = _exact_plate(request.plate)
+    engine = _engine(server)
+    anpr = engine.anpr
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = server.data.documents_dir / f"plate_records-{stamp}-{request.id}.json"
+
+    def export() -> str:
+        window = _window(request)
+        _append(
+            server,
+            request.actor,
+            AccessAction.PLATE_EXPORT,
+            target=anpr.store().keyer.key(plate),
+            reason=reason,
+            details={**window, "file": path.name},
+        )
+        records, crops = anpr.plate_records(plate, **window)  # type: ignore[arg-type]
+        document = {
+            "plate": plate,
+            "generated_at": datetime.now(UTC).isoformat(),
+            "window": {k: _iso(v) for k, v in window.items() if k != "camera_id"}
+            | {"camera_id": request.camera_id},
+            "sightings": [
+                {
+                    "camera_id": s.camera_id,
+                    "seen_at": _iso(s.seen_at),
+                    "direction": s.direction,
+                    "plate": s.plate,
+                    "confidence": s.confidence,
+                    "crop_id": s.crop_id,
+                }
+                for s in records.sightings
+            ],
+            "watchlist_matches": [
+                {
+                    "match_id": m.match_id,
+                    "entry_id": m.entry_id,
+                    "camera_id": m.camera_id,
+                    "seen_at": _iso(m.seen_at),
+                    "status": m.status.value,
+                    "crop_id": m.crop_id,
+                }
+                for m in records.matches
+            ],
+            "crops": [
+                {
+                    "crop_id": crop_id,
+                    "camera_id": crop.camera_id,
+                    "created_at": _iso(crop.created_at),
+                    "jpeg_base64": base64.b64encode(crop.jpeg).decode("ascii"),
+                }
+                for crop_id, crop in crops.items()
+            ],
+        }
+        text = json.dumps(document, indent=1, sort_keys=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return text
+
+    return vp.PlateRecordsExport(filename=path.name, content=await asyncio.to_thread(export))
+
+
+@handles(vp.ErasePlateRecords)
+async def _erase_plate(
+    request: vp.ErasePlateRecords, server: VigilServer, _s: Session
+) -> vp.Response:
+    """Delete what is kept of a plate in a window (sightings, matches, crops); logged."""
+    _require_admin_user(request.actor)
+    reason = _reason(request.reason)
+    plate = _exact_plate(request.plate)
+    anpr = _engine(server).anpr
+
+    def erase() -> dict[str, int]:
+        window = _window(request)
+        removed = anpr.erase_plate(plate, **window)  # type: ignore[arg-type]
+        _append(
+            server,
+            request.actor,
+            AccessAction.PLATE_ERASE,
+            target=anpr.store().keyer.key(plate),
+            reason=reason,
+            details={**window, **removed},
+        )
+        return removed
+
+    return _erased(await asyncio.to_thread(erase))
+
+
+@handles(vp.AddObjection)
+async def _object(request: vp.AddObjection, server: VigilServer, _s: Session) -> vp.Response:
+    """Put a plate on the objection list (and erase what is kept of it); logged."""
+    _require_admin_user(request.actor)
+    reason = _reason(request.reason)
+    plate = _exact_plate(request.plate)
+    anpr = _engine(server).anpr
+
+    def add() -> vp.ObjectionAdded:
+        objection, created, removed = anpr.add_objection(plate, reason, erase=request.erase)
+        _append(
+            server,
+            request.actor,
+            AccessAction.OBJECTION_ADD,
+            target=objection.objection_id,
+            reason=reason,
+            details={"created": created, **removed},
+        )
+        return vp.ObjectionAdded(
+            objection=vp.ObjectionInfo(
+                objection_id=objection.objection_id,
+                added_at=objection.added_at,
+                reason=objection.reason,
+            ),
+            created=created,
+            erased=_erased(removed) if request.erase else None,
+        )
+
+    return await asyncio.to_thread(add)
+
+
+@handles(vp.RemoveObjection)
+async def _withdraw(request: vp.RemoveObjection, server: VigilServer, _s: Session) -> vp.Response:
+    _require_admin_user(request.actor)
+    reason = _reason(request.reason)
+    anpr = _engine(server).anpr
+
+    def remove() -> None:
+        anpr.objections().remove(request.objection_id)
+        _append(
+            server,
+            request.actor,
+            AccessAction.OBJECTION_REMOVE,
+            target=request.objection_id,
+            reason=reason,
+            details={},
+        )
+
+    await asyncio.to_thread(remove)
+    return vp.Done()
+
+
+@handles(vp.ListObjections)
+async def _objections(request: vp.ListObjections, server: VigilServer, _s: Session) -> vp.Response:
+    _require_admin_user(request.actor)
+    anpr = _engine(server).anpr
+    items = await asyncio.to_thread(lambda: anpr.objections().items())
+    return vp.Objections(
+        objections=tuple(
+            vp.ObjectionInfo(objection_id=o.objection_id, added_at=o.added_at, reason=o.reason)
+            for o in items
+        )
+    )
+
+
+def _window(
+    request: vp.ExportPlateRecords | vp.ErasePlateRecords,
+) -> dict[str, float | str | None]:
+    return {"since": request.since, "until": request.until, "camera_id": request.camera_id}
+
+
+def _erased(removed: dict[str, int]) -> vp.PlateRecordsErased:
+    return vp.PlateRecordsErased(
+        hashed=removed.get("hashed", 0),
+        reads=removed.get("reads", 0),
+        matches=removed.get("matches", 0),
+        crops=removed.get("crops", 0),
+    )
+
+
+def _iso(value: float | str | None) -> str | None:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    return value
+
+
+def _append(
+    server: VigilServer,
+    actor: vp.Actor,
+    action: AccessAction,
+    *,
+    target: str,
+    reason: str,
+    details: dict[str, Any],
+) -> None:
+    """Write an entry to the access log (blocking)."""
+    log = server.access_log
+    assert log is not None
+    log.append(_actor(actor), action, target=target, reason=reason, details=details)
+
+
+async def _log(
+    server: VigilServer,
+    actor: vp.Actor,
+    action: AccessAction,
+    *,
+    target: str,
+    reason: str,
+    details: dict[str, Any],
+) -> None:
+    await asyncio.to_thread(
+        lambda: _append(server, actor, action, target=target, reason=reason, details=details)
+    )
 
 
 @handles(vp.CheckPrivacy)

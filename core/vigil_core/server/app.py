@@ -287,6 +287,12 @@ class VigilServer:
             await asyncio.to_thread(fetch_missing, config, self.models_dir)
         engine = self.engine
         if engine is not None:
+            # The board learns of new and changed cameras before the engine starts them (as
+            # `attach` does for a new engine): their first events (an ONVIF channel going up,
+            # the topics the camera announces) come while `apply` still loads the detector or
+            # opens the stream, and the board drops events of cameras it does not know yet.
+            gated, violations = enforce_context(config)
+            self.board.reconfigure(gated.cameras, violations)
             try:
                 changes = await engine.apply(config)
             except RestartRequired:

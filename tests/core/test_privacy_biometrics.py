@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 import dataclasses
+from datetime import UTC, datetime, timedelta
 import time
 from typing import Any
 
@@ -302,9 +303,13 @@ def test_a_plate_frigate_reads_inside_a_mask_is_dropped() -> None:
     from vigil_core.inference.session import SessionCache  # noqa: PLC0415
     from vigil_core.sources.frigate_tracks import FrigatePlateStage  # noqa: PLC0415
 
-    settings = AnprSettings.model_validate(
-        {"watchlist": {"entries": [{"id": "w", "plate": "AB-123-CD"}]}}
-    )
+    entry = {
+        "id": "w",
+        "plate": "AB-123-CD",
+        "reason": "stolen vehicle report",
+        "expires": (datetime.now(UTC) + timedelta(days=7)).date().isoformat(),
+    }
+    settings = AnprSettings.model_validate({"watchlist": {"entries": [entry]}})
     anpr = {"enabled": True, "privacy": "watchlist"}
     kinds = {}
     for name, masks in (("open", []), ("masked", [WHOLE])):

@@ -132,7 +132,9 @@ async def test_rtsp_camera_zone_end_to_end(
 ) -> None:
     """Set up through the flows; people enter the zone; the stream drops and comes back."""
     stream = rtsp_server(media("vtest.avi"))
-    entry = await add_server(hass, await serve())
+    # A home: the analysed frame is an image entity there (elsewhere only administrators see
+    # it, through the logged view: tests/ha/test_picture_access.py).
+    entry = await add_server(hass, await serve(), "private_home")
     camera_id = await add_camera(hass, entry, "PETS2009", stream.url)
     await wait_until(hass, lambda: _state(hass, PROBLEM) == STATE_OFF, "the stream online")
 

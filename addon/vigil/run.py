@@ -46,7 +46,65 @@ def read_options(path: Path = OPTIONS) -> dict[str, Any]:
     return {
         "log_level": level if level in LOG_LEVELS else "info",
         "download_models": bool(options.get("download_models", True)),
+        "mqtt_publish": bool(options.get("mqtt_publish", False)),
+        "mqtt_host": str(options.get("mqtt_host") or ""),
+        "mqtt_port": _port(options.get("mqtt_port")),
+        "mqtt_username": str(options.get("mqtt_username") or ""),
+        "mqtt_password": str(options.get("mqtt_password") or ""),
+        "mqtt_tls": bool(options.get("mqtt_tls", False)),
+        "mqtt_topic_prefix": str(options.get("mqtt_topic_prefix") or "vigil"),
     }
+
+
+def _port(value: Any) -> int | None:
+    return value if isinstance(value, int) and 1 <= value <= 65535 else None
+
+
+def mqtt_environment(options: dict[str, Any], service: dict[str, Any] | None) -> dict[str, str]:
+    """Return the server's MQTT variables: the app's options, else Home Assistant's broker.
+
+    The password goes through the environment, never the command line (which `ps` shows).
+    """
+    if not options["mqtt_publish"]:
+        return {}
+    if options["mqtt_host"]:
+        host, port = options["mqtt_host"], options["mqtt_port"]
+        username, password = options["mqtt_username"], options["mqtt_password"]
+        tls = options["mqtt_tls"]
+    elif service:
+        host, port = str(service.get("host", "")), _port(service.get("port"))
+        username = str(service.get("username") or "")
+        password = str(service.get("password") or "")
+        tls = bool(service.get("ssl", False))
+    else:
+        log("MQTT publishing is on but no broker is set and none is installed: not publishing")
+        return {}
+    env = {"VIGIL_MQTT_HOST": host, "VIGIL_MQTT_TOPIC_PREFIX": options["mqtt_topic_prefix"]}
+    if port is not None:
+        env["VIGIL_MQTT_PORT"] = str(port)
+    if username:
+        env["VIGIL_MQTT_USERNAME"] = username
+    if password:
+        env["VIGIL_MQTT_PASSWORD"] = password
+    if tls:
+        env["VIGIL_MQTT_TLS"] = "true"
+    return env
+
+
+def mqtt_service() -> dict[str, Any] | None:
+    """Return the broker Home Assistant's MQTT app offers (host, port, user), or None."""
+    supervisor_token = os.environ.get("SUPERVISOR_TOKEN")
+    if not supervisor_token:
+        return None
+    url = os.environ.get("VIGIL_SUPERVISOR_URL", "http://supervisor") + "/services/mqtt"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {supervisor_token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            data = json.loads(response.read()).get("data")
+    except (OSError, ValueError, AttributeError) as err:
+        log(f"no MQTT broker from the Supervisor ({type(err).__name__})")
+        return None
+    return data if isinstance(data, dict) and data.get("host") else None
 
 
 def become_server_user(root: Path) -> None:
@@ -147,6 +205,11 @@ def main() -> NoReturn:
     if first_start:
         print_token(token)
     announce(token, data.server_id())
+    needs_service = options["mqtt_publish"] and not options["mqtt_host"]
+    mqtt = mqtt_environment(options, mqtt_service() if needs_service else None)
+    if mqtt:
+        os.environ.update(mqtt)
+        log(f"publishing states and events to MQTT at {mqtt['VIGIL_MQTT_HOST']}")
     argv = [
         "vigil-analytics",
         "serve",

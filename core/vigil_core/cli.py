@@ -11,13 +11,15 @@ import logging
 from pathlib import Path
 import signal
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 
 from .config import EngineConfig
-from .engine import Engine
 from .errors import ConfigInvalid, UnknownModel, VigilError
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 _LOGGER = logging.getLogger("vigil_core")
 
@@ -353,6 +355,7 @@ async def run_engine(
     on_engine: Callable[[Engine], None] | None = None,
 ) -> list[str]:
     """Run the engine until every file source ends or Ctrl-C; return per-camera failures."""
+    from .engine import Engine  # noqa: PLC0415 - the engine loads only for the commands that run it
     from .events.model import RuleEvent, SourceState, SourceStateEvent  # noqa: PLC0415
 
     engine = Engine(config)

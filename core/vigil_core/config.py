@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 import itertools
 from pathlib import Path
 import re
@@ -31,6 +31,11 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 type Point = tuple[float, float]
 
 COCO_VEHICLES = ("car", "truck", "bus", "motorcycle", "bicycle")
+
+WATCH_REASON_MIN_CHARS = 10
+"""A watchlist entry's reason is a sentence (``stolen van``), not a word."""
+PUBLIC_WATCH_MAX_DAYS = 30
+"""In public space a watchlist entry expires at most this many days ahead."""
 
 
 class _Model(BaseModel):
@@ -1150,7 +1155,11 @@ EXPIRES_FORMAT = "must be a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:
 
 
 class WatchlistEntry(_Model):
-    """One watched plate or pattern (``*`` any run, ``?`` one character); never logged."""
+    """One watched plate or pattern (``*`` any run, ``?`` one character); never logged.
+
+    Every entry says why the plate is watched and until when: a watchlist is a list of
+    suspicions, each with its own end (in public space at most `PUBLIC_WATCH_MAX_DAYS` ahead).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
@@ -1159,17 +1168,43 @@ class WatchlistEntry(_Model):
         str, Field(repr=False, description="Plate or pattern, e.g. AB-123-CD or AB-*-CD.")
     ]
     label: Annotated[str, Field(max_length=64)] = ""
-    reason: Annotated[str, Field(max_length=200)] = ""
-    expires: Annotated[
-        datetime | date | None,
+    reason: Annotated[
+        str,
         Field(
-            description="Stops matching after this moment (a date: at the end of that local day)."
+            min_length=WATCH_REASON_MIN_CHARS,
+            max_length=200,
+            description="Why this plate is watched (written in the assessment and the events).",
         ),
-    ] = None
+    ]
+    expires: Annotated[
+        datetime | date,
+        Field(
+            description="Stops matching after this moment (a date: at the end of that local "
+            "day); in public space at most 30 days ahead."
+        ),
+    ]
     max_distance: Annotated[
         float | None,
         Field(ge=0, le=3, description="Overrides the watchlist's OCR-error tolerance."),
     ] = None
+    legal_obligation: Annotated[
+        bool,
+        Field(
+            description="The entry answers a legal obligation (a court order, a police "
+            "request): it still matches a plate on the objection list."
+        ),
+    ] = False
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_written(cls, value: str) -> str:
+        if len(value.strip()) < WATCH_REASON_MIN_CHARS:
+            raise PydanticCustomError(
+                "too_short",
+                "the reason needs at least {min} characters",
+                {"min": WATCH_REASON_MIN_CHARS},
+            )
+        return value.strip()
 
     _slug = field_validator("id")(_check_slug)
 
@@ -1219,10 +1254,11 @@ class WatchlistSpec(_Model):
         Field(
             ge=0,
             le=3,
-            description="Largest edit distance that still matches (a confusable pair such as "
-            "O/0 costs 0.3).",
+            description="Largest edit distance that still matches; a confusable pair such as "
+            "O/0 costs 0.3, any other difference 1.0, so the default 0.6 allows two confusable "
+            "pairs and nothing else.",
         ),
-    ] = 1.0
+    ] = 0.6
     route_window_s: Annotated[
         float,
         Field(
@@ -1333,6 +1369,21 @@ class EngineConfig(_Model):
             raise ValueError(f"camera ids must be unique, repeated: {', '.join(dupes)}")
         return self
 
+    @model_validator(mode="after")
+    def _public_watch_short(self) -> Self:
+        """Refuse a public-space watchlist entry that lasts more than 30 days from now."""
+        if self.privacy.context != "public_space":
+            return self
+        for entry in self.anpr.watchlist.entries:
+            if not expires_within(entry.expires, PUBLIC_WATCH_MAX_DAYS):
+                raise PydanticCustomError(
+                    "watchlist_expiry_too_long",
+                    "watchlist entry {entry} expires more than {days} days ahead; in public "
+                    "space an entry lasts at most {days} days",
+                    {"entry": entry.id, "days": PUBLIC_WATCH_MAX_DAYS},
+                )
+        return self
+
     @classmethod
     def parse(cls, data: Any) -> EngineConfig:
         """Validate raw data; raise ConfigInvalid with a one-line message naming the field."""
@@ -1345,6 +1396,15 @@ class EngineConfig(_Model):
     def json_schema(cls) -> dict[str, Any]:
         """Return the JSON Schema of the configuration file."""
         return cls.model_json_schema()
+
+
+def expires_within(expires: datetime | date, days: int, now: datetime | None = None) -> bool:
+    """Return whether an expiry is at most `days` ahead (a date: that day at most `days` ahead)."""
+    now = now or datetime.now().astimezone()
+    if isinstance(expires, datetime):
+        moment = expires if expires.tzinfo else expires.astimezone()
+        return moment <= now + timedelta(days=days)
+    return expires <= now.date() + timedelta(days=days)
 
 
 def format_validation_error(err: ValidationError) -> str:

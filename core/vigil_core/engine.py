@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 import importlib
 import logging
@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from .anpr.runtime import AnprRuntime
-from .anpr.store import AuditLog
+from .anpr.store import AuditLog, MatchRecord
 from .config import CameraSpec, EngineConfig, WatchlistSpec
 from .costs import StageCost, merge
 from .errors import VigilError
@@ -24,14 +24,14 @@ from .inference.detectors import build_detector
 from .inference.kserve import LOCAL_STATUS, BackendState, BackendStatus, backend_status
 from .inference.session import SessionCache
 from .pipeline import AnalysedFrame, CameraPipeline, CameraStats
-from .privacy.context import apply_context
+from .privacy.context import ControllerSpec, PaperworkSpec, gate_event
 from .privacy.inventory import enforce_context
 from .privacy.retention import RetentionRegistry
 from .rules import build_rules
 from .sources.event_source import EventSource
 from .sources.frigate_mqtt import MqttTransport
 from .sources.frigate_tracks import FrigateDetections, plates_from_frigate
-from .stages import TrackStage
+from .stages import TrackObserver, TrackStage
 
 if TYPE_CHECKING:
     from .sources.onvif_events import EventChannelStatus, OnvifEventSource
@@ -61,10 +61,18 @@ def _shared_settings(config: EngineConfig) -> EngineConfig:
     """Return the configuration without what can change while cameras keep running.
 
     The context and its acknowledgements only change what each camera runs (compared per
-    camera), and the watchlist is swapped live.
+    camera), the watchlist is swapped live, and the controller and the paperwork only feed
+    the documents.
     """
     anpr = config.anpr.model_copy(update={"watchlist": WatchlistSpec()})
-    privacy = config.privacy.model_copy(update={"context": None, "acknowledgements": {}})
+    privacy = config.privacy.model_copy(
+        update={
+            "context": None,
+            "acknowledgements": {},
+            "controller": ControllerSpec(),
+            "paperwork": PaperworkSpec(),
+        }
+    )
     return config.model_copy(update={"cameras": [], "anpr": anpr, "privacy": privacy})
 
 
@@ -122,11 +130,13 @@ class Engine:
         loop: asyncio.AbstractEventLoop | None = None,
         mqtt: MqttTransport | None = None,
         audit: AuditLog | None = None,
+        observers: Callable[[CameraSpec], TrackObserver | None] | None = None,
     ) -> None:
         """Keep the configuration; nothing is loaded until `start`.
 
         `mqtt` carries Frigate's messages for cameras that take its detections (Home
         Assistant passes its MQTT integration); without it `config.frigate_mqtt` is used.
+        `observers` gives each camera's pipeline the observer of its tracks, if any.
         """
         # What the deployment context holds back (unacknowledged) never reaches a pipeline.
         self.config, self.privacy_violations = enforce_context(config)
@@ -147,6 +157,10 @@ class Engine:
         self._onvif: dict[str, OnvifEventSource] = {}
         self._overloaded: set[str] = set()
         self._load_lock = threading.Lock()
+        self._observers = observers
+
+    def _observer(self, camera: CameraSpec) -> TrackObserver | None:
+        return self._observers(camera) if self._observers is not None else None
 
     @property
     def camera_ids(self) -> list[str]:
@@ -234,6 +248,7 @@ class Engine:
             analyzers=build_analyzers(camera),
             track_stages=track_stages,
             on_load=self._on_camera_load,
+            observer=self._observer(camera),
         )
         self._pipelines[camera.id] = pipeline
         await asyncio.to_thread(pipeline.start)
@@ -257,6 +272,7 @@ class Engine:
             track_stages=track_stages,
             track_provider=parts.provider,
             source_factory=parts.source_factory,
+            observer=self._observer(camera),
         )
         self._pipelines[camera.id] = pipeline
         await asyncio.to_thread(pipeline.start)
@@ -487,7 +503,16 @@ class Engine:
         self.counters.reset(camera_id, rule_id)
         pipeline.republish_state(rule_id)
 
+    async def review_match(self, match_id: str, *, confirm: bool, by: str) -> MatchRecord:
+        """Confirm or reject a pending watchlist match and publish the review's event."""
+        record, event = await asyncio.to_thread(self.anpr.review_match, match_id, confirm, by=by)
+        self._publish(event)
+        return record
+
     def _publish(self, event: VigilEvent) -> None:
         if isinstance(event, RuleEvent):
-            event = apply_context(self.config.privacy.context, event)
+            gated = gate_event(self.config.privacy, event)
+            if gated is None:
+                return  # a camera-side analysis the context holds back, or one Vigil refuses
+            event = gated
         self.bus.publish(event)

@@ -31,6 +31,7 @@ from .stages import (
     CoarsePictureSource,
     FrameAnalyzer,
     SourceStateListener,
+    TrackObserver,
     TrackProvider,
     TrackStage,
 )
@@ -149,6 +150,7 @@ class CameraPipeline:
         track_provider: TrackProvider | None = None,
         source_factory: Callable[[FrameCallback, StateCallback], FrameSource] | None = None,
         on_load: Callable[[str, bool], None] | None = None,
+        observer: TrackObserver | None = None,
     ) -> None:
         """Build the stages; nothing starts until `start`.
 
@@ -156,6 +158,7 @@ class CameraPipeline:
         detector and tracker; `source_factory` then may replace the stream by other frames.
         `on_load(camera_id, overloaded)` is called on the analysis thread when analysis starts
         or stops falling behind the stream (see load.py).
+        An `observer` sees every step's tracks exactly as the rules do.
         """
         self.camera = camera
         self.costs = StageCosts()
@@ -177,6 +180,7 @@ class CameraPipeline:
         self._track_provider = track_provider
         self.load = LoadMeter()
         self._on_load = on_load
+        self._observer = observer
         self._source: FrameSource = (
             source_factory(self._channel.put, self._on_state)
             if source_factory is not None
@@ -336,6 +340,8 @@ class CameraPipeline:
             events += stage.process(frame, self._tracks, fresh=inferred)
         laps("track_stages")
         ctx = RuleContext(frame=frame, fresh=inferred, stage_events=tuple(events))
+        if self._observer is not None:
+            self._observer.observe(frame, self._tracks, fresh=inferred)
         events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
         laps("rules")
         self._emit(events)
@@ -362,12 +368,15 @@ class CameraPipeline:
         steps = provider.steps(frame)
         for index, step in enumerate(steps):
             at = replace(frame, pts_s=step.pts_s)
-            self._tracks = step.tracks
+            # Masks blank pixels; provided tracks never passed them: drop those inside a mask.
+            self._tracks = self._privacy.visible(step.tracks, frame.width, frame.height)
             stage_events: list[RuleEvent] = []
             if index == len(steps) - 1:
                 for stage in self.track_stages:
                     stage_events += stage.process(at, self._tracks, fresh=True)
             ctx = RuleContext(frame=at, fresh=True, stage_events=tuple(stage_events))
+            if self._observer is not None:
+                self._observer.observe(at, self._tracks, fresh=True)
             events += stage_events
             events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
             frame = at

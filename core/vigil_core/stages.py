@@ -63,6 +63,14 @@ class TrackStage(Protocol):
         ...
 
 
+class TrackObserver(Protocol):
+    """Watch the tracks the rules are given, step by step (e.g. the server's track memory)."""
+
+    def observe(self, frame: Frame, tracks: tuple[Track, ...], *, fresh: bool) -> None:
+        """Take one step's tracks (called on the analysis thread; never keep the pixels)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class TrackStep:
     """The tracks of a camera at one moment, as a provider outside the detector saw them."""

@@ -1,43 +1,57 @@
-"""The Vigil integration: video analytics on the cameras you already have."""
+"""The Vigil integration: video analytics on the cameras you already have, run by a Vigil server.
+
+Each config entry is one Vigil server (`vigil-analytics serve`, its container or add-on). The
+entry and its subentries (cameras, zones, rules, the watchlist) are the configuration; the
+server runs it and publishes typed states and events, which the entities show. Nothing heavy
+runs in Home Assistant: no decoding, no model, only the protocol over one WebSocket.
+"""
 
 from __future__ import annotations
 
-from functools import partial
 import json
-from pathlib import Path
+import logging
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import Event, HomeAssistant
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_PORT,
+    CONF_SSL,
+    CONF_VERIFY_SSL,
+    Platform,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
-from vigil_core.engine import Engine
-from vigil_core.errors import ModelError, VigilError
-from vigil_core.inference.loader import resolve_model
+import vigil_protocol as vp
 
-from .anpr_config import SUBENTRY_WATCHLIST, watchlist_spec
-from .anpr_entities import async_start_anpr
-from .bridge import VigilBridge
-from .const import (
-    CONF_DOWNLOAD_MODELS,
-    CONF_MODELS_DIR,
-    CORE_VERSION,
-    DETECTOR_MODEL,
-    DOMAIN,
-    MANUFACTURER,
-)
+from .access import SETTINGS_ACTOR
+from .anpr_entities import async_log_watchlist_removals
+from .client import AuthRefused, IncompatibleServer, ServerError, VigilClientError
+from .const import CONF_SERVER_ID, CONF_TOKEN, DEFAULT_PORT, DOMAIN, MANUFACTURER
 from .data import VigilConfigEntry, VigilRuntime
-from .engine_config import configured
-from .frigate_setup import async_check_frigate, async_frigate_engine_options
-from .issues import async_create_model_issue, async_delete_model_issue
-from .onvif_runtime import OnvifRuntime
-from .privacy import async_access_log, async_setup_privacy, gated_engine_config
-from .rule_config import rule_state_dir
-from .rule_entities import async_start_rules
+from .editor import async_register_editor
+from .entity import async_register_devices, camera_identifier
+from .frigate_setup import async_check_frigate
+from .issues import async_setup_issues
+from .mqtt_broker import async_frigate_broker
+from .panel import async_setup_panel
+from .picture_view import async_register_picture_views
+from .privacy import async_setup_privacy
+from .server_config import (
+    SUBENTRY_WATCHLIST,
+    cameras_of,
+    rules_of,
+    server_config,
+    watchlist_config,
+    zones_of,
+)
 from .services import async_setup_services
+from .store import VigilStore, new_client
+
+_LOGGER = logging.getLogger(__name__)
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -47,128 +61,160 @@ PLATFORMS: list[Platform] = [
     Platform.SENSOR,
 ]
 
-
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+SERVER_DOCS = "https://github.com/vigil-project/vigil/blob/main/docs/server.md"
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register Vigil's actions, which work on the loaded hub."""
+    """Register Vigil's actions, which work on the loaded servers, and its panel."""
     async_setup_services(hass)
+    await async_setup_panel(hass)
+    async_register_editor(hass)
+    async_register_picture_views(hass)
     return True
 
 
-def _resolve_detector(models_dir: str | None, allow_download: bool) -> Path:
-    """Find (or fetch) the detector model and check its sha256 (blocking)."""
-    return resolve_model(
-        DETECTOR_MODEL,
-        models_dir=models_dir or None,
-        allow_download=allow_download,
-        progress=lambda _received, _total: None,
-    )
+_V1_ONLY_KEYS = ("models_dir", "download_models")
+"""What a version 1 entry (the engine inside Home Assistant) kept and a server entry does not."""
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> bool:
+    """Turn a version 1 entry (engine in Home Assistant) into a server entry; keep its subentries.
+
+    The cameras, zones, rules, watchlist, deployment context and options stay as they are: a
+    server runs the same configuration. Where the server runs is not known, so the entry points
+    at this machine with no token, and a repair issue says what to do (start the server, then
+    reconfigure the entry with its address and token).
+    """
+    if entry.version > 2:
+        return False  # made by a newer Vigil: refuse rather than lose what it holds
+    if entry.version == 1:
+        data = {key: value for key, value in entry.data.items() if key not in _V1_ONLY_KEYS}
+        data |= {
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: DEFAULT_PORT,
+            CONF_TOKEN: "",
+            CONF_SSL: False,
+            CONF_VERIFY_SSL: True,
+        }
+        hass.config_entries.async_update_entry(entry, data=data, version=2, minor_version=1)
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            f"moved_to_server_{entry.entry_id}",
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="moved_to_server",
+            translation_placeholders={"entry": entry.title},
+            learn_more_url=SERVER_DOCS,
+        )
+        _LOGGER.warning(
+            "Vigil's analysis now runs in a Vigil server: start one and reconfigure %s with its "
+            "address and token",
+            entry.title,
+        )
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> bool:
-    """Start the engine for every configured camera and zone."""
-    try:
-        model = await hass.async_add_executor_job(
-            _resolve_detector,
-            entry.data.get(CONF_MODELS_DIR),
-            entry.data.get(CONF_DOWNLOAD_MODELS, True),
-        )
-    except ModelError as err:
-        async_create_model_issue(hass, err)
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key=err.translation_key,
-            translation_placeholders={"model": DETECTOR_MODEL},
-        ) from err
-    async_delete_model_issue(hass)
-
-    cameras, zones = configured(entry)
-    async_check_frigate(hass, entry, cameras)
-    # What the deployment context holds back gets neither an engine rule nor entities.
-    config, zones, held_back = gated_engine_config(entry, cameras, zones, model.parent)
-    # Line totals persist here; the engine reads them when built, so build it off the loop.
-    config = config.model_copy(update={"state_dir": str(rule_state_dir(hass, entry))})
-    engine = await hass.async_add_executor_job(
-        partial(
-            Engine,
-            config,
-            loop=hass.loop,
-            audit=await async_access_log(hass),
-            **await async_frigate_engine_options(hass, cameras),
-        )
+    """Connect to the server, send it the configuration, follow its states."""
+    broker = await async_frigate_broker(hass, entry)
+    store = VigilStore(
+        hass, entry, new_client(hass, entry.data), lambda: server_config(entry, broker)
     )
-    bridge = VigilBridge(hass, entry.entry_id, engine, cameras, zones)
-    onvif = OnvifRuntime(hass, entry, cameras)
-    # Subscribe before starting, so the first stream states are not missed.
-    bridge.async_start()
-    await onvif.async_listen(engine)
     try:
-        await engine.start()
-        await onvif.async_start(engine)
-    except VigilError as err:
-        bridge.async_stop()
-        onvif.async_stop()
-        await engine.stop()
+        hello = await store.async_start()
+    except AuthRefused as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="invalid_auth"
+        ) from err
+    except IncompatibleServer as err:
+        store._async_version_issue(err)
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="protocol_version",
+            translation_placeholders={
+                "server": entry.title,
+                "server_version": err.placeholders.get("server", "?"),
+                "client_version": err.placeholders.get("client", "?"),
+            },
+        ) from err
+    except ServerError as err:
+        await store.async_stop()
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
-            translation_key="engine_failed",
-            translation_placeholders={"error": str(err)},
+            translation_key="config_refused",
+            translation_placeholders={"error": err.message},
         ) from err
+    except VigilClientError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"server": entry.title, "error": err.message},
+        ) from err
+    ir.async_delete_issue(hass, DOMAIN, f"protocol_version_{entry.entry_id}")
+    ir.async_delete_issue(hass, DOMAIN, f"moved_to_server_{entry.entry_id}")
+    if entry.unique_id is None:  # a migrated entry learns which server it is on
+        hass.config_entries.async_update_entry(
+            entry,
+            unique_id=hello.server_id,
+            data={**entry.data, CONF_SERVER_ID: hello.server_id},
+        )
     entry.runtime_data = VigilRuntime(
-        engine=engine,
-        bridge=bridge,
-        cameras=cameras,
-        zones=zones,
-        onvif=onvif,
+        store=store,
+        cameras=cameras_of(entry),
+        zones=zones_of(entry),
+        rules=rules_of(entry),
         settings_key=_settings_key(entry),
     )
-    entry.runtime_data.privacy = await async_setup_privacy(hass, entry, engine, held_back)
-    entry.runtime_data.rules = async_start_rules(hass, entry, engine)
-    async_start_anpr(hass, entry)
-    entry.async_on_unload(bridge.async_stop)
-    entry.async_on_unload(onvif.async_stop)
-
-    async def _async_stop_engine(_event: Event) -> None:
-        await engine.stop()
-
-    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_engine))
-    dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id,
-        identifiers={(DOMAIN, entry.entry_id)},
-        name=entry.title,
-        manufacturer=MANUFACTURER,
-        model="Video analytics hub",
-        sw_version=CORE_VERSION,
-        entry_type=dr.DeviceEntryType.SERVICE,
+    entry.async_on_unload(store.async_stop)
+    entry.runtime_data.devices = async_register_devices(
+        hass,
+        entry.entry_id,
+        entry.runtime_data.cameras,
+        dr.DeviceInfo(
+            identifiers={(DOMAIN, entry.entry_id)},
+            name=entry.title,
+            manufacturer=MANUFACTURER,
+            model="Vigil server",
+            sw_version=hello.server_version,
+            entry_type=dr.DeviceEntryType.SERVICE,
+        ),
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    async_setup_issues(hass, entry)
+    async_setup_privacy(hass, entry)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    async_log_watchlist_removals(hass, entry)
+    async_check_frigate(hass, entry)
     return True
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
-    """Take a watchlist change live; reload for any other change of options or subentries.
+    """Send a watchlist change live; reload for any other change of options or subentries.
 
-    A watchlist entry added, changed or removed must not restart every camera stream (and
-    drop the passages being voted on): the engine swaps its watchlist at once instead.
+    A reload is cheap for the server: it restarts only the cameras whose settings changed.
+    A watchlist change needs no new entity, so it is sent without a reload (and without
+    dropping the passages being voted on).
     """
     runtime = entry.runtime_data
     if runtime.settings_key and runtime.settings_key == _settings_key(entry):
-        engine = runtime.engine
-        engine.anpr.set_watchlist(watchlist_spec(entry, engine.config.anpr.watchlist))
+        await runtime.store.async_request(
+            vp.SetWatchlist(watchlist=watchlist_config(entry), actor=SETTINGS_ACTOR), vp.Done
+        )
         return
     await hass.config_entries.async_reload(entry.entry_id)
 
 
 def _settings_key(entry: VigilConfigEntry) -> str:
-    """Return everything the engine is built from except the watchlist, as one string."""
+    """Return everything the server's configuration is built from but the watchlist."""
     subentries = sorted(
         (
             sub.subentry_id,
             sub.subentry_type,
             json.dumps(dict(sub.data), sort_keys=True, default=str),
+            sub.title,
         )
         for sub in entry.subentries.values()
         if sub.subentry_type != SUBENTRY_WATCHLIST
@@ -179,16 +225,27 @@ def _settings_key(entry: VigilConfigEntry) -> str:
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> bool:
-    """Unload the entities, then stop every thread and close every stream."""
-    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    if unloaded:
-        await entry.runtime_data.engine.stop()
-    return unloaded
+    """Unload the entities; the store's connection closes with the entry."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: VigilConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let the user delete a camera's device once the camera is no longer configured.
+
+    The server's device and a configured camera's device stay: a camera is removed by deleting
+    its subentry, which removes its device with it.
+    """
+    kept = {(DOMAIN, entry.entry_id)} | {
+        camera_identifier(entry.entry_id, camera_id) for camera_id in cameras_of(entry)
+    }
+    return not device.identifiers & kept
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
     """Remove the repair issues the entry raised."""
     registry = ir.async_get(hass)
     for domain, issue_id in list(registry.issues):
-        if domain == DOMAIN:
+        if domain == DOMAIN and entry.entry_id in issue_id:
             ir.async_delete_issue(hass, DOMAIN, issue_id)

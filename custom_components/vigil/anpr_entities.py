@@ -1,25 +1,30 @@
-"""Plate reading in Home Assistant: entities fed by the engine's ANPR events, `query_plate`.
+"""Plate reading in Home Assistant: entities fed by the server's plate states and events.
 
-Entities subscribe to the engine's bus and keep only the `anpr` rule's events. No plate text
-reaches a state or an attribute unless the camera keeps plates in full (`full` mode); a crop
-reference is given only where the camera keeps crops and the deployment context allows it.
+The server publishes a `PlateState` per plate-reading camera (today's passages, its last
+watchlist match and its review status) and `watchlist_match` / `plate_route` events. A match is
+``pending`` (a suspicion) until an administrator confirms or rejects it (`vigil.confirm_match`,
+plate_services.py): the event entity then fires `watchlist_match_confirmed`, the event
+automations should act on, or `watchlist_match_rejected`. It already decided what may
+leave it: no plate text unless the camera keeps plates in full, a crop reference only where
+the camera keeps crops and the deployment context allows images; the crop itself is served to
+administrators only, each view logged by the server (picture_view.py), never as an entity.
+`vigil.query_plate` asks the server, which checks the request and writes it to its access log
+(who, why, the plate's hash).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import partial
+from datetime import datetime
 import logging
 from typing import Any, Final
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
-from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.components.sensor import (
     SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -27,45 +32,71 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from vigil_core.anpr.runtime import PLATE_ATTRS
-from vigil_core.anpr.stage import RULE_ID
-from vigil_core.anpr.watchlist import InvalidPlate, parse_pattern
-from vigil_core.config import AnprSpec, EngineConfig
-from vigil_core.events.model import RuleEvent, VigilEvent
-from vigil_core.privacy.access_log import AccessAction
-from vigil_core.privacy.context import keeps_images
-from vigil_core.privacy.inventory import plate_queries_allowed
+import vigil_protocol as vp
+from vigil_protocol.privacy import LegalBasis
 
-from .anpr_config import SUBENTRY_WATCHLIST, watchlist_subentries
+from .access import SETTINGS_ACTOR, async_register_admin_action, async_require_admin
+from .client import ServerError
 from .const import CONF_REASON, DOMAIN
 from .data import VigilConfigEntry
-from .engine_config import CameraInfo
-from .entity import camera_device_info
-from .privacy import SETTINGS_ACTOR, async_log, async_require_admin, loaded_entry
+from .entity import VigilEntity, server_device_info
+from .privacy_flow import async_record
+from .server_config import CONF_LABEL, SUBENTRY_WATCHLIST, CameraInfo, of_type
+from .store import VigilStore
 
 _LOGGER = logging.getLogger(__name__)
 
+RULE_ID: Final = "anpr"
+"""The rule id of the server's plate events."""
 SERVICE_QUERY_PLATE: Final = "query_plate"
 ATTR_PLATE: Final = "plate"
 ATTR_CAMERA: Final = "camera"
 ATTR_SINCE: Final = "since"
 ATTR_UNTIL: Final = "until"
+ATTR_SERVER: Final = "server"
+ATTR_LEGAL_BASIS: Final = "legal_basis"
 
 EVENT_WATCHLIST_MATCH: Final = "watchlist_match"
+EVENT_MATCH_CONFIRMED: Final = "watchlist_match_confirmed"
+EVENT_MATCH_REJECTED: Final = "watchlist_match_rejected"
+MATCH_EVENTS: Final = (EVENT_WATCHLIST_MATCH, EVENT_MATCH_CONFIRMED, EVENT_MATCH_REJECTED)
 EVENT_PLATE_ROUTE: Final = "plate_route"
+_MATCH_ATTRS: Final = (
+    "match_id",
+    "status",
+    "entry_id",
+    "label",
+    "reason",
+    "distance",
+    "exact",
+    "direction",
+)
+_QUERY_REFUSALS: Final = frozenset(
+    {
+        "plate_queries_disabled",
+        "invalid_plate",
+        "plate_too_short",
+        "plate_too_long",
+        "pattern_too_loose",
+        # Issue 21: a search is made by a person, with a reason and its legal basis.
+        "real_user_required",
+        "legal_basis_required",
+        "reason_required",
+    }
+)
+"""The server's refusals of a plate query that Home Assistant translates."""
 
 MATCH_EVENT = EventEntityDescription(
     key="watchlist_match",
     translation_key="watchlist_match",
-    event_types=[EVENT_WATCHLIST_MATCH],
+    event_types=list(MATCH_EVENTS),
 )
 ROUTE_EVENT = EventEntityDescription(
     key="plate_route", translation_key="plate_route", event_types=[EVENT_PLATE_ROUTE]
@@ -73,9 +104,8 @@ ROUTE_EVENT = EventEntityDescription(
 LAST_MATCH_SENSOR = SensorEntityDescription(
     key="last_watchlist_match", translation_key="last_watchlist_match"
 )
-MATCH_CROP_IMAGE = ImageEntityDescription(
-    key="watchlist_match_crop", translation_key="watchlist_match_crop"
-)
+MATCH_CROP_KEY: Final = "watchlist_match_crop"
+"""The key of the crop image entity older versions made (removed: picture_view.py serves it)."""
 PASSAGES_SENSOR = SensorEntityDescription(
     key="plate_passages",
     translation_key="plate_passages",
@@ -83,101 +113,157 @@ PASSAGES_SENSOR = SensorEntityDescription(
 )
 
 
-def reading_cameras(config: EngineConfig) -> dict[str, AnprSpec]:
-    """Return the plate settings of the cameras that read plates (as the engine runs them)."""
-    return {camera.id: camera.anpr for camera in config.cameras if camera.anpr.enabled}
+def plate_state(store: VigilStore, camera_id: str) -> vp.PlateState | None:
+    """Return a plate-reading camera's state, None for a camera that reads no plates."""
+    state = store.state(camera_id, None, vp.PlateState.KIND)
+    return state if isinstance(state, vp.PlateState) else None
 
 
-def crop_allowed(config: EngineConfig, spec: AnprSpec) -> bool:
-    """Return whether a crop reference may be shown for this camera's plate events."""
-    return spec.crops and keeps_images(config.privacy.context, "anpr_watchlist")
+def reading_cameras(entry: VigilConfigEntry) -> list[CameraInfo]:
+    """Return the cameras the server reads plates on (after the deployment context's gate)."""
+    runtime = entry.runtime_data
+    return [
+        camera
+        for camera in runtime.cameras.values()
+        if plate_state(runtime.store, camera.camera_id) is not None
+    ]
 
 
-def hub_device_info(entry_id: str) -> DeviceInfo:
-    """Return the hub's device."""
-    return DeviceInfo(identifiers={(DOMAIN, entry_id)})
+def _camera_name(entry: VigilConfigEntry, camera_id: str) -> str:
+    camera = entry.runtime_data.cameras.get(camera_id)
+    return camera.name if camera is not None else camera_id
 
 
-class _AnprEntity(Entity):
-    """An entity fed by the engine's plate events."""
+def _iso(wall_time: float) -> str:
+    return dt_util.utc_from_timestamp(wall_time).isoformat()
+
+
+# --- per camera ----------------------------------------------------------------------------------
+
+
+class WatchlistMatchEvent(VigilEntity, EventEntity):
+    """A camera's watchlist matches, then their reviews: automations use the confirmed one.
+
+    Each event carries the match id and status (pending, confirmed, rejected), the entry's
+    label and reason, the distance, the direction of a new match (and its crop reference).
+    """
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the camera's plate events."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.store.async_subscribe_events(self.camera.camera_id, RULE_ID, self._async_event)
+        )
+
+    @callback
+    def _async_event(self, event: vp.RuleEvent) -> None:
+        if event.kind not in MATCH_EVENTS:
+            return
+        attrs = event.attrs
+        data: dict[str, Any] = {key: attrs.get(key) for key in _MATCH_ATTRS}
+        data["status"] = attrs.get("status") or "pending"
+        # The server sends these only where they may be shown.
+        for key in ("crop_id", ATTR_PLATE):
+            if attrs.get(key):
+                data[key] = attrs[key]
+        self._trigger_event(event.kind, data)
+        self.async_write_ha_state()
+
+
+class PlatePassagesSensor(VigilEntity, SensorEntity):
+    """Today's plate passages on a camera (counts only)."""
+
+    @property
+    def native_value(self) -> int | None:
+        """Return today's count, as the server keeps it."""
+        state = plate_state(self.store, self.camera.camera_id)
+        return None if state is None else state.passages_today
+
+
+# --- the server's own ----------------------------------------------------------------------------
+
+
+class VigilServerEntity(Entity):
+    """An entity of the server's device, about all of its plate-reading cameras."""
 
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(
-        self,
-        entry: VigilConfigEntry,
-        description: EventEntityDescription | SensorEntityDescription | ImageEntityDescription,
-        camera: CameraInfo | None = None,
-    ) -> None:
-        """Attach to the camera's device, or to the hub's."""
+    def __init__(self, entry: VigilConfigEntry, description: EntityDescription) -> None:
+        """Attach the entity to the server's device."""
         self.entity_description = description
-        self._runtime = entry.runtime_data
-        self._entry_id = entry.entry_id
-        self.camera = camera
-        if camera is None:
-            self._attr_unique_id = f"{entry.entry_id}_{description.key}"
-            self._attr_device_info = hub_device_info(entry.entry_id)
-        else:
-            self._attr_unique_id = f"{entry.entry_id}_{camera.camera_id}_{description.key}"
-            self._attr_device_info = camera_device_info(entry.entry_id, camera)
+        self._entry = entry
+        self.store = entry.runtime_data.store
+        self._attr_unique_id = f"{entry.entry_id}_{description.key}"
+        self._attr_device_info = server_device_info(entry.entry_id)
+
+    @property
+    def available(self) -> bool:
+        """Return whether the server is reachable."""
+        return self.store.connected
 
     async def async_added_to_hass(self) -> None:
-        """Listen to the engine's bus."""
+        """Follow the plate-reading cameras' states and the connection."""
         await super().async_added_to_hass()
-        self.async_on_remove(self._runtime.engine.bus.subscribe(self._async_on_event))
+        for camera in reading_cameras(self._entry):
+            self.async_on_remove(
+                self.store.async_subscribe(camera.camera_id, None, self._async_updated)
+            )
+        self.async_on_remove(self.store.async_subscribe(None, None, self._async_updated))
 
     @callback
-    def _async_on_event(self, event: VigilEvent) -> None:
-        if not isinstance(event, RuleEvent) or event.rule_id != RULE_ID:
-            return
-        if self.camera is not None and event.camera_id != self.camera.camera_id:
-            return
-        self._async_plate_event(event)
-
-    @callback
-    def _async_plate_event(self, event: RuleEvent) -> None:
-        raise NotImplementedError
-
-    def _spec(self, camera_id: str) -> AnprSpec | None:
-        return reading_cameras(self._runtime.engine.config).get(camera_id)
-
-    def _camera_name(self, camera_id: str) -> str:
-        camera = self._runtime.cameras.get(camera_id)
-        return camera.name if camera is not None else camera_id
-
-
-class WatchlistMatchEvent(_AnprEntity, EventEntity):
-    """A camera's watchlist matches: entry label, reason, distance, direction (and crop)."""
-
-    @callback
-    def _async_plate_event(self, event: RuleEvent) -> None:
-        if event.kind != EVENT_WATCHLIST_MATCH:
-            return
-        attrs = event.attrs
-        spec = self._spec(event.camera_id) or AnprSpec()
-        data: dict[str, Any] = {
-            "entry_id": attrs.get("entry_id"),
-            "label": attrs.get("label"),
-            "reason": attrs.get("reason"),
-            "distance": attrs.get("distance"),
-            "exact": attrs.get("exact"),
-            "direction": attrs.get("direction"),
-        }
-        if attrs.get("crop_id") and crop_allowed(self._runtime.engine.config, spec):
-            data["crop_id"] = attrs.get("crop_id")
-        if spec.privacy == "full":
-            data[ATTR_PLATE] = attrs.get("plate")
-        self._trigger_event(EVENT_WATCHLIST_MATCH, data)
+    def _async_updated(self) -> None:
         self.async_write_ha_state()
 
 
-class PlateRouteEvent(_AnprEntity, EventEntity):
+class LastWatchlistMatchSensor(VigilServerEntity, SensorEntity):
+    """The server's last watchlist match: the entry's label, with the camera and the time."""
+
+    def _last(self) -> tuple[str, vp.PlateMatch] | None:
+        matches = [
+            (camera.camera_id, state.last_match)
+            for camera in reading_cameras(self._entry)
+            if (state := plate_state(self.store, camera.camera_id)) is not None
+            and state.last_match is not None
+        ]
+        return max(matches, key=lambda found: found[1].wall_time, default=None)
+
+    @property
+    def native_value(self) -> str | None:
+        """Return the matched entry's label (its id when it has none)."""
+        last = self._last()
+        return None if last is None else last[1].label or last[1].entry_id
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the camera, the time, the reason and the review status (plate: full mode)."""
+        last = self._last()
+        if last is None:
+            return None
+        camera_id, match = last
+        attributes: dict[str, Any] = {
+            "camera": _camera_name(self._entry, camera_id),
+            "time": _iso(match.wall_time),
+            "reason": match.reason,
+            "status": match.status,
+            "match_id": match.match_id,
+        }
+        if match.plate:
+            attributes[ATTR_PLATE] = match.plate
+        return attributes
+
+
+class PlateRouteEvent(VigilServerEntity, EventEntity):
     """A watched plate seen on one camera, then on another within the route window."""
 
+    async def async_added_to_hass(self) -> None:
+        """Follow every camera's plate events."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.store.async_subscribe_events(None, None, self._async_event))
+
     @callback
-    def _async_plate_event(self, event: RuleEvent) -> None:
-        if event.kind != EVENT_PLATE_ROUTE:
+    def _async_event(self, event: vp.RuleEvent) -> None:
+        if event.rule_id != RULE_ID or event.kind != EVENT_PLATE_ROUTE:
             return
         attrs = event.attrs
         cameras = attrs.get("cameras")
@@ -187,124 +273,30 @@ class PlateRouteEvent(_AnprEntity, EventEntity):
                 "route_id": attrs.get("route_id"),
                 "entry_id": attrs.get("entry_id"),
                 "label": attrs.get("label"),
-                "cameras": [self._camera_name(str(c)) for c in cameras]
+                "cameras": [_camera_name(self._entry, str(c)) for c in cameras]
                 if isinstance(cameras, list)
                 else [],
-                "from_camera": self._camera_name(str(attrs.get("from_camera"))),
-                "to_camera": self._camera_name(event.camera_id),
+                "from_camera": _camera_name(self._entry, str(attrs.get("from_camera"))),
+                "to_camera": _camera_name(self._entry, event.camera_id),
                 "elapsed_s": attrs.get("elapsed_s"),
             },
         )
         self.async_write_ha_state()
 
 
-class LastWatchlistMatchSensor(_AnprEntity, SensorEntity):
-    """The hub's last watchlist match: the entry's label, with the camera and the time."""
-
-    _attr_native_value: str | None = None
-
-    @callback
-    def _async_plate_event(self, event: RuleEvent) -> None:
-        if event.kind != EVENT_WATCHLIST_MATCH:
-            return
-        spec = self._spec(event.camera_id) or AnprSpec()
-        self._attr_native_value = str(event.attrs.get("label") or event.attrs.get("entry_id"))
-        attributes: dict[str, Any] = {
-            "camera": self._camera_name(event.camera_id),
-            "time": datetime.fromtimestamp(event.wall_time, UTC).isoformat(),
-            "reason": event.attrs.get("reason"),
-        }
-        if spec.privacy == "full":
-            attributes[ATTR_PLATE] = event.attrs.get("plate")
-        self._attr_extra_state_attributes = attributes
-        self.async_write_ha_state()
-
-
-class PlatePassagesSensor(_AnprEntity, SensorEntity):
-    """Today's plate passages on a camera (counts only)."""
-
-    _attr_native_value: int | None = None
-
-    async def async_added_to_hass(self) -> None:
-        """Start from the engine's count of today, read in the executor."""
-        await super().async_added_to_hass()
-        assert self.camera is not None
-        anpr = getattr(self._runtime.engine, "anpr", None)
-        if anpr is not None:
-            try:
-                self._attr_native_value = await self.hass.async_add_executor_job(
-                    anpr.passages, self.camera.camera_id
-                )
-            except Exception:
-                _LOGGER.debug("No plate passage count for %s", self.camera.name)
-
-    @callback
-    def _async_plate_event(self, event: RuleEvent) -> None:
-        if event.kind != "plate_passage":
-            return
-        count = event.attrs.get("passages_today")
-        if isinstance(count, int):
-            self._attr_native_value = count
-            self.async_write_ha_state()
-
-
-class WatchlistMatchCropImage(_AnprEntity, ImageEntity):
-    """The plate crop of a camera's last watchlist match, while the crop store keeps it.
-
-    Only created where the camera keeps crops and the deployment context allows images; the
-    picture goes when the crop's retention ends (the store purges it) or Vigil restarts (crops
-    are kept in memory only). Never a crop of a read that matched nothing.
-    """
-
-    _attr_content_type = "image/jpeg"
-
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: VigilConfigEntry,
-        description: ImageEntityDescription,
-        camera: CameraInfo,
-    ) -> None:
-        """Start with no picture."""
-        _AnprEntity.__init__(self, entry, description, camera)
-        ImageEntity.__init__(self, hass)
-        self._crop_id: str | None = None
-
-    @callback
-    def _async_plate_event(self, event: RuleEvent) -> None:
-        if event.kind != EVENT_WATCHLIST_MATCH:
-            return
-        crop_id = event.attrs.get("crop_id")
-        if not isinstance(crop_id, str):
-            return
-        self._crop_id = crop_id
-        self._attr_image_last_updated = dt_util.utcnow()
-        self.async_write_ha_state()
-
-    async def async_image(self) -> bytes | None:
-        """Return the JPEG crop, or None once it is purged."""
-        anpr = getattr(self._runtime.engine, "anpr", None)
-        if self._crop_id is None or anpr is None:
-            return None
-        crop = anpr.crops.get(self._crop_id)
-        return crop.jpeg if crop is not None else None
-
-
-def _cameras(entry: VigilConfigEntry) -> list[CameraInfo]:
-    runtime = entry.runtime_data
-    reading = reading_cameras(runtime.engine.config)
-    return [camera for camera_id, camera in runtime.cameras.items() if camera_id in reading]
+# --- platform setup ------------------------------------------------------------------------------
 
 
 @callback
 def async_setup_anpr_events(
     entry: VigilConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
-    """Add a watchlist match event per reading camera, and the hub's route event."""
-    cameras = _cameras(entry)
+    """Add a watchlist match event per reading camera, and the server's route event."""
+    store = entry.runtime_data.store
+    cameras = reading_cameras(entry)
     for camera in cameras:
         async_add_entities(
-            [WatchlistMatchEvent(entry, MATCH_EVENT, camera)],
+            [WatchlistMatchEvent(store, camera, MATCH_EVENT)],
             config_subentry_id=camera.subentry_id,
         )
     if cameras:
@@ -312,64 +304,19 @@ def async_setup_anpr_events(
 
 
 @callback
-def async_setup_anpr_images(
-    hass: HomeAssistant, entry: VigilConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
-) -> None:
-    """Add a last-match crop image per reading camera that may keep crops."""
-    config = entry.runtime_data.engine.config
-    reading = reading_cameras(config)
-    for camera in _cameras(entry):
-        if crop_allowed(config, reading[camera.camera_id]):
-            async_add_entities(
-                [WatchlistMatchCropImage(hass, entry, MATCH_CROP_IMAGE, camera)],
-                config_subentry_id=camera.subentry_id,
-            )
-
-
-@callback
 def async_setup_anpr_sensors(
     entry: VigilConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
-    """Add a passage counter per reading camera, and the hub's last watchlist match."""
-    cameras = _cameras(entry)
+    """Add a passage counter per reading camera, and the server's last watchlist match."""
+    store = entry.runtime_data.store
+    cameras = reading_cameras(entry)
     for camera in cameras:
         async_add_entities(
-            [PlatePassagesSensor(entry, PASSAGES_SENSOR, camera)],
+            [PlatePassagesSensor(store, camera, PASSAGES_SENSOR)],
             config_subentry_id=camera.subentry_id,
         )
     if cameras:
         async_add_entities([LastWatchlistMatchSensor(entry, LAST_MATCH_SENSOR)])
-
-
-# --- watchlist changes outside the flows, and the engine's watchlist -----------------------------
-
-
-@callback
-def async_start_anpr(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Log watchlist entries removed from the entry (a removal runs no flow)."""
-    known = {sub.subentry_id: sub.title for sub in watchlist_subentries(entry)}
-
-    async def _async_updated(hass: HomeAssistant, entry: ConfigEntry) -> None:
-        current = {sub.subentry_id for sub in watchlist_subentries(entry)}
-        for subentry_id, title in known.items():
-            if subentry_id not in current:
-                await async_log(
-                    hass,
-                    SETTINGS_ACTOR,
-                    AccessAction.WATCHLIST_REMOVE,
-                    target=subentry_id,
-                    details={"label": title},
-                )
-        known.clear()
-        known.update(
-            {
-                sub.subentry_id: sub.title
-                for sub in entry.subentries.values()
-                if sub.subentry_type == SUBENTRY_WATCHLIST
-            }
-        )
-
-    entry.async_on_unload(entry.add_update_listener(_async_updated))
 
 
 # --- query_plate ---------------------------------------------------------------------------------
@@ -378,9 +325,11 @@ QUERY_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_PLATE): vol.All(str, vol.Strip, vol.Length(min=1)),
         vol.Required(CONF_REASON): vol.All(str, vol.Strip, vol.Length(min=3)),
+        vol.Required(ATTR_LEGAL_BASIS): vol.In([basis.value for basis in LegalBasis]),
         vol.Optional(ATTR_CAMERA): cv.string,
         vol.Optional(ATTR_SINCE): cv.datetime,
         vol.Optional(ATTR_UNTIL): cv.datetime,
+        vol.Optional(ATTR_SERVER): str,
     }
 )
 
@@ -389,83 +338,95 @@ def _refuse(key: str) -> ServiceValidationError:
     return ServiceValidationError(translation_domain=DOMAIN, translation_key=key)
 
 
+def _timestamp(value: datetime | None) -> float | None:
+    return None if value is None else dt_util.as_utc(value).timestamp()
+
+
 async def _async_query_plate(call: ServiceCall) -> ServiceResponse:
-    """Answer "did this plate pass?" for an administrator with a reason; audited by the engine."""
+    """Answer "did this plate pass?" for an administrator with a reason and a legal basis.
+
+    The server checks both (and that a person asks), and writes the search to its access log.
+    """
+    from .services import target_entry  # noqa: PLC0415 - services.py registers this action
+
     hass = call.hass
     actor = await async_require_admin(hass, call.context)
-    entry = loaded_entry(hass)
+    entry: VigilConfigEntry = target_entry(hass, call)
     runtime = entry.runtime_data
-    config = runtime.engine.config
-    modes = {cid: spec.privacy for cid, spec in reading_cameras(config).items()}
-    violations = runtime.privacy.violations if runtime.privacy is not None else []
-    if not any(mode != "watchlist" for mode in modes.values()) or not plate_queries_allowed(
-        violations
-    ):
-        raise _refuse("plate_queries_disabled")
-    try:
-        plate = parse_pattern(call.data[ATTR_PLATE])
-    except InvalidPlate as err:
-        raise _refuse(err.translation_key) from err
-    if "*" in plate or "?" in plate:
-        raise _refuse("invalid_plate")
     camera_id = call.data.get(ATTR_CAMERA)
     if camera_id is not None:
-        camera_id = camera_id.lower()
+        camera_id = str(camera_id).lower()
         if camera_id not in runtime.cameras:
             raise _refuse("unknown_camera")
-    since: datetime | None = call.data.get(ATTR_SINCE)
-    until: datetime | None = call.data.get(ATTR_UNTIL)
-    # The engine writes the query (who, why, the plate's hash) to the access log first.
-    sightings = await hass.async_add_executor_job(
-        partial(
-            runtime.engine.anpr.query,
-            plate,
-            who=actor.name if actor.user_id is None else f"{actor.name} ({actor.user_id})",
-            reason=call.data[CONF_REASON],
-            since=since,
-            until=until,
-            camera_id=camera_id,
-        )
+    request = vp.QueryPlate(
+        plate=call.data[ATTR_PLATE],
+        actor=actor,
+        reason=call.data[CONF_REASON],
+        camera_id=camera_id,
+        since=_timestamp(call.data.get(ATTR_SINCE)),
+        until=_timestamp(call.data.get(ATTR_UNTIL)),
+        legal_basis=call.data[ATTR_LEGAL_BASIS],
     )
-    results: list[Any] = []
-    for sighting in sightings:
+    try:
+        found = await runtime.store.async_request(request, vp.PlateQueryResult)
+    except HomeAssistantError as err:
+        cause = err.__cause__
+        if isinstance(cause, ServerError) and cause.translation_key in _QUERY_REFUSALS:
+            raise _refuse(cause.translation_key) from err
+        raise
+    sightings: list[Any] = []
+    for passage in found.passages:
         row: dict[str, Any] = {
-            "camera_id": sighting.camera_id,
-            "camera": runtime.cameras[sighting.camera_id].name
-            if sighting.camera_id in runtime.cameras
-            else sighting.camera_id,
-            "seen_at": datetime.fromtimestamp(sighting.seen_at, UTC).isoformat(),
-            "direction": sighting.direction,
+            "camera_id": passage.camera_id,
+            "camera": _camera_name(entry, passage.camera_id),
+            "seen_at": _iso(passage.wall_time),
+            "direction": passage.direction,
         }
-        if sighting.plate is not None and modes.get(sighting.camera_id) == "full":
-            row[ATTR_PLATE] = sighting.plate
-        results.append(row)
-    return {"count": len(results), "sightings": results}
+        if passage.plate is not None:
+            row[ATTR_PLATE] = passage.plate
+        sightings.append(row)
+    return {"count": len(sightings), "sightings": sightings}
 
 
 @callback
 def async_setup_anpr_services(hass: HomeAssistant) -> None:
     """Register `vigil.query_plate` (administrators only, a response only)."""
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_QUERY_PLATE,
-        _async_query_plate,
-        schema=QUERY_SCHEMA,
-        supports_response=SupportsResponse.ONLY,
+    async_register_admin_action(
+        hass, SERVICE_QUERY_PLATE, _async_query_plate, QUERY_SCHEMA, SupportsResponse.ONLY
     )
 
 
-async def async_anpr_diagnostics(hass: HomeAssistant, entry: VigilConfigEntry) -> dict[str, Any]:
-    """Return plate reading figures: modes and counts, never a plate (PLATE_ATTRS redacted)."""
-    runtime = entry.runtime_data
-    anpr = getattr(runtime.engine, "anpr", None)
-    # The store's counts are read from its database: off the event loop.
-    engine = await hass.async_add_executor_job(anpr.diagnostics) if anpr is not None else None
-    return {
-        "modes": {
-            cid: spec.privacy for cid, spec in reading_cameras(runtime.engine.config).items()
-        },
-        "watchlist_entries": len(watchlist_subentries(entry)),
-        "engine": engine,
-        "redacted_attributes": list(PLATE_ATTRS),
-    }
+# --- watchlist entries removed (a removal runs no flow) -------------------------------------
+
+
+@callback
+def async_log_watchlist_removals(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
+    """Write each watchlist entry removed from the entry to the server's access log.
+
+    Adding or changing an entry goes through its flow, which logs it; removing one runs no
+    flow, so the entry's update listener compares the entries with those it knew. The log
+    keeps the entry's id and label, never its plate.
+    """
+    known = {sub.subentry_id: _label(sub) for sub in of_type(entry, SUBENTRY_WATCHLIST)}
+
+    async def _async_updated(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
+        current = {sub.subentry_id: _label(sub) for sub in of_type(entry, SUBENTRY_WATCHLIST)}
+        removed = {key: label for key, label in known.items() if key not in current}
+        known.clear()
+        known.update(current)
+        for subentry_id, label in removed.items():
+            await async_record(
+                entry,
+                vp.RecordAccess(
+                    actor=SETTINGS_ACTOR,
+                    action="watchlist_remove",
+                    target=subentry_id,
+                    details={"label": label},
+                ),
+            )
+
+    entry.async_on_unload(entry.add_update_listener(_async_updated))
+
+
+def _label(subentry: ConfigSubentry) -> str:
+    return str(subentry.data.get(CONF_LABEL) or subentry.title)

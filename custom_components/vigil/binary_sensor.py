@@ -1,4 +1,4 @@
-"""Binary sensors: a zone is occupied; a camera's stream has a problem."""
+"""Binary sensors: zones, stream problems, rule conditions, camera health, ONVIF analytics."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .bridge import CameraState, ZoneState
+import vigil_protocol as vp
+
 from .data import VigilConfigEntry
-from .entity import VigilEntity, VigilZoneEntity
+from .entity import VigilEntity
 from .onvif_entities import async_setup_onvif_binary_sensors
-from .rule_entities import async_setup_rule_binary_sensors
+from .rule_entities import async_setup_rule_binary_sensors, held_back_rules
 from .tamper_entities import async_setup_tamper_binary_sensors
 
 PARALLEL_UPDATES = 0
@@ -28,14 +29,14 @@ PARALLEL_UPDATES = 0
 class VigilZoneBinarySensorDescription(BinarySensorEntityDescription):
     """Describe a binary sensor computed from a zone's state."""
 
-    value_fn: Callable[[ZoneState], bool]
+    value_fn: Callable[[vp.ZoneState], bool]
 
 
 @dataclass(frozen=True, kw_only=True)
 class VigilCameraBinarySensorDescription(BinarySensorEntityDescription):
     """Describe a binary sensor computed from a camera's stream state."""
 
-    value_fn: Callable[[CameraState], bool]
+    value_fn: Callable[[vp.CameraState], bool]
 
 
 ZONE_BINARY_SENSORS: tuple[VigilZoneBinarySensorDescription, ...] = (
@@ -43,7 +44,7 @@ ZONE_BINARY_SENSORS: tuple[VigilZoneBinarySensorDescription, ...] = (
         key="occupied",
         translation_key="zone_occupied",
         device_class=BinarySensorDeviceClass.OCCUPANCY,
-        value_fn=lambda zone: zone.total > 0,
+        value_fn=lambda zone: zone.occupied,
     ),
 )
 
@@ -63,47 +64,59 @@ async def async_setup_entry(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the binary sensors of every camera and zone."""
+    """Add the binary sensors of every camera, zone and rule, health and ONVIF analytics."""
     runtime = entry.runtime_data
-    bridge = runtime.bridge
+    store = runtime.store
+    held = held_back_rules(store)
     for camera in runtime.cameras.values():
         async_add_entities(
-            (VigilCameraBinarySensor(bridge, camera, desc) for desc in CAMERA_BINARY_SENSORS),
+            (VigilCameraBinarySensor(store, camera, desc) for desc in CAMERA_BINARY_SENSORS),
             config_subentry_id=camera.subentry_id,
         )
     for zone in runtime.zones.values():
+        if zone.rule_id in held:
+            continue
         camera = runtime.cameras[zone.camera_id]
         async_add_entities(
-            (VigilZoneBinarySensor(bridge, camera, zone, desc) for desc in ZONE_BINARY_SENSORS),
+            (
+                VigilZoneBinarySensor(store, camera, desc, zone.rule_id, {"zone": zone.name})
+                for desc in ZONE_BINARY_SENSORS
+            ),
             config_subentry_id=zone.subentry_id,
         )
-    async_setup_onvif_binary_sensors(entry, async_add_entities)
     async_setup_rule_binary_sensors(entry, async_add_entities)
     async_setup_tamper_binary_sensors(entry, async_add_entities)
+    async_setup_onvif_binary_sensors(entry, async_add_entities)
 
 
-class VigilZoneBinarySensor(VigilZoneEntity, BinarySensorEntity):
+class VigilZoneBinarySensor(VigilEntity, BinarySensorEntity):
     """A zone's binary state, such as occupancy."""
+
+    owns_camera_device = False  # added under its own subentry (entity.py)
 
     entity_description: VigilZoneBinarySensorDescription
 
     @property
-    def is_on(self) -> bool:
-        """Return the zone's state through the description."""
-        return self.entity_description.value_fn(self.bridge.zone_states[self.zone.rule_id])
+    def is_on(self) -> bool | None:
+        """Return the zone's state through the description (None before it arrived)."""
+        state = self.store.state(self.camera.camera_id, self.rule_id, vp.ZoneState.KIND)
+        if not isinstance(state, vp.ZoneState):
+            return None
+        return self.entity_description.value_fn(state)
 
 
 class VigilCameraBinarySensor(VigilEntity, BinarySensorEntity):
-    """A camera's stream health; stays available so it can report the outage itself."""
+    """A camera's stream health; available while the server is, to report an outage itself."""
 
     entity_description: VigilCameraBinarySensorDescription
 
     @property
     def available(self) -> bool:
-        """Return True: the problem sensor is how an outage is reported."""
-        return True
+        """Return whether the server is reachable: the problem sensor reports outages."""
+        return self.store.connected and self.store.camera(self.camera.camera_id) is not None
 
     @property
-    def is_on(self) -> bool:
+    def is_on(self) -> bool | None:
         """Return the camera's state through the description."""
-        return self.entity_description.value_fn(self.bridge.camera_states[self.camera.camera_id])
+        camera = self.store.camera(self.camera.camera_id)
+        return None if camera is None else self.entity_description.value_fn(camera)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 import aiohttp
 
 import vigil_protocol as vp
+from vigil_protocol.privacy import ACTOR_HEADER
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -267,16 +268,23 @@ class VigilClient:
 
     # --------------------------------------------------------------------------------- HTTP
 
-    async def fetch(self, path: str, params: dict[str, str] | None = None) -> bytes:
-        """GET a picture or a document (raises ServerError or CannotConnect)."""
-        return await self._http("GET", path, params=params)
+    async def fetch(
+        self, path: str, params: dict[str, str] | None = None, *, actor: vp.Actor | None = None
+    ) -> bytes:
+        """GET a picture or a document (raises ServerError or CannotConnect).
+
+        A sensitive picture needs `actor`, the administrator who looks: the server refuses it
+        otherwise, and writes each view to its access log.
+        """
+        headers = {ACTOR_HEADER: json.dumps(vp.encode(actor))} if actor is not None else None
+        return await self._http("GET", path, params=params, headers=headers)
 
     async def render(self, drawing: dict[str, Any]) -> bytes:
         """Draw shapes on a camera's picture or a probed frame; return the JPEG."""
         return await self._http("POST", "/api/render", json=drawing)
 
     async def _http(self, method: str, path: str, **kwargs: Any) -> bytes:
-        headers = {"Authorization": f"Bearer {self._token}"}
+        headers = {**(kwargs.pop("headers", None) or {}), "Authorization": f"Bearer {self._token}"}
         try:
             async with (
                 asyncio.timeout(REQUEST_TIMEOUT_S),

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from importlib.metadata import PackageNotFoundError, version
 from typing import Final
 
 DOMAIN: Final = "vigil"
 MANUFACTURER: Final = "Vigil"
 
-
-def _core_version() -> str | None:
-    """Return the installed vigil-analytics version (read once, at import, off the event loop)."""
-    try:
-        return version("vigil-analytics")
-    except PackageNotFoundError:  # pragma: no cover - vigil-analytics runs from a source tree
-        return None
-
-
-CORE_VERSION: Final = _core_version()
-
-# Hub entry data.
-CONF_MODELS_DIR: Final = "models_dir"
-CONF_DOWNLOAD_MODELS: Final = "download_models"
+# Server entry data (one entry per Vigil server): where it is and its token.
+CONF_TOKEN: Final = "token"
+CONF_SERVER_ID: Final = "server_id"
+DEFAULT_PORT: Final = 8765
+ZEROCONF_TYPE: Final = "_vigil._tcp.local."
+SERVER_ISSUE_AFTER: Final = timedelta(minutes=5)
+"""A server unreachable this long gets a repair issue (entities are unavailable at once)."""
 
 # Hub entry options.
 CONF_ANALYSIS_FPS: Final = "analysis_fps"
@@ -64,22 +56,22 @@ CONF_MIN_DWELL: Final = "min_dwell_s"
 DEFAULT_CLASSES: Final = ("person",)
 DEFAULT_INERTIA: Final = 3
 
-DETECTOR_MODEL: Final = "yolox_nano"
-# Classes the default detector keeps (vigil_core DetectorSpec): zones may watch any of them.
+# Classes the default detector keeps (the server's DetectorSpec): zones may watch any of them.
 OBJECT_CLASSES: Final = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
 
 PROBE_TIMEOUT_S: Final = 10.0
 SNAPSHOT_MAX_WIDTH: Final = 1280
-REFRESH_INTERVAL: Final = timedelta(seconds=5)
 IMAGE_INTERVAL: Final = timedelta(seconds=10)
 STREAM_ISSUE_AFTER: Final = timedelta(minutes=5)
+"""A stream failing this long gets a repair issue (its entities are unavailable at once)."""
 
-# Privacy (privacy.py): deployment context (hub data), retention and controller (hub options),
-# acknowledgements of gated detectors (in the subentry that runs them, by detector kind).
+# Privacy (privacy.py): deployment context (hub data), retention, controller and paperwork (hub
+# options), acknowledgements of gated detectors (in the subentry that runs them, by detector kind).
 CONF_DEPLOYMENT_CONTEXT: Final = "deployment_context"
 CONF_CHANGE_REASON: Final = "change_reason"
 CONF_RETENTION: Final = "retention"
 CONF_CONTROLLER: Final = "controller"
+CONF_PAPERWORK: Final = "paperwork"
 CONF_ACKNOWLEDGEMENTS: Final = "privacy_acknowledgements"
 CONF_LEGAL_BASIS: Final = "legal_basis"
 CONF_JUSTIFICATION: Final = "justification"

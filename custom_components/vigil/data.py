@@ -1,39 +1,27 @@
-"""Runtime data the Vigil config entry carries while it is loaded."""
+"""Runtime data a Vigil server's config entry carries while it is loaded."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from homeassistant.config_entries import ConfigEntry
 
-from vigil_core.engine import Engine
-
-from .bridge import VigilBridge
-from .engine_config import CameraInfo, ZoneInfo
-from .onvif_runtime import OnvifRuntime
-from .privacy import PrivacyRuntime
-
-if TYPE_CHECKING:
-    from .rule_entities import RuleRuntime
+from .server_config import CameraInfo, RuleInfo, ZoneInfo
+from .store import VigilStore
 
 
 @dataclass(slots=True, kw_only=True)
 class VigilRuntime:
-    """The running engine, its bridge to Home Assistant and what was configured."""
+    """The server's store and what the entry configures on it."""
 
-    engine: Engine
-    bridge: VigilBridge
+    store: VigilStore
     cameras: dict[str, CameraInfo]
     zones: dict[str, ZoneInfo]
-    onvif: OnvifRuntime | None = None
-    """Camera-side ONVIF events of the ONVIF cameras (None before setup finished)."""
-    privacy: PrivacyRuntime | None = None
-    """Access log, retention and what the deployment context holds back (privacy.py)."""
-    rules: RuleRuntime | None = None
-    """States and events of the rules beyond zones (rule_entities.py)."""
+    rules: dict[str, RuleInfo]
+    devices: dict[str, str] = field(default_factory=dict)
+    """The device id of each camera, by camera id (registered in entity.py)."""
     settings_key: str = ""
-    """The entry's settings apart from the watchlist when the engine was built (__init__.py)."""
+    """The entry's settings apart from the watchlist when it was set up (__init__.py)."""
 
 
 type VigilConfigEntry = ConfigEntry[VigilRuntime]

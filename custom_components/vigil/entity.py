@@ -1,98 +1,153 @@
-"""Base entities: one device per camera under the hub, pushed by the bridge."""
+"""Base entities: one device per camera under its server; states pushed by the store.
+
+An entity reads typed states from its server's store (never engine objects) and writes its
+state when its camera's or rule's state changes, or the connection does. It is unavailable
+while the server is unreachable or its camera's frames do not flow.
+
+Devices have one owner each. The server's device belongs to the entry itself; a camera's
+device belongs to the camera's subentry, and is registered here, before the platforms add
+entities, by `async_register_devices`. Zone and rule entities belong to their own subentries
+(removing a zone removes its entities) and only link to their camera's device: from Home
+Assistant 2026.8 a device belongs to exactly one subentry, and registering it from a zone's
+subentry would move it there, so removing the zone would remove the camera's device.
+"""
 
 from __future__ import annotations
 
-from homeassistant.core import callback
+import inspect
+from typing import Any, ClassVar, Final
+
+from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 
-from vigil_core.events.model import RuleEvent
-
-from .bridge import VigilBridge, camera_signal, zone_signal
 from .const import DOMAIN, MANUFACTURER, SOURCE_FRIGATE, SOURCE_ONVIF
-from .engine_config import CameraInfo, ZoneInfo
+from .panel import panel_url
+from .server_config import CameraInfo
+from .store import VigilStore
 
 _MODELS = {SOURCE_ONVIF: "ONVIF camera", SOURCE_FRIGATE: "Frigate camera"}
 
+LINKS_BY_DEVICE_ENTRY: Final = (MAJOR_VERSION, MINOR_VERSION) >= (2025, 8)
+"""Whether an entity without device info is linked to the `device_entry` it sets itself.
+
+Feature detection by version: Home Assistant 2025.8 added this to `EntityPlatform.
+_async_add_entity` (`device = entity.device_entry`, read in 2025.8.0 and 2026.2.3; absent in
+2025.7.4) for helpers linking to another integration's device. Before it, the only link is
+device info, which also adds the entity's subentry to the device (a device could then belong
+to several subentries, and removing one of them kept the device).
+"""
+
+_VIA_DEVICE_ID_ON_CREATE: Final = (
+    "via_device_id" in inspect.signature(dr.DeviceRegistry.async_get_or_create).parameters
+)
+"""Whether `async_get_or_create` takes `via_device_id` (2026.8, with `via_device` deprecated
+until 2027.8); older releases (2025.4 to 2026.7) set it with `async_update_device`."""
+
+
+def camera_identifier(entry_id: str, camera_id: str) -> tuple[str, str]:
+    """Return the identifier of a camera's device (unchanged since the first release)."""
+    return (DOMAIN, f"{entry_id}_{camera_id}")
+
 
 def camera_device_info(entry_id: str, camera: CameraInfo) -> DeviceInfo:
-    """Return the device of a camera, attached to the hub."""
+    """Return the device of a camera (its server is set by `async_register_devices`)."""
     return DeviceInfo(
-        identifiers={(DOMAIN, f"{entry_id}_{camera.camera_id}")},
+        identifiers={camera_identifier(entry_id, camera.camera_id)},
         name=camera.name,
         manufacturer=MANUFACTURER,
         model=_MODELS.get(camera.source_type, "Video stream"),
-        via_device=(DOMAIN, entry_id),
+        # The Vigil panel, with this camera chosen: draw its zones, lines and masks.
+        configuration_url=f"homeassistant:/{panel_url(camera.subentry_id)}",
     )
 
 
+def server_device_info(entry_id: str) -> DeviceInfo:
+    """Return the server's device."""
+    return DeviceInfo(identifiers={(DOMAIN, entry_id)})
+
+
+@callback
+def async_register_devices(
+    hass: HomeAssistant,
+    entry_id: str,
+    cameras: dict[str, CameraInfo],
+    server: DeviceInfo,
+) -> dict[str, str]:
+    """Register the server's device (the entry's) and each camera's (its subentry's).
+
+    Returns the device id of each camera, by camera id.
+    """
+    registry = dr.async_get(hass)
+    server_id = registry.async_get_or_create(config_entry_id=entry_id, **server).id
+    devices: dict[str, str] = {}
+    for camera in cameras.values():
+        create: dict[str, Any] = {
+            "config_entry_id": entry_id,
+            "config_subentry_id": camera.subentry_id,
+            **camera_device_info(entry_id, camera),
+        }
+        if _VIA_DEVICE_ID_ON_CREATE:
+            create["via_device_id"] = server_id
+        device = registry.async_get_or_create(**create)
+        if device.via_device_id != server_id:
+            device = registry.async_update_device(device.id, via_device_id=server_id) or device
+        devices[camera.camera_id] = device.id
+    return devices
+
+
 class VigilEntity(Entity):
-    """An entity of one camera; unavailable while the camera's stream is down."""
+    """An entity of one camera (and one of its rules, when `rule_id` is set)."""
 
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(
-        self, bridge: VigilBridge, camera: CameraInfo, description: EntityDescription
-    ) -> None:
-        """Attach the entity to its camera's device."""
-        self.bridge = bridge
-        self.camera = camera
-        self.entity_description = description
-        self._attr_unique_id = f"{bridge.entry_id}_{camera.camera_id}_{description.key}"
-        self._attr_device_info = camera_device_info(bridge.entry_id, camera)
-
-    @property
-    def available(self) -> bool:
-        """Return whether the camera's stream is delivering frames."""
-        return self.bridge.available(self.camera.camera_id)
-
-    async def async_added_to_hass(self) -> None:
-        """Follow the camera's state and figures."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass,
-                camera_signal(self.bridge.entry_id, self.camera.camera_id),
-                self._async_camera_updated,
-            )
-        )
-
-    @callback
-    def _async_camera_updated(self) -> None:
-        self.async_write_ha_state()
-
-
-class VigilZoneEntity(VigilEntity):
-    """An entity of one zone rule, on its camera's device."""
+    owns_camera_device: ClassVar[bool] = True
+    """False for entities added under another subentry than the camera's (zones, rules):
+    they link to the camera's device without registering it from their subentry."""
 
     def __init__(
         self,
-        bridge: VigilBridge,
+        store: VigilStore,
         camera: CameraInfo,
-        zone: ZoneInfo,
         description: EntityDescription,
+        rule_id: str | None = None,
+        placeholders: dict[str, str] | None = None,
     ) -> None:
-        """Attach the entity to its zone; the zone name goes into the translated name."""
-        super().__init__(bridge, camera, description)
-        self.zone = zone
-        self._attr_unique_id = (
-            f"{bridge.entry_id}_{camera.camera_id}_{zone.rule_id}_{description.key}"
-        )
-        self._attr_translation_placeholders = {"zone": zone.name}
+        """Attach the entity to its camera's device (and its rule, named in `placeholders`)."""
+        self.store = store
+        self.camera = camera
+        self.rule_id = rule_id
+        self.entity_description = description
+        entry_id = store.entry.entry_id
+        parts = [entry_id, camera.camera_id, *([rule_id] if rule_id else []), description.key]
+        self._attr_unique_id = "_".join(parts)
+        if self.owns_camera_device or not LINKS_BY_DEVICE_ENTRY:
+            self._attr_device_info = camera_device_info(entry_id, camera)
+        else:
+            device_id = store.entry.runtime_data.devices.get(camera.camera_id)
+            if device_id is not None:
+                self.device_entry = dr.async_get(store.hass).async_get(device_id)
+        if placeholders:
+            self._attr_translation_placeholders = placeholders
+
+    @property
+    def available(self) -> bool:
+        """Return whether the server is reachable and the camera's frames flow."""
+        return self.store.camera_online(self.camera.camera_id)
 
     async def async_added_to_hass(self) -> None:
-        """Follow the zone's events too."""
+        """Follow the camera's states (and the rule's)."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass,
-                zone_signal(self.bridge.entry_id, self.zone.rule_id),
-                self._async_zone_event,
+        store, camera_id = self.store, self.camera.camera_id
+        self.async_on_remove(store.async_subscribe(camera_id, None, self._async_updated))
+        if self.rule_id is not None:
+            self.async_on_remove(
+                store.async_subscribe(camera_id, self.rule_id, self._async_updated)
             )
-        )
 
     @callback
-    def _async_zone_event(self, event: RuleEvent) -> None:
+    def _async_updated(self) -> None:
         self.async_write_ha_state()

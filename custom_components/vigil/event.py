@@ -1,4 +1,4 @@
-"""Event entities: an object entered or left a zone."""
+"""Event entities: zones, rules, camera health, the cameras' own analytics, plates."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from vigil_core.events.model import EventPhase, RuleEvent
+import vigil_protocol as vp
 
 from .anpr_entities import async_setup_anpr_events
 from .data import VigilConfigEntry
-from .entity import VigilZoneEntity
+from .entity import VigilEntity
 from .onvif_entities import async_setup_onvif_events
-from .rule_entities import async_setup_rule_events
+from .rule_entities import async_setup_rule_events, held_back_rules
 from .tamper_entities import async_setup_tamper_events
 
 PARALLEL_UPDATES = 0
@@ -23,7 +23,7 @@ ATTR_OBJECT_CLASS = "object_class"
 ATTR_TRACK_ID = "track_id"
 ATTR_COUNT = "count"
 
-_EVENT_TYPES = {EventPhase.STARTED: EVENT_ENTERED, EventPhase.ENDED: EVENT_EXITED}
+_EVENT_TYPES = {vp.EventPhase.STARTED: EVENT_ENTERED, vp.EventPhase.ENDED: EVENT_EXITED}
 
 ZONE_EVENT = EventEntityDescription(
     key="presence",
@@ -37,27 +37,56 @@ async def async_setup_entry(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add one event entity per zone."""
+    """Add one event entity per zone, and those of rules, health, ONVIF and plates."""
     runtime = entry.runtime_data
+    held = held_back_rules(runtime.store)
     for zone in runtime.zones.values():
+        if zone.rule_id in held:
+            continue
         async_add_entities(
-            [VigilZoneEvent(runtime.bridge, runtime.cameras[zone.camera_id], zone, ZONE_EVENT)],
+            [
+                VigilZoneEvent(
+                    runtime.store,
+                    runtime.cameras[zone.camera_id],
+                    ZONE_EVENT,
+                    zone.rule_id,
+                    {"zone": zone.name},
+                )
+            ],
             config_subentry_id=zone.subentry_id,
         )
-    async_setup_onvif_events(entry, async_add_entities)
     async_setup_rule_events(entry, async_add_entities)
     async_setup_tamper_events(entry, async_add_entities)
+    async_setup_onvif_events(entry, async_add_entities)
     async_setup_anpr_events(entry, async_add_entities)
 
 
-class VigilZoneEvent(VigilZoneEntity, EventEntity):
+class VigilZoneEvent(VigilEntity, EventEntity):
     """Fire `entered` / `exited` with the object's class and track id."""
 
+    owns_camera_device = False  # added under its own subentry (entity.py)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the zone's events too."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.store.async_subscribe_events(
+                self.camera.camera_id, self.rule_id, self._async_zone_event
+            )
+        )
+
     @callback
-    def _async_zone_event(self, event: RuleEvent) -> None:
-        # The bridge only forwards the phases in _EVENT_TYPES.
+    def _async_updated(self) -> None:
+        """Write the state only on availability changes (events write their own)."""
+        self.async_write_ha_state()
+
+    @callback
+    def _async_zone_event(self, event: vp.RuleEvent) -> None:
+        event_type = _EVENT_TYPES.get(event.phase)
+        if event.kind != "zone_presence" or event_type is None:
+            return
         self._trigger_event(
-            _EVENT_TYPES[event.phase],
+            event_type,
             {
                 ATTR_OBJECT_CLASS: str(event.attrs.get("label", "")),
                 ATTR_TRACK_ID: event.track_id,

@@ -1,4 +1,4 @@
-"""Frigate in the flows: add a server's cameras (and its zones), and log in again (reauth).
+"""Frigate in the camera flow: a server's cameras (several at once) and its zones.
 
 *Why subentries are added by hand.* In Home Assistant 2025.4 a subentry flow ends by creating
 one subentry. Choosing several Frigate cameras, and importing their zones (zone subentries that
@@ -6,27 +6,17 @@ name their camera's subentry id), needs more than one: the flow adds them itself
 ``ConfigEntries.async_add_subentry`` and ends with an abort that says how many were added. A
 single camera without zones still ends the usual way, by creating its subentry.
 
-*Why reauth is the hub's.* Frigate's login belongs to a server, which several camera subentries
-share, and Home Assistant 2025.4 reauthenticates entries, not subentries. When a Frigate server
-refuses the saved login at setup (frigate_setup.py), Vigil keeps running on what it saved and
-starts the hub's reauth flow naming one of that server's cameras, as for a camera refusing its
-login (onvif_flow.py); the flow asks for a working login and writes it into every camera of the
-server. Vigil does not stop for it: at run time it only needs Frigate's restream and MQTT.
+The Vigil server reads Frigate's API (`FetchFrigate`) and probes each restream; a Frigate login
+that stops working later is a repair issue (frigate_setup.py, repairs.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import logging
 from types import MappingProxyType
 from typing import Any
 
-from homeassistant.config_entries import (
-    ConfigEntry,
-    ConfigFlowResult,
-    ConfigSubentry,
-    SubentryFlowResult,
-)
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry, SubentryFlowResult
 from homeassistant.const import (
     CONF_NAME,
     CONF_PASSWORD,
@@ -35,7 +25,6 @@ from homeassistant.const import (
     CONF_VERIFY_SSL,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
     SelectOptionDict,
@@ -45,10 +34,10 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
-from vigil_core.errors import InvalidPolygon, VigilError
-from vigil_core.geometry.polygon import validate_polygon
-from vigil_core.sources.frigate import FrigateCamera, FrigateServer, fetch_frigate
+import vigil_protocol as vp
+from vigil_protocol.shapes import ShapeError, check_polygon
 
+from .client import VigilClientError
 from .const import (
     CONF_CAMERA,
     CONF_CLASSES,
@@ -67,7 +56,6 @@ from .const import (
     DETECTIONS_FRIGATE,
     DETECTIONS_VIGIL,
     OBJECT_CLASSES,
-    PROBE_TIMEOUT_S,
     SOURCE_FRIGATE,
     SUBENTRY_CAMERA,
     SUBENTRY_ZONE,
@@ -81,16 +69,8 @@ from .flow_base import (
     kept_password,
     without_password,
 )
-from .frigate_data import frigate_info
-from .onvif_flow import CameraReauthFlow
-from .onvif_runtime import CONF_REAUTH_SUBENTRY
-from .validation import (
-    async_probe_stream,
-    form_error,
-    frigate_stream_url,
-    frigate_unique_id,
-    valid_stream_url,
-)
+from .server_config import frigate_info
+from .validation import form_error, frigate_stream_url, frigate_unique_id, valid_stream_url
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -111,37 +91,30 @@ DETECTIONS_FIELD = SelectSelector(
         mode=SelectSelectorMode.LIST,
     )
 )
-REAUTH_SCHEMA = vol.Schema(
-    {vol.Required(CONF_USERNAME): TEXT_FIELD, vol.Required(CONF_PASSWORD): PASSWORD_FIELD}
-)
-
-
-async def async_frigate_server(
-    hass: HomeAssistant,
-    url: str,
-    username: str | None,
-    password: str | None,
-    verify_ssl: bool,
-) -> FrigateServer:
-    """Log in to a Frigate server and read its cameras (raises VigilError)."""
-    return await fetch_frigate(
-        url,
-        username=username,
-        password=password,
-        session=async_get_clientsession(hass, verify_ssl=verify_ssl),
-        timeout_s=PROBE_TIMEOUT_S,
-        verify_ssl=verify_ssl,
-    )
 
 
 def mqtt_configured(hass: HomeAssistant) -> bool:
-    """Return whether Home Assistant's MQTT integration is set up (Frigate's events use it)."""
+    """Return whether Home Assistant's MQTT integration is set up (it names Frigate's broker)."""
     return hass.config_entries.async_has_entries(
         MQTT_DOMAIN, include_disabled=False, include_ignore=False
     )
 
 
-def _title(camera: FrigateCamera) -> str:
+def frigate_server_cameras(entry: ConfigEntry, api_url: str) -> list[ConfigSubentry]:
+    """Return the camera subentries of one Frigate server (they share its login)."""
+    return [
+        subentry
+        for subentry in camera_subentries(entry)
+        if (info := frigate_info(subentry.data)) is not None and info.api_url == api_url
+    ]
+
+
+def _titles(chosen: list[vp.FrigateCamera], name: str) -> dict[str, str]:
+    """Return the title each chosen camera gets: the typed name for one camera, else Frigate's."""
+    return {camera.name: name if name and len(chosen) == 1 else _title(camera) for camera in chosen}
+
+
+def _title(camera: vp.FrigateCamera) -> str:
     return camera.friendly_name or camera.name
 
 
@@ -149,15 +122,14 @@ class FrigateCameraFlow(VigilSubentryFlow):
     """The camera subentry flow's Frigate steps: the server, then its cameras."""
 
     _frigate: dict[str, Any]
-    _frigate_server: FrigateServer | None
+    _frigate_server: vp.FrigateServer | None
     _saved: dict[str, Any]
 
     @property
-    def _frigate_cameras(self) -> dict[str, FrigateCamera]:
+    def _frigate_cameras(self) -> dict[str, vp.FrigateCamera]:
         """Return the server's enabled cameras that go2rtc restreams, by name."""
         server = self._frigate_server
-        if server is None:
-            return {}
+        assert server is not None
         return {
             camera.name: camera
             for camera in server.cameras
@@ -169,27 +141,28 @@ class FrigateCameraFlow(VigilSubentryFlow):
     ) -> SubentryFlowResult:
         """Connect to a Frigate server and list its cameras."""
         errors: dict[str, str] = {}
-        saved = getattr(self, "_saved", {})
         if user_input is not None:
             url = str(user_input[CONF_URL]).strip().rstrip("/")
             self._frigate = {
                 CONF_URL: url,
                 CONF_USERNAME: user_input.get(CONF_USERNAME) or "",
-                CONF_PASSWORD: kept_password(saved, user_input) or "",
+                CONF_PASSWORD: kept_password(self._saved, user_input) or "",
                 CONF_VERIFY_SSL: bool(user_input.get(CONF_VERIFY_SSL, True)),
             }
             if not valid_stream_url(url) or not url.lower().startswith("http"):
                 errors[CONF_URL] = "invalid_url"
             else:
                 try:
-                    self._frigate_server = await async_frigate_server(
-                        self.hass,
-                        url,
-                        self._frigate[CONF_USERNAME] or None,
-                        self._frigate[CONF_PASSWORD] or None,
-                        self._frigate[CONF_VERIFY_SSL],
+                    self._frigate_server = await self._async_call(
+                        vp.FetchFrigate(
+                            url=url,
+                            username=self._frigate[CONF_USERNAME] or None,
+                            password=self._frigate[CONF_PASSWORD] or None,
+                            verify_ssl=self._frigate[CONF_VERIFY_SSL],
+                        ),
+                        vp.FrigateServer,
                     )
-                except VigilError as err:
+                except VigilClientError as err:
                     errors["base"] = form_error(err)
                 else:
                     if not self._frigate_cameras:
@@ -199,7 +172,7 @@ class FrigateCameraFlow(VigilSubentryFlow):
         return self.async_show_form(
             step_id="frigate",
             data_schema=self.add_suggested_values_to_schema(
-                FRIGATE_SCHEMA, without_password(user_input or saved)
+                FRIGATE_SCHEMA, without_password(user_input or self._saved)
             ),
             errors=errors,
         )
@@ -215,9 +188,12 @@ class FrigateCameraFlow(VigilSubentryFlow):
         if user_input is not None:
             chosen = [cameras[name] for name in user_input.get(CONF_FRIGATE_CAMERAS) or ()]
             detections = str(user_input[CONF_DETECTIONS])
+            name = str(user_input.get(CONF_NAME) or "").strip()
             errors = await self._async_check(chosen, detections, CONF_FRIGATE_CAMERAS)
+            if not errors and any(map(self._name_taken, _titles(chosen, name).values())):
+                field = CONF_NAME if name and len(chosen) == 1 else CONF_FRIGATE_CAMERAS
+                errors = {field: "name_taken"}
             if not errors:
-                name = str(user_input.get(CONF_NAME) or "").strip()
                 return self._add(chosen, detections, bool(user_input[CONF_IMPORT_ZONES]), name)
         first = next(iter(cameras))
         schema = vol.Schema(
@@ -252,9 +228,11 @@ class FrigateCameraFlow(VigilSubentryFlow):
         if user_input is not None:
             camera = cameras[user_input[CONF_FRIGATE_CAMERA]]
             detections = str(user_input[CONF_DETECTIONS])
+            name = str(user_input.get(CONF_NAME) or _title(camera)).strip()
             errors = await self._async_check([camera], detections, "base")
+            if not errors and self._name_taken(name):
+                errors = {CONF_NAME: "name_taken"}
             if not errors:
-                name = str(user_input.get(CONF_NAME) or _title(camera)).strip()
                 data = self._camera_data(camera, detections)
                 unique_id = frigate_unique_id(self._frigate[CONF_URL], camera.name)
                 return self._finish(name, data, unique_id)
@@ -290,7 +268,7 @@ class FrigateCameraFlow(VigilSubentryFlow):
         return DETECTIONS_FRIGATE if mqtt_configured(self.hass) else DETECTIONS_VIGIL
 
     async def _async_check(
-        self, chosen: list[FrigateCamera], detections: str, field: str
+        self, chosen: list[vp.FrigateCamera], detections: str, field: str
     ) -> dict[str, str]:
         """Return the form errors of a choice of cameras, probing each restream."""
         if not chosen:
@@ -304,11 +282,12 @@ class FrigateCameraFlow(VigilSubentryFlow):
             if self._is_duplicate_camera(frigate_unique_id(self._frigate[CONF_URL], camera.name)):
                 return {"base": "already_configured"}
         for camera in chosen:
-            if error := await async_probe_stream(self.hass, frigate_stream_url(camera) or ""):
+            # Frigate's login is the API's, not the restream's: it stays out of the probe.
+            if error := await self._async_probe(str(frigate_stream_url(camera))):
                 return {"base": error}
         return {}
 
-    def _camera_data(self, camera: FrigateCamera, detections: str) -> dict[str, Any]:
+    def _camera_data(self, camera: vp.FrigateCamera, detections: str) -> dict[str, Any]:
         """Return a camera subentry's data; Frigate's login stays out of the restream URL."""
         server = self._frigate_server
         assert server is not None
@@ -325,15 +304,13 @@ class FrigateCameraFlow(VigilSubentryFlow):
         return data
 
     def _add(
-        self, chosen: list[FrigateCamera], detections: str, import_zones: bool, name: str
+        self, chosen: list[vp.FrigateCamera], detections: str, import_zones: bool, name: str
     ) -> SubentryFlowResult:
         """Create the camera subentries and, when asked, a zone subentry per Frigate zone."""
         zones = {
             camera.name: _zones(camera, detections) if import_zones else [] for camera in chosen
         }
-        titles = {
-            camera.name: name if name and len(chosen) == 1 else _title(camera) for camera in chosen
-        }
+        titles = _titles(chosen, name)
         if len(chosen) == 1 and not zones[chosen[0].name]:
             camera = chosen[0]
             return self.async_create_entry(
@@ -366,92 +343,26 @@ class FrigateCameraFlow(VigilSubentryFlow):
         )
 
 
-def _zones(camera: FrigateCamera, detections: str) -> list[tuple[str, dict[str, Any]]]:
+def _zones(camera: vp.FrigateCamera, detections: str) -> list[tuple[str, dict[str, Any]]]:
     """Return (title, zone data) for each of a camera's Frigate zones Vigil can use.
 
     Vigil's own detector knows fewer classes than Frigate (no dog, no package): a zone that
     watches none of them watches every class Vigil detects.
     """
     zones = []
-    for zone_name, polygon in camera.zones.items():
+    for zone in camera.zones:
         try:
-            validate_polygon(polygon)
-        except InvalidPolygon as err:
-            _LOGGER.warning("Frigate zone %s/%s not imported: %s", camera.name, zone_name, err)
+            check_polygon(zone.polygon)
+        except ShapeError as err:
+            _LOGGER.warning("Frigate zone %s/%s not imported: %s", camera.name, zone.id, err)
             continue
-        classes = list(camera.zone_objects.get(zone_name, ()))
+        classes = list(zone.objects)
         if detections == DETECTIONS_VIGIL:
             classes = [label for label in classes if label in OBJECT_CLASSES]
         data = {
-            CONF_POLYGON: [[x, y] for x, y in polygon],
+            CONF_POLYGON: [[x, y] for x, y in zone.polygon],
             CONF_CLASSES: classes,
             CONF_INERTIA: DEFAULT_INERTIA,
         }
-        zones.append((camera.zone_names.get(zone_name, zone_name), data))
+        zones.append((zone.name or zone.id, data))
     return zones
-
-
-# Reauthentication ---------------------------------------------------------------------------
-
-
-def frigate_server_cameras(entry: ConfigEntry, api_url: str) -> list[ConfigSubentry]:
-    """Return the camera subentries of one Frigate server (they share its login)."""
-    return [
-        subentry
-        for subentry in camera_subentries(entry)
-        if (info := frigate_info(subentry.data)) is not None and info.api_url == api_url
-    ]
-
-
-class FrigateReauthFlow(CameraReauthFlow):
-    """The hub flow's reauthentication, for Frigate servers as well as cameras.
-
-    The runtime names a camera subentry (see onvif_flow.py); when it is a Frigate camera, the
-    login asked for is its server's, and it is saved into every camera of that server.
-    """
-
-    _frigate_reauth: ConfigSubentry | None = None
-
-    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """Ask for a Frigate server's login, or a camera's (the camera flow's steps)."""
-        entry = self._get_reauth_entry()
-        subentry = entry.subentries.get(str(entry_data.get(CONF_REAUTH_SUBENTRY) or ""))
-        if subentry is not None and subentry.data.get(CONF_SOURCE_TYPE) == SOURCE_FRIGATE:
-            self._frigate_reauth = subentry
-            return await self.async_step_frigate_reauth()
-        return await super().async_step_reauth(entry_data)
-
-    async def async_step_frigate_reauth(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Ask for the Frigate login, check it, and save it into that server's cameras."""
-        subentry = self._frigate_reauth
-        info = frigate_info(subentry.data) if subentry is not None else None
-        assert subentry is not None and info is not None
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            username, password = str(user_input[CONF_USERNAME]), str(user_input[CONF_PASSWORD])
-            try:
-                await async_frigate_server(
-                    self.hass, info.api_url, username, password, info.verify_ssl
-                )
-            except VigilError as err:
-                errors["base"] = form_error(err)
-            else:
-                entry = self._get_reauth_entry()
-                for camera in frigate_server_cameras(entry, info.api_url):
-                    # The update listener reloads the entry with the new login.
-                    self.hass.config_entries.async_update_subentry(
-                        entry,
-                        camera,
-                        data={**camera.data, CONF_USERNAME: username, CONF_PASSWORD: password},
-                    )
-                return self.async_abort(reason="reauth_successful")
-        return self.async_show_form(
-            step_id="frigate_reauth",
-            data_schema=self.add_suggested_values_to_schema(
-                REAUTH_SCHEMA, {CONF_USERNAME: info.username or ""}
-            ),
-            description_placeholders={"camera": subentry.title, "url": info.api_url},
-            errors=errors,
-        )

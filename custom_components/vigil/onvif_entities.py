@@ -3,12 +3,13 @@
 Stateful topics (motion, the camera's own zones, object detectors, inputs, sound) are binary
 sensors, on while any of the camera's rules of that kind is on; counts are a sensor; line
 crossings an event entity; and every topic Vigil has no parser for gets an event entity of its
-own that fires with the message's items. All of them carry ``source: onvif``.
+own that fires with the rule and video source the message names (the server passes no other
+item). Face detection and recognition topics never reach Home Assistant: the server drops them.
+All of them carry ``source: onvif`` and are available while the camera's event channel is up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.binary_sensor import (
@@ -24,22 +25,25 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from vigil_core.events.model import RuleEvent
-from vigil_core.sources.onvif_states import SOURCE_ONVIF
-from vigil_core.sources.onvif_topics import OnvifKind
+import vigil_protocol as vp
 
-from .entity import camera_device_info
+from .const import SOURCE_ONVIF as SOURCE_TYPE_ONVIF
+from .entity import VigilEntity
 from .onvif_runtime import (
-    OnvifCameraEvents,
-    OnvifRuntime,
-    TopicEntity,
-    new_entities_signal,
-    onvif_signal,
+    KIND_GENERIC,
+    SOURCE_ONVIF,
+    TopicEntities,
+    TopicKey,
+    find_topic,
+    onvif_state,
+    topic_key,
+    topic_name,
 )
+from .server_config import CameraInfo
+from .store import VigilStore
 
 if TYPE_CHECKING:
     from .data import VigilConfigEntry
@@ -49,6 +53,8 @@ ATTR_RULES: Final = "rules"
 ATTR_TOPIC: Final = "topic"
 EVENT_CROSSED: Final = "crossed"
 EVENT_MESSAGE: Final = "event"
+KIND_COUNT: Final = "object_count"
+KIND_LINE_CROSSING: Final = "line_crossing"
 _MOTION = BinarySensorDeviceClass.MOTION
 _OCCUPANCY = BinarySensorDeviceClass.OCCUPANCY
 
@@ -62,18 +68,18 @@ def _binary(
 
 
 BINARY_SENSORS: Final[dict[str, BinarySensorEntityDescription]] = {
-    OnvifKind.MOTION: _binary("motion", _MOTION),
-    OnvifKind.ZONE: _binary("zone", _OCCUPANCY),
-    OnvifKind.PERSON: _binary("person", _MOTION),
-    OnvifKind.VEHICLE: _binary("vehicle", _MOTION),
-    OnvifKind.ANIMAL: _binary("animal", _MOTION),
-    OnvifKind.FACE: _binary("face", _MOTION),
-    OnvifKind.PACKAGE: _binary("package", _OCCUPANCY),
-    OnvifKind.VISITOR: _binary("visitor", _OCCUPANCY),
-    OnvifKind.DIGITAL_INPUT: _binary("digital_input", None),
-    OnvifKind.RELAY: _binary("relay", None),
-    OnvifKind.SOUND: _binary("sound", BinarySensorDeviceClass.SOUND),
+    "motion": _binary("motion", _MOTION),
+    "zone_presence": _binary("zone", _OCCUPANCY),
+    "person": _binary("person", _MOTION),
+    "vehicle": _binary("vehicle", _MOTION),
+    "animal": _binary("animal", _MOTION),
+    "package": _binary("package", _OCCUPANCY),
+    "visitor": _binary("visitor", _OCCUPANCY),
+    "digital_input": _binary("digital_input", None),
+    "relay": _binary("relay", None),
+    "sound": _binary("sound", BinarySensorDeviceClass.SOUND),
 }
+"""The binary sensor of each stateful kind (keys are the server's topic kinds)."""
 COUNT_SENSOR: Final = SensorEntityDescription(
     key="onvif_count", translation_key="onvif_count", state_class=SensorStateClass.MEASUREMENT
 )
@@ -85,108 +91,95 @@ TOPIC_EVENT: Final = EventEntityDescription(
 )
 
 
-class VigilOnvifEntity(Entity):
+class VigilOnvifEntity(VigilEntity):
     """An entity of one ONVIF camera's own analytics; available while its events flow."""
 
-    _attr_has_entity_name = True
-    _attr_should_poll = False
-    _kind: str = ""
-
     def __init__(
-        self, runtime: OnvifRuntime, state: OnvifCameraEvents, description: EntityDescription
+        self,
+        store: VigilStore,
+        camera: CameraInfo,
+        description: EntityDescription,
+        key: TopicKey,
     ) -> None:
-        """Attach the entity to its camera's device."""
-        self.runtime = runtime
-        self.channel = state
-        self.entity_description = description
-        entry_id = runtime.entry.entry_id
-        self._attr_unique_id = f"{entry_id}_{state.camera.camera_id}_{description.key}"
-        self._attr_device_info = camera_device_info(entry_id, state.camera)
+        """Attach the entity to its camera's device and to one kind (or topic)."""
+        super().__init__(store, camera, description)
+        self.key = key
+
+    @property
+    def onvif(self) -> vp.OnvifState | None:
+        """Return the camera's channel and topics."""
+        return onvif_state(self.store, self.camera.camera_id)
 
     @property
     def available(self) -> bool:
-        """Return whether the camera's event channel is up."""
-        return self.channel.available
-
-    async def async_added_to_hass(self) -> None:
-        """Follow the camera's events and channel status."""
-        await super().async_added_to_hass()
-        signal = onvif_signal(self.runtime.entry.entry_id, self.channel.camera.camera_id)
-        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._async_on_event))
-
-    @callback
-    def _async_on_event(self, event: RuleEvent | None) -> None:
-        """Write the state on a status change (None) or an event of this entity's kind."""
-        if event is None or self._concerns(event):
-            self._async_handle(event)
-            self.async_write_ha_state()
-
-    def _concerns(self, event: RuleEvent) -> bool:
-        return event.kind == self._kind
-
-    @callback
-    def _async_handle(self, event: RuleEvent | None) -> None:
-        """React to an event before the state is written (event entities fire here)."""
+        """Return whether the server is reachable and the camera's event channel is up."""
+        state = self.onvif
+        return self.store.connected and state is not None and state.available
 
 
 class VigilOnvifBinarySensor(VigilOnvifEntity, BinarySensorEntity):
     """On while any of the camera's rules of one kind reports something."""
 
-    def __init__(
-        self,
-        runtime: OnvifRuntime,
-        state: OnvifCameraEvents,
-        kind: str,
-        description: BinarySensorEntityDescription,
-    ) -> None:
-        """Show one kind of the camera's analytics."""
-        super().__init__(runtime, state, description)
-        self._kind = kind
+    @property
+    def _active(self) -> tuple[str, ...]:
+        topic = find_topic(self.onvif, self.key)
+        return topic.active if topic is not None else ()
 
     @property
     def is_on(self) -> bool:
         """Return whether a rule of this kind is on."""
-        return self.channel.is_on(self._kind)
+        return bool(self._active)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
-        """Return the source and the camera rules that are on."""
-        active = self.channel.active.get(self._kind, {})
-        attrs: dict[str, Any] = {
-            ATTR_SOURCE: SOURCE_ONVIF,
-            ATTR_RULES: sorted(str(a.get("rule", key)) for key, a in active.items()),
-        }
-        classes = sorted({str(a["object_class"]) for a in active.values() if "object_class" in a})
-        if classes:
-            attrs["object_class"] = classes
-        return attrs
+        """Return the source and the camera's rules that are on."""
+        return {ATTR_SOURCE: SOURCE_ONVIF, ATTR_RULES: sorted(self._active)}
 
 
 class VigilOnvifCountSensor(VigilOnvifEntity, SensorEntity):
     """What the camera's count aggregation rules count, summed over its rules."""
 
-    _kind = OnvifKind.COUNT.value
-
     @property
     def native_value(self) -> int | None:
         """Return the total of the latest counts, None before the first."""
-        return sum(self.channel.counts.values()) if self.channel.counts else None
+        state = self.onvif
+        return sum(state.counts.values()) if state is not None and state.counts else None
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
         """Return the source and the count of each rule."""
-        return {ATTR_SOURCE: SOURCE_ONVIF, "counts": dict(self.channel.counts)}
+        state = self.onvif
+        return {ATTR_SOURCE: SOURCE_ONVIF, "counts": dict(state.counts) if state else {}}
 
 
-class VigilOnvifLineCrossing(VigilOnvifEntity, EventEntity):
-    """Fire ``crossed`` when one of the camera's line rules is crossed."""
+class VigilOnvifEvent(VigilOnvifEntity, EventEntity):
+    """An event entity fed by the camera's own events of one kind."""
 
-    _kind = OnvifKind.LINE_CROSSING.value
+    async def async_added_to_hass(self) -> None:
+        """Follow the camera's events too."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.store.async_subscribe_events(self.camera.camera_id, None, self._async_event)
+        )
 
     @callback
-    def _async_handle(self, event: RuleEvent | None) -> None:
-        if event is None:
+    def _async_event(self, event: vp.RuleEvent) -> None:
+        if event.source != SOURCE_ONVIF or event.kind != self.key[0]:
             return
+        if self._async_fire(event):
+            self.async_write_ha_state()
+
+    @callback
+    def _async_fire(self, event: vp.RuleEvent) -> bool:
+        """Fire the event for this entity; return whether it did."""
+        raise NotImplementedError
+
+
+class VigilOnvifLineCrossing(VigilOnvifEvent):
+    """Fire ``crossed`` when one of the camera's line rules is crossed."""
+
+    @callback
+    def _async_fire(self, event: vp.RuleEvent) -> bool:
         attrs = event.attrs
         self._trigger_event(
             EVENT_CROSSED,
@@ -198,30 +191,26 @@ class VigilOnvifLineCrossing(VigilOnvifEntity, EventEntity):
                 ATTR_TOPIC: attrs.get("topic"),
             },
         )
+        return True
 
 
-class VigilOnvifTopicEvent(VigilOnvifEntity, EventEntity):
-    """Fire ``event`` with the items of every message on a topic Vigil has no parser for."""
+class VigilOnvifTopicEvent(VigilOnvifEvent):
+    """Fire ``event`` for every message on a topic Vigil has no parser for (allow-listed items)."""
 
-    _kind = OnvifKind.GENERIC.value
-
-    def __init__(self, runtime: OnvifRuntime, state: OnvifCameraEvents, topic: str) -> None:
+    def __init__(self, store: VigilStore, camera: CameraInfo, topic: str) -> None:
         """Follow one topic; its readable tail goes into the entity name."""
-        super().__init__(runtime, state, TOPIC_EVENT)
+        super().__init__(store, camera, TOPIC_EVENT, (KIND_GENERIC, topic))
         self.topic = topic
         self._attr_unique_id = f"{self._attr_unique_id}_{topic}"
         self._attr_translation_placeholders = {"topic": topic_name(topic)}
         if topic.partition(":")[2].startswith("Monitoring/"):
             self._attr_entity_category = EntityCategory.DIAGNOSTIC
 
-    def _concerns(self, event: RuleEvent) -> bool:
-        return event.kind == self._kind and event.attrs.get("topic") == self.topic
-
     @callback
-    def _async_handle(self, event: RuleEvent | None) -> None:
-        if event is None:
-            return
+    def _async_fire(self, event: vp.RuleEvent) -> bool:
         attrs = event.attrs
+        if attrs.get(ATTR_TOPIC) != self.topic:
+            return False
         self._trigger_event(
             EVENT_MESSAGE,
             {
@@ -233,84 +222,55 @@ class VigilOnvifTopicEvent(VigilOnvifEntity, EventEntity):
                 "data": attrs.get("data"),
             },
         )
-
-
-def topic_name(topic: str) -> str:
-    """Return the readable part of a topic: its last segment without a namespace prefix."""
-    return topic.rpartition("/")[2].rpartition(":")[2] or topic
-
-
-type Builder = Callable[[OnvifRuntime, OnvifCameraEvents, TopicEntity], Entity | None]
+        return True
 
 
 def _build_binary_sensor(
-    runtime: OnvifRuntime, state: OnvifCameraEvents, wanted: TopicEntity
+    store: VigilStore, camera: CameraInfo, topic: vp.OnvifTopic
 ) -> Entity | None:
-    description = BINARY_SENSORS.get(wanted.kind)
+    description = BINARY_SENSORS.get(topic.kind)
     if description is None:
         return None
-    return VigilOnvifBinarySensor(runtime, state, wanted.kind, description)
+    return VigilOnvifBinarySensor(store, camera, description, topic_key(topic))
 
 
-def _build_sensor(
-    runtime: OnvifRuntime, state: OnvifCameraEvents, wanted: TopicEntity
-) -> Entity | None:
-    if wanted.kind != OnvifKind.COUNT:
+def _build_sensor(store: VigilStore, camera: CameraInfo, topic: vp.OnvifTopic) -> Entity | None:
+    if topic.kind != KIND_COUNT:
         return None
-    return VigilOnvifCountSensor(runtime, state, COUNT_SENSOR)
+    return VigilOnvifCountSensor(store, camera, COUNT_SENSOR, topic_key(topic))
 
 
-def _build_event(
-    runtime: OnvifRuntime, state: OnvifCameraEvents, wanted: TopicEntity
-) -> Entity | None:
-    if wanted.kind == OnvifKind.LINE_CROSSING:
-        return VigilOnvifLineCrossing(runtime, state, LINE_CROSSING_EVENT)
-    if wanted.kind == OnvifKind.GENERIC and wanted.topic is not None:
-        return VigilOnvifTopicEvent(runtime, state, wanted.topic)
+def _build_event(store: VigilStore, camera: CameraInfo, topic: vp.OnvifTopic) -> Entity | None:
+    if topic.kind == KIND_LINE_CROSSING:
+        return VigilOnvifLineCrossing(store, camera, LINE_CROSSING_EVENT, topic_key(topic))
+    if topic.kind == KIND_GENERIC and topic.topic is not None:
+        return VigilOnvifTopicEvent(store, camera, topic.topic)
     return None
 
 
-def _async_setup(
-    entry: VigilConfigEntry, add: AddConfigEntryEntitiesCallback, build: Builder
-) -> None:
-    """Add this platform's entities for the known topics, and for new ones as they come."""
-    runtime = entry.runtime_data.onvif
-    if runtime is None:
-        return
-
-    @callback
-    def add_for(camera_id: str, wanted: set[TopicEntity]) -> None:
-        state = runtime.cameras[camera_id]
-        entities = [
-            entity
-            for item in sorted(wanted, key=lambda e: (e.kind, e.topic or ""))
-            if (entity := build(runtime, state, item)) is not None
-        ]
-        if entities:
-            add(entities, config_subentry_id=state.camera.subentry_id)
-
-    for camera_id, state in runtime.cameras.items():
-        add_for(camera_id, state.entities)
-    entry.async_on_unload(
-        async_dispatcher_connect(runtime.hass, new_entities_signal(entry.entry_id), add_for)
-    )
+def _onvif_cameras(entry: VigilConfigEntry) -> list[CameraInfo]:
+    return [
+        camera
+        for camera in entry.runtime_data.cameras.values()
+        if camera.source_type == SOURCE_TYPE_ONVIF
+    ]
 
 
 @callback
 def async_setup_onvif_binary_sensors(
     entry: VigilConfigEntry, add: AddConfigEntryEntitiesCallback
 ) -> None:
-    """Add the binary sensors of the ONVIF cameras' stateful topics."""
-    _async_setup(entry, add, _build_binary_sensor)
+    """Add the binary sensors of the ONVIF cameras' stateful topics, now and as they come."""
+    TopicEntities(entry, add, _build_binary_sensor).async_start(_onvif_cameras(entry))
 
 
 @callback
 def async_setup_onvif_sensors(entry: VigilConfigEntry, add: AddConfigEntryEntitiesCallback) -> None:
-    """Add the count sensors of the ONVIF cameras' counting rules."""
-    _async_setup(entry, add, _build_sensor)
+    """Add the count sensors of the ONVIF cameras' counting rules, now and as they come."""
+    TopicEntities(entry, add, _build_sensor).async_start(_onvif_cameras(entry))
 
 
 @callback
 def async_setup_onvif_events(entry: VigilConfigEntry, add: AddConfigEntryEntitiesCallback) -> None:
     """Add the line-crossing and per-topic event entities of the ONVIF cameras."""
-    _async_setup(entry, add, _build_event)
+    TopicEntities(entry, add, _build_event).async_start(_onvif_cameras(entry))

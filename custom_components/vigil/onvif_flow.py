@@ -1,28 +1,20 @@
-"""Flow steps for ONVIF cameras: cameras found by WS-Discovery, and reauthentication.
+"""The camera flow's ONVIF steps: cameras found by WS-Discovery, then the camera's profiles.
 
-Reauthentication is the hub entry's flow because Home Assistant 2025.4 has no reauth source for
-config subentries (their flows start from ``user`` or ``reconfigure`` only). The runtime starts it
-with ``entry.async_start_reauth(data={camera_subentry_id: …})`` when a camera refuses Vigil's
-login; the flow asks for that camera's username and password, checks them against the camera and
-updates its subentry, which reloads the entry. One reauth flow runs per entry at a time; another
-camera that refuses its login asks again once that one is done.
+The server searches its own network (it is where the cameras are reached from, which may not
+be Home Assistant's) and logs in to the camera; the flow only lists what it answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import logging
 from typing import Any, Final
 
-from homeassistant.config_entries import (
-    ConfigFlow,
-    ConfigFlowResult,
-    ConfigSubentry,
-    SubentryFlowResult,
-)
+from homeassistant.config_entries import SubentryFlowResult
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
-from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -30,57 +22,140 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
-from vigil_core.errors import VigilError
-from vigil_core.sources.onvif import fetch_onvif_device
-from vigil_core.sources.ws_discovery import (
-    MULTICAST_TARGET,
-    DiscoveredCamera,
-    discover_onvif_cameras,
-)
+import vigil_protocol as vp
 
-from .const import CONF_SOURCE_TYPE, PROBE_TIMEOUT_S, SOURCE_ONVIF
-from .engine_config import source_url
-from .flow_base import PASSWORD_FIELD, TEXT_FIELD, VigilSubentryFlow, camera_subentries
-from .onvif_runtime import CONF_REAUTH_SUBENTRY, REAUTH_SOURCE_TYPES
-from .validation import async_probe_stream, form_error
+from .client import VigilClientError
+from .const import CONF_PROFILE, CONF_SOURCE_TYPE, CONF_STREAM_URL, SOURCE_ONVIF
+from .flow_base import (
+    PASSWORD_FIELD,
+    TEXT_FIELD,
+    VigilSubentryFlow,
+    camera_subentries,
+    kept_password,
+    without_password,
+)
+from .validation import discovered_label, form_error, onvif_profile_label, onvif_unique_id
 
 _LOGGER = logging.getLogger(__name__)
 
 CONF_DEVICE: Final = "device"
 MANUAL_ENTRY: Final = "manual"
-DISCOVERY_TIMEOUT_S: Final = 2.0
-# Where the probe goes; tests point it at a responder on 127.0.0.1.
-DISCOVERY_TARGETS: list[tuple[str, int]] = [MULTICAST_TARGET]
+DEFAULT_ONVIF_PORT: Final = 80
+DISCOVERY_TIMEOUT_S = 2.0
+"""How long the server listens for WS-Discovery answers."""
+
+ONVIF_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_NAME): TEXT_FIELD,
+        vol.Required(CONF_HOST): TEXT_FIELD,
+        vol.Required(CONF_PORT, default=DEFAULT_ONVIF_PORT): NumberSelector(
+            NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
+        ),
+        vol.Optional(CONF_USERNAME): TEXT_FIELD,
+        vol.Optional(CONF_PASSWORD): PASSWORD_FIELD,
+    }
+)
 
 
-async def async_discover_cameras(hass: HomeAssistant) -> list[DiscoveredCamera]:
-    """Return the ONVIF cameras that answer a WS-Discovery probe (none on any error)."""
-    if not DISCOVERY_TARGETS:
-        return []
-    try:
-        return await discover_onvif_cameras(
-            timeout_s=DISCOVERY_TIMEOUT_S, targets=list(DISCOVERY_TARGETS)
-        )
-    except Exception:
-        _LOGGER.debug("WS-Discovery failed", exc_info=True)
-        return []
+class OnvifCameraFlow(VigilSubentryFlow):
+    """Offer the cameras WS-Discovery finds, log in to one, and pick its stream."""
 
-
-class OnvifDiscoveryFlow(VigilSubentryFlow):
-    """Offer the cameras WS-Discovery finds before the manual ONVIF form."""
-
-    _discovered: dict[str, DiscoveredCamera]
-    _discovery_done: bool = False
+    _saved: dict[str, Any]
+    _onvif: dict[str, Any]
+    _profiles: dict[str, vp.OnvifProfile]
+    _discovered: dict[str, vp.DiscoveredDevice]
     _suggested: dict[str, Any]
+    _discovery_done: bool = False
 
     async def async_step_onvif(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Show the ONVIF form (the camera flow implements it)."""
-        raise NotImplementedError
+        """Connect to an ONVIF camera and list its media profiles."""
+        if user_input is None and (discovered := await self._async_offer_discovered()):
+            return discovered
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._onvif = {
+                CONF_NAME: str(user_input[CONF_NAME]).strip(),
+                CONF_HOST: str(user_input[CONF_HOST]).strip(),
+                CONF_PORT: int(user_input[CONF_PORT]),
+                CONF_USERNAME: user_input.get(CONF_USERNAME) or "",
+                CONF_PASSWORD: kept_password(self._saved, user_input) or "",
+            }
+            if self._name_taken(self._onvif[CONF_NAME]):
+                errors[CONF_NAME] = "name_taken"
+            else:
+                try:
+                    device = await self._async_call(
+                        vp.FetchOnvifDevice(
+                            host=self._onvif[CONF_HOST],
+                            port=self._onvif[CONF_PORT],
+                            username=self._onvif[CONF_USERNAME],
+                            password=self._onvif[CONF_PASSWORD],
+                        ),
+                        vp.OnvifDevice,
+                    )
+                except VigilClientError as err:
+                    errors["base"] = form_error(err)
+                else:
+                    if not device.profiles:
+                        errors["base"] = "no_profiles"
+                    else:
+                        # The server lists the profile best for analysis first.
+                        self._profiles = {profile.token: profile for profile in device.profiles}
+                        return await self.async_step_onvif_profile()
+        return self.async_show_form(
+            step_id="onvif",
+            data_schema=self.add_suggested_values_to_schema(
+                ONVIF_SCHEMA, without_password(user_input or self._saved or self._suggested)
+            ),
+            errors=errors,
+        )
+
+    async def async_step_onvif_profile(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Pick the stream among the camera's profiles, check it plays, and save it."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            profile = self._profiles[user_input[CONF_PROFILE]]
+            host, port = self._onvif[CONF_HOST], self._onvif[CONF_PORT]
+            data: dict[str, Any] = {
+                CONF_SOURCE_TYPE: SOURCE_ONVIF,
+                CONF_HOST: host,
+                CONF_PORT: port,
+                CONF_USERNAME: self._onvif[CONF_USERNAME],
+                CONF_PASSWORD: self._onvif[CONF_PASSWORD],
+                CONF_PROFILE: profile.token,
+                CONF_STREAM_URL: profile.stream_uri,
+            }
+            unique_id = onvif_unique_id(host, port, profile.token)
+            if self._is_duplicate_camera(unique_id):
+                errors["base"] = "already_configured"
+            elif error := await self._async_probe(
+                str(profile.stream_uri), self._onvif[CONF_USERNAME], self._onvif[CONF_PASSWORD]
+            ):
+                errors["base"] = error
+            else:
+                return self._finish(self._onvif[CONF_NAME], data, unique_id)
+        options = [
+            SelectOptionDict(value=profile.token, label=onvif_profile_label(profile))
+            for profile in self._profiles.values()
+        ]
+        default = self._saved.get(CONF_PROFILE)
+        if default not in self._profiles:
+            default = options[0]["value"]
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_PROFILE, default=default): SelectSelector(
+                    SelectSelectorConfig(options=options, mode=SelectSelectorMode.LIST)
+                )
+            }
+        )
+        return self.async_show_form(step_id="onvif_profile", data_schema=schema, errors=errors)
 
     async def _async_offer_discovered(self) -> SubentryFlowResult | None:
-        """Probe once per new camera; return the selection step when new cameras answered."""
+        """Search once per flow; return the selection step when new cameras answered."""
         if self._discovery_done or self._reconfiguring:
             return None
         self._discovery_done = True
@@ -90,10 +165,17 @@ class OnvifDiscoveryFlow(VigilSubentryFlow):
             for sub in camera_subentries(self._get_entry())
             if sub.data.get(CONF_SOURCE_TYPE) == SOURCE_ONVIF
         }
+        try:
+            found = await self._async_call(
+                vp.DiscoverOnvif(timeout_s=DISCOVERY_TIMEOUT_S), vp.OnvifDiscovery
+            )
+        except VigilClientError as err:
+            _LOGGER.debug("WS-Discovery through the server failed: %s", err)
+            return None
         self._discovered = {
-            camera.endpoint: camera
-            for camera in await async_discover_cameras(self.hass)
-            if (camera.host.lower(), camera.port) not in known
+            device.endpoint or f"{device.host}:{device.port}": device
+            for device in found.devices
+            if (device.host.lower(), device.port) not in known
         }
         if not self._discovered:
             return None
@@ -104,17 +186,17 @@ class OnvifDiscoveryFlow(VigilSubentryFlow):
     ) -> SubentryFlowResult:
         """Let the user pick a discovered camera, or enter one by hand."""
         if user_input is not None:
-            camera = self._discovered.get(user_input[CONF_DEVICE])
-            if camera is not None:
+            device = self._discovered.get(user_input[CONF_DEVICE])
+            if device is not None:
                 self._suggested = {
-                    CONF_NAME: camera.name or camera.hardware,
-                    CONF_HOST: camera.host,
-                    CONF_PORT: camera.port,
+                    CONF_NAME: device.name or device.hardware,
+                    CONF_HOST: device.host,
+                    CONF_PORT: device.port,
                 }
             return await self.async_step_onvif()
         options = [
-            SelectOptionDict(value=endpoint, label=camera.label)
-            for endpoint, camera in self._discovered.items()
+            SelectOptionDict(value=key, label=discovered_label(device))
+            for key, device in self._discovered.items()
         ]
         options.append(SelectOptionDict(value=MANUAL_ENTRY, label=MANUAL_ENTRY))
         schema = vol.Schema(
@@ -129,74 +211,3 @@ class OnvifDiscoveryFlow(VigilSubentryFlow):
             }
         )
         return self.async_show_form(step_id="onvif_discovery", data_schema=schema)
-
-
-class CameraReauthFlow(ConfigFlow):
-    """Ask again for the credentials of a camera that refuses Vigil's login."""
-
-    _reauth_subentry_id: str | None = None
-
-    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """Start from the camera the runtime named."""
-        self._reauth_subentry_id = entry_data.get(CONF_REAUTH_SUBENTRY)
-        return await self.async_step_reauth_confirm()
-
-    async def async_step_reauth_confirm(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Show the camera's login form; check the new credentials before saving them."""
-        entry = self._get_reauth_entry()
-        subentry = entry.subentries.get(self._reauth_subentry_id or "")
-        if subentry is None or subentry.data.get(CONF_SOURCE_TYPE) not in REAUTH_SOURCE_TYPES:
-            return self.async_abort(reason="reauth_camera_removed")
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            data = {
-                **subentry.data,
-                CONF_USERNAME: str(user_input.get(CONF_USERNAME) or ""),
-                CONF_PASSWORD: str(user_input.get(CONF_PASSWORD) or ""),
-            }
-            if error := await _async_check_login(self.hass, data):
-                errors["base"] = error
-            else:
-                # The update listener reloads the entry with the new credentials.
-                self.hass.config_entries.async_update_subentry(entry, subentry, data=data)
-                return self.async_abort(reason="reauth_successful")
-        schema = vol.Schema(
-            {
-                vol.Required(
-                    CONF_USERNAME, default=str(subentry.data.get(CONF_USERNAME) or "")
-                ): TEXT_FIELD,
-                vol.Optional(CONF_PASSWORD): PASSWORD_FIELD,
-            }
-        )
-        return self.async_show_form(
-            step_id="reauth_confirm",
-            data_schema=schema,
-            errors=errors,
-            description_placeholders={"camera": subentry.title, "host": _where(subentry)},
-        )
-
-
-async def _async_check_login(hass: HomeAssistant, data: Mapping[str, Any]) -> str | None:
-    """Return a form error when the camera still refuses, None when the login works."""
-    if data.get(CONF_SOURCE_TYPE) != SOURCE_ONVIF:
-        return await async_probe_stream(hass, source_url(data))
-    try:
-        await fetch_onvif_device(
-            str(data[CONF_HOST]),
-            int(data[CONF_PORT]),
-            str(data[CONF_USERNAME]),
-            str(data[CONF_PASSWORD]),
-            timeout_s=PROBE_TIMEOUT_S,
-        )
-    except VigilError as err:
-        return form_error(err)
-    return None
-
-
-def _where(subentry: ConfigSubentry) -> str:
-    """Return where the camera is, for the form's text (never credentials)."""
-    if CONF_HOST in subentry.data:
-        return f"{subentry.data[CONF_HOST]}:{subentry.data.get(CONF_PORT, '')}"
-    return subentry.title

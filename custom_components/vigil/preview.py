@@ -2,8 +2,11 @@
 
 Flow descriptions are Markdown, and Home Assistant's frontend renders a Markdown image whose
 address is on the same origin (the generic camera's still preview used the same approach).
-An `<img>` cannot send the bearer token, so the view is unauthenticated and keyed by a
-random, single-flow token instead; pictures live in memory only, for a few minutes at most.
+An `<img>` cannot send the bearer token, so the address is signed with Home Assistant's
+`async_sign_path` (the way media and camera proxies hand out addresses): the signature names
+the signed-in user's refresh token and expires with the picture, and the view requires it like
+any authenticated view. Each picture also has a random token of its own, so that a flow's
+pictures are dropped with the flow; pictures live in memory only, for a few minutes at most.
 A `data:` URL would avoid the view but puts ~100 kB into every flow message and depends on
 the frontend's sanitiser keeping `data:` sources.
 """
@@ -11,11 +14,13 @@ the frontend's sanitiser keeping `data:` sources.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http import HTTPStatus
 import secrets
 import time
 
 from aiohttp import web
+from homeassistant.components.http.auth import async_sign_path
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.http import HomeAssistantView
 from homeassistant.util.hass_dict import HassKey
@@ -62,7 +67,6 @@ class VigilPreviewView(HomeAssistantView):
 
     url = PREVIEW_URL
     name = f"api:{DOMAIN}:preview"
-    requires_auth = False
 
     def __init__(self, store: PreviewStore) -> None:
         """Serve pictures from `store`."""
@@ -86,6 +90,6 @@ def async_preview_store(hass: HomeAssistant) -> PreviewStore:
     return store
 
 
-def preview_url(token: str) -> str:
-    """Return the address of a preview picture."""
-    return PREVIEW_URL.format(token=token)
+def preview_url(hass: HomeAssistant, token: str) -> str:
+    """Return the signed address of a preview picture, valid as long as the picture."""
+    return async_sign_path(hass, PREVIEW_URL.format(token=token), timedelta(seconds=PREVIEW_TTL_S))

@@ -1,20 +1,17 @@
-"""Entities of the rules: states from each rule's `state()`, happenings from its events.
+"""Entities of the rules: typed states from the server, happenings from its events.
 
-A rule's `state()` is read on Home Assistant's loop after each of its events and every few
-seconds (a crowd's count changes without events). The analysis thread may be changing the
-rule's dicts at that moment, so a read that trips over it is retried and, failing that, the
-previous state is kept: figures are at most one refresh old, never wrong. Line totals come
-from the engine's lock-protected counter store, so they are exact and exist before the first
-frame (restored from `state_dir`).
+Each rule family publishes one typed state (`LineState`, `CrowdState`…) that the server sends
+again whenever it changes; the store keeps the latest and tells the rule's entities. Line
+totals are persisted by the server, so they exist before the first frame and survive restarts
+of either side. Events (a crossing, a fast move) come through the store's event subscription.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 import logging
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.binary_sensor import BinarySensorEntity, BinarySensorEntityDescription
 from homeassistant.components.event import EventEntity, EventEntityDescription
@@ -24,36 +21,25 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import UnitOfSpeed
 from homeassistant.core import HomeAssistant, ServiceCall, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.dispatcher import async_dispatcher_connect, async_dispatcher_send
+from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.event import async_track_time_interval
-from homeassistant.helpers.service import async_extract_entity_ids
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
-from vigil_core.config import (
-    CrowdSpec,
-    EngineConfig,
-    FastMoveSpec,
-    LineCrossingSpec,
-    ObjectLeftSpec,
-    RuleSpec,
-)
-from vigil_core.engine import Engine
-from vigil_core.errors import VigilError
-from vigil_core.events.model import EventPhase, RuleEvent, VigilEvent
+import vigil_protocol as vp
 
-from .bridge import VigilBridge
-from .const import DOMAIN, REFRESH_INTERVAL
+from .const import DOMAIN
 from .data import VigilConfigEntry
-from .engine_config import CameraInfo
 from .entity import VigilEntity
-from .rule_config import (
+from .entity_actions import async_register_entity_action, explicitly_targeted
+from .server_config import (
+    CONF_DETECT,
+    CONF_DIRECTION,
+    CONF_MOVEMENT,
+    CONF_SPEED_UNIT,
     KIND_CROWD,
     KIND_FAST_MOVE,
     KIND_LINE,
@@ -61,19 +47,21 @@ from .rule_config import (
     KIND_OBJECT_LEFT,
     KIND_ROUTE,
     KIND_WRONG_WAY,
-    SUBENTRY_RULE,
-    subentry_slug,
+    SPEED_KMH,
+    CameraInfo,
+    RuleInfo,
 )
+from .store import VigilStore
 
 _LOGGER = logging.getLogger(__name__)
 
-SERVICE_RESET_COUNTER = "reset_counter"
-ATTR_ESTIMATE = "estimate"
-_STATE_READ_TRIES = 3
+SERVICE_RESET_COUNTER: Final = "reset_counter"
+ATTR_ESTIMATE: Final = "estimate"
+ATTR_OBJECT_CLASS: Final = "object_class"
 
-# Event attributes passed on to Home Assistant as they are (all in EVENT_ATTRIBUTES: classes,
-# counts, speeds, dwell and times; never anything about a person).
-_EVENT_ATTRS = (
+# Event details passed on to Home Assistant as they are: the server already cut every event
+# to its allow-list (classes, counts, speeds, dwell and times; never anything about a person).
+_EVENT_ATTRS: Final = (
     "direction",
     "count",
     "counts",
@@ -93,236 +81,94 @@ _EVENT_ATTRS = (
     "static_s",
 )
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RuleInfo:
-    """A rule the engine runs, with the subentry it came from."""
-
-    subentry_id: str
-    rule_id: str
-    camera_id: str
-    name: str
-    kind: str
-    spec: RuleSpec
-    calibrated: bool
-
-
-@dataclass(slots=True)
-class RuleData:
-    """What entities read about one rule: its latest state and its latest event."""
-
-    info: RuleInfo
-    state: dict[str, Any] = field(default_factory=dict)
-    last_event: RuleEvent | None = None
-
-
-def rule_signal(entry_id: str, rule_id: str) -> str:
-    """Return the dispatcher signal of a rule's state changes and events."""
-    return f"{DOMAIN}_{entry_id}_rule_{rule_id}"
-
-
-def running_rules(entry: VigilConfigEntry, config: EngineConfig) -> dict[str, RuleInfo]:
-    """Return the rules the engine runs (after the context's gate), by rule id."""
-    subentries = {
-        subentry_slug(sub.subentry_id): sub
-        for sub in entry.subentries.values()
-        if sub.subentry_type == SUBENTRY_RULE
-    }
-    found: dict[str, RuleInfo] = {}
-    for camera in config.cameras:
-        for spec in camera.rules:
-            sub = subentries.get(spec.id)
-            if sub is None:
-                continue
-            found[spec.id] = RuleInfo(
-                subentry_id=sub.subentry_id,
-                rule_id=spec.id,
-                camera_id=camera.id,
-                name=sub.title,
-                kind=spec.type,
-                spec=spec,
-                calibrated=camera.calibration is not None,
-            )
-    return found
-
-
-def read_state(engine: Engine, camera_id: str, rule_id: str) -> dict[str, Any] | None:
-    """Return a rule's current state, or None when its camera or the rule is not running."""
-    try:
-        rules = engine.pipeline(camera_id).rules
-    except KeyError:
-        return None
-    for rule in rules:
-        if rule.rule_id != rule_id:
-            continue
-        for _ in range(_STATE_READ_TRIES):
-            try:
-                return dict(rule.state())
-            except RuntimeError:
-                # The analysis thread resized a dict the state was iterating; read again.
-                continue
-    return None
-
-
-class RuleRuntime:
-    """Follow the engine's rule events and states; dispatch per rule."""
-
-    def __init__(
-        self, hass: HomeAssistant, entry_id: str, engine: Engine, rules: Mapping[str, RuleInfo]
-    ) -> None:
-        """Start with each rule's line totals (restored) and no state yet."""
-        self.hass = hass
-        self.entry_id = entry_id
-        self.engine = engine
-        self.rules = {rule_id: RuleData(info) for rule_id, info in rules.items()}
-        self._unsubscribe: list[Callable[[], None]] = []
-        for data in self.rules.values():
-            self._read(data)
-
-    def by_subentry(self, subentry_id: str | None) -> RuleData | None:
-        """Return the rule of a subentry."""
-        return next((d for d in self.rules.values() if d.info.subentry_id == subentry_id), None)
-
-    @callback
-    def async_start(self) -> None:
-        """Listen to the engine and refresh the states periodically."""
-        self._unsubscribe.append(self.engine.bus.subscribe(self._async_on_event))
-        self._unsubscribe.append(
-            async_track_time_interval(
-                self.hass,
-                self._async_refresh,
-                REFRESH_INTERVAL,
-                name=f"{DOMAIN} rule refresh",
-                cancel_on_shutdown=True,
-            )
-        )
-
-    @callback
-    def async_stop(self) -> None:
-        """Stop listening."""
-        while self._unsubscribe:
-            self._unsubscribe.pop()()
-
-    async def async_reset_counter(self, data: RuleData) -> None:
-        """Set a line's totals back to zero (the store writes its file: in the executor)."""
-        try:
-            await self.hass.async_add_executor_job(
-                self.engine.reset_counter, data.info.camera_id, data.info.rule_id
-            )
-        except VigilError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="reset_failed",
-                translation_placeholders={"rule": data.info.name, "error": str(err)},
-            ) from err
-        self._read(data)
-        async_dispatcher_send(self.hass, rule_signal(self.entry_id, data.info.rule_id), None)
-
-    def _read(self, data: RuleData) -> bool:
-        """Refresh a rule's state; return whether it changed."""
-        state = read_state(self.engine, data.info.camera_id, data.info.rule_id)
-        if state is None and isinstance(data.info.spec, LineCrossingSpec):
-            state = _line_state(self.engine, data.info)
-        if state is None or state == data.state:
-            return False
-        data.state = state
-        return True
-
-    @callback
-    def _async_on_event(self, event: VigilEvent) -> None:
-        if not isinstance(event, RuleEvent) or (data := self.rules.get(event.rule_id)) is None:
-            return
-        data.last_event = event
-        self._read(data)
-        async_dispatcher_send(self.hass, rule_signal(self.entry_id, event.rule_id), event)
-
-    @callback
-    def _async_refresh(self, _now: datetime | None = None) -> None:
-        for rule_id, data in self.rules.items():
-            if self._read(data):
-                async_dispatcher_send(self.hass, rule_signal(self.entry_id, rule_id), None)
-
-
-def _line_state(engine: Engine, info: RuleInfo) -> dict[str, Any]:
-    """Return a line's persisted totals when its pipeline is not running (yet)."""
-    totals = engine.counters.totals(info.camera_id, info.rule_id)
-    return {
-        "a_to_b": sum(d.get("a_to_b", 0) for d in totals.values()),
-        "b_to_a": sum(d.get("b_to_a", 0) for d in totals.values()),
-        "counts": totals,
-        "last": None,
-    }
-
-
-@callback
-def async_start_rules(hass: HomeAssistant, entry: VigilConfigEntry, engine: Engine) -> RuleRuntime:
-    """Create and start the rule runtime of a loaded entry; stop it on unload."""
-    runtime = RuleRuntime(hass, entry.entry_id, engine, running_rules(entry, engine.config))
-    runtime.async_start()
-    entry.async_on_unload(runtime.async_stop)
-    return runtime
-
-
-# --- descriptions --------------------------------------------------------------------------------
-
-
+type Reader[T] = Callable[[vp.StateValue | None], T | None]
 type Exists = Callable[[RuleInfo], bool]
+
+
+def read[S: vp.StateValue, T](state_type: type[S], fn: Callable[[S], T]) -> Reader[T]:
+    """Return a reader applying `fn` to a state of `state_type` (None for anything else)."""
+
+    def reader(state: vp.StateValue | None) -> T | None:
+        return fn(state) if isinstance(state, state_type) else None
+
+    return reader
+
+
+def held_back_rules(store: VigilStore) -> set[str]:
+    """Return the rules (and zones) the deployment context holds back on the server."""
+    applied = store.applied
+    if applied is None:
+        return set()
+    return {held.rule_id for held in applied.held_back if held.rule_id}
 
 
 def _always(_info: RuleInfo) -> bool:
     return True
 
 
+# --- line crossings ------------------------------------------------------------------------------
+
+
 def _line_direction(direction: str) -> Exists:
     def exists(info: RuleInfo) -> bool:
-        spec = info.spec
-        return isinstance(spec, LineCrossingSpec) and spec.direction in (direction, "both")
+        return info.data.get(CONF_DIRECTION, "both") in (direction, "both")
 
     return exists
 
 
-def _by_class(direction: str) -> Callable[[RuleData], dict[str, Any]]:
-    def attrs(data: RuleData) -> dict[str, Any]:
-        counts = data.state.get("counts") or {}
+def _crossing(crossing: vp.LineCrossing | None) -> dict[str, Any] | None:
+    if crossing is None:
+        return None
+    return {
+        "direction": crossing.direction,
+        ATTR_OBJECT_CLASS: crossing.label,
+        "time": dt_util.utc_from_timestamp(crossing.wall_time).isoformat(),
+    }
+
+
+def _line_attrs(direction: str) -> Reader[dict[str, Any]]:
+    """Return a direction's counts per class and its own last crossing."""
+
+    def attrs(line: vp.LineState) -> dict[str, Any]:
+        last = line.last_a_to_b if direction == "a_to_b" else line.last_b_to_a
         return {
-            "counts": {label: d.get(direction, 0) for label, d in counts.items()},
-            "last": data.state.get("last"),
+            "counts": {
+                label: counts.a_to_b if direction == "a_to_b" else counts.b_to_a
+                for label, counts in line.by_class.items()
+            },
+            "last": _crossing(last),
         }
 
-    return attrs
+    return read(vp.LineState, attrs)
 
 
-def _speed_unit(info: RuleInfo) -> str:
-    spec = info.spec
-    if isinstance(spec, FastMoveSpec) and spec.speed_kmh is not None:
+# --- crowds and speeds ---------------------------------------------------------------------------
+
+
+def _has_density(info: RuleInfo) -> bool:
+    return info.calibrated
+
+
+def _has_movement(info: RuleInfo) -> bool:
+    return bool(info.data.get(CONF_MOVEMENT))
+
+
+def speed_unit(info: RuleInfo) -> str:
+    """Return the unit a fast-move rule measures in: km/h with a threshold in km/h."""
+    if info.data.get(CONF_SPEED_UNIT) == SPEED_KMH:
         return UnitOfSpeed.KILOMETERS_PER_HOUR
     return "px/s"
 
 
-def _last_speed(data: RuleData) -> float | None:
-    event = data.last_event
-    if event is None or event.kind != KIND_FAST_MOVE:
-        return None
-    key = "speed_kmh" if _speed_unit(data.info) == UnitOfSpeed.KILOMETERS_PER_HOUR else "speed_px_s"
-    value = event.attrs.get(key)
-    return float(value) if isinstance(value, int | float) else None
+def _speed_attrs(fast: vp.FastMoveState) -> dict[str, Any]:
+    return {ATTR_ESTIMATE: True, ATTR_OBJECT_CLASS: fast.last_label, "moving_fast": fast.count}
 
 
-def _speed_attrs(data: RuleData) -> dict[str, Any]:
-    event = data.last_event
-    return {
-        ATTR_ESTIMATE: True,
-        "object_class": event.attrs.get("label") if event is not None else None,
-        "moving_fast": data.state.get("count", 0),
-    }
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
-def _has_density(info: RuleInfo) -> bool:
-    return info.calibrated and isinstance(info.spec, CrowdSpec)
-
-
-def _has_movement(info: RuleInfo) -> bool:
-    return isinstance(info.spec, CrowdSpec) and info.spec.movement is not None
+# --- descriptions --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -330,8 +176,8 @@ class VigilRuleSensorDescription(SensorEntityDescription):
     """Describe a sensor read from a rule's state."""
 
     kind: str
-    value_fn: Callable[[RuleData], StateType]
-    attrs_fn: Callable[[RuleData], dict[str, Any]] = lambda _data: {}
+    value_fn: Reader[StateType]
+    attrs_fn: Reader[dict[str, Any]] = lambda _state: None
     exists_fn: Exists = _always
     unit_fn: Callable[[RuleInfo], str | None] | None = None
 
@@ -341,8 +187,9 @@ class VigilRuleBinarySensorDescription(BinarySensorEntityDescription):
     """Describe a binary sensor read from a rule's state."""
 
     kind: str
-    value_fn: Callable[[RuleData], bool]
-    attrs_fn: Callable[[RuleData], dict[str, Any]] = lambda _data: {}
+    value_fn: Reader[bool]
+    attrs_fn: Reader[dict[str, Any]] = lambda _state: None
+    exists_fn: Exists = _always
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -351,7 +198,7 @@ class VigilRuleEventDescription(EventEntityDescription):
 
     kind: str
     types_fn: Callable[[RuleInfo], list[str]]
-    map_fn: Callable[[RuleEvent], str | None]
+    map_fn: Callable[[vp.RuleEvent], str | None]
     exists_fn: Exists = _always
 
 
@@ -361,8 +208,8 @@ RULE_SENSORS: tuple[VigilRuleSensorDescription, ...] = (
         translation_key="line_a_to_b",
         kind=KIND_LINE,
         state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda data: int(data.state.get("a_to_b", 0)),
-        attrs_fn=_by_class("a_to_b"),
+        value_fn=read(vp.LineState, lambda line: line.a_to_b),
+        attrs_fn=_line_attrs("a_to_b"),
         exists_fn=_line_direction("a_to_b"),
     ),
     VigilRuleSensorDescription(
@@ -370,8 +217,8 @@ RULE_SENSORS: tuple[VigilRuleSensorDescription, ...] = (
         translation_key="line_b_to_a",
         kind=KIND_LINE,
         state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda data: int(data.state.get("b_to_a", 0)),
-        attrs_fn=_by_class("b_to_a"),
+        value_fn=read(vp.LineState, lambda line: line.b_to_a),
+        attrs_fn=_line_attrs("b_to_a"),
         exists_fn=_line_direction("b_to_a"),
     ),
     VigilRuleSensorDescription(
@@ -379,7 +226,7 @@ RULE_SENSORS: tuple[VigilRuleSensorDescription, ...] = (
         translation_key="crowd_count",
         kind=KIND_CROWD,
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda data: data.state.get("count"),
+        value_fn=read(vp.CrowdState, lambda crowd: crowd.count),
     ),
     VigilRuleSensorDescription(
         key="crowd_density",
@@ -388,8 +235,8 @@ RULE_SENSORS: tuple[VigilRuleSensorDescription, ...] = (
         native_unit_of_measurement="people/m²",
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=2,
-        value_fn=lambda data: data.state.get("density_m2"),
-        attrs_fn=lambda data: {"area_m2": data.state.get("area_m2"), ATTR_ESTIMATE: True},
+        value_fn=read(vp.CrowdState, lambda crowd: _round(crowd.density_m2, 3)),
+        attrs_fn=read(vp.CrowdState, lambda crowd: {"area_m2": crowd.area_m2, ATTR_ESTIMATE: True}),
         exists_fn=_has_density,
     ),
     VigilRuleSensorDescription(
@@ -398,7 +245,7 @@ RULE_SENSORS: tuple[VigilRuleSensorDescription, ...] = (
         kind=KIND_CROWD,
         device_class=SensorDeviceClass.ENUM,
         options=["normal", "high", "critical"],
-        value_fn=lambda data: data.state.get("level"),
+        value_fn=read(vp.CrowdState, lambda crowd: crowd.level),
     ),
     VigilRuleSensorDescription(
         key="speed",
@@ -406,9 +253,9 @@ RULE_SENSORS: tuple[VigilRuleSensorDescription, ...] = (
         kind=KIND_FAST_MOVE,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        value_fn=_last_speed,
-        attrs_fn=_speed_attrs,
-        unit_fn=_speed_unit,
+        value_fn=read(vp.FastMoveState, lambda fast: _round(fast.last_speed, 2)),
+        attrs_fn=read(vp.FastMoveState, _speed_attrs),
+        unit_fn=speed_unit,
     ),
 )
 
@@ -417,56 +264,54 @@ RULE_BINARY_SENSORS: tuple[VigilRuleBinarySensorDescription, ...] = (
         key="loitering",
         translation_key="loitering",
         kind=KIND_LOITERING,
-        value_fn=lambda data: bool(data.state.get("loitering")),
-        attrs_fn=lambda data: {
-            "count": data.state.get("count", 0),
-            "max_dwell_s": data.state.get("max_dwell_s", 0),
-        },
+        value_fn=read(vp.LoiteringState, lambda state: state.loitering),
+        attrs_fn=read(
+            vp.LoiteringState,
+            lambda state: {"count": state.count, "max_dwell_s": round(state.max_dwell_s, 1)},
+        ),
     ),
     VigilRuleBinarySensorDescription(
         key="over_threshold",
         translation_key="crowd_over_threshold",
         kind=KIND_CROWD,
-        value_fn=lambda data: bool(data.state.get("over_threshold")),
-        attrs_fn=lambda data: {"level": data.state.get("level")},
+        value_fn=read(vp.CrowdState, lambda crowd: crowd.over_threshold),
+        attrs_fn=read(vp.CrowdState, lambda crowd: {"level": crowd.level}),
     ),
     VigilRuleBinarySensorDescription(
         key="object_present",
         translation_key="object_present",
         kind=KIND_OBJECT_LEFT,
-        value_fn=lambda data: bool(data.state.get("active")),
-        attrs_fn=lambda data: {
-            "left": data.state.get("left", 0),
-            "removed": data.state.get("removed", 0),
-        },
+        value_fn=read(vp.ObjectLeftState, lambda state: state.active),
+        attrs_fn=read(
+            vp.ObjectLeftState, lambda state: {"left": state.left, "removed": state.removed}
+        ),
     ),
 )
 
 
-def _on_kind(kind: str, name: str, phase: EventPhase) -> Callable[[RuleEvent], str | None]:
+def _on_kind(kind: str, name: str, phase: vp.EventPhase) -> Callable[[vp.RuleEvent], str | None]:
     return lambda event: name if event.kind == kind and event.phase is phase else None
 
 
-def _loitering_type(event: RuleEvent) -> str | None:
+def _loitering_type(event: vp.RuleEvent) -> str | None:
     if event.kind != KIND_LOITERING:
         return None
-    return {EventPhase.STARTED: "started", EventPhase.ENDED: "ended"}.get(event.phase)
+    return {vp.EventPhase.STARTED: "started", vp.EventPhase.ENDED: "ended"}.get(event.phase)
 
 
-def _movement_type(event: RuleEvent) -> str | None:
+def _movement_type(event: vp.RuleEvent) -> str | None:
     movement = event.attrs.get("movement")
     return str(movement) if event.kind == "crowd_movement" and movement else None
 
 
-def _object_type(event: RuleEvent) -> str | None:
-    if event.phase is not EventPhase.STARTED:
+def _object_type(event: vp.RuleEvent) -> str | None:
+    if event.phase is not vp.EventPhase.STARTED:
         return None
     return {"object_left": "left", "object_removed": "removed"}.get(event.kind)
 
 
 def _object_types(info: RuleInfo) -> list[str]:
-    spec = info.spec
-    return list(spec.detect) if isinstance(spec, ObjectLeftSpec) else ["left"]
+    return [str(kind) for kind in info.data.get(CONF_DETECT) or ["left"]]
 
 
 RULE_EVENTS: tuple[VigilRuleEventDescription, ...] = (
@@ -475,7 +320,7 @@ RULE_EVENTS: tuple[VigilRuleEventDescription, ...] = (
         translation_key="line_crossed",
         kind=KIND_LINE,
         types_fn=lambda _info: ["crossed"],
-        map_fn=_on_kind(KIND_LINE, "crossed", EventPhase.INSTANT),
+        map_fn=_on_kind(KIND_LINE, "crossed", vp.EventPhase.INSTANT),
     ),
     VigilRuleEventDescription(
         key="loitering_event",
@@ -497,14 +342,14 @@ RULE_EVENTS: tuple[VigilRuleEventDescription, ...] = (
         translation_key="fast_move",
         kind=KIND_FAST_MOVE,
         types_fn=lambda _info: ["fast_move"],
-        map_fn=_on_kind(KIND_FAST_MOVE, "fast_move", EventPhase.STARTED),
+        map_fn=_on_kind(KIND_FAST_MOVE, "fast_move", vp.EventPhase.STARTED),
     ),
     VigilRuleEventDescription(
         key="wrong_way",
         translation_key="wrong_way",
         kind=KIND_WRONG_WAY,
         types_fn=lambda _info: ["wrong_way"],
-        map_fn=_on_kind(KIND_WRONG_WAY, "wrong_way", EventPhase.STARTED),
+        map_fn=_on_kind(KIND_WRONG_WAY, "wrong_way", vp.EventPhase.STARTED),
     ),
     VigilRuleEventDescription(
         key="object_event",
@@ -518,48 +363,33 @@ RULE_EVENTS: tuple[VigilRuleEventDescription, ...] = (
         translation_key="route_completed",
         kind=KIND_ROUTE,
         types_fn=lambda _info: ["completed"],
-        map_fn=_on_kind(KIND_ROUTE, "completed", EventPhase.INSTANT),
+        map_fn=_on_kind(KIND_ROUTE, "completed", vp.EventPhase.INSTANT),
     ),
 )
 
 
-# --- entities --------------------------------------------------------------------------------
+# --- entities ------------------------------------------------------------------------------------
 
 
 class VigilRuleEntity(VigilEntity):
-    """An entity of one rule, on its camera's device; the rule name goes into its name."""
+    """An entity of one rule, on its camera's device; the rule's name goes into its name."""
+
+    owns_camera_device = False  # added under its own subentry (entity.py)
 
     def __init__(
-        self,
-        bridge: VigilBridge,
-        camera: CameraInfo,
-        runtime: RuleRuntime,
-        data: RuleData,
-        description: Any,
+        self, store: VigilStore, rule: RuleInfo, camera: CameraInfo, description: Any
     ) -> None:
-        """Attach the entity to its rule."""
-        super().__init__(bridge, camera, description)
-        self.runtime = runtime
-        self.data = data
-        self._attr_unique_id = (
-            f"{bridge.entry_id}_{camera.camera_id}_{data.info.rule_id}_{description.key}"
-        )
-        self._attr_translation_placeholders = {"rule": data.info.name}
+        """Attach the entity to its rule (unique id `{entry}_{camera}_{rule}_{key}`)."""
+        super().__init__(store, camera, description, rule.rule_id, {"rule": rule.name})
+        self.rule = rule
 
-    async def async_added_to_hass(self) -> None:
-        """Follow the rule's states and events too."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass,
-                rule_signal(self.bridge.entry_id, self.data.info.rule_id),
-                self._async_rule_update,
-            )
-        )
-
-    @callback
-    def _async_rule_update(self, event: RuleEvent | None) -> None:
-        self.async_write_ha_state()
+    @property
+    def rule_state(self) -> vp.StateValue | None:
+        """Return the rule's latest state (None before the server sent one)."""
+        state_type = vp.RULE_STATES.get(self.rule.kind)
+        if state_type is None:
+            return None
+        return self.store.state(self.camera.camera_id, self.rule.rule_id, state_type.KIND)
 
 
 class VigilRuleSensor(VigilRuleEntity, SensorEntity):
@@ -569,26 +399,39 @@ class VigilRuleSensor(VigilRuleEntity, SensorEntity):
 
     def __init__(
         self,
-        bridge: VigilBridge,
+        store: VigilStore,
+        rule: RuleInfo,
         camera: CameraInfo,
-        runtime: RuleRuntime,
-        data: RuleData,
         description: VigilRuleSensorDescription,
     ) -> None:
         """Set the unit the rule works in."""
-        super().__init__(bridge, camera, runtime, data, description)
+        super().__init__(store, rule, camera, description)
         if description.unit_fn is not None:
-            self._attr_native_unit_of_measurement = description.unit_fn(data.info)
+            self._attr_native_unit_of_measurement = description.unit_fn(rule)
 
     @property
     def native_value(self) -> StateType:
         """Return the figure through the description."""
-        return self.entity_description.value_fn(self.data)
+        return self.entity_description.value_fn(self.rule_state)
 
     @property
-    def extra_state_attributes(self) -> dict[str, Any]:
+    def extra_state_attributes(self) -> dict[str, Any] | None:
         """Return the figure's details."""
-        return self.entity_description.attrs_fn(self.data)
+        return self.entity_description.attrs_fn(self.rule_state)
+
+    async def async_reset_counter(self) -> None:
+        """Set the line's totals (both directions, every class) back to zero on the server."""
+        try:
+            await self.store.async_request(
+                vp.ResetCounter(camera_id=self.camera.camera_id, rule_id=self.rule.rule_id),
+                vp.Done,
+            )
+        except HomeAssistantError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="reset_failed",
+                translation_placeholders={"rule": self.rule.name, "error": str(err)},
+            ) from err
 
 
 class VigilRuleBinarySensor(VigilRuleEntity, BinarySensorEntity):
@@ -597,14 +440,14 @@ class VigilRuleBinarySensor(VigilRuleEntity, BinarySensorEntity):
     entity_description: VigilRuleBinarySensorDescription
 
     @property
-    def is_on(self) -> bool:
+    def is_on(self) -> bool | None:
         """Return the condition through the description."""
-        return self.entity_description.value_fn(self.data)
+        return self.entity_description.value_fn(self.rule_state)
 
     @property
-    def extra_state_attributes(self) -> dict[str, Any]:
+    def extra_state_attributes(self) -> dict[str, Any] | None:
         """Return the condition's details."""
-        return self.entity_description.attrs_fn(self.data)
+        return self.entity_description.attrs_fn(self.rule_state)
 
 
 class VigilRuleEvent(VigilRuleEntity, EventEntity):
@@ -614,24 +457,30 @@ class VigilRuleEvent(VigilRuleEntity, EventEntity):
 
     def __init__(
         self,
-        bridge: VigilBridge,
+        store: VigilStore,
+        rule: RuleInfo,
         camera: CameraInfo,
-        runtime: RuleRuntime,
-        data: RuleData,
         description: VigilRuleEventDescription,
     ) -> None:
         """Set the event types this rule can fire."""
-        super().__init__(bridge, camera, runtime, data, description)
-        self._attr_event_types = description.types_fn(data.info)
+        super().__init__(store, rule, camera, description)
+        self._attr_event_types = description.types_fn(rule)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the rule's events too."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.store.async_subscribe_events(
+                self.camera.camera_id, self.rule.rule_id, self._async_rule_event
+            )
+        )
 
     @callback
-    def _async_rule_update(self, event: RuleEvent | None) -> None:
-        if event is None:
-            return
+    def _async_rule_event(self, event: vp.RuleEvent) -> None:
         event_type = self.entity_description.map_fn(event)
         if event_type is None or event_type not in self.event_types:
             return
-        attrs: dict[str, Any] = {"object_class": event.attrs.get("label")}
+        attrs: dict[str, Any] = {ATTR_OBJECT_CLASS: event.attrs.get("label")}
         if event.track_id is not None:
             attrs["track_id"] = event.track_id
         attrs |= {key: event.attrs[key] for key in _EVENT_ATTRS if key in event.attrs}
@@ -647,25 +496,23 @@ class VigilRuleEvent(VigilRuleEntity, EventEntity):
 def _add(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
-    descriptions: tuple[Any, ...],
-    entity_class: Callable[..., VigilRuleEntity],
+    descriptions: Iterable[Any],
+    entity_class: Callable[..., Entity],
 ) -> None:
+    """Add each running rule's entities (a rule the context holds back gets none)."""
     runtime = entry.runtime_data
-    rules = runtime.rules
-    if rules is None:
-        return
-    for data in rules.rules.values():
-        camera = runtime.cameras.get(data.info.camera_id)
-        if camera is None:
+    held = held_back_rules(runtime.store)
+    for rule in runtime.rules.values():
+        camera = runtime.cameras.get(rule.camera_id)
+        if camera is None or rule.rule_id in held:
             continue
         entities = [
-            entity_class(runtime.bridge, camera, rules, data, description)
+            entity_class(runtime.store, rule, camera, description)
             for description in descriptions
-            if description.kind == data.info.kind
-            and getattr(description, "exists_fn", _always)(data.info)
+            if description.kind == rule.kind and description.exists_fn(rule)
         ]
         if entities:
-            async_add_entities(entities, config_subentry_id=data.info.subentry_id)
+            async_add_entities(entities, config_subentry_id=rule.subentry_id)
 
 
 @callback
@@ -692,47 +539,29 @@ def async_setup_rule_events(
     _add(entry, async_add_entities, RULE_EVENTS, VigilRuleEvent)
 
 
-# --- the reset_counter action ------------------------------------------------------------------
-
-RESET_COUNTER_SCHEMA = cv.make_entity_service_schema({})
+# --- the reset_counter action --------------------------------------------------------------------
 
 
-async def _async_reset_counter(call: ServiceCall) -> None:
-    """Set the totals of the lines the targeted counter sensors belong to back to zero.
+async def _async_reset_counter(entity: Entity, call: ServiceCall) -> None:
+    """Reset the line a targeted counter sensor belongs to.
 
-    Not restricted to administrators: the totals are anonymous statistics (no track, no
-    picture), like a utility meter's, and resetting one reveals nothing about anyone.
+    Targets resolve to every Vigil sensor of the named devices, areas or labels: those that
+    are not line counters are skipped, unless the call names them itself. Not restricted to
+    administrators: the totals are anonymous statistics (no track, no picture), like a
+    utility meter's, and resetting one reveals nothing about anyone.
     """
-    hass = call.hass
-    registry = er.async_get(hass)
-    targets: dict[str, tuple[RuleRuntime, RuleData]] = {}
-    for entity_id in sorted(await async_extract_entity_ids(hass, call)):
-        entity = registry.async_get(entity_id)
-        if entity is None or entity.platform != DOMAIN:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="not_a_counter",
-                translation_placeholders={"entity_id": entity_id},
-            )
-        entry = hass.config_entries.async_get_entry(entity.config_entry_id or "")
-        if entry is None or entry.state is not ConfigEntryState.LOADED:
-            raise ServiceValidationError(translation_domain=DOMAIN, translation_key="not_loaded")
-        runtime: RuleRuntime | None = entry.runtime_data.rules
-        data = runtime.by_subentry(entity.config_subentry_id) if runtime else None
-        if runtime is None or data is None or data.info.kind != KIND_LINE:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="not_a_counter",
-                translation_placeholders={"entity_id": entity_id},
-            )
-        targets[data.info.rule_id] = (runtime, data)
-    for runtime, data in targets.values():
-        await runtime.async_reset_counter(data)
+    if isinstance(entity, VigilRuleSensor) and entity.rule.kind == KIND_LINE:
+        await entity.async_reset_counter()
+        return
+    if explicitly_targeted(entity, call):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="not_a_counter",
+            translation_placeholders={"entity_id": entity.entity_id},
+        )
 
 
 @callback
 def async_setup_rule_services(hass: HomeAssistant) -> None:
-    """Register the reset_counter action."""
-    hass.services.async_register(
-        DOMAIN, SERVICE_RESET_COUNTER, _async_reset_counter, schema=RESET_COUNTER_SCHEMA
-    )
+    """Register the reset_counter action (once, in async_setup)."""
+    async_register_entity_action(hass, SERVICE_RESET_COUNTER, "sensor", _async_reset_counter)

@@ -3,15 +3,15 @@
 One subentry type holds every rule kind (a menu picks it) rather than one type per kind: the
 steps, errors and the preview are shared, and Home Assistant lists them under one "Add rule".
 Privacy masks and the ground calibration are camera settings, their own subentry type, built
-from the same steps.
+from the same steps. The form checks what it can read (points, shapes, what needs a
+calibration); the server then checks the whole camera with the new rule or setting (a dry run)
+and its field errors land on the form's fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-import math
-import re
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.config_entries import SubentryFlowResult
 from homeassistant.const import CONF_NAME
@@ -25,22 +25,24 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
 )
-from PIL import ImageDraw
-from pydantic import ValidationError
 import voluptuous as vol
 
-from vigil_core.annotate import annotate, to_jpeg
-from vigil_core.errors import InvalidPolygon
-from vigil_core.geometry.polygon import Polygon
-from vigil_core.privacy.inventory import rule_kinds
-from vigil_core.privacy.masks import PrivacyMasks
-from vigil_core.types import RGBImage
+from vigil_protocol.privacy import DetectorKind
+from vigil_protocol.shapes import ShapeProblem
 
-from .const import CONF_ACKNOWLEDGEMENTS, CONF_CAMERA, CONF_CLASSES, CONF_POLYGON, OBJECT_CLASSES
+from .const import (
+    CONF_ACKNOWLEDGEMENTS,
+    CONF_CAMERA,
+    CONF_CLASSES,
+    CONF_POLYGON,
+    OBJECT_CLASSES,
+    SUBENTRY_ZONE,
+)
 from .flow_base import TEXT_FIELD, camera_subentries
-from .picture_flow import PictureSubentryFlow
-from .privacy import PrivacyGate
-from .rule_config import (
+from .panel import panel_url
+from .picture_flow import PictureSubentryFlow, shape
+from .privacy_flow import PrivacyGate
+from .server_config import (
     CONF_ALLOWED_DIRECTION,
     CONF_CRITICAL,
     CONF_DETECT,
@@ -76,84 +78,74 @@ from .rule_config import (
     SPEED_KMH,
     SUBENTRY_CAMERA_SETTING,
     SUBENTRY_RULE,
-    calibration_spec,
-    camera_calibration,
-    camera_masks,
-    rule_spec,
-    zones_of_camera,
+    calibration_config,
+    rule_fields,
 )
-from .validation import format_polygon, parse_polygon
+from .validation import format_points, parse_line, parse_numbers, parse_polygon
 
 type Point = tuple[float, float]
 
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-MIN_LINE_LENGTH = 0.01
 # Kinds that watch an area: their own polygon, or one of the camera's zones.
-REGION_KINDS = frozenset(
+REGION_KINDS: Final = frozenset(
     {KIND_LOITERING, KIND_CROWD, KIND_FAST_MOVE, KIND_WRONG_WAY, KIND_OBJECT_LEFT}
 )
-REGION_REQUIRED = frozenset({KIND_LOITERING, KIND_CROWD, KIND_WRONG_WAY})
+REGION_REQUIRED: Final = frozenset({KIND_LOITERING, KIND_CROWD, KIND_WRONG_WAY})
+LINE_KINDS: Final = frozenset({KIND_LINE, KIND_WRONG_WAY})
+"""Kinds drawn with a directed line A → B (their preview explains it)."""
 # Form fields holding point lists, shown and typed as "x,y x,y".
-POINT_FIELDS = (
+POINT_FIELDS: Final = (
     CONF_POLYGON,
     CONF_LINE,
     CONF_ALLOWED_DIRECTION,
     CONF_IMAGE_POINTS,
     CONF_GROUND_POINTS,
 )
+SERVER_ERRORS: Final = frozenset(
+    {
+        "out_of_range",
+        "invalid_value",
+        *(p.value for p in ShapeProblem if p.value.startswith("polygon_")),
+    }
+)
+"""The server's field errors the rule and setting forms translate."""
+_COMMON_FIELDS: Final = {
+    "polygon": CONF_POLYGON,
+    "zone": CONF_ZONE,
+    "zones": CONF_ZONES,
+    "line": CONF_LINE,
+    "dwell_s": CONF_DWELL,
+    "metric": CONF_METRIC,
+    "high": CONF_HIGH,
+    "critical": CONF_CRITICAL,
+    "movement": CONF_MOVEMENT,
+    "speed_kmh": CONF_SPEED,
+    "speed_px_s": CONF_SPEED,
+    "min_duration_s": CONF_MIN_DURATION,
+    "tolerance_deg": CONF_TOLERANCE,
+    "detect": CONF_DETECT,
+    "static_s": CONF_STATIC,
+    "max_step_s": CONF_MAX_STEP,
+    "classes": CONF_CLASSES,
+}
 
 
-def parse_numbers(text: str) -> list[float]:
-    """Return the numbers written in a text field."""
-    return [float(n) for n in _NUMBER.findall(text)]
+def rule_form_fields(kind: str) -> dict[str, str]:
+    """Return the server's fields of a rule kind and the form's (`direction` differs)."""
+    direction = CONF_ALLOWED_DIRECTION if kind == KIND_WRONG_WAY else CONF_DIRECTION
+    return {**_COMMON_FIELDS, "direction": direction}
 
 
-def parse_line(text: str) -> tuple[list[Point], str | None]:
-    """Parse two "x,y" points (relative 0–1); return them and a form error key."""
-    numbers = parse_numbers(text)
-    if len(numbers) != 4:
-        return [], "line_invalid"
-    points = [(numbers[0], numbers[1]), (numbers[2], numbers[3])]
-    if any(not (0.0 <= v <= 1.0) for point in points for v in point):
-        return points, "line_outside_frame"
-    (x1, y1), (x2, y2) = points
-    if math.hypot(x2 - x1, y2 - y1) < MIN_LINE_LENGTH:
-        return points, "line_zero_length"
-    return points, None
-
-
-def render_rule_picture(
-    image: RGBImage,
-    name: str,
-    polygons: Sequence[Sequence[Point]],
-    lines: Sequence[Sequence[Point]],
-    masks: Sequence[Sequence[Point]],
-) -> bytes:
-    """Blank the masks, draw the grid, the areas and the directed lines, as JPEG (blocking)."""
-    if masks:
-        image = PrivacyMasks(masks).apply_image(image)
-    areas = []
-    for points in polygons:
-        try:
-            areas.append((name, Polygon(points), False))
-        except InvalidPolygon:
-            continue  # a polygon the form still refuses is not drawn
-    picture = annotate(image, [], areas)
-    draw = ImageDraw.Draw(picture, "RGBA")
-    width, height = picture.size
-    for step in range(1, 10):
-        x, y = round(width * step / 10), round(height * step / 10)
-        draw.line([(x, 0), (x, height)], fill=(255, 255, 255, 70), width=1)
-        draw.line([(0, y), (width, y)], fill=(255, 255, 255, 70), width=1)
-        draw.text((x + 2, 2), f"0.{step}", fill=(255, 255, 0, 230))
-        draw.text((2, y + 2), f"0.{step}", fill=(255, 255, 0, 230))
-    for (ax, ay), (bx, by) in (line for line in lines if len(line) == 2):
-        a, b = (ax * width, ay * height), (bx * width, by * height)
-        draw.line([a, b], fill=(255, 64, 64, 255), width=3)
-        draw.ellipse([b[0] - 6, b[1] - 6, b[0] + 6, b[1] + 6], fill=(255, 64, 64, 255))
-        draw.text((a[0] + 4, a[1] + 4), "A", fill=(255, 255, 255, 255))
-        draw.text((b[0] + 8, b[1] + 4), "B", fill=(255, 255, 255, 255))
-    return to_jpeg(picture)
+def rule_detectors(kind: str, data: Mapping[str, Any]) -> list[str]:
+    """Return the detector kinds a rule runs (the privacy gate asks about them)."""
+    if kind == KIND_OBJECT_LEFT:
+        return [
+            DetectorKind.OBJECT_LEFT if change == "left" else DetectorKind.OBJECT_REMOVED
+            for change in data.get(CONF_DETECT) or ["left"]
+        ]
+    kinds = [kind]
+    if kind == KIND_CROWD and data.get(CONF_MOVEMENT):
+        kinds.append(DetectorKind.CROWD_MOVEMENT)
+    return kinds
 
 
 def _number(low: float, high: float, step: float, unit: str | None = None) -> NumberSelector:
@@ -267,9 +259,19 @@ class RuleSubentryFlow(PrivacyGate, PictureSubentryFlow):
     async def async_step_preview(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Show the geometry on the camera's picture: save it, or edit it again."""
+        """Show the area on the camera's picture: save it, or edit it again."""
         return self.async_show_menu(
             step_id="preview",
+            menu_options=["save", "edit"],
+            description_placeholders=self._placeholders(),
+        )
+
+    async def async_step_preview_line(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Show the directed line on the camera's picture: save it, or edit it again."""
+        return self.async_show_menu(
+            step_id="preview_line",
             menu_options=["save", "edit"],
             description_placeholders=self._placeholders(),
         )
@@ -281,8 +283,9 @@ class RuleSubentryFlow(PrivacyGate, PictureSubentryFlow):
 
     async def async_step_save(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Save what was previewed, once the deployment context allows what it does."""
-        assert self._kind is not None
-        data = {CONF_CAMERA: self._input[CONF_CAMERA], CONF_KIND: self._kind, **self._data}
+        kind = self._kind
+        assert kind is not None
+        data = {CONF_CAMERA: self._input[CONF_CAMERA], CONF_KIND: kind, **self._data}
         name = self._input[CONF_NAME]
 
         async def finish(acknowledgements: dict[str, Any]) -> SubentryFlowResult:
@@ -290,18 +293,18 @@ class RuleSubentryFlow(PrivacyGate, PictureSubentryFlow):
                 data[CONF_ACKNOWLEDGEMENTS] = acknowledgements
             return self._finish(name, data)
 
-        if self._kind not in RULE_KINDS:
+        if kind not in RULE_KINDS:
             return await finish({})
-        spec = rule_spec("check", name, data)
-        return await self.async_gate(rule_kinds(spec), finish)
+        return await self.async_gate(rule_detectors(kind, data), finish)
 
     # --- helpers -------------------------------------------------------------------------------
 
     async def _async_camera_form(
         self, step_id: str, user_input: dict[str, Any] | None
     ) -> SubentryFlowResult:
-        entry = self._get_entry()
-        cameras = camera_subentries(entry)
+        if missing := self._server_missing():
+            return missing
+        cameras = camera_subentries(self._get_entry())
         if not cameras:
             return self.async_abort(reason="no_cameras")
         errors: dict[str, str] = {}
@@ -309,11 +312,13 @@ class RuleSubentryFlow(PrivacyGate, PictureSubentryFlow):
             name = str(user_input[CONF_NAME]).strip()
             camera = user_input[CONF_CAMERA]
             self._input.update({CONF_NAME: name, CONF_CAMERA: camera})
+            # A mask being changed is drawn on a fresh frame: the analysed one has it burnt in.
+            raw = self._reconfiguring and self._kind == KIND_PRIVACY_MASK
             if not name:
                 errors[CONF_NAME] = "name_required"
             elif self._is_duplicate_name(camera, name):
                 errors[CONF_NAME] = "rule_exists"
-            elif error := await self._async_fetch_picture(entry, camera):
+            elif error := await self._async_fetch_picture(camera, raw=raw):
                 errors["base"] = error
             elif self._kind is not None:
                 return await self._async_settings(self._kind, None)
@@ -341,20 +346,24 @@ class RuleSubentryFlow(PrivacyGate, PictureSubentryFlow):
     async def _async_settings(
         self, kind: str, user_input: dict[str, Any] | None
     ) -> SubentryFlowResult:
-        """Show a kind's form; check it and go to the preview."""
+        """Show a kind's form; check it (here, then on the server) and go to the preview."""
         self._kind = kind
         errors: dict[str, str] = {}
-        camera = self._input[CONF_CAMERA]
-        zones = {sub.subentry_id: sub.title for sub in zones_of_camera(self._get_entry(), camera)}
+        zones = self._zones()
         if user_input is not None:
             # Empty optional fields are left out of the answer: drop what the form had.
             self._input = {k: self._input[k] for k in (CONF_NAME, CONF_CAMERA)} | user_input
             data, errors = self._check(kind, user_input, zones)
             if not errors:
+                errors = await self._async_server_check(kind, data)
+            if not errors:
                 self._data = data
-                await self._async_draw()
-                return await self.async_step_preview()
-        await self._async_draw(preview=False)
+                if not (errors := _base(await self._async_draw_settings(data))):
+                    if kind in LINE_KINDS:
+                        return await self.async_step_preview_line()
+                    return await self.async_step_preview()
+        elif draw_error := await self._async_draw_settings(_parsed(self._input)):
+            errors["base"] = draw_error
         return self.async_show_form(
             step_id=kind,
             data_schema=self.add_suggested_values_to_schema(
@@ -363,6 +372,15 @@ class RuleSubentryFlow(PrivacyGate, PictureSubentryFlow):
             errors=errors,
             description_placeholders=self._placeholders(),
         )
+
+    def _zones(self) -> dict[str, str]:
+        """Return the chosen camera's zones: subentry id → title."""
+        camera = self._input[CONF_CAMERA]
+        return {
+            sub.subentry_id: sub.title
+            for sub in self._get_entry().subentries.values()
+            if sub.subentry_type == SUBENTRY_ZONE and sub.data.get(CONF_CAMERA) == camera
+        }
 
     def _check(
         self, kind: str, user_input: dict[str, Any], zones: dict[str, str]
@@ -412,50 +430,79 @@ class RuleSubentryFlow(PrivacyGate, PictureSubentryFlow):
                 errors[CONF_ZONES] = "route_too_few_zones"
         elif kind == KIND_CALIBRATION:
             _check_calibration(user_input, data, errors)
-        if kind in RULE_KINDS and kind not in (KIND_OBJECT_LEFT,) and CONF_CLASSES in user_input:
+            if self._has_other_calibration():
+                errors["base"] = "calibration_exists"
+        if kind in RULE_KINDS and kind != KIND_OBJECT_LEFT and CONF_CLASSES in user_input:
             data[CONF_CLASSES] = list(user_input[CONF_CLASSES])
-        if not errors and kind in RULE_KINDS:
-            try:
-                rule_spec("check", "check", {CONF_KIND: kind, **data})
-            except (ValidationError, ValueError):
-                errors["base"] = "invalid_settings"
         return data, errors
 
-    def _calibrated(self) -> bool:
-        return camera_calibration(self._get_entry(), self._input[CONF_CAMERA]) is not None
+    async def _async_server_check(self, kind: str, data: dict[str, Any]) -> dict[str, str]:
+        """Return the server's errors for the camera with this rule or setting (a dry run)."""
+        if kind == KIND_PRIVACY_MASK:
+            return await self._async_dry_run(
+                "privacy_masks", data, {}, SERVER_ERRORS, default=CONF_POLYGON
+            )
+        if kind == KIND_CALIBRATION:
+            return await self._async_dry_run(
+                "calibration",
+                calibration_config(data),
+                {},
+                (),
+                fallback_base="calibration_invalid",
+            )
+        rule = {
+            "type": kind,
+            "name": self._input[CONF_NAME],
+            **rule_fields({CONF_KIND: kind, **data}),
+        }
+        return await self._async_dry_run("rules", rule, rule_form_fields(kind), SERVER_ERRORS)
 
-    async def _async_draw(self, preview: bool = True) -> None:
-        """Draw the grid, the masks and this rule's geometry on the picture for the form."""
-        assert self._image is not None
-        entry = self._get_entry()
-        camera = self._input[CONF_CAMERA]
-        source = self._data if preview else _parsed(self._input)
-        polygons = [source[CONF_POLYGON]] if source.get(CONF_POLYGON) else []
-        if (zone := source.get(CONF_ZONE)) and (sub := entry.subentries.get(zone)):
-            polygons.append(sub.data[CONF_POLYGON])
-        for zone in source.get(CONF_ZONES) or []:
-            if sub := entry.subentries.get(zone):
-                polygons.append(sub.data[CONF_POLYGON])
-        if source.get(CONF_IMAGE_POINTS):
-            polygons.append(source[CONF_IMAGE_POINTS])
-        lines = [source[k] for k in (CONF_LINE, CONF_ALLOWED_DIRECTION) if source.get(k)]
-        masks = camera_masks(entry, camera)
-        if self._kind == KIND_PRIVACY_MASK and self._reconfiguring:
-            current = self._get_reconfigure_subentry().data.get(CONF_POLYGON)
-            masks = [m for m in masks if [list(p) for p in m] != current]
-        jpeg = await self.hass.async_add_executor_job(
-            render_rule_picture,
-            self._image,
-            self._input[CONF_NAME],
-            [[(float(x), float(y)) for x, y in p] for p in polygons],
-            [[(float(x), float(y)) for x, y in line] for line in lines],
-            masks,
+    def _calibrated(self) -> bool:
+        return self._calibration_of(self._input[CONF_CAMERA], None)
+
+    def _has_other_calibration(self) -> bool:
+        current = self._reconfigure_subentry_id if self._reconfiguring else None
+        return self._calibration_of(self._input[CONF_CAMERA], current)
+
+    def _calibration_of(self, camera: str, exclude: str | None) -> bool:
+        """Return whether a camera has a calibration (another than subentry `exclude`)."""
+        return any(
+            sub.subentry_type == SUBENTRY_CAMERA_SETTING
+            and sub.subentry_id != exclude
+            and sub.data.get(CONF_KIND) == KIND_CALIBRATION
+            and sub.data.get(CONF_CAMERA) == camera
+            for sub in self._get_entry().subentries.values()
         )
-        self._serve_picture(jpeg)
+
+    async def _async_draw_settings(self, source: Mapping[str, Any]) -> str | None:
+        """Draw the masks, the grid and the geometry on the picture for the form."""
+        entry = self._get_entry()
+        name = self._input[CONF_NAME]
+        areas = []
+        if source.get(CONF_POLYGON) and self._kind != KIND_PRIVACY_MASK:
+            areas.append(shape(name, source[CONF_POLYGON]))
+        for zone in [source.get(CONF_ZONE), *(source.get(CONF_ZONES) or [])]:
+            if zone and (sub := entry.subentries.get(zone)):
+                areas.append(shape(sub.title, sub.data[CONF_POLYGON]))
+        if source.get(CONF_IMAGE_POINTS):
+            areas.append(shape(name, source[CONF_IMAGE_POINTS]))
+        lines = [
+            shape(name, source[k]) for k in (CONF_LINE, CONF_ALLOWED_DIRECTION) if source.get(k)
+        ]
+        masks = []
+        if self._kind == KIND_PRIVACY_MASK and source.get(CONF_POLYGON):
+            # The mask being drawn is blanked too, and outlined to show where it is.
+            masks.append(source[CONF_POLYGON])
+            areas.append(shape(name, source[CONF_POLYGON]))
+        return await self._async_draw(areas=areas, lines=lines, masks=masks)
 
     def _placeholders(self) -> dict[str, str]:
         name = self._input[CONF_NAME]
-        return {"rule": name, "picture": self._picture_markdown(name)}
+        return {
+            "rule": name,
+            "picture": self._picture_markdown(name),
+            "editor": panel_url(self._input[CONF_CAMERA]),
+        }
 
 
 class CameraSettingSubentryFlow(RuleSubentryFlow):
@@ -464,27 +511,12 @@ class CameraSettingSubentryFlow(RuleSubentryFlow):
     kinds = SETTING_KINDS
     subentry_type = SUBENTRY_CAMERA_SETTING
 
-    def _check(
-        self, kind: str, user_input: dict[str, Any], zones: dict[str, str]
-    ) -> tuple[dict[str, Any], dict[str, str]]:
-        """Refuse a second calibration on one camera, then check the setting."""
-        data, errors = super()._check(kind, user_input, zones)
-        if kind == KIND_CALIBRATION and self._has_other_calibration():
-            errors["base"] = "calibration_exists"
-        return data, errors
-
-    def _has_other_calibration(self) -> bool:
-        current = self._reconfigure_subentry_id if self._reconfiguring else None
-        return any(
-            sub.subentry_type == SUBENTRY_CAMERA_SETTING
-            and sub.subentry_id != current
-            and sub.data.get(CONF_KIND) == KIND_CALIBRATION
-            and sub.data.get(CONF_CAMERA) == self._input[CONF_CAMERA]
-            for sub in self._get_entry().subentries.values()
-        )
-
 
 # --- checks ----------------------------------------------------------------------------------
+
+
+def _base(error: str | None) -> dict[str, str]:
+    return {"base": error} if error else {}
 
 
 def _check_region(
@@ -524,28 +556,20 @@ def _check_calibration(
     distances = parse_numbers(str(user_input.get(CONF_DISTANCES) or ""))
     if len(image) != 8:
         errors[CONF_IMAGE_POINTS] = "calibration_four_points"
-        return
-    if any(not 0 <= v <= 1 for v in image):
+    elif any(not 0 <= v <= 1 for v in image):
         errors[CONF_IMAGE_POINTS] = "polygon_outside_frame"
-        return
-    if bool(ground) == bool(distances):
+    elif bool(ground) == bool(distances):
         errors["base"] = "calibration_ground_or_distances"
-        return
-    if ground and len(ground) != 8:
+    elif ground and len(ground) != 8:
         errors[CONF_GROUND_POINTS] = "calibration_four_points"
-        return
-    if distances and len(distances) != 4:
+    elif distances and len(distances) != 4:
         errors[CONF_DISTANCES] = "calibration_four_distances"
-        return
-    data[CONF_IMAGE_POINTS] = [[image[i], image[i + 1]] for i in range(0, 8, 2)]
-    if ground:
-        data[CONF_GROUND_POINTS] = [[ground[i], ground[i + 1]] for i in range(0, 8, 2)]
     else:
-        data[CONF_DISTANCES] = distances
-    try:
-        calibration_spec(data)
-    except ValidationError:
-        errors["base"] = "calibration_invalid"
+        data[CONF_IMAGE_POINTS] = [[image[i], image[i + 1]] for i in range(0, 8, 2)]
+        if ground:
+            data[CONF_GROUND_POINTS] = [[ground[i], ground[i + 1]] for i in range(0, 8, 2)]
+        else:
+            data[CONF_DISTANCES] = distances
 
 
 # --- forms -----------------------------------------------------------------------------------
@@ -628,13 +652,13 @@ def _form_values(data: Mapping[str, Any]) -> dict[str, Any]:
     values = {k: v for k, v in data.items() if k not in (CONF_KIND, CONF_ACKNOWLEDGEMENTS)}
     for key in POINT_FIELDS:
         if key in values:
-            values[key] = format_polygon(values[key])
+            values[key] = format_points(values[key])
     if CONF_DISTANCES in values:
         values[CONF_DISTANCES] = " ".join(f"{d:g}" for d in values[CONF_DISTANCES])
     return values
 
 
-def _parsed(values: dict[str, Any]) -> dict[str, Any]:
+def _parsed(values: Mapping[str, Any]) -> dict[str, Any]:
     """Return the point lists a form holds that parse, to draw them before they are checked."""
     parsed: dict[str, Any] = {k: values[k] for k in (CONF_ZONE, CONF_ZONES) if values.get(k)}
     for key in POINT_FIELDS:

@@ -1,4 +1,4 @@
-"""Sensors: objects in a zone by class; a camera's analysed rate and inference latency."""
+"""Sensors: objects in a zone by class, a camera's figures, rule figures, ONVIF counts, plates."""
 
 from __future__ import annotations
 
@@ -15,16 +15,15 @@ from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from vigil_core.engine import CameraStatus
+import vigil_protocol as vp
 
 from .anpr_entities import async_setup_anpr_sensors
-from .bridge import ZoneState
 from .const import OBJECT_CLASSES
 from .data import VigilConfigEntry
-from .engine_config import ZoneInfo
-from .entity import VigilEntity, VigilZoneEntity
+from .entity import VigilEntity
 from .onvif_entities import async_setup_onvif_sensors
-from .rule_entities import async_setup_rule_sensors
+from .rule_entities import async_setup_rule_sensors, held_back_rules
+from .server_config import ZoneInfo
 
 PARALLEL_UPDATES = 0
 
@@ -33,17 +32,17 @@ PARALLEL_UPDATES = 0
 class VigilZoneSensorDescription(SensorEntityDescription):
     """Describe a sensor computed from a zone's state."""
 
-    value_fn: Callable[[ZoneState], int]
+    value_fn: Callable[[vp.ZoneState], int]
 
 
 @dataclass(frozen=True, kw_only=True)
 class VigilCameraSensorDescription(SensorEntityDescription):
     """Describe a sensor computed from a camera's figures."""
 
-    value_fn: Callable[[CameraStatus], float]
+    value_fn: Callable[[vp.CameraState], float]
 
 
-def _count_of(object_class: str) -> Callable[[ZoneState], int]:
+def _count_of(object_class: str) -> Callable[[vp.ZoneState], int]:
     return lambda zone: zone.counts.get(object_class, 0)
 
 
@@ -72,7 +71,7 @@ CAMERA_SENSORS: tuple[VigilCameraSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda status: round(status.analysed_fps, 2),
+        value_fn=lambda camera: round(camera.analysed_fps, 2),
     ),
     VigilCameraSensorDescription(
         key="inference_latency",
@@ -84,7 +83,7 @@ CAMERA_SENSORS: tuple[VigilCameraSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         # Changes on every refresh: keep it out of the recorder unless someone asks.
         entity_registry_enabled_default=False,
-        value_fn=lambda status: round(status.inference_ms, 1),
+        value_fn=lambda camera: round(camera.inference_ms, 1),
     ),
 )
 
@@ -101,46 +100,54 @@ async def async_setup_entry(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of every camera and zone."""
+    """Add the sensors of every camera, zone and rule, ONVIF counts and plate figures."""
     runtime = entry.runtime_data
-    bridge = runtime.bridge
+    store = runtime.store
+    held = held_back_rules(store)
     for camera in runtime.cameras.values():
         async_add_entities(
-            (VigilCameraSensor(bridge, camera, desc) for desc in CAMERA_SENSORS),
+            (VigilCameraSensor(store, camera, desc) for desc in CAMERA_SENSORS),
             config_subentry_id=camera.subentry_id,
         )
     for zone in runtime.zones.values():
+        if zone.rule_id in held:
+            continue
         camera = runtime.cameras[zone.camera_id]
         async_add_entities(
             (
-                VigilZoneSensor(bridge, camera, zone, desc)
+                VigilZoneSensor(store, camera, desc, zone.rule_id, {"zone": zone.name})
                 for desc in zone_sensor_descriptions(zone)
             ),
             config_subentry_id=zone.subentry_id,
         )
-    async_setup_onvif_sensors(entry, async_add_entities)
     async_setup_rule_sensors(entry, async_add_entities)
+    async_setup_onvif_sensors(entry, async_add_entities)
     async_setup_anpr_sensors(entry, async_add_entities)
 
 
-class VigilZoneSensor(VigilZoneEntity, SensorEntity):
+class VigilZoneSensor(VigilEntity, SensorEntity):
     """How many objects of a class are inside a zone."""
+
+    owns_camera_device = False  # added under its own subentry (entity.py)
 
     entity_description: VigilZoneSensorDescription
 
     @property
-    def native_value(self) -> int:
-        """Return the count through the description."""
-        return self.entity_description.value_fn(self.bridge.zone_states[self.zone.rule_id])
+    def native_value(self) -> int | None:
+        """Return the count, None until the zone's state arrived."""
+        state = self.store.state(self.camera.camera_id, self.rule_id, vp.ZoneState.KIND)
+        if not isinstance(state, vp.ZoneState):
+            return None
+        return self.entity_description.value_fn(state)
 
 
 class VigilCameraSensor(VigilEntity, SensorEntity):
-    """A figure of a camera's analysis, read from the engine's statistics."""
+    """A figure of a camera's analysis, as the server measures it."""
 
     entity_description: VigilCameraSensorDescription
 
     @property
     def native_value(self) -> float | None:
-        """Return the latest figure, or None before the first refresh."""
-        status = self.bridge.stats.get(self.camera.camera_id)
-        return None if status is None else self.entity_description.value_fn(status)
+        """Return the latest figure, or None before the first one."""
+        camera = self.store.camera(self.camera.camera_id)
+        return None if camera is None else self.entity_description.value_fn(camera)

@@ -1,38 +1,39 @@
-"""Checks the flows run before saving: streams, credentials, models and zone polygons.
+"""Checks the flows run on what is typed, and how the server's answers become form errors.
 
-Every network or decoding call goes through the executor; engine errors carry a translation
-key that becomes the form error.
+Shapes are checked here with `vigil_protocol.shapes`, the rules the server applies, so a form
+says at once what is wrong with a polygon or a line; everything else (streams, ONVIF, Frigate,
+thresholds, plates) is checked by the server, whose errors carry translation keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import partial
+from collections.abc import Iterable, Mapping, Sequence
 import logging
-from pathlib import Path
 import re
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from PIL import ImageDraw
+import vigil_protocol as vp
+from vigil_protocol.shapes import ShapeError, ShapeProblem, check_line, check_polygon
 
-from vigil_core.annotate import annotate, to_jpeg
-from vigil_core.decode import grab_frame, probe
-from vigil_core.errors import InvalidPolygon, ModelChecksumMismatch, ModelMissing, VigilError
-from vigil_core.geometry.polygon import Polygon, validate_polygon
-from vigil_core.inference.loader import resolve_model
-from vigil_core.sources.frigate import FrigateCamera, fetch_frigate
-from vigil_core.sources.onvif import OnvifProfile, fetch_onvif_device, pick_analysis_profile
-from vigil_core.types import RGBImage
-
-from .const import DETECTOR_MODEL, PROBE_TIMEOUT_S, SNAPSHOT_MAX_WIDTH
+from .client import ServerError, VigilClientError
 
 _LOGGER = logging.getLogger(__name__)
 
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "http", "https"})
-# Engine errors a form can show as they are; anything else is "unknown".
-SOURCE_ERRORS = frozenset({"cannot_connect", "invalid_auth", "not_video"})
+SOURCE_ERRORS = frozenset(
+    {
+        "cannot_connect",
+        "invalid_auth",
+        "not_video",
+        "invalid_url",
+        "timeout",
+        "not_found",
+        "frigate_config_invalid",
+    }
+)
+"""The server's errors about a camera, a stream or a Frigate server that forms show as is."""
+SERVER_UNREACHABLE = "server_unreachable"
+"""The form error when the Vigil server itself does not answer (not the camera)."""
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
@@ -40,11 +41,47 @@ type Point = tuple[float, float]
 
 
 def form_error(err: Exception) -> str:
-    """Return the form error key of an exception raised by a check."""
-    if isinstance(err, VigilError) and err.translation_key in SOURCE_ERRORS:
+    """Return the form error key of a failed request about a source."""
+    if isinstance(err, ServerError) and err.translation_key in SOURCE_ERRORS:
         return err.translation_key
-    _LOGGER.exception("Unexpected error while checking a source", exc_info=err)
+    if isinstance(err, VigilClientError) and not isinstance(err, ServerError):
+        _LOGGER.debug("The Vigil server did not answer: %s", err)
+        return SERVER_UNREACHABLE
+    _LOGGER.error("Unexpected answer while checking a source: %s", err)
     return "unknown"
+
+
+def field_errors(
+    fields: Iterable[vp.FieldError],
+    prefix: str,
+    form_fields: Mapping[str, str],
+    known: Iterable[str],
+    *,
+    default: str = "base",
+    fallback_base: str = "invalid_settings",
+) -> dict[str, str]:
+    """Return the form errors of the server's field errors under `prefix` (a dotted path).
+
+    `form_fields` maps a field of the server's configuration to the form's field; a part of
+    the path that is none (a rule's kind tag, a date's alternatives) is skipped, and an error
+    on no known field goes on `default`. A translation key the form does not know becomes
+    ``invalid_value`` on a field, or `fallback_base` on the base.
+    """
+    known = frozenset(known)
+    errors: dict[str, str] = {}
+    for field in fields:
+        if field.loc != prefix and not field.loc.startswith(prefix + "."):
+            continue
+        parts = field.loc[len(prefix) :].strip(".").split(".")
+        target = next((form_fields[p] for p in parts if p in form_fields), default)
+        key = field.translation_key
+        if key not in known:
+            key = "invalid_value" if target != "base" else fallback_base
+        errors.setdefault(target, key)
+    return errors
+
+
+# --- stream addresses ------------------------------------------------------------------------
 
 
 def valid_stream_url(url: str) -> bool:
@@ -78,89 +115,7 @@ def stream_unique_id(url: str) -> str:
     return f"{parts.scheme.lower()}://{host}{port}{parts.path}{query}"
 
 
-async def async_probe_stream(hass: HomeAssistant, url: str) -> str | None:
-    """Open the stream and decode a frame; return a form error key or None."""
-    try:
-        await hass.async_add_executor_job(partial(probe, url, timeout_s=PROBE_TIMEOUT_S))
-    except Exception as err:
-        return form_error(err)
-    return None
-
-
-async def async_grab_frame(hass: HomeAssistant, url: str) -> RGBImage:
-    """Return one decoded frame of a stream (raises VigilError)."""
-    frame: RGBImage = await hass.async_add_executor_job(
-        partial(grab_frame, url, timeout_s=PROBE_TIMEOUT_S, max_width=SNAPSHOT_MAX_WIDTH)
-    )
-    return frame
-
-
-def check_models(models_dir: str | None, allow_download: bool) -> str | None:
-    """Return a form error when the detector model cannot be used (blocking)."""
-    if models_dir and not Path(models_dir).expanduser().is_dir():
-        return "models_dir_not_found"
-    try:
-        resolve_model(DETECTOR_MODEL, models_dir=models_dir or None, allow_download=False)
-    except ModelChecksumMismatch:
-        return "model_checksum"
-    except ModelMissing:
-        return None if allow_download else "model_missing"
-    return None
-
-
-def parse_polygon(text: str) -> tuple[list[Point], str | None]:
-    """Parse "x,y x,y x,y" (relative 0–1) into points; return them and a form error key."""
-    numbers = [float(n) for n in _NUMBER.findall(text)]
-    if not numbers or len(numbers) % 2:
-        return [], "polygon_invalid"
-    points = list(zip(numbers[::2], numbers[1::2], strict=True))
-    if len(points) < 3:
-        return points, "polygon_too_few_points"
-    if any(not (0.0 <= v <= 1.0) for point in points for v in point):
-        return points, "polygon_outside_frame"
-    try:
-        validate_polygon(points)
-    except InvalidPolygon:
-        return points, "polygon_self_intersecting"
-    return points, None
-
-
-def format_polygon(points: Sequence[Sequence[float]]) -> str:
-    """Return points as the text the zone form takes."""
-    return " ".join(f"{x:g},{y:g}" for x, y in points)
-
-
-def render_zone_picture(image: RGBImage, name: str, points: Sequence[Point]) -> bytes:
-    """Draw a 0–1 coordinate grid and the zone (if any) on a frame, as JPEG (blocking).
-
-    The grid is what lets a person type the polygon: every 0.1 of the width and height is a
-    line, labelled along the top and left edges.
-    """
-    zones = [(name, Polygon(points), False)] if points else []
-    picture = annotate(image, [], zones)
-    draw = ImageDraw.Draw(picture, "RGBA")
-    width, height = picture.size
-    for step in range(1, 10):
-        x, y = round(width * step / 10), round(height * step / 10)
-        draw.line([(x, 0), (x, height)], fill=(255, 255, 255, 70), width=1)
-        draw.line([(0, y), (width, y)], fill=(255, 255, 255, 70), width=1)
-        label = f"0.{step}"
-        draw.text((x + 2, 2), label, fill=(255, 255, 0, 230))
-        draw.text((2, y + 2), label, fill=(255, 255, 0, 230))
-    return to_jpeg(picture)
-
-
-async def async_onvif_profiles(
-    host: str, port: int, username: str, password: str
-) -> list[OnvifProfile]:
-    """Return the camera's video profiles that have a stream, the one to analyse first."""
-    device = await fetch_onvif_device(host, port, username, password, timeout_s=PROBE_TIMEOUT_S)
-    usable = [profile for profile in device.profiles if profile.stream_uri]
-    best = pick_analysis_profile(usable)
-    return sorted(usable, key=lambda profile: profile is not best)
-
-
-def onvif_profile_label(profile: OnvifProfile) -> str:
+def onvif_profile_label(profile: vp.OnvifProfile) -> str:
     """Return how a profile is listed: name, encoding and size."""
     return f"{profile.name} ({profile.encoding} {profile.width}×{profile.height})"
 
@@ -170,30 +125,72 @@ def onvif_unique_id(host: str, port: int, profile: str) -> str:
     return f"onvif://{host.lower()}:{port}/{profile}"
 
 
-def frigate_stream_url(camera: FrigateCamera) -> str | None:
+def discovered_label(device: vp.DiscoveredDevice) -> str:
+    """Return how a device found by WS-Discovery is listed: name, model and address."""
+    what = device.name if device.hardware in device.name else f"{device.name} {device.hardware}"
+    return f"{what.strip() or 'ONVIF camera'} ({device.host}:{device.port})"
+
+
+def frigate_stream_url(camera: vp.FrigateCamera) -> str | None:
     """Return the restream to analyse: the one Frigate's own detection reads, else the main one."""
     return camera.detect_restream_url or camera.restream_url
-
-
-async def async_frigate_cameras(
-    hass: HomeAssistant,
-    url: str,
-    username: str | None,
-    password: str | None,
-    verify_ssl: bool,
-) -> list[FrigateCamera]:
-    """Return the enabled cameras of a Frigate server that have a go2rtc restream."""
-    server = await fetch_frigate(
-        url,
-        username=username,
-        password=password,
-        session=async_get_clientsession(hass, verify_ssl=verify_ssl),
-        timeout_s=PROBE_TIMEOUT_S,
-        verify_ssl=verify_ssl,
-    )
-    return [camera for camera in server.cameras if camera.enabled and frigate_stream_url(camera)]
 
 
 def frigate_unique_id(url: str, camera: str) -> str:
     """Return a Frigate camera's identity: the server's address and the camera's name."""
     return f"frigate+{stream_unique_id(url).rstrip('/')}/{camera}"
+
+
+# --- shapes typed as text --------------------------------------------------------------------
+
+
+def parse_numbers(text: str) -> list[float]:
+    """Return the numbers written in a text field."""
+    return [float(n) for n in _NUMBER.findall(text)]
+
+
+def parse_polygon(text: str) -> tuple[list[Point], str | None]:
+    """Parse "x,y x,y x,y" (relative 0–1) into points; return them and a form error key."""
+    numbers = parse_numbers(text)
+    if not numbers or len(numbers) % 2:
+        return [], "polygon_invalid"
+    points = list(zip(numbers[::2], numbers[1::2], strict=True))
+    return points, polygon_error(points)
+
+
+def polygon_error(points: Sequence[Sequence[float]]) -> str | None:
+    """Return the error key of a polygon the server would refuse, or None."""
+    try:
+        check_polygon(points)
+    except ShapeError as err:
+        return err.problem.value
+    return None
+
+
+_LINE_ERRORS = {
+    ShapeProblem.OUTSIDE_FRAME: "line_outside_frame",
+    ShapeProblem.LINE_TOO_SHORT: "line_zero_length",
+}
+
+
+def parse_line(text: str) -> tuple[list[Point], str | None]:
+    """Parse two "x,y" points (relative 0–1); return them and a form error key."""
+    numbers = parse_numbers(text)
+    if len(numbers) != 4:
+        return [], "line_invalid"
+    points = [(numbers[0], numbers[1]), (numbers[2], numbers[3])]
+    return points, line_error(points)
+
+
+def line_error(points: Sequence[Sequence[float]]) -> str | None:
+    """Return the error key of a line the server would refuse, or None."""
+    try:
+        check_line(points)
+    except ShapeError as err:
+        return _LINE_ERRORS.get(err.problem, "line_invalid")
+    return None
+
+
+def format_points(points: Sequence[Sequence[float]]) -> str:
+    """Return points as the text the forms take."""
+    return " ".join(f"{x:g},{y:g}" for x, y in points)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-from homeassistant.config_entries import (
-    ConfigSubentry,
-    SubentryFlowResult,
-)
+from homeassistant.config_entries import ConfigSubentry, SubentryFlowResult
 from homeassistant.const import CONF_NAME
 from homeassistant.helpers.selector import (
     NumberSelector,
@@ -20,7 +17,8 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
-from vigil_core.privacy.purposes import DetectorKind
+from vigil_protocol.privacy import DetectorKind
+from vigil_protocol.shapes import ShapeProblem
 
 from .const import (
     CONF_ACKNOWLEDGEMENTS,
@@ -35,15 +33,46 @@ from .const import (
     SUBENTRY_ZONE,
 )
 from .flow_base import TEXT_FIELD, camera_subentries
-from .picture_flow import PictureSubentryFlow
-from .privacy import PrivacyGate
-from .validation import (
-    format_polygon,
-    parse_polygon,
-    render_zone_picture,
-)
+from .panel import panel_url
+from .picture_flow import PictureSubentryFlow, shape
+from .privacy_flow import PrivacyGate
+from .validation import format_points, parse_polygon
 
 type Point = tuple[float, float]
+
+ZONE_FIELDS: Final = {
+    CONF_POLYGON: CONF_POLYGON,
+    CONF_CLASSES: CONF_CLASSES,
+    CONF_INERTIA: CONF_INERTIA,
+    CONF_MIN_DWELL: CONF_MIN_DWELL,
+}
+"""The server's zone fields and the form's."""
+SERVER_ERRORS: Final = frozenset(
+    {"out_of_range", "invalid_value", *(problem.value for problem in ShapeProblem)}
+)
+"""The server's field errors the zone form translates."""
+
+ZONE_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_POLYGON): TEXT_FIELD,
+        vol.Optional(CONF_CLASSES): SelectSelector(
+            SelectSelectorConfig(
+                options=list(OBJECT_CLASSES),
+                multiple=True,
+                mode=SelectSelectorMode.LIST,
+                translation_key="object_class",
+            )
+        ),
+        vol.Required(CONF_INERTIA, default=DEFAULT_INERTIA): NumberSelector(
+            NumberSelectorConfig(min=1, max=100, step=1, mode=NumberSelectorMode.BOX)
+        ),
+        vol.Optional(CONF_MIN_DWELL, default=0): NumberSelector(
+            NumberSelectorConfig(
+                min=0, max=3600, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="s"
+            )
+        ),
+    }
+)
 
 
 class ZoneSubentryFlow(PrivacyGate, PictureSubentryFlow):
@@ -70,7 +99,7 @@ class ZoneSubentryFlow(PrivacyGate, PictureSubentryFlow):
             self._input = {
                 CONF_NAME: subentry.title,
                 CONF_CAMERA: subentry.data[CONF_CAMERA],
-                CONF_POLYGON: format_polygon(subentry.data[CONF_POLYGON]),
+                CONF_POLYGON: format_points(subentry.data[CONF_POLYGON]),
                 CONF_CLASSES: list(subentry.data.get(CONF_CLASSES, [])),
                 CONF_INERTIA: subentry.data.get(CONF_INERTIA, DEFAULT_INERTIA),
                 CONF_MIN_DWELL: subentry.data.get(CONF_MIN_DWELL, 0),
@@ -80,21 +109,27 @@ class ZoneSubentryFlow(PrivacyGate, PictureSubentryFlow):
     async def async_step_zone(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Type the polygon over the camera's picture; choose the classes and the inertia."""
         errors: dict[str, str] = {}
+        current: list[Point] = []
         if user_input is not None:
             # No class chosen (every class) leaves the key out of the form's answer.
             self._input.update({CONF_CLASSES: []} | user_input)
-            points, error = parse_polygon(str(user_input[CONF_POLYGON]))
+            current, error = parse_polygon(str(user_input[CONF_POLYGON]))
             if error:
                 errors[CONF_POLYGON] = error
             else:
-                self._points = points
-                await self._async_draw(points)
-                return await self.async_step_preview()
-        current: list[Point] = []
-        if polygon := self._input.get(CONF_POLYGON):
-            points, error = parse_polygon(str(polygon))
-            current = [] if error else points
-        await self._async_draw(current)
+                errors = await self._async_dry_run(
+                    "zones", self._zone(current), ZONE_FIELDS, SERVER_ERRORS
+                )
+        elif polygon := self._input.get(CONF_POLYGON):
+            current, _error = parse_polygon(str(polygon))
+        # A polygon the server refuses is not drawn; the rest of the picture still is.
+        drawn = [] if errors else current
+        draw_error = await self._async_draw_zone(drawn)
+        if user_input is not None and not errors and not draw_error:
+            self._points = current
+            return await self.async_step_preview()
+        if draw_error:
+            errors.setdefault("base", draw_error)
         return self.async_show_form(
             step_id="zone",
             data_schema=self.add_suggested_values_to_schema(
@@ -138,6 +173,8 @@ class ZoneSubentryFlow(PrivacyGate, PictureSubentryFlow):
     async def _async_camera_form(
         self, step_id: str, user_input: dict[str, Any] | None
     ) -> SubentryFlowResult:
+        if missing := self._server_missing():
+            return missing
         entry = self._get_entry()
         cameras = camera_subentries(entry)
         if not cameras:
@@ -148,7 +185,7 @@ class ZoneSubentryFlow(PrivacyGate, PictureSubentryFlow):
             self._input.update({CONF_NAME: name, CONF_CAMERA: user_input[CONF_CAMERA]})
             if self._is_duplicate_name(user_input[CONF_CAMERA], name):
                 errors[CONF_NAME] = "zone_exists"
-            elif error := await self._async_fetch_picture(entry, user_input[CONF_CAMERA]):
+            elif error := await self._async_fetch_picture(user_input[CONF_CAMERA]):
                 errors["base"] = error
             else:
                 return await self.async_step_zone()
@@ -160,40 +197,28 @@ class ZoneSubentryFlow(PrivacyGate, PictureSubentryFlow):
             errors=errors,
         )
 
-    async def _async_draw(self, points: list[Point]) -> None:
-        """Draw the grid and the zone on the picture and serve it to this flow's form."""
-        assert self._image is not None
-        jpeg = await self.hass.async_add_executor_job(
-            render_zone_picture, self._image, self._input[CONF_NAME], points
-        )
-        self._serve_picture(jpeg)
+    def _zone(self, points: list[Point]) -> dict[str, Any]:
+        """Return the server's zone of what the form holds."""
+        return {
+            "name": self._input[CONF_NAME],
+            "polygon": [[x, y] for x, y in points],
+            "classes": list(self._input.get(CONF_CLASSES, [])),
+            "inertia": int(self._input.get(CONF_INERTIA, DEFAULT_INERTIA)),
+            "min_dwell_s": float(self._input.get(CONF_MIN_DWELL) or 0),
+        }
+
+    async def _async_draw_zone(self, points: list[Point]) -> str | None:
+        """Draw the grid and the zone on the picture for this flow's form."""
+        areas = [shape(self._input[CONF_NAME], points)] if points else []
+        return await self._async_draw(areas=areas)
 
     def _placeholders(self) -> dict[str, str]:
         name = self._input[CONF_NAME]
-        return {"zone": name, "picture": self._picture_markdown(name)}
-
-
-ZONE_SCHEMA = vol.Schema(
-    {
-        vol.Required(CONF_POLYGON): TEXT_FIELD,
-        vol.Optional(CONF_CLASSES): SelectSelector(
-            SelectSelectorConfig(
-                options=list(OBJECT_CLASSES),
-                multiple=True,
-                mode=SelectSelectorMode.LIST,
-                translation_key="object_class",
-            )
-        ),
-        vol.Required(CONF_INERTIA, default=DEFAULT_INERTIA): NumberSelector(
-            NumberSelectorConfig(min=1, max=100, step=1, mode=NumberSelectorMode.BOX)
-        ),
-        vol.Optional(CONF_MIN_DWELL, default=0): NumberSelector(
-            NumberSelectorConfig(
-                min=0, max=3600, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="s"
-            )
-        ),
-    }
-)
+        return {
+            "zone": name,
+            "picture": self._picture_markdown(name),
+            "editor": panel_url(self._input[CONF_CAMERA]),
+        }
 
 
 def _zone_camera_schema(cameras: list[ConfigSubentry]) -> vol.Schema:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal, cast
 from .codec import JsonValue, Tagged, loads
 from .values import HeldBack, RuleEvent, StateUpdate
 
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 """``major.minor``: peers of different majors refuse each other; a minor only adds optional
 fields and message kinds, which older peers ignore or answer with `unknown_request`."""
 
@@ -38,6 +38,10 @@ CAPABILITIES: tuple[str, ...] = (
     "access_log",
     "assessment",
     "diagnostics",
+    "privacy",
+    "replay",
+    "match_review",
+    "plate_rights",
 )
 """What a server of this protocol version can do, announced in `Hello`."""
 
@@ -154,6 +158,9 @@ class ConfigApplied(Tagged):
     removed: tuple[str, ...] = ()
     held_back: tuple[HeldBack, ...] = ()
     """What the deployment context holds back: neither analysed nor published."""
+    paperwork_missing: tuple[str, ...] = ()
+    """What the deployment context requires and the configuration lacks (`privacy.Paperwork`
+    values): a client raises a repair issue while it is not empty."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -328,6 +335,137 @@ class Diagnostics(Tagged):
     data: dict[str, JsonValue] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrivacyVerdict(Tagged):
+    """What a deployment context lets detectors do, and their names for people."""
+
+    KIND: ClassVar[str] = "privacy_verdict"
+    acknowledge: tuple[str, ...] = ()
+    """Detectors that start disabled until someone states their legal basis."""
+    statistics: tuple[str, ...] = ()
+    """Detectors that run as anonymous statistics only."""
+    names: dict[str, str] = field(default_factory=dict)
+    """Each asked detector's name and the context's, in the asked language (key ``context``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrackPath:
+    """Where one recent track went: its class and its ground points, oldest first.
+
+    Anonymous: no track id, no time, no picture; relative 0–1 coordinates.
+    """
+
+    label: str
+    points: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleReplay(Tagged):
+    """What a zone or rule would have produced on the camera's recent tracks.
+
+    The figures its family has: crossings each way (a line), entries and the longest stay (a
+    zone), loitering starts and the longest dwell (loitering). `paths` is empty where the
+    deployment context keeps that detector to anonymous statistics.
+    """
+
+    KIND: ClassVar[str] = "rule_replay"
+    rule_kind: str
+    """``zone_presence``, ``line_crossing`` or ``loitering``."""
+    span_s: float
+    """Seconds of recent tracks the memory held (0: none yet)."""
+    tracks: int
+    """Tracks of the rule's classes seen in that time."""
+    a_to_b: int = 0
+    b_to_a: int = 0
+    entries: int = 0
+    loitering: int = 0
+    longest_dwell_s: float = 0.0
+    paths: tuple[TrackPath, ...] = ()
+
+
+MatchStatus = Literal["pending", "confirmed", "rejected"]
+"""A watchlist match is a suspicion (``pending``) until an administrator reviews it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchlistMatch:
+    """A kept watchlist match: never the plate, a crop reference only where crops are shown."""
+
+    match_id: str
+    entry_id: str
+    camera_id: str
+    wall_time: float
+    status: MatchStatus
+    distance: float | None = None
+    crop_id: str | None = None
+    reviewed_at: float | None = None
+    reviewed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchReviewed(Tagged):
+    """A match confirmed or rejected (the review is in the access log)."""
+
+    KIND: ClassVar[str] = "match_reviewed"
+    match: WatchlistMatch
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchlistMatches(Tagged):
+    """The latest watchlist matches, newest first."""
+
+    KIND: ClassVar[str] = "watchlist_matches"
+    matches: tuple[WatchlistMatch, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlateRecordsExport(Tagged):
+    """Everything kept of a plate in a window, as a JSON document (the export is logged)."""
+
+    KIND: ClassVar[str] = "plate_records_export"
+    filename: str
+    """Also written to the server's documents folder (`GET /api/documents/{filename}`)."""
+    content: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlateRecordsErased(Tagged):
+    """How many records of a plate an erasure (or an objection) deleted."""
+
+    KIND: ClassVar[str] = "plate_records_erased"
+    hashed: int = 0
+    reads: int = 0
+    matches: int = 0
+    crops: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectionInfo:
+    """One objection: its id, when and why (the plate is never shown, even as a hash)."""
+
+    objection_id: str
+    added_at: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectionAdded(Tagged):
+    """A plate is on the objection list (`created` false when it already was)."""
+
+    KIND: ClassVar[str] = "objection_added"
+    objection: ObjectionInfo
+    created: bool = True
+    erased: PlateRecordsErased | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Objections(Tagged):
+    """The objection list."""
+
+    KIND: ClassVar[str] = "objections"
+    objections: tuple[ObjectionInfo, ...] = ()
+
+
 type Response = (
     Done
     | ConfigApplied
@@ -341,6 +479,14 @@ type Response = (
     | AccessLogExport
     | Documents
     | Diagnostics
+    | PrivacyVerdict
+    | RuleReplay
+    | MatchReviewed
+    | WatchlistMatches
+    | PlateRecordsExport
+    | PlateRecordsErased
+    | ObjectionAdded
+    | Objections
 )
 
 
@@ -474,6 +620,9 @@ class QueryPlate(Request):
     camera_id: str | None = None
     since: float | None = None
     until: float | None = None
+    legal_basis: str | None = None
+    """The GDPR article 6(1) basis of this search (`vigil_protocol.privacy.LegalBasis`);
+    required by the server (``legal_basis_required``), optional here only for compatibility."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -535,12 +684,141 @@ class GenerateDocuments(Request):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CheckPrivacy(Request):
+    """Ask what a deployment context lets these detectors do (the forms' privacy gate)."""
+
+    KIND: ClassVar[str] = "check_privacy"
+    Reply: ClassVar[type[Response]] = PrivacyVerdict
+    id: int = 0
+    context: str | None
+    detectors: tuple[str, ...]
+    language: Literal["en", "fr"] = "en"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GetDiagnostics(Request):
     """Return the server's diagnostics."""
 
     KIND: ClassVar[str] = "get_diagnostics"
     Reply: ClassVar[type[Response]] = Diagnostics
     id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayRule(Request):
+    """Replay a camera's recent tracks through a fresh zone or rule (one of `zone`, `rule`).
+
+    `zone` and `rule` are written as in the configuration (without `id`); `replaces` names
+    the zone or rule being changed: the candidate stands in for it, and its acknowledgement
+    applies. Only zones, line crossings and loitering replay (the others read pixels).
+    """
+
+    KIND: ClassVar[str] = "replay_rule"
+    Reply: ClassVar[type[Response]] = RuleReplay
+    id: int = 0
+    camera_id: str
+    zone: dict[str, JsonValue] | None = None
+    rule: dict[str, JsonValue] | None = None
+    replaces: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewMatch(Request):
+    """Confirm or reject a pending watchlist match (an administrator; logged).
+
+    A confirmed match raises the event ``watchlist_match_confirmed``, the one automations act
+    on; a rejected one ``watchlist_match_rejected`` and loses its crop and plate hash.
+    """
+
+    KIND: ClassVar[str] = "review_match"
+    Reply: ClassVar[type[Response]] = MatchReviewed
+    id: int = 0
+    match_id: str
+    decision: Literal["confirm", "reject"]
+    actor: Actor
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListMatches(Request):
+    """List the latest watchlist matches (pending by default; None: every status)."""
+
+    KIND: ClassVar[str] = "list_matches"
+    Reply: ClassVar[type[Response]] = WatchlistMatches
+    id: int = 0
+    actor: Actor
+    status: MatchStatus | None = "pending"
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportPlateRecords(Request):
+    """Export what is kept of a plate in a time window (right of access; admin; logged)."""
+
+    KIND: ClassVar[str] = "export_plate_records"
+    Reply: ClassVar[type[Response]] = PlateRecordsExport
+    id: int = 0
+    plate: str
+    actor: Actor
+    reason: str
+    since: float | None = None
+    until: float | None = None
+    camera_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErasePlateRecords(Request):
+    """Erase what is kept of a plate in a time window (right to erasure; admin; logged)."""
+
+    KIND: ClassVar[str] = "erase_plate_records"
+    Reply: ClassVar[type[Response]] = PlateRecordsErased
+    id: int = 0
+    plate: str
+    actor: Actor
+    reason: str
+    since: float | None = None
+    until: float | None = None
+    camera_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddObjection(Request):
+    """Put a plate on the objection list (right to object; admin; logged).
+
+    From then on the plate is counted and nothing else: never hashed, stored or matched,
+    except by a watchlist entry marked ``legal_obligation``. `erase` also deletes what is
+    already kept of it.
+    """
+
+    KIND: ClassVar[str] = "add_objection"
+    Reply: ClassVar[type[Response]] = ObjectionAdded
+    id: int = 0
+    plate: str
+    actor: Actor
+    reason: str
+    erase: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveObjection(Request):
+    """Take a plate off the objection list (the keeper withdrew it; admin; logged)."""
+
+    KIND: ClassVar[str] = "remove_objection"
+    Reply: ClassVar[type[Response]] = Done
+    id: int = 0
+    objection_id: str
+    actor: Actor
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListObjections(Request):
+    """List the objection list (ids, dates and reasons only; admin)."""
+
+    KIND: ClassVar[str] = "list_objections"
+    Reply: ClassVar[type[Response]] = Objections
+    id: int = 0
+    actor: Actor
 
 
 type ClientMessage = (
@@ -559,7 +837,16 @@ type ClientMessage = (
     | VerifyAccessLog
     | ExportAccessLog
     | GenerateDocuments
+    | CheckPrivacy
     | GetDiagnostics
+    | ReplayRule
+    | ReviewMatch
+    | ListMatches
+    | ExportPlateRecords
+    | ErasePlateRecords
+    | AddObjection
+    | RemoveObjection
+    | ListObjections
 )
 """Everything a client may send."""
 

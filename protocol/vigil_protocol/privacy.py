@@ -64,6 +64,21 @@ class DetectorKind(StrEnum):
     """A vehicle followed across cameras by its plate."""
 
 
+class Paperwork(StrEnum):
+    """A piece of paperwork a deployment context requires and the configuration lacks.
+
+    A server reports what is missing (`ServerState.paperwork_missing`, `ConfigApplied`) so a
+    client can raise a repair issue; the values are the privacy configuration's field names.
+    """
+
+    SIGNS = "signs_posted"
+    """No sign informing people is recorded as posted."""
+    ASSESSMENT = "assessment_reference"
+    """No reference of the data protection impact assessment."""
+    AUTHORISATION = "authorisation_reference"
+    """No reference of the authorisation to film a public space."""
+
+
 class Artefact(StrEnum):
     """A kind of data Vigil keeps; each has its own retention."""
 
@@ -94,10 +109,30 @@ RETENTION: Mapping[Artefact, RetentionBounds] = {
     Artefact.CROPS: RetentionBounds(7, 1, 30),
     Artefact.EVENTS: RetentionBounds(30, 1, 365),
     Artefact.PLATE_READS: RetentionBounds(7, 1, 30),
-    Artefact.PLATE_HASHES: RetentionBounds(30, 1, 90),
+    # A keyed hash finds a plate as surely as its text does: never kept longer than the text.
+    Artefact.PLATE_HASHES: RetentionBounds(7, 1, 30),
     # Counts per class and interval describe no one.
     Artefact.COUNTERS: RetentionBounds(365, 1, 1825),
     # The traces of who looked at what must outlive what they looked at (CNIL: 6 months-1 year).
     Artefact.ACCESS_LOG: RetentionBounds(365, 180, 1095),
     Artefact.EXPORTS: RetentionBounds(30, 1, 365),
 }
+
+
+ACTOR_HEADER = "X-Vigil-Actor"
+"""HTTP header naming who looks at a sensitive picture: the JSON of a `messages.Actor`."""
+
+
+def picture_is_sensitive(artefact: Artefact, context: DeploymentContext | None) -> bool:
+    """Return whether a picture is shown only to an administrator, and each view logged.
+
+    Crops (plates read against a watchlist, objects) always are: a plate links to a person.
+    The analysed frame (`SNAPSHOTS`: the camera's latest analysed picture) shows whoever stands
+    in front of the camera, so it is everywhere but in a private home, where the household
+    sees its own camera; without a declared context it is too (the stricter reading).
+    """
+    if artefact is Artefact.CROPS:
+        return True
+    if artefact is Artefact.SNAPSHOTS:
+        return context is not DeploymentContext.PRIVATE_HOME
+    return False

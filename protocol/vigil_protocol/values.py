@@ -310,6 +310,10 @@ class PlateMatch:
     """Reference of the kept crop (`GET /api/crops/{crop_id}.jpg`), only where crops are kept."""
     plate: str | None = None
     """The plate text, only in the camera's `full` privacy mode."""
+    match_id: str | None = None
+    """The match to confirm or reject (`ReviewMatch`)."""
+    status: Literal["pending", "confirmed", "rejected"] = "pending"
+    """A match is a suspicion until an administrator confirms it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -319,6 +323,9 @@ class PlateState(Tagged):
     KIND: ClassVar[str] = "plates"
     passages_today: int = 0
     last_match: PlateMatch | None = None
+    crops: bool = False
+    """Whether this camera's watchlist matches carry a crop (the camera keeps crops and the
+    deployment context allows images): a client shows a crop picture only then."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -354,6 +361,9 @@ class ServerState(Tagged):
     inference_reason: str | None = None
     """Why the configured inference server is not used, None while it is (or with none)."""
     inference_reason_key: str | None = None
+    paperwork_missing: tuple[str, ...] = ()
+    """What the deployment context requires and the configuration lacks (`privacy.Paperwork`
+    values: ``signs_posted``, ``assessment_reference``, ``authorisation_reference``)."""
 
 
 type StateValue = (

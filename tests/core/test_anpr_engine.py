@@ -35,8 +35,21 @@ async def test_engine_reports_a_watched_plate_approaching(
         {
             "models_dir": str(models_dir),
             "state_dir": str(tmp_path / "state"),
+            # Hashed plates need no acknowledgement on private premises (a home's gate, which
+            # applies when no context is declared, holds them back).
+            "privacy": {"context": "private_premises"},
             "anpr": {
-                "watchlist": {"entries": [{"id": "van", "plate": "AB-123-CD", "label": "Van"}]}
+                "watchlist": {
+                    "entries": [
+                        {
+                            "id": "van",
+                            "plate": "AB-123-CD",
+                            "label": "Van",
+                            "reason": "stolen vehicle report",
+                            "expires": "2099-12-31",
+                        }
+                    ]
+                }
             },
             "cameras": [
                 {

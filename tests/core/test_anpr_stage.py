@@ -16,6 +16,7 @@ from tests.support.plates import plate_on_photo, read_rgb
 from tests.support.shared import MEDIA_DIR, MODELS_DIR
 from vigil_core.anpr.runtime import AnprRuntime
 from vigil_core.anpr.stage import AnprStage, direction_of
+from vigil_core.anpr.store import MatchAlreadyReviewed, MatchStatus, UnknownMatch
 from vigil_core.config import AnprSettings, CameraSpec
 from vigil_core.eval.anpr import load_folder
 from vigil_core.events.model import RuleEvent
@@ -128,7 +129,10 @@ def make_runtime(
     clock: Clock,
     watchlist: list[dict[str, object]] | None = None,
 ) -> AnprRuntime:
-    settings = AnprSettings.model_validate({"watchlist": {"entries": watchlist or []}})
+    entries = [
+        {"reason": "stolen vehicle report", "expires": "2099-12-31", **e} for e in watchlist or []
+    ]
+    settings = AnprSettings.model_validate({"watchlist": {"entries": entries}})
     return AnprRuntime(
         settings,
         sessions=sessions,
@@ -210,7 +214,7 @@ def test_watchlist_mode_forgets_a_read_that_matches_nothing(
         "watchlisted": False,
     }
     # Gone: not in the store, the crops, the stage, the diagnostics, the logs or the events.
-    assert runtime.store().counts() == {"passages": 1, "hashed": 0, "reads": 0}
+    assert runtime.store().counts() == {"passages": 1, "hashed": 0, "reads": 0, "matches": 0}
     assert len(runtime.crops) == 0
     assert stage._open == {}
     assert runtime.query(PLATE, who="auditor", reason="test") == []
@@ -321,7 +325,18 @@ def test_the_watchlist_can_change_while_running(
     s = scene(base_photo, PLATE)
     assert kinds(run_passage(stage, s)) == ["plate_passage"]
     settings = AnprSettings.model_validate(
-        {"watchlist": {"entries": [{"id": "van", "plate": "AB-12?-CD"}]}}
+        {
+            "watchlist": {
+                "entries": [
+                    {
+                        "id": "van",
+                        "plate": "AB-12?-CD",
+                        "reason": "stolen vehicle report",
+                        "expires": "2099-12-31",
+                    }
+                ]
+            }
+        }
     )
     runtime.set_watchlist(settings.watchlist)
     assert kinds(run_passage(stage, s))[0] == "watchlist_match"
@@ -392,3 +407,102 @@ def test_disabled_camera_has_no_stage(sessions: SessionCache, tmp_path: Path, cl
 )
 def test_direction_of_travel(boxes: list[BBox], direction: str) -> None:
     assert direction_of(boxes) == direction
+
+
+def test_a_match_is_pending_until_an_operator_reviews_it(
+    sessions: SessionCache, base_photo: tuple[np.ndarray, BBox], tmp_path: Path, clock: Clock
+) -> None:
+    """Issue 21 point 1: a read is a suspicion; automations follow the confirmed event."""
+    runtime = make_runtime(sessions, tmp_path, clock, [{"id": "van", "plate": PLATE}])
+    (stage,) = runtime.stages_for(camera())
+    s = scene(base_photo, PLATE)
+    match = run_passage(stage, s)[0]
+    assert match.kind == "watchlist_match" and match.attrs["status"] == "pending"
+    match_id = str(match.attrs["match_id"])
+    assert [m.match_id for m in runtime.matches(MatchStatus.PENDING)] == [match_id]
+    record, event = runtime.review_match(match_id, True, by="alice")
+    assert record.status is MatchStatus.CONFIRMED and record.reviewed_by == "alice"
+    assert event.kind == "watchlist_match_confirmed" and event.camera_id == "gate"
+    assert event.attrs["match_id"] == match_id and event.attrs["entry_id"] == "van"
+    assert event.attrs["status"] == "confirmed" and event.attrs["crop_id"] == match.attrs["crop_id"]
+    no_plate_in(event.attrs)
+    with pytest.raises(MatchAlreadyReviewed) as caught:
+        runtime.review_match(match_id, False, by="bob")
+    assert caught.value.translation_key == "match_already_reviewed"
+    with pytest.raises(UnknownMatch):
+        runtime.review_match("nope", True, by="alice")
+    # A rejected match was another plate: its crop and hash go, the record stays.
+    other = run_passage(stage, s)[0]
+    crop_id = str(other.attrs["crop_id"])
+    assert runtime.crop(crop_id) is not None
+    record, event = runtime.review_match(str(other.attrs["match_id"]), False, by="alice")
+    assert event.kind == "watchlist_match_rejected" and record.crop_id is None
+    assert runtime.crop(crop_id) is None
+    assert runtime.plate_records(PLATE)[0].matches == [runtime.store().match(match_id)]
+    # Matches go with the plate reads' retention.
+    days = RetentionSpec().plate_reads
+    assert runtime.purge(T0 + (days + 1) * 86400)["matches"] == 2
+    runtime.close()
+
+
+def test_an_objected_plate_is_never_hashed_stored_or_matched(
+    sessions: SessionCache, base_photo: tuple[np.ndarray, BBox], tmp_path: Path, clock: Clock
+) -> None:
+    """Issue 21 point 6: only a legal-obligation entry still matches an objected plate."""
+    runtime = make_runtime(sessions, tmp_path, clock, [{"id": "van", "plate": PLATE}])
+    (stage,) = runtime.stages_for(camera(privacy="full", full_acknowledged=True))
+    s = scene(base_photo, PLATE)
+    run_passage(stage, s)
+    assert runtime.store().counts()["reads"] == 1
+    objection, new, erased = runtime.add_objection("ab 123 cd", "keeper objected by letter")
+    assert new and erased == {"hashed": 0, "reads": 1, "matches": 1, "crops": 1}
+    events = run_passage(stage, s)
+    assert kinds(events) == ["plate_passage"] and events[0].attrs["watchlisted"] is False
+    counts = runtime.store().counts()
+    assert counts["reads"] == 0 and counts["matches"] == 0 and runtime.passages("gate") == 2
+    assert len(runtime.crops) == 0
+    # The list keeps a keyed hash, never the plate, and survives a restart.
+    runtime.close()
+    listed = (tmp_path / "state" / "anpr_objections.json").read_text()
+    assert PLATE_TEXT not in listed and objection.objection_id in listed
+    runtime = make_runtime(
+        sessions,
+        tmp_path,
+        clock,
+        [{"id": "order", "plate": PLATE, "legal_obligation": True, "reason": "court order 123"}],
+    )
+    (stage,) = runtime.stages_for(camera(privacy="hashed"))
+    assert [o.objection_id for o in runtime.objections().items()] == [objection.objection_id]
+    events = run_passage(stage, s)
+    assert kinds(events) == ["watchlist_match", "plate_passage"]
+    assert runtime.store().counts()["hashed"] == 0
+    runtime.objections().remove(objection.objection_id)
+    run_passage(stage, s)
+    assert runtime.store().counts()["hashed"] == 1
+    runtime.close()
+
+
+def test_export_and_erase_a_plate_by_time_window(
+    sessions: SessionCache, base_photo: tuple[np.ndarray, BBox], tmp_path: Path, clock: Clock
+) -> None:
+    """Issue 21 point 6: a keeper's records in a window, exported then erased, crops included."""
+    runtime = make_runtime(sessions, tmp_path, clock)
+    (stage,) = runtime.stages_for(camera(privacy="full", full_acknowledged=True))
+    s = scene(base_photo, PLATE)
+    run_passage(stage, s)
+    clock.now += 2 * 86400
+    run_passage(stage, s)
+    run_passage(stage, scene(base_photo, OTHER))
+    window = {"since": T0 + 86400, "until": T0 + 3 * 86400}
+    records, crops = runtime.plate_records(PLATE, **window)
+    assert [(r.seen_at, r.plate) for r in records.sightings] == [(T0 + 2 * 86400, PLATE_TEXT)]
+    assert list(crops) == records.crop_ids and len(crops) == 1
+    assert runtime.erase_plate(PLATE, **window) == {
+        "hashed": 0,
+        "reads": 1,
+        "matches": 0,
+        "crops": 1,
+    }
+    assert [r.seen_at for r in runtime.plate_records(PLATE)[0].sightings] == [T0]
+    assert len(runtime.plate_records(OTHER)[0].sightings) == 1
+    runtime.close()

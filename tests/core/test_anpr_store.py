@@ -120,7 +120,7 @@ def test_retention_purges_hashes_and_reads(store: PlateStore) -> None:
     store.add_read("barrier", "CD456EF", T0, confidence=0.9, direction="", crop_id=None)
     assert store.purge_hashed(T0 - 7 * DAY) == 1
     assert store.purge_reads(T0 - 7 * DAY) == 1
-    assert store.counts() == {"passages": 0, "hashed": 1, "reads": 1}
+    assert store.counts() == {"passages": 0, "hashed": 1, "reads": 1, "matches": 0}
 
 
 def test_a_stricter_mode_forgets_what_the_looser_one_kept(store: PlateStore) -> None:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+import random
+from typing import Any
 
 import pytest
 
 from vigil_core.anpr.routes import RouteTracker
 from vigil_core.anpr.watchlist import (
+    DEFAULT_MAX_DISTANCE,
+    MIN_PATTERN_CHARACTERS,
     InvalidPlate,
+    PatternTooLoose,
     PlateTooLong,
     PlateTooShort,
     Watchlist,
@@ -20,12 +25,20 @@ from vigil_core.config import EngineConfig, WatchlistEntry, WatchlistSpec
 from vigil_core.errors import ConfigInvalid
 
 NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC).timestamp()
+REASON = "stolen vehicle report"
+LATER = "2099-12-31"
 
 
-def _watchlist(*entries: dict[str, object], max_distance: float = 1.0) -> Watchlist:
-    return Watchlist.from_spec(
-        WatchlistSpec.model_validate({"entries": list(entries), "max_distance": max_distance})
-    )
+def entry(**fields: Any) -> dict[str, Any]:
+    """Return a watchlist entry with a reason and a far expiry unless given."""
+    return {"reason": REASON, "expires": LATER, **fields}
+
+
+def _watchlist(*entries: dict[str, object], max_distance: float | None = None) -> Watchlist:
+    spec: dict[str, Any] = {"entries": [entry(**e) for e in entries]}
+    if max_distance is not None:
+        spec["max_distance"] = max_distance
+    return Watchlist.from_spec(WatchlistSpec.model_validate(spec))
 
 
 @pytest.mark.parametrize(
@@ -48,6 +61,8 @@ def test_patterns_are_canonical(raw: str, pattern: str) -> None:
         ("AB#123", InvalidPlate, "invalid_plate"),
         ("A*", PlateTooShort, "plate_too_short"),
         ("??*", PlateTooShort, "plate_too_short"),
+        ("AB*", PatternTooLoose, "pattern_too_loose"),
+        ("A?B-*-C", PatternTooLoose, "pattern_too_loose"),
         ("ABCDEFGHIJK", PlateTooLong, "plate_too_long"),
     ],
 )
@@ -62,18 +77,18 @@ def test_invalid_patterns_raise_translated_errors_without_the_plate(
 
 def test_config_refuses_a_bad_entry_without_echoing_it() -> None:
     with pytest.raises(ConfigInvalid) as caught:
-        EngineConfig.parse({"anpr": {"watchlist": {"entries": [{"id": "x", "plate": "ZZ#99"}]}}})
+        EngineConfig.parse({"anpr": {"watchlist": {"entries": [entry(id="x", plate="ZZ#99")]}}})
     assert "anpr.watchlist.entries.0.plate" in str(caught.value)
     assert "ZZ#99" not in str(caught.value)
-    entry = EngineConfig.parse(
-        {"anpr": {"watchlist": {"entries": [{"id": "x", "plate": "ZZ-999-ZZ"}]}}}
+    parsed = EngineConfig.parse(
+        {"anpr": {"watchlist": {"entries": [entry(id="x", plate="ZZ-999-ZZ")]}}}
     ).anpr.watchlist.entries[0]
-    assert "ZZ" not in repr(entry)
+    assert "ZZ" not in repr(parsed)
 
 
 def test_validation_errors_hide_the_plate() -> None:
     with pytest.raises(ValueError) as caught:
-        WatchlistSpec.model_validate({"entries": [{"id": "a", "plate": "ZZ#99"}]})
+        WatchlistSpec.model_validate({"entries": [entry(id="a", plate="ZZ#99")]})
     assert "ZZ#99" not in str(caught.value)
 
 
@@ -83,7 +98,7 @@ def test_config_refuses_duplicate_entry_ids() -> None:
             {
                 "anpr": {
                     "watchlist": {
-                        "entries": [{"id": "a", "plate": "AB1"}, {"id": "a", "plate": "CD2"}]
+                        "entries": [entry(id="a", plate="AB1"), entry(id="a", plate="CD2")]
                     }
                 }
             }
@@ -141,6 +156,88 @@ def test_tolerance_zero_needs_the_exact_plate() -> None:
     assert watchlist.match("AB123CD", NOW) is not None
 
 
+def test_the_default_tolerance_forgives_only_confusable_characters() -> None:
+    """AB-123-CD read as A8-I23-CD (two look-alikes) matches; AB-124-CD, another car, does not."""
+    assert WatchlistSpec().max_distance == pytest.approx(DEFAULT_MAX_DISTANCE)
+    watchlist = _watchlist({"id": "van", "plate": "AB-123-CD"})
+    assert watchlist.match("AB124CD", NOW) is None
+    assert watchlist.match("AB123C", NOW) is None  # a character missed: not this plate
+    assert watchlist.match("A8I23CD", NOW) is not None
+    assert watchlist.match("A8I2ZCD", NOW) is None  # three look-alikes: too far
+    # Before: the tolerance 1.0 took one plain substitution, another car.
+    loose = _watchlist({"id": "van", "plate": "AB-123-CD"}, max_distance=1.0)
+    assert loose.match("AB124CD", NOW) is not None
+
+
+def random_french_plates(count: int, seed: int = 2026) -> list[str]:
+    """Return valid French SIV plates (LL-DDD-LL without I, O, U), drawn at random."""
+    rng = random.Random(seed)
+    letters, digits = "ABCDEFGHJKLMNPQRSTVWXYZ", "0123456789"
+    return [
+        "".join(rng.choice(letters) for _ in range(2))
+        + "".join(rng.choice(digits) for _ in range(3))
+        + "".join(rng.choice(letters) for _ in range(2))
+        for _ in range(count)
+    ]
+
+
+LOOSE_3 = ("*Z*3*2*", "*27*D*", "*505*", "*B*8*5*", "*8*8*8*")
+LOOSE_4 = ("*Z*B*6*G*", "*ZG9D*", "*S8*B6*", "*8*8*8*8*", "*1*2*3*4*", "*B*8*5*S*", "AB*CD")
+"""The loosest patterns of 3 and 4 fixed characters found by a random search over floating
+wildcards, digits and confusable letters (the search itself is too slow for a test)."""
+
+
+def test_a_pattern_needs_enough_fixed_characters_to_match_few_plates() -> None:
+    """Measure the share of random French plates a pattern matches; 4 fixed keep it <= 0.1 %."""
+    plates = random_french_plates(5000)
+
+    def share(pattern: str, tolerance: float = DEFAULT_MAX_DISTANCE) -> float:
+        hits = sum(plate_distance(pattern, plate) <= tolerance + 1e-9 for plate in plates)
+        return hits / len(plates)
+
+    # The audit's probe: AB* with the old tolerance matched about one plate in eight.
+    assert share("AB*", tolerance=1.0) > 0.12
+    assert max(share(p) for p in LOOSE_3) > 0.008
+    assert MIN_PATTERN_CHARACTERS == 4
+    assert max(share(p) for p in LOOSE_4) <= 0.001
+    for pattern in LOOSE_3:
+        with pytest.raises(PatternTooLoose):
+            parse_pattern(pattern)
+    for pattern in LOOSE_4:
+        parse_pattern(pattern)
+
+
+def test_every_entry_needs_a_reason_and_an_expiry() -> None:
+    for missing in ("reason", "expires"):
+        raw = entry(id="van", plate="AB-123-CD")
+        del raw[missing]
+        with pytest.raises(ConfigInvalid, match=rf"entries\.0\.{missing}"):
+            EngineConfig.parse({"anpr": {"watchlist": {"entries": [raw]}}})
+    with pytest.raises(ConfigInvalid, match=r"entries\.0\.reason"):
+        EngineConfig.parse(
+            {"anpr": {"watchlist": {"entries": [entry(id="v", plate="AB1", reason="  van  ")]}}}
+        )
+
+
+def _public(expires: str) -> dict[str, Any]:
+    return {
+        "privacy": {"context": "public_space"},
+        "anpr": {"watchlist": {"entries": [entry(id="van", plate="AB-123-CD", expires=expires)]}},
+    }
+
+
+def test_in_public_space_an_entry_lasts_at_most_thirty_days() -> None:
+    today = datetime.now().astimezone().date()
+    EngineConfig.parse(_public((today + timedelta(days=30)).isoformat()))
+    with pytest.raises(ConfigInvalid, match="at most 30 days") as caught:
+        EngineConfig.parse(_public((today + timedelta(days=31)).isoformat()))
+    assert "AB" not in str(caught.value)
+    # Elsewhere the expiry is required but has no maximum.
+    private = _public((today + timedelta(days=365)).isoformat())
+    private["privacy"] = {"context": "private_premises"}
+    EngineConfig.parse(private)
+
+
 def test_expired_entries_stop_matching_by_themselves() -> None:
     today = datetime.fromtimestamp(NOW).date()
     watchlist = _watchlist(
@@ -163,7 +260,7 @@ def test_expired_entries_stop_matching_by_themselves() -> None:
 )
 def test_an_expiry_that_is_not_a_date_is_one_clear_error(expires: object) -> None:
     """Only a date or a date and time: no number read as a Unix time, no parser's jargon."""
-    entry = {"id": "van", "plate": "AB-123-CD", "expires": expires}
+    entry = {"id": "van", "plate": "AB-123-CD", "reason": "reported stolen", "expires": expires}
     with pytest.raises(ConfigInvalid) as err:
         EngineConfig.parse({"anpr": {"watchlist": {"entries": [entry]}}})
     assert str(err.value) == (
@@ -175,9 +272,13 @@ def test_an_expiry_that_is_not_a_date_is_one_clear_error(expires: object) -> Non
 
 
 def test_an_entry_parses_alone() -> None:
-    entry = WatchlistEntry.parse({"id": "van", "plate": "ab-123-cd", "expires": "2026-01-31"})
+    why = "reported stolen"
+    entry = WatchlistEntry.parse(
+        {"id": "van", "plate": "ab-123-cd", "reason": why, "expires": "2026-01-31"}
+    )
     assert entry.expires == date(2026, 1, 31)
-    assert WatchlistEntry.parse({"id": "a", "plate": "X1", "expires": "2026-01-31T10:00"}).expires
+    later = {"id": "a", "plate": "X1", "reason": why, "expires": "2026-01-31T10:00"}
+    assert WatchlistEntry.parse(later).expires
 
 
 def test_a_date_expires_at_the_following_local_midnight() -> None:

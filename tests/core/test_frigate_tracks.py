@@ -298,9 +298,11 @@ def _plate_run(version: str, privacy: str, watched: list[str]) -> tuple[list[Rul
     from vigil_core.inference.session import SessionCache  # noqa: PLC0415
     from vigil_core.sources.frigate_tracks import FrigatePlateStage  # noqa: PLC0415
 
-    settings = AnprSettings.model_validate(
-        {"watchlist": {"entries": [{"id": f"w{i}", "plate": p} for i, p in enumerate(watched)]}}
-    )
+    entries = [
+        {"id": f"w{i}", "plate": p, "reason": "stolen vehicle report", "expires": "2099-12-31"}
+        for i, p in enumerate(watched)
+    ]
+    settings = AnprSettings.model_validate({"watchlist": {"entries": entries}})
     runtime = AnprRuntime(settings, sessions=SessionCache(), purge_interval_s=0)
     spec = camera("gate_lpr", (1920, 1080), anpr={"enabled": True, "privacy": privacy})
     assert spec.frigate is not None

@@ -257,7 +257,16 @@ CONFIG: dict[str, Any] = {
         {"id": "file", "source": "clip.mp4", "tamper": {"enabled": False}},
     ],
     "anpr": {
-        "watchlist": {"entries": [{"id": "van", "plate": "AB-123-CD", "expires": "2030-01-01"}]}
+        "watchlist": {
+            "entries": [
+                {
+                    "id": "van",
+                    "plate": "AB-123-CD",
+                    "reason": "reported stolen",
+                    "expires": "2030-01-01",
+                }
+            ]
+        }
     },
 }
 
@@ -312,11 +321,16 @@ def _refusal(bad: str) -> str:
     raise AssertionError(f"{bad!r} was accepted")
 
 
-PLATE_MESSAGES = frozenset(map(_refusal, ["A!1", "A", "A" * 11]))
-"""The fixed texts InvalidPlate carries: a bad character, too short, too long."""
+PLATE_MESSAGES = frozenset(map(_refusal, ["A!1", "A", "A*1", "A" * 11]))
+"""The fixed texts InvalidPlate carries: a bad character, too short, too loose, too long."""
 WATCHLIST = Watchlist.from_spec(
     WatchlistSpec.model_validate(
-        {"entries": [{"id": "a", "plate": "AB-123-CD"}, {"id": "b", "plate": "EF-*-GH"}]}
+        {
+            "entries": [
+                {"id": id_, "plate": plate, "reason": "reported stolen", "expires": "2030-01-01"}
+                for id_, plate in (("a", "AB-123-CD"), ("b", "EF-*-GH"))
+            ]
+        }
     )
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 import logging
 import time
 
@@ -28,12 +29,18 @@ from vigil_core.sources.onvif_events import (
 )
 from vigil_core.sources.onvif_messages import (
     MalformedMessage,
+    OnvifMessage,
     normalize_topic,
     notification_from_element,
     topics_from_topic_set,
 )
 from vigil_core.sources.onvif_states import TopicStates
-from vigil_core.sources.onvif_topics import PARSERS, OnvifKind, ReadingShape
+from vigil_core.sources.onvif_topics import (
+    PARSERS,
+    OnvifKind,
+    ReadingShape,
+    refused,
+)
 
 USER = "events-reader"
 PASSWORD = "Ev3nts/p@ss"
@@ -79,7 +86,6 @@ ON: dict[str, tuple[str, dict[str, object]]] = {
     "reolink_people": ("person", {"state": "true"}),
     "reolink_vehicle": ("vehicle", {"state": "true"}),
     "reolink_dog_cat": ("animal", {"state": "true"}),
-    "reolink_face": ("face", {"state": "true"}),
     "reolink_visitor": ("visitor", {"state": "true"}),
     "reolink_package": ("package", {"state": "true"}),
     "tapo_people": ("person", {"state": "true"}),
@@ -88,7 +94,18 @@ ON: dict[str, tuple[str, dict[str, object]]] = {
     "hanwha_line_crossing": ("line_crossing", {"state": "true", "object_id": ""}),
     "bosch_line_crossed": ("line_crossing", {}),
     "avigilon_object_crosses": ("onvif_event", {"event_id": 12439}),
+    "vendor_people_analysis": (
+        "onvif_event",
+        {"event_id": 5, "person": "Jane Doe", "gender": "female", "age": "34"},
+    ),
 }
+
+# Samples Vigil drops outright: they describe a face (no reading, no entity, no event).
+REFUSED: dict[str, dict[str, object]] = {
+    "reolink_face": {"state": "true"},
+    "onvif_face_recognition": {"object_id": 3, "person": "Jane Doe", "gender": "female", "age": 34},
+}
+PERSONAL_VALUES = ("Jane Doe", "female", "34")
 
 
 def _message(name: str, operation: str = "Changed", **values: object) -> etree._Element:
@@ -105,7 +122,7 @@ def _events_of(name: str, operation: str = "Changed", **values: object) -> list[
 
 def test_every_recorded_sample_is_covered() -> None:
     samples = {name for name in sample_names() if not name.startswith("malformed")}
-    assert samples == set(ON)
+    assert samples == set(ON) | set(REFUSED)
 
 
 @pytest.mark.parametrize("name", sorted(ON))
@@ -142,8 +159,12 @@ def test_recorded_values_reach_the_event() -> None:
     assert (axis.rule_id, axis.track_id, axis.attrs["object_class"]) == (
         "onvif:Device1Scenario1", 4240, "human",
     )  # fmt: skip
-    assert unknown.attrs["key_items"] == {"EventId": "12439"}
-    assert unknown.attrs["data"] == {"ChannelId": "0", "ObjectType": "1"}
+    # A topic Vigil cannot read says that it fired, never what its items hold.
+    assert unknown.attrs["key_items"] == {} and unknown.attrs["data"] == {}
+    assert unknown.attrs["source_items"] == {
+        "VideoSourceConfigurationToken": "camCfg0",
+        "Rule": "Port Wrong",
+    }
     assert unknown.attrs["rule"] == "Port Wrong"
     assert (tamper.kind, tamper.rule_id, tamper.attrs["report"]) == (
         "obstruction",
@@ -151,6 +172,46 @@ def test_recorded_values_reach_the_event() -> None:
         "tamper",
     )
     assert tamper.attrs["source"] == "onvif"
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_face_topics_are_dropped_outright(name: str) -> None:
+    message = notification_from_element(_message(name, **REFUSED[name]))
+    assert PARSERS.parse(message) is None
+    assert PARSERS.kinds_of(message.topic) == ()
+
+
+def test_no_item_describing_a_person_reaches_an_event() -> None:
+    """Only allow-listed items pass: an unknown topic's Name, Gender and Age never do."""
+    (event,) = _events_of("vendor_people_analysis", **ON["vendor_people_analysis"][1])
+    text = repr(dict(event.attrs))
+    assert event.kind == "onvif_event"
+    for value in (*PERSONAL_VALUES, "Gender", "Age", "Name", "EventId"):
+        assert value not in text
+    # A parsed topic keeps its state items, and loses any other item the camera adds.
+    message = OnvifMessage(
+        topic="tns1:RuleEngine/FieldDetector/ObjectsInside",
+        operation="Changed",
+        source={"Rule": "Door", "VideoSourceConfigurationToken": "v1", "Operator": "Bob"},
+        key={"ObjectId": "9", "Name": "Jane Doe"},
+        data={"IsInside": "true", "Gender": "female", "UpperClothingColour": "red"},
+    )
+    reading = PARSERS.parse(message)
+    assert reading is not None
+    (field,) = TopicStates("cam").apply(message, reading)
+    assert field.attrs["data"] == {"IsInside": "true"}
+    assert field.attrs["key_items"] == {"ObjectId": "9"}
+    assert field.attrs["source_items"] == {"Rule": "Door", "VideoSourceConfigurationToken": "v1"}
+    # A rule or an object class naming a face is dropped with its message.
+    assert PARSERS.parse(replace(message, source={"Rule": "FaceMatch"})) is None
+    assert PARSERS.parse(replace(message, data={"IsInside": "true", "ClassTypes": "Face"})) is None
+
+
+def test_registered_topics_are_not_refused() -> None:
+    assert not any(refused(topic) for topic in PARSERS.topics)
+    assert refused("tns1:RuleEngine/Recognition/Face") and refused("tnshik:FaceDetection")
+    assert refused("tns1:RuleEngine/MyRuleDetector/FaceDetect")
+    assert not refused("tns1:Device/NetworkInterface/Link") and not refused("tns1:Surface/x")
 
 
 def test_states_turn_on_once_and_off_once() -> None:
@@ -265,7 +326,8 @@ def test_announced_topic_set_is_read() -> None:
 
 def test_every_vigil_kind_has_a_registered_topic() -> None:
     registered = {kind for topic in PARSERS.topics for kind in PARSERS.kinds_of(topic.rstrip("*"))}
-    assert registered | {OnvifKind.GENERIC.value} == {kind.value for kind in OnvifKind}
+    assert registered | {OnvifKind.GENERIC.value} == {k.value for k in OnvifKind}
+    assert not any(refused(kind.value) for kind in OnvifKind)  # no kind describes people
     assert ReadingShape.PULSE in {ReadingShape(r) for r in ReadingShape}
 
 

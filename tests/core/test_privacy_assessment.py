@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 import os
 from pathlib import Path
+import re
 import shutil
 import subprocess
 
@@ -15,6 +16,7 @@ from PIL import Image
 import pytest
 
 from vigil_core.config import EngineConfig
+from vigil_core.inference.registry import default_registry
 from vigil_core.privacy.assessment import (
     documents,
     impact_assessment,
@@ -189,6 +191,9 @@ def test_town_assessment_in_french() -> None:
         "occultent 2 zone(s) de l'image avant toute analyse : Place de l'Hôtel-de-Ville (2)" in text
     )
     assert "Rue Victor-Hugo : liste de surveillance seule" in text
+    # Issue 21: the plate safeguards (review of matches, rights, objection) are stated.
+    assert "reste un soupçon tant qu'un administrateur ne l'a pas confirmée" in text
+    assert "liste d'opposition n'est jamais hachée" in text
     assert "3 détecteur(s) sont retenus" in text
     assert "42 entrées, chaîne vérifiée, empreinte de tête abababababababab" in text
     assert "Administrateurs de Home Assistant (2)" in text
@@ -197,6 +202,20 @@ def test_town_assessment_in_french() -> None:
     # The French and English documents have the same structure.
     en, fr = impact_assessment(town(), "en"), impact_assessment(town(), "fr")
     assert [type(b) for b in en.blocks] == [type(b) for b in fr.blocks]
+
+
+def test_assessment_says_which_picture_views_are_logged() -> None:
+    """Issue 21: the safeguard names the picture views the server writes, and those it does not."""
+    en = render_markdown(impact_assessment(town(), "en"))
+    assert (
+        "every view of a plate crop and, outside a private home, every view of a camera's "
+        "analysed frame (both shown to Home Assistant administrators only)" in en
+    )
+    assert "Not written: the camera pictures drawn on in the settings forms" in en
+    assert "in a private home only, the analysed frame; no plate crop" in en
+    fr = render_markdown(impact_assessment(town(), "fr"))
+    assert "chaque consultation d'une image de plaque et, hors domicile privé" in fr
+    assert "Non inscrits : les images de caméra sur lesquelles on dessine" in fr
 
 
 def test_record_of_processing() -> None:
@@ -304,3 +323,69 @@ def test_markdown_of_each_block() -> None:
         "> **To fill — Decision**\n>\n> *Sign here*\n>\n> …\n>\n> …\n\n---\n\n*F*\n"
     )
     assert render_pdf(document).startswith(b"%PDF-")
+
+
+def test_the_assessment_prints_the_models_error_rates_from_the_registry() -> None:
+    summary = town()
+    assert [model.name for model in summary.models] == ["yolox_nano"]
+    text = render_markdown(impact_assessment(summary, "en"))
+    assert "## 3.3 Error rates of the models" in text
+    assert "| yolox_nano | person recall / precision at confidence 0.25 | 0.95 / 0.79 |" in text
+    assert "development data" in text
+    french = render_markdown(impact_assessment(summary, "fr"))
+    assert "## 3.3 Taux d'erreur des modèles" in french and "0.951, 0.979, 1.0" in french
+    # A camera reading plates adds the plate models' figures.
+    config = EngineConfig.model_validate(
+        {"cameras": [{"id": "gate", "source": "rtsp://192.0.2.1/s", "anpr": {"enabled": True}}]}
+    )
+    plates = ProcessingSummary.from_config(config, generated_at=NOW, version="0.1.0")
+    assert [m.name for m in plates.models] == [
+        "yolox_nano",
+        "ppocr_v6_det_small",
+        "cct_xs_v1_global",
+    ]
+    assert "0.595 / 0.718 / 0.848" in render_markdown(impact_assessment(plates, "en"))
+
+
+def test_every_registry_figure_is_the_one_its_document_reports() -> None:
+    """The registry holds the figures the assessment prints; the docs say the same numbers."""
+    root = Path(__file__).resolve().parents[2]
+    figures = [(m.name, f) for m in default_registry() for f in m.measured]
+    assert {name for name, _f in figures} >= {"yolox_nano", "ppocr_v6_det_small"}
+    for name, figure in figures:
+        document = (root / figure.source).read_text(encoding="utf-8")
+        for number in re.findall(r"\d+(?:\.\d+)?", figure.value):
+            assert number in document, (name, figure.metric, number, figure.source)
+        assert not figure.held_out or "held" in document
+
+
+def test_the_paperwork_is_tracked_in_the_assessment() -> None:
+    lacking = render_markdown(impact_assessment(town(), "en"))
+    assert "## 1.5 Impact assessment, authorisation and signs" in lacking
+    assert "| Impact assessment reference | [not set] |" in lacking
+    assert "| Signs posted at every camera | no |" in lacking
+    assert "Record the impact assessment's reference and date" in lacking
+    assert "Print and put up the signs" in lacking
+    config = EngineConfig.model_validate(
+        {
+            "cameras": [{"id": "square", "source": "rtsp://192.0.2.1/s"}],
+            "privacy": {
+                "context": "public_space",
+                "paperwork": {
+                    "assessment_reference": "AIPD-2026-014",
+                    "assessment_date": "2026-11-30",
+                    "authorisation_reference": "Arrêté préfectoral n° 2026-117",
+                    "signs_posted": True,
+                },
+            },
+        }
+    )
+    summary = ProcessingSummary.from_config(config, generated_at=NOW, version="0.1.0")
+    done = render_markdown(impact_assessment(summary, "fr"))
+    assert "| Référence de l'analyse d'impact | AIPD-2026-014 |" in done
+    assert "| Date de l'analyse d'impact | 30 novembre 2026 |" in done
+    assert "| Référence de l'autorisation | Arrêté préfectoral n° 2026-117 |" in done
+    assert "| Panneaux d'information posés à chaque caméra | oui |" in done
+    assert "Inscrire la référence et la date de l'analyse d'impact" not in done
+    assert "Obtenir ou consigner l'autorisation" not in done
+    assert "posez les panneaux" not in done.lower() and "apposer" not in done.lower()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 import dataclasses
+from datetime import UTC, datetime, timedelta
 import time
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 from tests.support.shared import MODELS_DIR, media
 from vigil_core.config import CameraSpec, DetectorSpec, InferenceSpec, SourceSpec, TrackerSpec
 from vigil_core.errors import ModelRoleRefused
-from vigil_core.events.model import RuleEvent, VigilEvent
+from vigil_core.events.model import EventPhase, RuleEvent, VigilEvent
 from vigil_core.inference.batcher import InferenceBatcher
 from vigil_core.inference.detectors import build_detector
 from vigil_core.inference.registry import ModelRole, default_registry, parse_model
@@ -234,3 +235,103 @@ def test_model_roles_are_an_allow_list_of_non_biometric_roles() -> None:
     assert "face" in BIOMETRIC_TERMS and describes_person("face_id")
     assert describes_person("upper_clothing_colour") and describes_person("reid_embedding")
     assert not describes_person("track_ids") and not describes_person("max_dwell_s")
+
+
+# --- camera-side analytics: Frigate's tracks and plates, ONVIF topics -------------------------
+
+PORCH = [[0.115, 0.6], [0.5, 0.6], [0.5, 1.0], [0.115, 1.0]]
+
+
+def _frigate_run(
+    spec: CameraSpec, camera_name: str, version: str, stages: list[Any] | None = None
+) -> list[RuleEvent]:
+    """Feed a recorded Frigate scenario through a pipeline taking its tracks from Frigate."""
+    from tests.core.test_frigate_tracks import Clock, frame, messages  # noqa: PLC0415
+    from tests.support.frigate_payloads import T0  # noqa: PLC0415
+    from vigil_core.privacy.masks import PrivacyMasks  # noqa: PLC0415
+    from vigil_core.rules import build_rules  # noqa: PLC0415
+    from vigil_core.sources.frigate_tracks import FrigateTrackFeed  # noqa: PLC0415
+
+    assert spec.frigate is not None
+    plate_stage = (stages or [None])[0]
+    feed = FrigateTrackFeed(
+        spec.id,
+        spec.frigate,
+        plate_sink=plate_stage.receive if plate_stage is not None else None,
+        masks=PrivacyMasks(spec.privacy_masks),
+        clock=Clock(T0 + 20),
+    )
+    events: list[RuleEvent] = []
+    run = CameraPipeline(
+        spec,
+        batcher=None,
+        tracker_spec=TrackerSpec(),
+        publish=lambda e: events.append(e) if isinstance(e, RuleEvent) else None,
+        rules=build_rules(spec),
+        track_stages=stages or [],
+        track_provider=feed,
+    )
+    for message in messages(version, camera_name):
+        feed.receive(message)
+        run.process(frame())
+    for _ in range(4):
+        run.process(frame())
+    return events
+
+
+def _frigate_camera(masks: list[list[list[float]]], **extra: Any) -> CameraSpec:
+    from tests.core.test_frigate_tracks import camera as frigate_camera  # noqa: PLC0415
+
+    return frigate_camera(privacy_masks=masks, **extra)
+
+
+@pytest.mark.parametrize("version", ["0.14", "0.17"])
+def test_a_person_inside_a_mask_on_a_frigate_track_triggers_nothing(version: str) -> None:
+    """Masks apply to tracks Frigate provides, as they do to pixels Vigil analyses."""
+    unmasked = _frigate_run(_frigate_camera([]), "front_door", version)
+    assert [e.phase for e in unmasked if e.kind == "zone_presence"] == [
+        EventPhase.STARTED,
+        EventPhase.ENDED,
+    ]
+    masked = _frigate_run(_frigate_camera([PORCH]), "front_door", version)
+    assert [e for e in masked if e.kind == "zone_presence"] == []
+
+
+def test_a_plate_frigate_reads_inside_a_mask_is_dropped() -> None:
+    from vigil_core.anpr.runtime import AnprRuntime  # noqa: PLC0415
+    from vigil_core.config import AnprSettings  # noqa: PLC0415
+    from vigil_core.inference.session import SessionCache  # noqa: PLC0415
+    from vigil_core.sources.frigate_tracks import FrigatePlateStage  # noqa: PLC0415
+
+    entry = {
+        "id": "w",
+        "plate": "AB-123-CD",
+        "reason": "stolen vehicle report",
+        "expires": (datetime.now(UTC) + timedelta(days=7)).date().isoformat(),
+    }
+    settings = AnprSettings.model_validate({"watchlist": {"entries": [entry]}})
+    anpr = {"enabled": True, "privacy": "watchlist"}
+    kinds = {}
+    for name, masks in (("open", []), ("masked", [WHOLE])):
+        runtime = AnprRuntime(settings, sessions=SessionCache(), purge_interval_s=0)
+        try:
+            spec = _frigate_camera(masks, anpr=anpr, frigate={
+                "camera": "gate_lpr", "detect_size": [1920, 1080]
+            })  # fmt: skip
+            stage = FrigatePlateStage(spec.id, spec.anpr, runtime)
+            events = _frigate_run(spec, "gate_lpr", "0.16", [stage])
+            kinds[name] = [e.kind for e in events if e.rule_id == "anpr"]
+        finally:
+            runtime.close()
+    assert kinds == {"open": ["watchlist_match", "plate_passage"], "masked": []}
+
+
+def test_frigate_objects_labelled_as_faces_are_never_tracks() -> None:
+    from tests.support.frigate_payloads import encode, person  # noqa: PLC0415
+    from vigil_core.sources.frigate_mqtt import parse_message  # noqa: PLC0415
+
+    walker = person("0.16")
+    _topic, payload = walker.message("new", walker.state(walker.start_time, 0.5, 0.9))
+    assert parse_message("events", encode(payload)) is not None
+    payload["after"]["label"] = "face"
+    assert parse_message("events", encode(payload)) is None

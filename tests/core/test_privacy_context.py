@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,12 +16,15 @@ from vigil_core.events.model import EventPhase, RuleEvent
 from vigil_core.privacy.context import (
     Acknowledgement,
     EnabledDetector,
+    PrivacySpec,
     allowance,
     anonymise,
     apply_context,
     check_configuration,
+    gate_event,
     keeps_images,
     needs_acknowledgement,
+    shows_tracks,
     statistics_only,
 )
 from vigil_core.privacy.inventory import (
@@ -28,7 +32,13 @@ from vigil_core.privacy.inventory import (
     enforce_context,
     plate_queries_allowed,
 )
-from vigil_core.privacy.purposes import PURPOSES, Allowance, DataLevel
+from vigil_core.privacy.purposes import (
+    CAMERA_SIDE_KINDS,
+    PURPOSES,
+    Allowance,
+    DataLevel,
+    describes_person,
+)
 from vigil_core.privacy.summary import LANGUAGES, Texts
 from vigil_protocol.privacy import DeploymentContext, DetectorKind, LegalBasis
 
@@ -107,6 +117,7 @@ def test_public_space_gates_what_the_issue_lists() -> None:
         K.LOITERING,
         K.OBJECT_REMOVED,
         K.ROUTE,
+        K.ANPR_WATCHLIST,
         K.ANPR_HASHED,
         K.ANPR_FULL,
         K.PLATE_QUERY,
@@ -114,7 +125,9 @@ def test_public_space_gates_what_the_issue_lists() -> None:
     }
     stats = {kind for kind in DetectorKind if allowance(PUBLIC, kind) is Allowance.STATISTICS}
     assert stats == {K.LINE_CROSSING, K.CROWD, K.CROWD_MOVEMENT}
-    assert allowance(PUBLIC, K.ANPR_WATCHLIST) is Allowance.ALLOWED
+    # Issue 21: a watchlist in public space reads every passing plate; it needs a legal basis.
+    assert allowance(PUBLIC, K.ANPR_WATCHLIST) is Allowance.ACKNOWLEDGE
+    assert allowance(PREMISES, K.ANPR_WATCHLIST) is Allowance.ALLOWED
     # Keeping every plate in full always needs a stated basis; homes never run statistics-only.
     assert all(allowance(c, K.ANPR_FULL) is Allowance.ACKNOWLEDGE for c in DeploymentContext)
     assert not any(allowance(HOME, k) is Allowance.STATISTICS for k in DetectorKind)
@@ -191,9 +204,33 @@ def test_acknowledged_detectors_run() -> None:
     assert gated is original
 
 
-@pytest.mark.parametrize("context", [None, "private_home", "private_premises"])
-def test_other_contexts_run_everything(context: str | None) -> None:
+@pytest.mark.parametrize("context", ["private_home", "private_premises"])
+def test_other_contexts_run_everything(context: str) -> None:
     original = config(context)
+    assert enforce_context(original) == (original, [])
+
+
+def test_without_a_context_only_what_a_home_allows_runs() -> None:
+    """Fail closed: no declared context gates as a private home, never as nothing at all."""
+    for kind in DetectorKind:
+        assert allowance(None, kind) is allowance(HOME, kind)
+    assert needs_acknowledgement(None, [K.ANPR_HASHED, K.ANPR_FULL, K.LOITERING]) == [
+        K.ANPR_HASHED,
+        K.ANPR_FULL,
+    ]
+    gated, violations = enforce_context(plates(None))
+    assert {v.key for v in violations} == {
+        "entrance:anpr_hashed",
+        "exit:anpr_hashed",
+        "hub:plate_query",
+        "hub:vehicle_route",
+    }
+    assert {v.context for v in violations} == {HOME}
+    assert [c.anpr.privacy for c in gated.cameras] == ["watchlist", "watchlist"]
+    assert not plate_queries_allowed(violations)
+    assert enforce_context(plates(None, "full"))[1] != []
+    # What a home runs (every rule family, loitering included) still runs.
+    original = config(None)
     assert enforce_context(original) == (original, [])
 
 
@@ -259,7 +296,7 @@ def test_engine_enforces_the_context(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def plates(
-    context: str, privacy: str = "hashed", acks: dict[str, Any] | None = None
+    context: str | None, privacy: str = "hashed", acks: dict[str, Any] | None = None
 ) -> EngineConfig:
     """Two plate-reading cameras (entrance and exit) in one privacy mode."""
     anpr = {"enabled": True, "privacy": privacy, "full_acknowledged": privacy == "full"}
@@ -290,12 +327,25 @@ def test_plate_reading_beyond_a_watchlist_falls_back_in_public_space() -> None:
     assert {v.key for v in violations} == {
         "entrance:anpr_hashed",
         "exit:anpr_hashed",
+        "entrance:anpr_watchlist",
+        "exit:anpr_watchlist",
         "hub:plate_query",
         "hub:vehicle_route",
     }
-    assert [c.anpr.privacy for c in gated.cameras] == ["watchlist", "watchlist"]
+    # Neither mode acknowledged in public space: no plate is read at all.
+    assert [c.anpr.enabled for c in gated.cameras] == [False, False]
     assert gated.anpr.watchlist.route_window_s == 0
     assert not plate_queries_allowed(violations)
+    # The watchlist acknowledged: reading beyond it falls back to it.
+    watch = {
+        "entrance:anpr_watchlist": ack(K.ANPR_WATCHLIST),
+        "exit:anpr_watchlist": ack(K.ANPR_WATCHLIST),
+    }
+    gated, _violations = enforce_context(plates("public_space", acks=watch))
+    assert [(c.anpr.enabled, c.anpr.privacy) for c in gated.cameras] == [
+        (True, "watchlist"),
+        (True, "watchlist"),
+    ]
     # Acknowledged, they run as configured.
     acks = {
         "entrance:anpr_hashed": ack(K.ANPR_HASHED),
@@ -306,11 +356,74 @@ def test_plate_reading_beyond_a_watchlist_falls_back_in_public_space() -> None:
     assert enforce_context(plates("public_space", acks=acks))[1] == []
 
 
+def test_a_watchlist_in_public_space_needs_a_legal_basis() -> None:
+    """Issue 21 point 1: without an acknowledgement no plate is read in public space."""
+    gated, violations = enforce_context(plates("public_space", "watchlist"))
+    assert {v.key for v in violations} == {
+        "entrance:anpr_watchlist",
+        "exit:anpr_watchlist",
+        "hub:vehicle_route",
+    }
+    assert [c.anpr.enabled for c in gated.cameras] == [False, False]
+    acks = {
+        "entrance:anpr_watchlist": ack(K.ANPR_WATCHLIST),
+        "exit:anpr_watchlist": ack(K.ANPR_WATCHLIST),
+        "hub:vehicle_route": ack(K.VEHICLE_ROUTE),
+    }
+    gated, violations = enforce_context(plates("public_space", "watchlist", acks=acks))
+    assert violations == [] and [c.anpr.enabled for c in gated.cameras] == [True, True]
+
+
 def test_plate_modes_on_private_premises() -> None:
     _gated, violations = enforce_context(plates("private_premises"))
     assert violations == [] and plate_queries_allowed(violations)
     gated, violations = enforce_context(plates("private_premises", "full"))
     assert {v.key for v in violations} == {"entrance:anpr_full", "exit:anpr_full"}
     assert [c.anpr.privacy for c in gated.cameras] == ["watchlist", "watchlist"]
-    _gated, violations = enforce_context(plates("public_space", "watchlist"))
-    assert {v.key for v in violations} == {"hub:vehicle_route"}
+    _gated, violations = enforce_context(plates("private_premises", "watchlist"))
+    assert violations == []
+
+
+def camera_side(kind: str, source: str = "onvif") -> RuleEvent:
+    return replace(line_event(kind), source=source, rule_id="onvif:rule", track_id=4)
+
+
+def test_camera_side_analytics_go_through_the_purpose_table() -> None:
+    public = PrivacySpec(context=PUBLIC)
+    # A camera's own counting line is a statistic in public space, as Vigil's own is.
+    counted = gate_event(public, camera_side("line_crossing"))
+    assert counted is not None and counted.track_id is None
+    assert "position" not in counted.attrs and "track_ids" not in counted.attrs
+    premises = gate_event(PrivacySpec(context=PREMISES), camera_side("line_crossing"))
+    assert premises == camera_side("line_crossing")
+    # Presence and the camera's health pass; a kind the table does not know never does.
+    assert gate_event(public, camera_side("person")) == camera_side("person")
+    assert gate_event(public, camera_side("obstruction")) == camera_side("obstruction")
+    assert gate_event(public, camera_side("digital_input")) == camera_side("digital_input")
+    for kind in ("face", "face_recognition", "gender"):
+        assert gate_event(public, camera_side(kind)) is None
+        assert gate_event(PrivacySpec(context=HOME), camera_side(kind)) is None
+    assert CAMERA_SIDE_KINDS["object_count"] is K.CROWD
+    assert not any(describes_person(kind) for kind in CAMERA_SIDE_KINDS)
+    # Vigil's own events keep their behaviour (tamper conditions and plates are not kinds).
+    assert gate_event(public, line_event("obstruction")) == line_event("obstruction")
+
+
+def test_a_held_back_camera_side_kind_needs_its_acknowledgement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gate is the table's: were a camera-side kind held back, it would need its basis."""
+    monkeypatch.setitem(CAMERA_SIDE_KINDS, "dwell", K.LOITERING)  # type: ignore[index]
+    assert gate_event(PrivacySpec(context=PUBLIC), camera_side("dwell")) is None
+    acks = {"square:loitering": ack(K.LOITERING)}
+    spec = PrivacySpec(context=PUBLIC, acknowledgements=acks)
+    assert gate_event(spec, camera_side("dwell")) == camera_side("dwell")
+
+
+def test_pictures_show_tracks_except_in_the_statistics_mode() -> None:
+    counting = [K.LINE_CROSSING, K.CROWD, K.TAMPER]
+    assert not shows_tracks(PUBLIC, counting)
+    assert shows_tracks(PUBLIC, [*counting, K.ZONE_PRESENCE])
+    assert not shows_tracks(PUBLIC, [K.TAMPER])
+    for context in (None, HOME, PREMISES):
+        assert shows_tracks(context, counting) and shows_tracks(context, [])

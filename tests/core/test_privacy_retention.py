@@ -86,10 +86,20 @@ def test_each_store_is_purged_past_its_retention(artefact: Artefact) -> None:
 
 def test_user_retention_applies() -> None:
     store = MemoryStore(Artefact.PLATE_HASHES, "plates", [aged(20), aged(5)])
-    registry = RetentionRegistry(RetentionSpec(plate_hashes=10))
+    registry = RetentionRegistry(RetentionSpec(plate_reads=10, plate_hashes=10))
     registry.register(store)
     assert registry.purge(NOW).total == 1
     assert store.items == [aged(5)]
+
+
+def test_plate_hashes_are_kept_no_longer_than_plate_text() -> None:
+    """Issue 21 point 7: hashes were kept 30 days while the text went after 7."""
+    hashes, reads = RETENTION[Artefact.PLATE_HASHES], RETENTION[Artefact.PLATE_READS]
+    assert hashes.default_days == reads.default_days and hashes.max_days <= reads.max_days
+    assert RetentionSpec(plate_reads=20, plate_hashes=20).plate_hashes == 20
+    with pytest.raises(ValidationError) as caught:
+        RetentionSpec(plate_reads=7, plate_hashes=8)
+    assert caught.value.errors()[0]["type"] == "plate_hashes_outlive_reads"
 
 
 def _touch(path: Path, days: int) -> None:

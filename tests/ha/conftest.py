@@ -1,9 +1,17 @@
-"""Fixtures for the Home Assistant tests: a fake engine and a blocking-call guard."""
+"""Fixtures for the Home Assistant tests: a real Vigil server, a real stream, a blocking guard.
+
+Every test talks to a real Vigil server (`VigilServer`, the code `vigil-analytics serve` runs)
+over a real socket on 127.0.0.1, through the integration's own client. Cameras point at a real
+RTSP stream (GStreamer's live test pattern, shared by the session). Tests that check how a
+state or an event shows in Home Assistant publish it on the server's engine bus: it then goes
+through the server's board, the protocol and the store exactly as a detection's would.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 import time
 from typing import Any
@@ -11,9 +19,8 @@ from unittest.mock import PropertyMock, patch
 
 from blockbuster import BlockBuster, BlockBusterFunction, BlockingError, blockbuster_ctx
 from homeassistant.config_entries import ConfigSubentryData
-from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_URL, CONF_USERNAME
 from homeassistant.core import HomeAssistant
-import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
@@ -24,54 +31,45 @@ from custom_components.vigil.const import (
     CONF_CAMERA,
     CONF_CLASSES,
     CONF_DEPLOYMENT_CONTEXT,
-    CONF_DOWNLOAD_MODELS,
     CONF_INERTIA,
     CONF_POLYGON,
+    CONF_SERVER_ID,
     CONF_SOURCE_TYPE,
+    CONF_TOKEN,
     DOMAIN,
     SOURCE_STREAM,
     SUBENTRY_CAMERA,
     SUBENTRY_ZONE,
 )
 from tests.ha.translations import check_flow_translations
-from vigil_core.config import EngineConfig
-from vigil_core.engine import CameraStatus
-from vigil_core.events.bus import EventBus
-from vigil_core.events.model import EventPhase, RuleEvent, SourceState, SourceStateEvent
-from vigil_core.pipeline import AnalysedFrame
-from vigil_core.privacy.retention import RetentionRegistry
-from vigil_core.sources.event_source import EventSource
-from vigil_core.types import BBox, Frame, Track, TrackState
+from tests.integration.conftest import rtsp_media_dir, rtsp_server  # noqa: F401 - fixtures
+from tests.support.rtsp import RtspServer, gstreamer_available
+from tests.support.server_process import ServerProcess
+from tests.support.shared import MODELS_DIR
+from vigil_core.events.model import (
+    EventPhase,
+    RuleEvent,
+    RuleStateEvent,
+    SourceState,
+    SourceStateEvent,
+    VigilEvent,
+)
+from vigil_core.server import ServerSettings, VigilServer
+import vigil_protocol as vp
 
 ENTRY_ID = "01JVIGIL0000000000000ENTRY"
 CAMERA_ID = "01JVIGIL00000000000CAMERA1"
 ZONE_ID = "01JVIGIL000000000000ZONE01"
 CAMERA_SLUG = CAMERA_ID.lower()
 ZONE_SLUG = ZONE_ID.lower()
-STREAM_URL = "rtsp://192.0.2.10:554/stream1"
 ZONE_POLYGON = [[0.1, 0.5], [0.9, 0.5], [0.9, 1.0], [0.1, 1.0]]
+CLOSED_URL = "rtsp://127.0.0.1:9/nothing"
+"""A stream nobody serves: port 9 (discard) is closed on these machines."""
 
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom_components/vigil rather than the plugin's own package."""
-
-
-@pytest.fixture(autouse=True)
-def no_lan_discovery() -> Iterator[None]:
-    """Never send a WS-Discovery probe onto the network; tests that want one set a target."""
-    with patch("custom_components.vigil.onvif_flow.DISCOVERY_TARGETS", []):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def privacy_folder(tmp_path: Path) -> Iterator[Path]:
-    """Keep the access log, its key and the documents in the test's own folder."""
-    with patch(
-        "custom_components.vigil.privacy.config_path",
-        lambda _hass, *parts: tmp_path.joinpath("config", *parts),
-    ):
-        yield tmp_path / "config"
 
 
 @pytest.fixture(autouse=True)
@@ -81,24 +79,20 @@ def flow_translations() -> Iterator[None]:
         yield
 
 
-def _loop_guard(bb: BlockBuster, owner: Any, name: str) -> None:
-    function = BlockBusterFunction(
-        owner, name, scanned_modules=["custom_components.vigil", "vigil_core"]
-    )
-    bb.functions[f"{getattr(owner, '__name__', owner)}.{name}"] = function
-    function.activate()
-
-
 @pytest.fixture(autouse=True)
 def blocking_guard() -> Iterator[list[str]]:
     """Fail when Vigil blocks the event loop: file, socket and sleep calls, decoding, inference.
 
     blockbuster watches the standard library's blocking calls made from Vigil's modules on the
-    loop; PyAV, onnxruntime and Pillow are added because C code never reaches those hooks, and
-    each would stall Home Assistant for milliseconds to seconds. Every violation is recorded as
-    well as raised, because engine code may catch the error (a decoder maps any exception from
-    `av.open` to SourceUnavailable): the test then fails at teardown. Yields the record.
+    loop (the integration's, and the in-process server's: a server must never block its loop
+    either), folder listings included; PyAV, onnxruntime and Pillow are added because C code
+    never reaches those hooks, and `importlib.import_module` because a lazy import reads files
+    (Home Assistant's loader, which imports platforms itself, may). Every violation is
+    recorded as well as raised (code may catch the error), so the test fails at teardown.
+    Yields the record.
     """
+    import importlib  # noqa: PLC0415
+
     import av  # noqa: PLC0415
     import onnxruntime  # noqa: PLC0415
     from PIL import Image  # noqa: PLC0415
@@ -110,186 +104,153 @@ def blocking_guard() -> Iterator[list[str]]:
         calls.append(func)
         original_init(self, func)
 
+    scanned = ["custom_components.vigil", "vigil_core", "vigil_protocol"]
     with (
         patch.object(BlockingError, "__init__", record),
-        blockbuster_ctx(["custom_components.vigil", "vigil_core"]) as bb,
+        blockbuster_ctx(scanned) as bb,
     ):
         # Home Assistant logs through a queue in production; pytest's handlers write directly.
         for name, function in bb.functions.items():
             if name.startswith("io.") and name.endswith(".write"):
                 function.can_block_in("logging/__init__.py", "emit")
-        # onvif-zeep-async checks each WSDL file exists once (lru_cache'd os.path.isfile).
         bb.functions["os.stat"].can_block_in("onvif/client.py", {"get_definition"})
         bb.functions["os.stat"].can_block_in("onvif/transport.py", {"load"})
-        _loop_guard(bb, av, "open")
-        _loop_guard(bb, onnxruntime.InferenceSession, "run")
-        _loop_guard(bb, onnxruntime.InferenceSession, "__init__")
-        _loop_guard(bb, Image.Image, "save")
-        _loop_guard(bb, Image, "fromarray")
+        for owner, name in (
+            (importlib, "import_module"),
+            (av, "open"),
+            (onnxruntime.InferenceSession, "run"),
+            (onnxruntime.InferenceSession, "__init__"),
+            (Image.Image, "save"),
+            (Image, "fromarray"),
+        ):
+            _loop_guard(bb, owner, name, scanned)
+        bb.functions["importlib.import_module"].can_block_in(
+            "homeassistant/loader.py",
+            {"_import_platform", "_get_component"},
+        )
         yield calls
     if calls:
         pytest.fail(f"blocking calls on the event loop: {sorted(set(calls))}")
 
 
-def fake_frame(camera_id: str = CAMERA_SLUG, width: int = 320, height: int = 180) -> AnalysedFrame:
-    """Return an analysed frame: a grey picture with one person walking in."""
-    image = np.full((height, width, 3), 96, dtype=np.uint8)
-    track = Track(
-        track_id=7,
-        bbox=BBox(120.0, 60.0, 160.0, 150.0),
-        label="person",
-        score=0.9,
-        state=TrackState.CONFIRMED,
-        velocity=(0.0, 0.0),
-        first_seen_s=0.0,
-        last_seen_s=1.0,
-        hits=5,
-    )
-    frame = Frame(
-        camera_id=camera_id,
-        index=10,
-        pts_s=1.0,
-        received_at=time.monotonic(),
-        image=image,
-        source_size=(width, height),
-    )
-    return AnalysedFrame(frame=frame, tracks=(track,), inferred=True)
+def _loop_guard(bb: BlockBuster, owner: Any, name: str, scanned: list[str]) -> None:
+    function = BlockBusterFunction(owner, name, scanned_modules=scanned)
+    bb.functions[f"{getattr(owner, '__name__', owner)}.{name}"] = function
+    function.activate()
 
 
-class FakeEngine:
-    """Stand in for vigil_core's Engine: a real event bus, canned frames and figures."""
+# --- real peers ---------------------------------------------------------------------------------
 
-    start_error: Exception | None = None
 
-    def __init__(
-        self, config: EngineConfig, *, loop: asyncio.AbstractEventLoop, **_options: object
-    ) -> None:
-        """Keep the configuration the integration built (and ignore host services)."""
-        self.config = config
-        self.bus = EventBus(loop)
-        self.started = False
-        self.stopped = False
-        self.frames: dict[str, AnalysedFrame] = {}
-        self.retention = RetentionRegistry(config.privacy.retention)
-        self.event_sources: list[EventSource] = []
+@cache
+def _gstreamer() -> bool:
+    return gstreamer_available()
 
-    @property
-    def camera_ids(self) -> list[str]:
-        """Return the configured cameras."""
-        return [camera.id for camera in self.config.cameras]
 
-    async def start(self) -> None:
-        """Start, or fail as the test asked."""
-        if self.start_error is not None:
-            raise self.start_error
-        self.started = True
+@pytest.fixture(scope="session")
+def pattern_stream() -> Iterator[str]:
+    """Return the URL of a live RTSP test pattern (a moving ball), shared by the session."""
+    if not _gstreamer():
+        pytest.skip("the GStreamer RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) is missing")
+    server = RtspServer(None, size=(320, 180), fps=5)
+    server.start()
+    yield server.url
+    server.stop()
 
-    async def add_event_source(self, source: EventSource) -> None:
-        """Start a camera-side event source on the bus, as the engine does."""
-        self.event_sources.append(source)
-        await source.start(self.bus.publish)
 
-    async def stop(self) -> None:
-        """Stop the event sources, then the bus."""
-        self.stopped = True
-        for source in self.event_sources:
-            await source.stop()
-        self.bus.close()
-
-    def latest(self, camera_id: str) -> AnalysedFrame | None:
-        """Return the canned frame of a camera."""
-        return self.frames.get(camera_id)
-
-    def status(self, camera_id: str) -> CameraStatus:
-        """Return fixed figures for a configured camera."""
-        if camera_id not in self.camera_ids:
-            raise KeyError(camera_id)
-        return CameraStatus(
-            camera_id=camera_id,
-            state=SourceState.ONLINE,
-            error=None,
-            analysed_fps=4.87,
-            inference_ms=12.34,
-            frames_analysed=120,
-            frames_inferred=80,
-            events=4,
-        )
-
-    # Helpers for tests.
-    def source_state(
-        self, camera_id: str, state: SourceState, reason: str = "", key: str | None = None
-    ) -> None:
-        """Publish a stream state change."""
-        self.bus.publish(
-            SourceStateEvent(
-                camera_id=camera_id,
-                state=state,
-                wall_time=time.time(),
-                reason=reason,
-                translation_key=key,
-            )
-        )
-
-    def zone_event(
-        self,
-        phase: EventPhase,
-        *,
-        camera_id: str = CAMERA_SLUG,
-        rule_id: str = ZONE_SLUG,
-        track_id: int = 7,
-        label: str = "person",
-        counts: dict[str, int] | None = None,
-    ) -> None:
-        """Publish a zone presence event."""
-        counts = counts if counts is not None else {label: 1}
-        self.bus.publish(
-            RuleEvent(
-                kind="zone_presence",
-                camera_id=camera_id,
-                rule_id=rule_id,
-                track_id=track_id,
-                phase=phase,
-                at_s=1.0,
-                frame_index=10,
-                wall_time=time.time(),
-                attrs={"label": label, "count": sum(counts.values()), "counts": counts},
-            )
-        )
+type ServerFactory = Callable[..., Awaitable[VigilServer]]
 
 
 @pytest.fixture
-def engines() -> Generator[list[FakeEngine]]:
-    """Replace the engine and the model lookup; yield the engines the integration builds."""
-    built: list[FakeEngine] = []
+async def start_server(tmp_path: Path, socket_enabled: None) -> AsyncIterator[ServerFactory]:
+    """Return a factory of real Vigil servers on 127.0.0.1; stop them after the test."""
+    if not MODELS_DIR.exists():
+        pytest.skip("shared models are not on this machine")
+    servers: list[VigilServer] = []
 
-    def build(
-        config: EngineConfig, *, loop: asyncio.AbstractEventLoop, **_options: object
-    ) -> FakeEngine:
-        engine = FakeEngine(config, loop=loop)
-        built.append(engine)
-        return engine
+    async def start(data: Path | None = None, **options: Any) -> VigilServer:
+        settings = ServerSettings(
+            data_dir=data or tmp_path / f"server{len(servers)}",
+            port=options.pop("port", 0),
+            zeroconf=False,
+            models_dir=options.pop("models_dir", MODELS_DIR),
+            name=options.pop("name", "Vigil test server"),
+            **options,
+        )
+        server = VigilServer(settings)
+        await server.start()
+        servers.append(server)
+        return server
 
-    with (
-        patch("custom_components.vigil.Engine", side_effect=build),
-        patch(
-            "custom_components.vigil._resolve_detector",
-            return_value=Path("/models/yolox_nano.onnx"),
-        ),
-    ):
-        yield built
+    yield start
+    for server in servers:
+        await server.stop()
+
+
+type ProcessFactory = Callable[..., Awaitable[ServerProcess]]
+
+
+@pytest.fixture
+async def serve(
+    hass: HomeAssistant, tmp_path: Path, socket_enabled: None
+) -> AsyncIterator[ProcessFactory]:
+    """Return a factory of `vigil-analytics serve` subprocesses; stop them after the test.
+
+    For the end-to-end journeys: the server runs in its own process, exactly as a user, the
+    container or the add-on runs it (`--port 0 --no-zeroconf`, the shared models folder).
+    `serve(*extra_args)` starts one and waits for its "listening" line.
+    """
+    if not MODELS_DIR.exists():
+        pytest.skip("shared models are not on this machine")
+    processes: list[ServerProcess] = []
+
+    async def start(*args: str, name: str = "Vigil test server") -> ServerProcess:
+        process = ServerProcess(
+            tmp_path / f"serve{len(processes)}", MODELS_DIR, name=name, extra_args=args
+        )
+        processes.append(process)
+        await hass.async_add_executor_job(process.start)
+        return process
+
+    yield start
+    for process in processes:
+        await hass.async_add_executor_job(process.stop)
+
+
+def process_data(process: ServerProcess, context: str = "private_home") -> dict[str, Any]:
+    """Return a server entry's data for a server running as a subprocess."""
+    return {
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: process.port,
+        CONF_TOKEN: process.token,
+        CONF_SERVER_ID: process.server_id,
+        CONF_DEPLOYMENT_CONTEXT: context,
+    }
+
+
+@pytest.fixture
+async def vigil_server(start_server: ServerFactory) -> VigilServer:
+    """Return one running Vigil server."""
+    return await start_server()
+
+
+def server_data(server: VigilServer, context: str = "private_home") -> dict[str, Any]:
+    """Return a server entry's data for a running server."""
+    return {
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: server.port,
+        CONF_TOKEN: server.token,
+        CONF_SERVER_ID: server.server_id,
+        CONF_DEPLOYMENT_CONTEXT: context,
+    }
 
 
 def camera_subentry(
-    subentry_id: str = CAMERA_ID, title: str = "Front door", url: str = STREAM_URL
+    url: str, subentry_id: str = CAMERA_ID, title: str = "Front door"
 ) -> ConfigSubentryData:
-    """Return a stream camera subentry with credentials."""
+    """Return a stream camera subentry."""
     return ConfigSubentryData(
-        data={
-            CONF_SOURCE_TYPE: SOURCE_STREAM,
-            CONF_URL: url,
-            CONF_USERNAME: "viewer",
-            CONF_PASSWORD: "s3cret",
-        },
+        data={CONF_SOURCE_TYPE: SOURCE_STREAM, CONF_URL: url, CONF_USERNAME: "", CONF_PASSWORD: ""},
         subentry_id=subentry_id,
         subentry_type=SUBENTRY_CAMERA,
         title=title,
@@ -319,18 +280,17 @@ def zone_subentry(
 
 
 @pytest.fixture
-def config_entry() -> MockConfigEntry:
-    """Return a hub entry with one camera and one zone."""
+def config_entry(vigil_server: VigilServer, pattern_stream: str) -> MockConfigEntry:
+    """Return a server entry with one camera (the live test pattern) and one zone."""
     return MockConfigEntry(
         domain=DOMAIN,
-        title="Vigil",
+        title="Vigil test server",
         entry_id=ENTRY_ID,
-        data={CONF_DOWNLOAD_MODELS: False, CONF_DEPLOYMENT_CONTEXT: "private_home"},
-        subentries_data=[camera_subentry(), zone_subentry()],
+        version=2,
+        unique_id=vigil_server.server_id,
+        data=server_data(vigil_server),
+        subentries_data=[camera_subentry(pattern_stream), zone_subentry()],
     )
-
-
-type SetupFn = Callable[[], Any]
 
 
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -338,6 +298,107 @@ async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def wait_until(
+    hass: HomeAssistant, condition: Callable[[], bool], what: str, limit_s: float = 60.0
+) -> None:
+    """Let the loop run until `condition` holds (generous limit: the machine may be busy)."""
+    import asyncio  # noqa: PLC0415
+
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {limit_s} s waiting for {what}")
+        await asyncio.sleep(0.05)
+    await hass.async_block_till_done()
+
+
+# --- putting states and events through the real server --------------------------------------
+
+
+def publish(server: VigilServer, event: VigilEvent) -> None:
+    """Publish an event on the server's engine bus, as a pipeline or a source would."""
+    assert server.engine is not None
+    server.engine.bus.publish(event)
+
+
+def stream_state(
+    server: VigilServer,
+    state: SourceState,
+    *,
+    camera_id: str = CAMERA_SLUG,
+    reason: str = "",
+    key: str | None = None,
+    wall_time: float | None = None,
+) -> None:
+    """Publish a camera's stream state (`wall_time`: when it changed, now by default)."""
+    publish(
+        server,
+        SourceStateEvent(
+            camera_id=camera_id, state=state, wall_time=wall_time or time.time(), reason=reason,
+            translation_key=key,
+        ),
+    )  # fmt: skip
+
+
+def rule_state(
+    server: VigilServer,
+    state: vp.StateValue,
+    *,
+    camera_id: str = CAMERA_SLUG,
+    rule_id: str = ZONE_SLUG,
+) -> None:
+    """Publish a rule's state, as its pipeline does after a frame."""
+    publish(server, RuleStateEvent(camera_id=camera_id, rule_id=rule_id, state=state))
+
+
+def rule_event(
+    server: VigilServer,
+    kind: str,
+    phase: EventPhase,
+    *,
+    camera_id: str = CAMERA_SLUG,
+    rule_id: str = ZONE_SLUG,
+    track_id: int | None = 7,
+    source: str = "vigil",
+    **attrs: Any,
+) -> None:
+    """Publish a rule's event, as its pipeline does."""
+    now = time.time()
+    publish(
+        server,
+        RuleEvent(
+            kind=kind, camera_id=camera_id, rule_id=rule_id, track_id=track_id, phase=phase,
+            at_s=1.0, frame_index=10, wall_time=now, source=source, attrs=attrs,
+        ),
+    )  # fmt: skip
+
+
+@contextmanager
+def camera_settings(**settings: Any) -> Iterator[None]:
+    """Add settings to every camera of the configuration entries send to their server.
+
+    For settings no form sets yet, such as `tamper` (the health checks): a test's camera on
+    the live test pattern runs them with `tamper={"start_s": 600}`, because the pattern's
+    black background reads as an obstruction after a few seconds.
+    """
+    import custom_components.vigil as vigil  # noqa: PLC0415
+
+    original = vigil.server_config
+
+    def build(entry: Any, mqtt: Any = None) -> dict[str, Any]:
+        config = original(entry, mqtt)
+        for camera in config["cameras"]:
+            camera.update(settings)
+        return config
+
+    with patch("custom_components.vigil.server_config", build):
+        yield
+
+
+QUIET_HEALTH: dict[str, Any] = {"tamper": {"start_s": 600.0}}
+"""Health checks that never raise a view condition during a test (see `camera_settings`)."""
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""The blocking-call guard itself: decoding, encoding and file reads on the loop are caught."""
+"""The blocking-call guard itself: decoding, encoding, file reads and imports on the loop.
+
+The guard watches the integration and the in-process server alike.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,11 @@ from vigil_core.annotate import annotate, to_jpeg
 from vigil_core.decode import probe
 from vigil_core.errors import SourceUnavailable
 from vigil_core.inference.loader import file_sha256
+from vigil_core.server import VigilServer
+
+INTEGRATION_FILE = str(
+    Path(__file__).resolve().parents[2] / "custom_components" / "vigil" / "__init__.py"
+)
 
 
 async def test_decoding_on_the_loop_is_recorded(blocking_guard: list[str]) -> None:
@@ -41,3 +49,22 @@ def test_the_same_calls_are_fine_off_the_loop(blocking_guard: list[str]) -> None
     to_jpeg(annotate(np.zeros((8, 8, 3), dtype=np.uint8), []))
     file_sha256(Path(__file__))
     assert blocking_guard == []
+
+
+async def test_the_in_process_server_is_watched_too(
+    blocking_guard: list[str], vigil_server: VigilServer
+) -> None:
+    """The server must never block its loop either: its own file reads on the loop are caught."""
+    with pytest.raises(BlockingError):
+        vigil_server.data.token()
+    assert blocking_guard
+    blocking_guard.clear()
+
+
+async def test_lazy_imports_on_the_loop_are_caught(blocking_guard: list[str]) -> None:
+    """An import made by Vigil's code on the loop (a lazy import reads files) is caught."""
+    code = compile("import importlib\nimportlib.import_module('json')\n", INTEGRATION_FILE, "exec")
+    with pytest.raises(BlockingError):
+        exec(code, {})
+    assert blocking_guard == ["importlib.import_module"]
+    blocking_guard.clear()

@@ -1,20 +1,17 @@
-"""Camera subentry flows: RTSP/HTTP URL and ONVIF camera; add and reconfigure.
+"""Camera subentry flows through a real Vigil server: stream URLs, reconfigure, no server.
 
-The Frigate camera steps are tested in test_frigate_flow.py.
+Streams are real (the session's RTSP test pattern; a clip behind a login). The ONVIF steps are
+in test_onvif_flow.py, the Frigate steps in test_frigate_flow.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from unittest.mock import MagicMock, patch
 
-from homeassistant.config_entries import SOURCE_USER, ConfigSubentry
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import (
-    CONF_HOST,
     CONF_NAME,
     CONF_PASSWORD,
-    CONF_PORT,
     CONF_URL,
     CONF_USERNAME,
 )
@@ -24,274 +21,193 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.vigil.const import (
-    CONF_PROFILE,
     CONF_SOURCE_TYPE,
-    CONF_STREAM_URL,
-    SOURCE_FRIGATE,
-    SOURCE_ONVIF,
     SOURCE_STREAM,
     SUBENTRY_CAMERA,
 )
-from tests.ha.conftest import CAMERA_ID, STREAM_URL, FakeEngine, setup_entry
-from tests.support.onvif_emulator import SUB_TOKEN, OnvifEmulator
-from vigil_core.errors import AuthFailed, NotVideo, SourceUnavailable
+from tests.ha.conftest import (
+    CAMERA_ID,
+    CLOSED_URL,
+    camera_subentry,
+    wait_until,
+)
+from tests.ha.flows import loaded, reloaded, server_entry, start_camera_flow, suggested
+from tests.integration.conftest import RtspServerFactory
+from tests.support.rtsp import RtspServer
+from tests.support.shared import media
+from vigil_core.server import VigilServer
 
-PROBE = "custom_components.vigil.validation.probe"
+USER, PASSWORD = "viewer", "p@ss:/1"
 
 
 @pytest.fixture
-def probe() -> Iterator[MagicMock]:
-    """Replace the stream probe; by default every stream plays."""
-    with patch(PROBE, return_value=None) as mock:
-        yield mock
+async def hub(hass: HomeAssistant, config_entry: MockConfigEntry) -> MockConfigEntry:
+    """Return the loaded server entry, with its camera on the test pattern and its zone."""
+    return await loaded(hass, config_entry)
 
 
 @pytest.fixture
-async def hub(
-    hass: HomeAssistant, config_entry: MockConfigEntry, engines: list[FakeEngine]
-) -> MockConfigEntry:
-    """Return the loaded hub with its camera and zone."""
-    await setup_entry(hass, config_entry)
-    return config_entry
+def locked(rtsp_server: RtspServerFactory) -> RtspServer:
+    """Return a stream that needs a login (a real clip)."""
+    return rtsp_server(media("vtest.avi"), seconds=20, user=USER, password=PASSWORD)
 
 
 async def _start(hass: HomeAssistant, entry: MockConfigEntry, source: str) -> dict[str, Any]:
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
-    )
-    assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == [SOURCE_STREAM, SOURCE_ONVIF, SOURCE_FRIGATE]
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"next_step_id": source}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == source
+    return await start_camera_flow(hass, entry, source)
+
+
+async def _submit(hass: HomeAssistant, flow_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = await hass.config_entries.subentries.async_configure(flow_id, data)
     return result
 
 
-def _camera(entry: MockConfigEntry, title: str) -> ConfigSubentry:
+def _camera(entry: MockConfigEntry, title: str) -> Any:
     return next(s for s in entry.subentries.values() if s.title == title)
 
 
-async def test_stream_camera(hass: HomeAssistant, hub: MockConfigEntry, probe: MagicMock) -> None:
-    """A stream URL is probed with its credentials and saved without them in the URL."""
+# --- stream URLs -------------------------------------------------------------------------------
+
+
+async def test_stream_camera_with_its_login(
+    hass: HomeAssistant, hub: MockConfigEntry, locked: RtspServer, vigil_server: VigilServer
+) -> None:
+    """Credentials typed in the URL move to their fields; the server probes the stream with them."""
     result = await _start(hass, hub, SOURCE_STREAM)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {CONF_NAME: " Garden ", CONF_URL: "rtsp://cam:p%40ss@192.0.2.30:554/live?ch=1"},
+    assert result["step_id"] == SOURCE_STREAM
+    result = await _submit(
+        hass, result["flow_id"], {CONF_NAME: "Hall", CONF_URL: locked.url_as(USER, "wrong")}
     )
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    typed = locked.url_as().replace("rtsp://", "rtsp://viewer:p%40ss%3A%2F1@")
+    result = await _submit(hass, result["flow_id"], {CONF_NAME: " Hall ", CONF_URL: typed})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Garden"
+    assert result["title"] == "Hall"
     assert result["data"] == {
         CONF_SOURCE_TYPE: SOURCE_STREAM,
-        CONF_URL: "rtsp://192.0.2.30:554/live?ch=1",
-        CONF_USERNAME: "cam",
-        CONF_PASSWORD: "p@ss",
+        CONF_URL: locked.url_as(),
+        CONF_USERNAME: USER,
+        CONF_PASSWORD: PASSWORD,
     }
-    assert result["unique_id"] == "rtsp://192.0.2.30:554/live?ch=1"
-    probe.assert_called_once_with("rtsp://cam:p%40ss@192.0.2.30:554/live?ch=1", timeout_s=10.0)
-    await hass.async_block_till_done()
-    assert _camera(hub, "Garden").subentry_type == SUBENTRY_CAMERA
+    assert result["unique_id"] == locked.url_as()
+    # The entry reloads; the server runs the new camera with its login.
+    await reloaded(hass, hub)
+    hall = _camera(hub, "Hall").subentry_id.lower()
+    store = hub.runtime_data.store
+    await wait_until(hass, lambda: store.camera_online(hall), "the new camera's frames")
 
 
-@pytest.mark.parametrize(
-    ("url", "side_effect", "errors"),
-    [
-        ("ftp://192.0.2.30/x", None, {CONF_URL: "invalid_url"}),
-        ("rtsp:///nohost", None, {CONF_URL: "invalid_url"}),
-        ("rtsp://[::1/broken", None, {CONF_URL: "invalid_url"}),
-        ("rtsp://192.0.2.31:99999/a", None, {CONF_URL: "invalid_url"}),
-        ("RTSP://192.0.2.10:554/stream1", None, {"base": "already_configured"}),
-        ("rtsp://192.0.2.31/a", SourceUnavailable("down"), {"base": "cannot_connect"}),
-        ("rtsp://192.0.2.31/a", AuthFailed("no"), {"base": "invalid_auth"}),
-        ("rtsp://192.0.2.31/a", NotVideo("audio"), {"base": "not_video"}),
-        ("rtsp://192.0.2.31/a", RuntimeError("boom"), {"base": "unknown"}),
-    ],
-)
 async def test_stream_errors_then_recovers(
     hass: HomeAssistant,
     hub: MockConfigEntry,
-    probe: MagicMock,
-    url: str,
-    side_effect: Exception | None,
-    errors: dict[str, str],
+    pattern_stream: str,
+    vigil_server: VigilServer,
+    rtsp_server: RtspServerFactory,
 ) -> None:
     """Every failure is a form error and saves nothing; a good stream then saves."""
     result = await _start(hass, hub, SOURCE_STREAM)
-    probe.side_effect = side_effect
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_NAME: "Garden", CONF_URL: url, CONF_USERNAME: "u"}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == errors
+    flow_id = result["flow_id"]
+    cases = [
+        ("ftp://127.0.0.1/x", {CONF_URL: "invalid_url"}),
+        ("rtsp:///nohost", {CONF_URL: "invalid_url"}),
+        ("rtsp://[::1/broken", {CONF_URL: "invalid_url"}),
+        ("rtsp://127.0.0.1:99999/a", {CONF_URL: "invalid_url"}),
+        (pattern_stream.replace("rtsp://", "RTSP://"), {"base": "already_configured"}),
+        (CLOSED_URL, {"base": "cannot_connect"}),
+        (f"http://127.0.0.1:{vigil_server.port}/api/health", {"base": "not_video"}),
+    ]
+    for url, errors in cases:
+        result = await _submit(hass, flow_id, {CONF_NAME: "Hall", CONF_URL: url})
+        assert result["type"] is FlowResultType.FORM, url
+        assert result["errors"] == errors, url
     assert len(hub.subentries) == 2
 
-    probe.side_effect = None
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_NAME: "Garden", CONF_URL: "rtsp://192.0.2.31/a"}
-    )
+    other = rtsp_server(size=(320, 180), fps=5).url
+    # The server's other camera's name, whatever its case and spaces, is refused on the field.
+    result = await _submit(hass, flow_id, {CONF_NAME: " front DOOR ", CONF_URL: other})
+    assert result["errors"] == {CONF_NAME: "name_taken"}
+    result = await _submit(hass, flow_id, {CONF_NAME: "Hall", CONF_URL: other})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
+    await reloaded(hass, hub)
     assert len(hub.subentries) == 3
 
 
-async def test_reconfigure_stream_keeps_password(
-    hass: HomeAssistant, hub: MockConfigEntry, probe: MagicMock, engines: list[FakeEngine]
+async def test_reconfigure_stream_keeps_its_password(
+    hass: HomeAssistant, vigil_server: VigilServer, locked: RtspServer, pattern_stream: str
 ) -> None:
-    """A blank password keeps the saved one; the camera keeps its id and reloads."""
-    result = await hub.start_subentry_reconfigure_flow(hass, SUBENTRY_CAMERA, CAMERA_ID)
-    assert result["type"] is FlowResultType.FORM
+    """A blank password keeps the saved one; another user drops it; the camera keeps its id."""
+    camera = camera_subentry(locked.url_as())
+    camera["data"] = {**camera["data"], CONF_USERNAME: USER, CONF_PASSWORD: PASSWORD}
+    entry = await loaded(hass, server_entry(vigil_server, camera))
+
+    result = await entry.start_subentry_reconfigure_flow(hass, SUBENTRY_CAMERA, CAMERA_ID)
     assert result["step_id"] == SOURCE_STREAM
-    result = await hass.config_entries.subentries.async_configure(
+    assert suggested(result) == {
+        CONF_NAME: "Front door", CONF_URL: locked.url_as(), CONF_USERNAME: USER,
+    }  # fmt: skip
+    # Another user without a password: the saved password is not sent for them.
+    result = await _submit(
+        hass, result["flow_id"], {CONF_NAME: "Porch", CONF_URL: locked.url_as(), CONF_USERNAME: "x"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await _submit(
+        hass,
         result["flow_id"],
-        {CONF_NAME: "Porch", CONF_URL: "rtsp://192.0.2.10:8554/main", CONF_USERNAME: "viewer"},
+        {CONF_NAME: "Porch", CONF_URL: locked.url_as(), CONF_USERNAME: USER},
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    await hass.async_block_till_done()
-    camera = hub.subentries[CAMERA_ID]
-    assert camera.title == "Porch"
-    assert camera.data[CONF_PASSWORD] == "s3cret"
-    assert camera.unique_id == "rtsp://192.0.2.10:8554/main"
-    source = engines[-1].config.cameras[0].source
-    assert source.address.authenticated() == "rtsp://viewer:s3cret@192.0.2.10:8554/main"
+    await reloaded(hass, entry)
+    saved = entry.subentries[CAMERA_ID]
+    assert (saved.title, saved.data[CONF_PASSWORD]) == ("Porch", PASSWORD)
 
-
-async def test_reconfigure_stream_to_its_own_url(
-    hass: HomeAssistant, hub: MockConfigEntry, probe: MagicMock
-) -> None:
-    """Keeping the same URL is not a duplicate of itself; a new user drops the old password."""
-    result = await hub.start_subentry_reconfigure_flow(hass, SUBENTRY_CAMERA, CAMERA_ID)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_NAME: "Front door", CONF_URL: STREAM_URL, CONF_USERNAME: "other"}
+    # Its own URL is no duplicate of itself; a new user without a password saves none.
+    result = await entry.start_subentry_reconfigure_flow(hass, SUBENTRY_CAMERA, CAMERA_ID)
+    result = await _submit(
+        hass, result["flow_id"], {CONF_NAME: "Porch", CONF_URL: pattern_stream, CONF_USERNAME: "u"}
     )
     assert result["reason"] == "reconfigure_successful"
-    await hass.async_block_till_done()
-    assert CONF_PASSWORD not in hub.subentries[CAMERA_ID].data
+    await reloaded(hass, entry)
+    assert CONF_PASSWORD not in entry.subentries[CAMERA_ID].data
+    assert entry.subentries[CAMERA_ID].unique_id == pattern_stream
 
 
-@pytest.fixture
-async def onvif(socket_enabled: None) -> AsyncIterator[OnvifEmulator]:
-    """Serve an ONVIF camera on 127.0.0.1."""
-    async with OnvifEmulator(clock_skew_s=120.0) as emulator:
-        yield emulator
-
-
-async def _onvif_form(
-    hass: HomeAssistant, flow_id: str, emulator: OnvifEmulator, password: str | None = None
-) -> dict[str, Any]:
-    result: dict[str, Any] = await hass.config_entries.subentries.async_configure(
-        flow_id,
-        {
-            CONF_NAME: "Gate",
-            CONF_HOST: emulator.host,
-            CONF_PORT: emulator.port,
-            CONF_USERNAME: emulator.username,
-            CONF_PASSWORD: password if password is not None else emulator.password,
-        },
-    )
-    return result
-
-
-async def test_onvif_camera(
-    hass: HomeAssistant, hub: MockConfigEntry, probe: MagicMock, onvif: OnvifEmulator
+async def test_without_its_server(
+    hass: HomeAssistant, config_entry: MockConfigEntry, vigil_server: VigilServer
 ) -> None:
-    """The camera's profiles are listed, the sub-stream first; the chosen stream is probed."""
-    result = await _start(hass, hub, SOURCE_ONVIF)
-    result = await _onvif_form(hass, result["flow_id"], onvif)
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "onvif_profile"
-    schema = result["data_schema"].schema
-    options = next(iter(schema.values())).config["options"]
-    assert [o["value"] for o in options] == [SUB_TOKEN, "Profile_1"]
+    """No server, no camera: the flow says the server is not connected, or stopped answering."""
+    await loaded(hass, config_entry)
+    result = await _start(hass, config_entry, SOURCE_STREAM)
+    await vigil_server.stop()
+    await wait_until(hass, lambda: not config_entry.runtime_data.store.connected, "disconnected")
+    result = await _submit(hass, result["flow_id"], {CONF_NAME: "Hall", CONF_URL: CLOSED_URL})
+    assert result["errors"] == {"base": "server_unreachable"}
 
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_PROFILE: SUB_TOKEN}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Gate"
-    stream = onvif.stream_uri(SUB_TOKEN)
-    assert result["data"] == {
-        CONF_SOURCE_TYPE: SOURCE_ONVIF,
-        CONF_HOST: onvif.host,
-        CONF_PORT: onvif.port,
-        CONF_USERNAME: onvif.username,
-        CONF_PASSWORD: onvif.password,
-        CONF_PROFILE: SUB_TOKEN,
-        CONF_STREAM_URL: stream,
-    }
-    assert probe.call_args.args[0] == stream.replace("rtsp://", "rtsp://admin:Secret-Pass1@")
-    await hass.async_block_till_done()
+    for start in (
+        hass.config_entries.subentries.async_init(
+            (config_entry.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
+        ),
+        config_entry.start_subentry_reconfigure_flow(hass, SUBENTRY_CAMERA, CAMERA_ID),
+    ):
+        result = await start
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "server_unavailable"
+        assert result["description_placeholders"] == {"server": "Vigil test server"}
 
 
-async def test_onvif_errors_then_recovers(
-    hass: HomeAssistant, hub: MockConfigEntry, probe: MagicMock, onvif: OnvifEmulator
+async def test_an_entry_not_loaded_asks_for_its_server(
+    hass: HomeAssistant, config_entry: MockConfigEntry, vigil_server: VigilServer
 ) -> None:
-    """Refused credentials, an unreachable device and a stream that fails are form errors."""
-    result = await _start(hass, hub, SOURCE_ONVIF)
-    result = await _onvif_form(hass, result["flow_id"], onvif, password="wrong")
-    assert result["errors"] == {"base": "invalid_auth"}
+    await vigil_server.stop()
+    await setup_entry_retrying(hass, config_entry)
+    result = await hass.config_entries.subentries.async_init(
+        (config_entry.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
+    )
+    assert result["reason"] == "server_unavailable"
 
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {CONF_NAME: "Gate", CONF_HOST: "127.0.0.1", CONF_PORT: 9, CONF_USERNAME: "admin"},
-    )
-    assert result["errors"] == {"base": "cannot_connect"}
 
-    result = await _onvif_form(hass, result["flow_id"], onvif)
-    assert result["step_id"] == "onvif_profile"
-    probe.side_effect = SourceUnavailable("no route")
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_PROFILE: SUB_TOKEN}
-    )
-    assert result["errors"] == {"base": "cannot_connect"}
-    probe.side_effect = None
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_PROFILE: SUB_TOKEN}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+async def setup_entry_retrying(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-
-    # The same profile of the same camera again is a duplicate.
-    result = await _start(hass, hub, SOURCE_ONVIF)
-    result = await _onvif_form(hass, result["flow_id"], onvif)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_PROFILE: SUB_TOKEN}
-    )
-    assert result["errors"] == {"base": "already_configured"}
-
-
-async def test_onvif_without_profiles(
-    hass: HomeAssistant, hub: MockConfigEntry, onvif: OnvifEmulator
-) -> None:
-    """A device without a video profile with a stream cannot be added."""
-    result = await _start(hass, hub, SOURCE_ONVIF)
-    with patch("custom_components.vigil.validation.fetch_onvif_device") as fetch:
-        fetch.return_value.profiles = ()
-        result = await _onvif_form(hass, result["flow_id"], onvif)
-    assert result["errors"] == {"base": "no_profiles"}
-
-
-async def test_reconfigure_onvif(
-    hass: HomeAssistant, hub: MockConfigEntry, probe: MagicMock, onvif: OnvifEmulator
-) -> None:
-    """An ONVIF camera is reconfigured through the same two steps, keeping its password."""
-    result = await _start(hass, hub, SOURCE_ONVIF)
-    result = await _onvif_form(hass, result["flow_id"], onvif)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_PROFILE: SUB_TOKEN}
-    )
-    await hass.async_block_till_done()
-    gate = _camera(hub, "Gate")
-
-    result = await hub.start_subentry_reconfigure_flow(hass, SUBENTRY_CAMERA, gate.subentry_id)
-    assert result["step_id"] == SOURCE_ONVIF
-    result = await _onvif_form(hass, result["flow_id"], onvif, password="")
-    assert result["step_id"] == "onvif_profile"
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_PROFILE: "Profile_1"}
-    )
-    assert result["reason"] == "reconfigure_successful"
-    await hass.async_block_till_done()
-    assert hub.subentries[gate.subentry_id].data[CONF_PROFILE] == "Profile_1"
-    assert hub.subentries[gate.subentry_id].data[CONF_PASSWORD] == onvif.password
+    assert entry.state is ConfigEntryState.SETUP_RETRY

@@ -1,15 +1,15 @@
-"""End to end: Home Assistant on Frigate's detections over a real broker and restream.
+"""End to end: Home Assistant and `vigil-analytics serve` on Frigate's detections.
 
-Real peers on 127.0.0.1: mosquitto (Home Assistant's own MQTT integration connects to it),
-Frigate 0.16's API behind its login, and GStreamer's RTSP server as go2rtc's restream. The
-test publishes what Frigate publishes; the real engine runs with no detector model at all.
+Real peers on 127.0.0.1: mosquitto (Home Assistant's own MQTT integration holds its settings,
+and the Vigil server, a subprocess, subscribes to it itself), Frigate 0.16's API behind its
+login, and GStreamer's RTSP server as go2rtc's restream. The test publishes what Frigate
+publishes; the server's rules run on Frigate's tracked objects.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 import time
 from unittest.mock import patch
 
@@ -30,23 +30,19 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.vigil.const import (
     CONF_DETECTIONS,
-    CONF_DOWNLOAD_MODELS,
     CONF_FRIGATE_CAMERAS,
     CONF_IMPORT_ZONES,
     DETECTIONS_FRIGATE,
-    DOMAIN,
     SOURCE_FRIGATE,
     SUBENTRY_CAMERA,
 )
-from tests.integration.conftest import (  # noqa: F401 - fixtures used by name
-    RtspServerFactory,
-    rtsp_media_dir,
-    rtsp_server,
-)
-from tests.support.frigate_api import FrigateApi, load_config
+from tests.ha.conftest import ProcessFactory
+from tests.ha.flows import frigate_config
+from tests.ha.test_end_to_end import add_server
+from tests.integration.conftest import RtspServerFactory
+from tests.support.frigate_api import FrigateApi
 from tests.support.frigate_payloads import T0, person
 from tests.support.mosquitto import Mosquitto, mosquitto, publish  # noqa: F401
-from vigil_core.sources.frigate_tracks import needs_pixels
 
 USER, PASSWORD = "admin", "frigate-pass"
 OCCUPIED = "binary_sensor.front_door_porch_occupied"
@@ -135,30 +131,23 @@ async def test_frigate_detections_end_to_end(
     hass: HomeAssistant,
     ha_mqtt: MockConfigEntry,
     mosquitto: Mosquitto,  # noqa: F811 - the imported fixture
-    rtsp_server: RtspServerFactory,  # noqa: F811 - the imported fixture
-    tmp_path: Path,
+    rtsp_server: RtspServerFactory,
+    serve: ProcessFactory,
 ) -> None:
     """Add Frigate's camera and zones through the flow; Frigate's person fills the porch.
 
     Then the broker restarts, then Frigate restarts (its API too): each time Vigil recovers
     by itself and the next person counts.
     """
-    # Setting up Vigil resolves the detector model in the executor first, which parses the
-    # model registry once for the process; that step is patched out below, so parse it here.
-    from vigil_core.inference.registry import default_registry  # noqa: PLC0415
-
-    await hass.async_add_executor_job(default_registry)
     restream = rtsp_server(size=(320, 180), fps=10, mount="/front_door")
-    config = load_config("0.16")
-    config["go2rtc"]["rtsp"] = {"listen": f":{restream.port}"}
+    config = frigate_config("0.16", restream.url)
     api = FrigateApi("0.16", username=USER, password=PASSWORD, config=config)
     await api.__aenter__()
-    hub = MockConfigEntry(domain=DOMAIN, title="Vigil", data={CONF_DOWNLOAD_MODELS: False})
-    hub.add_to_hass(hass)
     try:
+        entry = await add_server(hass, await serve(), "private_home")
         # The flow: Frigate's server, its camera on Frigate's detections, its zones imported.
         result = await hass.config_entries.subentries.async_init(
-            (hub.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
+            (entry.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
         )
         result = await hass.config_entries.subentries.async_configure(
             result["flow_id"], {"next_step_id": SOURCE_FRIGATE}
@@ -182,55 +171,56 @@ async def test_frigate_detections_end_to_end(
         )
         assert result["type"] is FlowResultType.ABORT
         assert result["description_placeholders"] == {"cameras": "1", "zones": "2"}
+        await hass.async_block_till_done()
+        await wait_for(hass, lambda: entry.state is ConfigEntryState.LOADED, "the entry reloaded")
+        await wait_for(hass, lambda: _state(hass, PROBLEM) == STATE_OFF, "the camera online", 60)
 
-        # Vigil starts: no detector model is needed, none is loaded.
-        with patch("custom_components.vigil._resolve_detector", return_value=tmp_path / "none"):
-            assert await hass.config_entries.async_setup(hub.entry_id)
-            await hass.async_block_till_done()
-            assert hub.state is ConfigEntryState.LOADED
-            engine = hub.runtime_data.engine
-            [camera_id] = engine.camera_ids
-            camera = engine.pipeline(camera_id).camera
-            # Tamper checks (when the privacy context allows them) read the restream at a low
-            # rate; without them no frame is decoded at all.
-            assert camera.fps == (2.0 if needs_pixels(camera) else 5.0)
-            await wait_for(hass, lambda: _state(hass, PROBLEM) == STATE_OFF, "the camera online")
-            await asyncio.sleep(0.3)  # Home Assistant sends its subscriptions (cooldown 0.01 s)
+        # The server subscribes to Frigate's topics as it starts the camera: walk in until seen.
+        walker = await _walk_in_until_seen(hass, mosquitto, "1718987129.308396-aaaaaa", T0)
+        assert _state(hass, PEOPLE) == "1"
+        await _walk_out(mosquitto, walker, T0 + 4)
+        await wait_for(hass, lambda: _state(hass, OCCUPIED) == STATE_OFF, "the porch empty", 60)
 
-            walker = await _walk_in(mosquitto, "1718987129.308396-aaaaaa", T0)
-            await wait_for(hass, lambda: _state(hass, OCCUPIED) == STATE_ON, "the porch occupied")
-            assert _state(hass, PEOPLE) == "1"
-            await _walk_out(mosquitto, walker, T0 + 4)
-            await wait_for(hass, lambda: _state(hass, OCCUPIED) == STATE_OFF, "the porch empty")
+        # The broker restarts: the server's MQTT client connects and subscribes again.
+        await asyncio.to_thread(mosquitto.restart)
+        await _walk_in_until_seen(hass, mosquitto, "1718987140.000000-bbbbbb", T0 + 11)
 
-            # The broker restarts: Home Assistant reconnects and subscribes again.
-            await asyncio.to_thread(mosquitto.restart)
-            await wait_for(hass, lambda: not mqtt.is_connected(hass), "the broker gone", 10)
-            await wait_for(hass, lambda: mqtt.is_connected(hass), "the broker back", 20)
-            await asyncio.sleep(0.3)
-            walker = await _walk_in(mosquitto, "1718987140.000000-bbbbbb", T0 + 11)
-            await wait_for(hass, lambda: _state(hass, OCCUPIED) == STATE_ON, "occupied again")
-
-            # Frigate restarts: offline (its objects go), its API comes back on the same port.
-            await _publish(mosquitto, [("frigate/available", "offline")])
-            await wait_for(
-                hass, lambda: _state(hass, OCCUPIED) != STATE_ON, "Frigate's objects gone"
-            )
-            port = api.port
-            await api.__aexit__(None, None, None)
-            api = FrigateApi("0.16", username=USER, password=PASSWORD, config=config, port=port)
-            await api.__aenter__()
-            await _publish(mosquitto, [("frigate/available", "online")])
-            # Vigil reloads (e.g. after a change): the restarted API is checked and accepted.
-            assert await hass.config_entries.async_reload(hub.entry_id)
-            await hass.async_block_till_done(wait_background_tasks=True)
-            assert not list(hub.async_get_active_flows(hass, {"reauth"}))
-            assert api.logins >= 1
-            await wait_for(hass, lambda: _state(hass, PROBLEM) == STATE_OFF, "online again")
-            await asyncio.sleep(0.3)
-            await _walk_in(mosquitto, "1718987160.000000-cccccc", T0 + 31)
-            await wait_for(hass, lambda: _state(hass, OCCUPIED) == STATE_ON, "after the restart")
-            assert await hass.config_entries.async_unload(hub.entry_id)
-            await hass.async_block_till_done()
+        # Frigate restarts: offline (its objects go), its API comes back on the same port.
+        await _publish(mosquitto, [("frigate/available", "offline")])
+        await wait_for(hass, lambda: _state(hass, OCCUPIED) != STATE_ON, "Frigate's objects gone")
+        port = api.port
+        await api.__aexit__(None, None, None)
+        api = FrigateApi("0.16", username=USER, password=PASSWORD, config=config, port=port)
+        await api.__aenter__()
+        await _publish(mosquitto, [("frigate/available", "online")])
+        # Vigil reloads (e.g. after a change): the camera runs on, the next person counts.
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        await wait_for(hass, lambda: _state(hass, PROBLEM) == STATE_OFF, "online again", 60)
+        await _walk_in_until_seen(hass, mosquitto, "1718987160.000000-cccccc", T0 + 31)
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
     finally:
         await api.__aexit__(None, None, None)
+
+
+async def _walk_in_until_seen(
+    hass: HomeAssistant, broker: Mosquitto, event_id: str, start: float
+) -> object:
+    """Walk a person in, again while the server is still (re)subscribing, until it counts.
+
+    A message published before the server's MQTT client has subscribed (again) is lost, as
+    with any MQTT subscriber; Frigate itself sends an update of each tracked object every
+    second, which this repeats.
+    """
+    deadline = time.monotonic() + 120
+    walker: object = None
+    while _state(hass, OCCUPIED) != STATE_ON:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the person {event_id} never counted")
+        walker = await _walk_in(broker, event_id, start)
+        seen_by = time.monotonic() + 2
+        while _state(hass, OCCUPIED) != STATE_ON and time.monotonic() < seen_by:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)  # polls Home Assistant's state, as wait_until does
+    await hass.async_block_till_done()
+    return walker

@@ -1,17 +1,18 @@
-"""Frigate in the flows: its cameras (several at once), their detections and zones; reauth.
+"""Frigate through a real Vigil server: its cameras (several at once), detections and zones.
 
 Each supported version's recorded API is served on 127.0.0.1 (tests/support/frigate_api.py),
-behind its login from 0.14. The hub entry is only added, not set up: these flows need no
-running engine, and Home Assistant saves subentries either way.
+behind its login from 0.14, with go2rtc's restreams pointing at the session's real RTSP test
+pattern; the server reads the API and probes each restream. A Frigate login that stops working
+raises a repair issue whose fix flow asks for it again (frigate_setup.py, repairs.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
-from unittest.mock import MagicMock, patch
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigSubentryData
+from homeassistant.components.repairs import repairs_flow_manager
+from homeassistant.config_entries import SOURCE_USER, ConfigSubentryData
 from homeassistant.const import (
     CONF_NAME,
     CONF_PASSWORD,
@@ -21,6 +22,8 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -30,7 +33,6 @@ from custom_components.vigil.const import (
     CONF_DETECT_HEIGHT,
     CONF_DETECT_WIDTH,
     CONF_DETECTIONS,
-    CONF_DOWNLOAD_MODELS,
     CONF_FRIGATE_CAMERA,
     CONF_FRIGATE_CAMERAS,
     CONF_IMPORT_ZONES,
@@ -46,29 +48,24 @@ from custom_components.vigil.const import (
     SUBENTRY_CAMERA,
     SUBENTRY_ZONE,
 )
-from custom_components.vigil.engine_config import build_engine_config, configured
 from custom_components.vigil.frigate_setup import async_check_frigate
-from tests.support.frigate_api import FrigateApi, load_config
-from vigil_core.errors import NotVideo
+from custom_components.vigil.server_config import server_config
+from tests.ha.conftest import CLOSED_URL
+from tests.ha.flows import frigate_config, loaded, options, reloaded, server_entry
+from tests.ha.repair_flows import check_fix_flow_strings
+from tests.support.frigate_api import FrigateApi
+from vigil_core.server import VigilServer
 
-PROBE = "custom_components.vigil.validation.probe"
 USER, PASSWORD = "admin", "frigate-pass"
 PORCH = [[0.115, 0.6], [0.5, 0.6], [0.5, 1.0], [0.115, 1.0]]
+FRONT_ID = "01JVIGIL00000000000FRIGATE1"
+GATE_ID = "01JVIGIL00000000000FRIGATE2"
 
 
 @pytest.fixture
-def probe() -> Iterator[MagicMock]:
-    """Replace the stream probe; by default every restream plays."""
-    with patch(PROBE, return_value=None) as mock:
-        yield mock
-
-
-@pytest.fixture
-def hub(hass: HomeAssistant) -> MockConfigEntry:
-    """Return the hub entry, added but not set up."""
-    entry = MockConfigEntry(domain=DOMAIN, title="Vigil", data={CONF_DOWNLOAD_MODELS: False})
-    entry.add_to_hass(hass)
-    return entry
+async def hub(hass: HomeAssistant, vigil_server: VigilServer) -> MockConfigEntry:
+    """Return a loaded server entry without cameras."""
+    return await loaded(hass, server_entry(vigil_server))
 
 
 @pytest.fixture
@@ -80,9 +77,9 @@ def mqtt_entry(hass: HomeAssistant) -> MockConfigEntry:
 
 
 @pytest.fixture
-async def frigate(socket_enabled: None) -> AsyncIterator[FrigateApi]:
+async def frigate(pattern_stream: str, socket_enabled: None) -> AsyncIterator[FrigateApi]:
     """Serve Frigate 0.16's API behind its login, its garage camera enabled."""
-    config = load_config("0.16")
+    config = frigate_config("0.16", pattern_stream)
     config["cameras"]["garage"]["enabled"] = True
     async with FrigateApi("0.16", username=USER, password=PASSWORD, config=config) as api:
         yield api
@@ -92,10 +89,13 @@ async def _start(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
     result = await hass.config_entries.subentries.async_init(
         (entry.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
     )
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"next_step_id": SOURCE_FRIGATE}
-    )
+    result = await _submit(hass, result["flow_id"], {"next_step_id": SOURCE_FRIGATE})
     assert result["step_id"] == SOURCE_FRIGATE
+    return result
+
+
+async def _submit(hass: HomeAssistant, flow_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = await hass.config_entries.subentries.async_configure(flow_id, data)
     return result
 
 
@@ -105,16 +105,7 @@ async def _server(
     data: dict[str, Any] = {CONF_URL: api.url + "/", CONF_VERIFY_SSL: True}
     if api.username:
         data |= {CONF_USERNAME: USER, CONF_PASSWORD: password}
-    result: dict[str, Any] = await hass.config_entries.subentries.async_configure(flow_id, data)
-    return result
-
-
-def _options(result: dict[str, Any], key: str) -> list[Any]:
-    for marker, selector in result["data_schema"].schema.items():
-        if marker == key:
-            options: list[Any] = selector.config["options"]
-            return options
-    raise AssertionError(f"no field {key}")
+    return await _submit(hass, flow_id, data)
 
 
 def _of(entry: MockConfigEntry, kind: str) -> list[Any]:
@@ -126,20 +117,21 @@ async def test_cameras_and_zones_of_each_version(
     hass: HomeAssistant,
     hub: MockConfigEntry,
     mqtt_entry: MockConfigEntry,
-    probe: MagicMock,
-    socket_enabled: None,
+    pattern_stream: str,
     version: str,
 ) -> None:
     """Several cameras at once, on Frigate's detections, with Frigate's zones as Vigil zones."""
-    async with FrigateApi(version, username=USER, password=PASSWORD) as api:
+    config = frigate_config(version, pattern_stream)
+    async with FrigateApi(version, username=USER, password=PASSWORD, config=config) as api:
         result = await _start(hass, hub)
         result = await _server(hass, result["flow_id"], api)
         assert result["step_id"] == "frigate_camera"
-        names = [option["value"] for option in _options(result, CONF_FRIGATE_CAMERAS)]
+        names = [option["value"] for option in options(result, CONF_FRIGATE_CAMERAS)]
         # Disabled cameras and cameras go2rtc does not restream are left out.
         expected = ["front_door", "gate_lpr"] if version >= "0.16" else ["front_door"]
         assert names == expected
-        result = await hass.config_entries.subentries.async_configure(
+        result = await _submit(
+            hass,
             result["flow_id"],
             {
                 CONF_FRIGATE_CAMERAS: names,
@@ -149,6 +141,7 @@ async def test_cameras_and_zones_of_each_version(
         )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "frigate_cameras_added"
+    await reloaded(hass, hub)
     cameras = {s.data[CONF_FRIGATE_CAMERA]: s for s in _of(hub, SUBENTRY_CAMERA)}
     assert sorted(cameras) == sorted(names)
     front = cameras["front_door"]
@@ -161,7 +154,7 @@ async def test_cameras_and_zones_of_each_version(
         CONF_PASSWORD: PASSWORD,
         CONF_VERIFY_SSL: True,
         CONF_FRIGATE_CAMERA: "front_door",
-        CONF_STREAM_URL: "rtsp://127.0.0.1:8554/front_door_sub",
+        CONF_STREAM_URL: pattern_stream,  # Frigate's detect restream, without the API's login
         CONF_DETECTIONS: DETECTIONS_FRIGATE,
         CONF_TOPIC_PREFIX: "frigate",
         CONF_DETECT_WIDTH: 640,
@@ -173,34 +166,27 @@ async def test_cameras_and_zones_of_each_version(
     porch = zones["porch"].data
     assert porch[CONF_CAMERA] == front.subentry_id
     assert porch[CONF_POLYGON] == PORCH
-    assert porch[CONF_CLASSES] == ["person"]
-    assert porch[CONF_INERTIA] == 3
+    assert (porch[CONF_CLASSES], porch[CONF_INERTIA]) == (["person"], 3)
     assert zones["sidewalk"].data[CONF_CLASSES] == []  # Frigate's "every class"
-    # Every restream was probed, never with Frigate's login in it.
-    assert sorted(call.args[0] for call in probe.call_args_list) == sorted(
-        f"rtsp://127.0.0.1:8554/{'front_door_sub' if n == 'front_door' else n}" for n in names
-    )
 
-    # The engine takes these cameras' tracks from Frigate, at its detect resolution.
-    cams, zone_infos = configured(hub)
-    config = build_engine_config(hub, cams, zone_infos, None)
-    spec = next(c for c in config.cameras if c.name == front.title)
-    assert spec.detections == "frigate"
-    assert spec.frigate is not None
-    assert (spec.frigate.camera, spec.frigate.detect_size) == ("front_door", (640, 360))
-    assert spec.source.url == "rtsp://127.0.0.1:8554/front_door_sub"
-    assert [z.polygon for z in spec.zones if z.name.lower() == "porch"] == [
-        [tuple(p) for p in PORCH]
-    ]
+    # The server takes these cameras' tracks from Frigate, at its detect resolution.
+    camera = next(c for c in server_config(hub)["cameras"] if c["name"] == front.title)
+    assert camera["detections"] == "frigate"
+    assert camera["frigate"] == {
+        "camera": "front_door", "detect_size": [640, 360], "topic_prefix": "frigate",
+    }  # fmt: skip
+    assert camera["source"] == {"url": pattern_stream}
+    assert [z["polygon"] for z in camera["zones"] if z["name"].lower() == "porch"] == [PORCH]
 
 
 async def test_one_camera_without_zones(
-    hass: HomeAssistant, hub: MockConfigEntry, probe: MagicMock, frigate: FrigateApi
+    hass: HomeAssistant, hub: MockConfigEntry, frigate: FrigateApi, pattern_stream: str
 ) -> None:
     """One camera and no zones to import: the flow creates its subentry the usual way."""
     result = await _start(hass, hub)
     result = await _server(hass, result["flow_id"], frigate)
-    result = await hass.config_entries.subentries.async_configure(
+    result = await _submit(
+        hass,
         result["flow_id"],
         {
             CONF_FRIGATE_CAMERAS: ["garage"],
@@ -212,16 +198,47 @@ async def test_one_camera_without_zones(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Garage door"
     assert result["data"][CONF_DETECTIONS] == DETECTIONS_VIGIL
-    assert result["data"][CONF_STREAM_URL] == "rtsp://127.0.0.1:8554/garage"
+    assert result["data"][CONF_STREAM_URL] == pattern_stream
+    await reloaded(hass, hub)
+
+    # Another camera under the same name (case and spaces aside) is refused on the name field.
+    result = await _start(hass, hub)
+    result = await _server(hass, result["flow_id"], frigate)
+    chosen = {CONF_DETECTIONS: DETECTIONS_VIGIL, CONF_IMPORT_ZONES: False}
+    result = await _submit(
+        hass,
+        result["flow_id"],
+        {CONF_FRIGATE_CAMERAS: ["front_door"], CONF_NAME: " garage DOOR", **chosen},
+    )
+    assert result["errors"] == {CONF_NAME: "name_taken"}
+    porch_form = {CONF_FRIGATE_CAMERAS: ["front_door"], CONF_NAME: "Porch", **chosen}
+    result = await _submit(hass, result["flow_id"], porch_form)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await reloaded(hass, hub)
+    # Nor can a camera be renamed to another's name.
+    porch = next(sub for sub in _of(hub, SUBENTRY_CAMERA) if sub.title == "Porch")
+    result = await hub.start_subentry_reconfigure_flow(hass, SUBENTRY_CAMERA, porch.subentry_id)
+    result = await _server(hass, result["flow_id"], frigate)
+    renamed = {CONF_FRIGATE_CAMERA: "front_door", CONF_NAME: "Garage door"}
+    result = await _submit(hass, result["flow_id"], renamed | {CONF_DETECTIONS: DETECTIONS_VIGIL})
+    assert result["errors"] == {CONF_NAME: "name_taken"}
 
 
 async def test_vigil_detection_imports_zones_for_its_classes(
-    hass: HomeAssistant, hub: MockConfigEntry, probe: MagicMock, frigate: FrigateApi
+    hass: HomeAssistant, hub: MockConfigEntry, frigate: FrigateApi
 ) -> None:
-    """With Vigil's own detector, imported zones watch only classes it detects."""
+    """With Vigil's own detector, imported zones watch only classes it detects.
+
+    A zone whose edges cross (Frigate draws whatever it is given) is left out.
+    """
+    frigate.config["cameras"]["gate_lpr"]["zones"]["bowtie"] = {
+        "coordinates": "0.1,0.1,0.9,0.9,0.9,0.1,0.1,0.9",
+        "objects": ["car"],
+    }
     result = await _start(hass, hub)
     result = await _server(hass, result["flow_id"], frigate)
-    result = await hass.config_entries.subentries.async_configure(
+    result = await _submit(
+        hass,
         result["flow_id"],
         {
             CONF_FRIGATE_CAMERAS: ["gate_lpr"],
@@ -231,6 +248,7 @@ async def test_vigil_detection_imports_zones_for_its_classes(
         },
     )
     assert result["reason"] == "frigate_cameras_added"
+    await reloaded(hass, hub)
     [camera] = _of(hub, SUBENTRY_CAMERA)
     [zone] = _of(hub, SUBENTRY_ZONE)
     assert camera.title == "Gate"
@@ -238,79 +256,89 @@ async def test_vigil_detection_imports_zones_for_its_classes(
 
 
 async def test_errors_then_recovers(
-    hass: HomeAssistant,
-    hub: MockConfigEntry,
-    probe: MagicMock,
-    frigate: FrigateApi,
+    hass: HomeAssistant, hub: MockConfigEntry, frigate: FrigateApi
 ) -> None:
-    """Bad URL, refused login, no server, no choice, no MQTT, dead restream, duplicates."""
+    """Bad URL, refused login, no server, no choice, no MQTT, duplicates."""
     result = await _start(hass, hub)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_URL: "rtsp://127.0.0.1/x", CONF_VERIFY_SSL: True}
-    )
+    flow_id = result["flow_id"]
+    result = await _submit(hass, flow_id, {CONF_URL: "rtsp://127.0.0.1/x", CONF_VERIFY_SSL: True})
     assert result["errors"] == {CONF_URL: "invalid_url"}
-    result = await _server(hass, result["flow_id"], frigate, password="wrong")
+    result = await _server(hass, flow_id, frigate, password="wrong")
     assert result["errors"] == {"base": "invalid_auth"}
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_URL: "http://127.0.0.1:9", CONF_VERIFY_SSL: True}
-    )
+    result = await _submit(hass, flow_id, {CONF_URL: "http://127.0.0.1:9", CONF_VERIFY_SSL: True})
     assert result["errors"] == {"base": "cannot_connect"}
-    result = await _server(hass, result["flow_id"], frigate)
+    result = await _server(hass, flow_id, frigate)
     assert result["step_id"] == "frigate_camera"
+    # Without Home Assistant's MQTT, Vigil's own detection is offered first.
+    assert result["data_schema"]({CONF_FRIGATE_CAMERAS: ["garage"]})[CONF_DETECTIONS] == (
+        DETECTIONS_VIGIL
+    )
 
     choice = {CONF_DETECTIONS: DETECTIONS_FRIGATE, CONF_IMPORT_ZONES: False}
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_FRIGATE_CAMERAS: [], **choice}
-    )
+    result = await _submit(hass, flow_id, {CONF_FRIGATE_CAMERAS: [], **choice})
     assert result["errors"] == {CONF_FRIGATE_CAMERAS: "no_camera_chosen"}
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_FRIGATE_CAMERAS: ["garage"], **choice}
-    )
+    result = await _submit(hass, flow_id, {CONF_FRIGATE_CAMERAS: ["garage"], **choice})
     assert result["errors"] == {CONF_DETECTIONS: "mqtt_required"}
 
     MockConfigEntry(domain="mqtt", data={"broker": "127.0.0.1"}).add_to_hass(hass)
-    probe.side_effect = NotVideo("no video")
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_FRIGATE_CAMERAS: ["garage"], **choice}
-    )
-    assert result["errors"] == {"base": "not_video"}
-    probe.side_effect = None
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_FRIGATE_CAMERAS: ["garage"], **choice}
-    )
+    result = await _submit(hass, flow_id, {CONF_FRIGATE_CAMERAS: ["garage"], **choice})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_DETECTIONS] == DETECTIONS_FRIGATE
+    await reloaded(hass, hub)
 
     result = await _start(hass, hub)
     result = await _server(hass, result["flow_id"], frigate)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_FRIGATE_CAMERAS: ["front_door", "garage"], **choice}
+    result = await _submit(
+        hass, result["flow_id"], {CONF_FRIGATE_CAMERAS: ["front_door", "garage"], **choice}
     )
     assert result["errors"] == {"base": "already_configured"}
+
+
+async def test_a_restream_that_does_not_play(
+    hass: HomeAssistant, hub: MockConfigEntry, socket_enabled: None
+) -> None:
+    """go2rtc's restream is probed before anything is saved."""
+    config = frigate_config("0.15", CLOSED_URL)
+    async with FrigateApi("0.15", config=config) as api:
+        result = await _start(hass, hub)
+        result = await _server(hass, result["flow_id"], api)
+        result = await _submit(
+            hass,
+            result["flow_id"],
+            {
+                CONF_FRIGATE_CAMERAS: ["front_door"],
+                CONF_DETECTIONS: DETECTIONS_VIGIL,
+                CONF_IMPORT_ZONES: False,
+            },
+        )
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert not _of(hub, SUBENTRY_CAMERA)
 
 
 async def test_no_detect_size(
     hass: HomeAssistant,
     hub: MockConfigEntry,
     mqtt_entry: MockConfigEntry,
-    probe: MagicMock,
+    pattern_stream: str,
     socket_enabled: None,
 ) -> None:
     """Frigate's detections need its detect resolution: without it, only Vigil's detection."""
-    config = load_config("0.15")
+    config = frigate_config("0.15", pattern_stream)
     del config["cameras"]["front_door"]["detect"]["width"]
     async with FrigateApi("0.15", config=config) as api:
         result = await _start(hass, hub)
         result = await _server(hass, result["flow_id"], api)
         choice = {CONF_FRIGATE_CAMERAS: ["front_door"], CONF_IMPORT_ZONES: False}
-        result = await hass.config_entries.subentries.async_configure(
-            result["flow_id"], {**choice, CONF_DETECTIONS: DETECTIONS_FRIGATE}
+        result = await _submit(
+            hass, result["flow_id"], {**choice, CONF_DETECTIONS: DETECTIONS_FRIGATE}
         )
         assert result["errors"] == {"base": "no_detect_size"}
-        result = await hass.config_entries.subentries.async_configure(
-            result["flow_id"], {**choice, CONF_DETECTIONS: DETECTIONS_VIGIL}
+        result = await _submit(
+            hass, result["flow_id"], {**choice, CONF_DETECTIONS: DETECTIONS_VIGIL}
         )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert CONF_DETECT_WIDTH not in result["data"]
+    await reloaded(hass, hub)
 
 
 async def test_without_cameras(
@@ -324,16 +352,13 @@ async def test_without_cameras(
 
 
 async def test_reconfigure(
-    hass: HomeAssistant,
-    hub: MockConfigEntry,
-    mqtt_entry: MockConfigEntry,
-    probe: MagicMock,
-    frigate: FrigateApi,
+    hass: HomeAssistant, hub: MockConfigEntry, mqtt_entry: MockConfigEntry, frigate: FrigateApi
 ) -> None:
     """A Frigate camera moves to another camera and detection mode; its password is kept."""
     result = await _start(hass, hub)
     result = await _server(hass, result["flow_id"], frigate)
-    result = await hass.config_entries.subentries.async_configure(
+    result = await _submit(
+        hass,
         result["flow_id"],
         {
             CONF_FRIGATE_CAMERAS: ["garage"],
@@ -342,18 +367,21 @@ async def test_reconfigure(
             CONF_NAME: "Porch",
         },
     )
+    await reloaded(hass, hub)
     [porch] = _of(hub, SUBENTRY_CAMERA)
 
     result = await hub.start_subentry_reconfigure_flow(hass, SUBENTRY_CAMERA, porch.subentry_id)
     assert result["step_id"] == SOURCE_FRIGATE
     result = await _server(hass, result["flow_id"], frigate, password="")
     assert result["step_id"] == "frigate_camera"
-    assert [o["value"] for o in _options(result, CONF_FRIGATE_CAMERA)] == [
+    assert [o["value"] for o in options(result, CONF_FRIGATE_CAMERA)] == [
         "front_door",
         "garage",
         "gate_lpr",
     ]
-    result = await hass.config_entries.subentries.async_configure(
+    assert result["data_schema"]({})[CONF_FRIGATE_CAMERA] == "garage"
+    result = await _submit(
+        hass,
         result["flow_id"],
         {
             CONF_FRIGATE_CAMERA: "front_door",
@@ -362,12 +390,28 @@ async def test_reconfigure(
         },
     )
     assert result["reason"] == "reconfigure_successful"
+    await reloaded(hass, hub)
     data = hub.subentries[porch.subentry_id].data
     assert data[CONF_FRIGATE_CAMERA] == "front_door"
     assert data[CONF_DETECTIONS] == DETECTIONS_FRIGATE
     assert (data[CONF_DETECT_WIDTH], data[CONF_DETECT_HEIGHT]) == (640, 360)
     assert data[CONF_PASSWORD] == PASSWORD
     assert hub.subentries[porch.subentry_id].title == "Porch"
+
+    # A camera Frigate no longer has: the form offers the first one instead.
+    del frigate.config["cameras"]["front_door"]
+    result = await hub.start_subentry_reconfigure_flow(hass, SUBENTRY_CAMERA, porch.subentry_id)
+    result = await _server(hass, result["flow_id"], frigate, password="")
+    assert result["data_schema"]({})[CONF_FRIGATE_CAMERA] == "garage"
+    result = await _submit(
+        hass, result["flow_id"], {CONF_FRIGATE_CAMERA: "garage", CONF_DETECTIONS: "vigil"}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await reloaded(hass, hub)
+    assert hub.subentries[porch.subentry_id].title == "garage"  # no name typed: Frigate's
+
+
+# --- the Frigate login, checked after setup ----------------------------------------------------
 
 
 def _frigate_camera(
@@ -381,8 +425,8 @@ def _frigate_camera(
             CONF_PASSWORD: password,
             CONF_VERIFY_SSL: True,
             CONF_FRIGATE_CAMERA: name,
-            CONF_STREAM_URL: f"rtsp://127.0.0.1:8554/{name}",
-            CONF_DETECTIONS: DETECTIONS_FRIGATE,
+            CONF_STREAM_URL: CLOSED_URL,
+            CONF_DETECTIONS: DETECTIONS_VIGIL,
             CONF_TOPIC_PREFIX: "frigate",
             CONF_DETECT_WIDTH: size[0],
             CONF_DETECT_HEIGHT: size[1],
@@ -394,74 +438,94 @@ def _frigate_camera(
     )
 
 
-async def test_refused_login_starts_reauth(
-    hass: HomeAssistant, frigate: FrigateApi, caplog: pytest.LogCaptureFixture
+async def test_refused_login_is_a_repair_issue_fixed_in_its_flow(
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    frigate: FrigateApi,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Frigate refuses the saved login: reauth asks once for the server, fixes every camera."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        data={CONF_DOWNLOAD_MODELS: False},
-        subentries_data=[
-            _frigate_camera(
-                "01JVIGIL00000000000FRIGATE1", frigate, "front_door", "old", (640, 360)
-            ),
-            _frigate_camera(
-                "01JVIGIL00000000000FRIGATE2", frigate, "gate_lpr", "old", (1920, 1080)
-            ),
-        ],
+    """Frigate refuses the saved login: one issue per server; its fix saves every camera."""
+    entry = await loaded(
+        hass,
+        server_entry(
+            vigil_server,
+            _frigate_camera(FRONT_ID, frigate, "front_door", "old", (640, 360)),
+            _frigate_camera(GATE_ID, frigate, "gate_lpr", "old", (1920, 1080)),
+        ),
     )
-    entry.add_to_hass(hass)
-    cameras, _ = configured(entry)
-    async_check_frigate(hass, entry, cameras)
+    async_check_frigate(hass, entry)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert "refuses Vigil's login" in caplog.text
     assert "old" not in caplog.text
-    [flow] = entry.async_get_active_flows(hass, {"reauth"})
-    result = await hass.config_entries.flow.async_configure(flow["flow_id"])
-    assert result["step_id"] == "frigate_reauth"
-    placeholders = result["description_placeholders"]
-    assert (placeholders["camera"], placeholders["url"]) == ("front_door", frigate.url)
+    issue_id = f"frigate_auth_failed_{entry.entry_id}_{FRONT_ID.lower()}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None and issue.is_fixable
+    assert issue.translation_placeholders == {"camera": "front_door", "url": frigate.url}
 
-    result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_USERNAME: USER, CONF_PASSWORD: "still-wrong"}
+    assert await async_setup_component(hass, "repairs", {})
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    # A fix started, then its cameras removed: it ends, saying so.
+    result = await manager.async_init(DOMAIN, data={"issue_id": issue_id})
+    stale = result["flow_id"]
+    result = await manager.async_init(DOMAIN, data={"issue_id": issue_id})
+    check_fix_flow_strings("frigate_auth_failed", result)
+    assert result["step_id"] == "frigate_login"
+    assert result["description_placeholders"] == {"camera": "front_door", "url": frigate.url}
+    result = await manager.async_configure(
+        result["flow_id"], {CONF_USERNAME: USER, CONF_PASSWORD: "still-wrong"}
     )
+    check_fix_flow_strings("frigate_auth_failed", result)
     assert result["errors"] == {"base": "invalid_auth"}
-    result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_USERNAME: USER, CONF_PASSWORD: PASSWORD}
+    result = await manager.async_configure(
+        result["flow_id"], {CONF_USERNAME: USER, CONF_PASSWORD: PASSWORD}
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_successful"
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await reloaded(hass, entry)
     assert {s.data[CONF_PASSWORD] for s in entry.subentries.values()} == {PASSWORD}
-    assert entry.state is ConfigEntryState.NOT_LOADED  # never stopped for it
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
-    # With the right login, a check finds nothing to ask; a changed detect size is saved.
+    # With the right login, a check asks nothing; a changed detect size is saved (a camera
+    # Frigate no longer has keeps what it had).
     caplog.clear()
-    assert frigate.config["cameras"]["gate_lpr"]["detect"]["width"] == 1920
     frigate.config["cameras"]["gate_lpr"]["detect"] |= {"width": 1280, "height": 720}
-    cameras, _ = configured(entry)
-    async_check_frigate(hass, entry, cameras)
+    del frigate.config["cameras"]["front_door"]
+    async_check_frigate(hass, entry)
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert not list(entry.async_get_active_flows(hass, {"reauth"}))
-    gate = entry.subentries["01JVIGIL00000000000FRIGATE2"].data
+    await reloaded(hass, entry)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    gate = entry.subentries[GATE_ID].data
     assert (gate[CONF_DETECT_WIDTH], gate[CONF_DETECT_HEIGHT]) == (1280, 720)
+    assert entry.subentries[FRONT_ID].data[CONF_DETECT_WIDTH] == 640  # unchanged
+
+    # The fix started first is still open; its cameras are removed meanwhile: it ends so.
+    for subentry_id in list(entry.subentries):
+        hass.config_entries.async_remove_subentry(entry, subentry_id)
+    await reloaded(hass, entry)
+    result = await manager.async_configure(stale, {CONF_USERNAME: USER, CONF_PASSWORD: PASSWORD})
+    check_fix_flow_strings("frigate_auth_failed", result)
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "camera_removed")
 
 
-async def test_unreachable_server_is_only_logged(
-    hass: HomeAssistant, socket_enabled: None, caplog: pytest.LogCaptureFixture
+async def test_an_unreachable_frigate_is_only_logged(
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    socket_enabled: None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A Frigate server that does not answer at setup delays nothing and asks for nothing."""
+    """A Frigate server that does not answer delays nothing and asks for nothing."""
     async with FrigateApi("0.16", username=USER, password=PASSWORD) as api:
         gone = api.url
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        data={CONF_DOWNLOAD_MODELS: False},
-        subentries_data=[
-            _frigate_camera("01JVIGIL00000000000FRIGATE1", api, "front_door", PASSWORD, (640, 360))
-        ],
-    )
+    camera = _frigate_camera(FRONT_ID, api, "front_door", PASSWORD, (640, 360))
+    entry = server_entry(vigil_server, camera)
+    # Not loaded (no server connection): nothing is checked.
     entry.add_to_hass(hass)
-    cameras, _ = configured(entry)
-    async_check_frigate(hass, entry, cameras)
+    async_check_frigate(hass, entry)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert "Frigate at" not in caplog.text
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    async_check_frigate(hass, entry)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert f"Frigate at {gone} cannot be checked" in caplog.text
-    assert not list(entry.async_get_active_flows(hass, {"reauth"}))
+    assert not [i for _d, i in ir.async_get(hass).issues if i.startswith("frigate_auth_failed")]

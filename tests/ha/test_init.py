@@ -1,10 +1,6 @@
-"""Setting up, reloading and unloading the hub; model problems; the engine's configuration."""
+"""Setting up, reloading and unloading a server entry: what the server runs, devices, issues."""
 
 from __future__ import annotations
-
-from importlib.metadata import version
-from pathlib import Path
-from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import (
@@ -13,18 +9,15 @@ from homeassistant.const import (
     CONF_PORT,
     CONF_URL,
     CONF_USERNAME,
-    EVENT_HOMEASSISTANT_STOP,
+    STATE_UNAVAILABLE,
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
-import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.vigil.const import (
-    CONF_DOWNLOAD_MODELS,
-    CONF_MODELS_DIR,
     CONF_SOURCE_TYPE,
     CONF_STREAM_URL,
     DOMAIN,
@@ -32,204 +25,142 @@ from custom_components.vigil.const import (
     SOURCE_ONVIF,
     SUBENTRY_CAMERA,
 )
+from custom_components.vigil.issues import stream_issue_id
+from custom_components.vigil.plate_services import PLATE_SERVICES
 from tests.ha.conftest import (
+    CAMERA_ID,
     CAMERA_SLUG,
+    CLOSED_URL,
     ENTRY_ID,
     ZONE_SLUG,
-    FakeEngine,
     camera_subentry,
+    server_data,
     setup_entry,
+    wait_until,
     zone_subentry,
 )
-from vigil_core.errors import ModelChecksumMismatch, ModelMissing, SourceError
+from vigil_core.server import VigilServer
 
-RESOLVE = "custom_components.vigil.resolve_model"
+FAMILY_ACTIONS = ("reset_counter", "recapture_reference", "query_plate", *PLATE_SERVICES)
 
 
-async def test_setup_builds_engine_config(
-    hass: HomeAssistant, config_entry: MockConfigEntry, engines: list[FakeEngine]
+def _entry(server: VigilServer, *subentries: ConfigSubentryData) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Vigil test server",
+        entry_id=ENTRY_ID,
+        version=2,
+        unique_id=server.server_id,
+        data=server_data(server),
+        subentries_data=list(subentries),
+    )
+
+
+async def test_setup_sends_the_cameras_and_zones(
+    hass: HomeAssistant, config_entry: MockConfigEntry, vigil_server: VigilServer
 ) -> None:
-    """Cameras and zones become engine specs with slug ids derived from subentry ids."""
+    """Cameras and zones run on the server with slug ids derived from the subentry ids."""
     await setup_entry(hass, config_entry)
     assert config_entry.state is ConfigEntryState.LOADED
-    engine = engines[0]
-    assert engine.started
-    assert engine.config.models_dir == "/models"
-    camera = engine.config.cameras[0]
-    assert camera.id == CAMERA_SLUG
-    assert camera.name == "Front door"
-    # The engine keeps the credentials apart and composes them only to open the stream.
-    assert camera.source.url == "rtsp://192.0.2.10:554/stream1"
-    assert camera.source.address.authenticated() == "rtsp://viewer:s3cret@192.0.2.10:554/stream1"
-    assert camera.zones[0].id == ZONE_SLUG
-    assert camera.zones[0].classes == ["person", "car"]
-    assert config_entry.runtime_data.engine is engine
+    assert vigil_server.engine is not None
+    [camera] = vigil_server.engine.config.cameras
+    assert (camera.id, camera.name) == (CAMERA_SLUG, "Front door")
+    assert [(zone.id, zone.classes) for zone in camera.zones] == [(ZONE_SLUG, ["person", "car"])]
+    assert config_entry.runtime_data.store.connected
+    for action in FAMILY_ACTIONS:
+        assert hass.services.has_service(DOMAIN, action), action
 
 
-async def test_unload_stops_engine(
-    hass: HomeAssistant, config_entry: MockConfigEntry, engines: list[FakeEngine]
+async def test_unloading_leaves_the_server_analysing(
+    hass: HomeAssistant, config_entry: MockConfigEntry, vigil_server: VigilServer
 ) -> None:
-    """Unloading stops the engine."""
+    """Unloading closes the connection; the server keeps running its cameras for next time."""
     await setup_entry(hass, config_entry)
+    store = config_entry.runtime_data.store
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     assert config_entry.state is ConfigEntryState.NOT_LOADED
-    assert engines[0].stopped
+    assert not store.client.connected
+    assert vigil_server.engine is not None
+    assert vigil_server.engine.camera_ids == [CAMERA_SLUG]
+    state = hass.states.get("binary_sensor.front_door_driveway_occupied")
+    assert state is not None and state.state == STATE_UNAVAILABLE
 
 
-async def test_stop_event_stops_engine(
-    hass: HomeAssistant, config_entry: MockConfigEntry, engines: list[FakeEngine]
-) -> None:
-    """Home Assistant stopping stops the engine's threads."""
-    await setup_entry(hass, config_entry)
-    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
-    await hass.async_block_till_done()
-    assert engines[0].stopped
-
-
-@pytest.mark.parametrize(
-    ("error", "issue_key"),
-    [
-        (ModelMissing("gone", {"model": "yolox_nano", "file": "yolox_nano.onnx"}), "model_missing"),
-        (
-            ModelChecksumMismatch("bad", {"model": "yolox_nano", "path": "/m/yolox_nano.onnx"}),
-            "model_checksum",
-        ),
-    ],
-)
-async def test_model_problem_retries_with_issue(
-    hass: HomeAssistant,
-    config_entry: MockConfigEntry,
-    issue_registry: ir.IssueRegistry,
-    error: Exception,
-    issue_key: str,
-) -> None:
-    """A missing or corrupt model retries the setup and raises a repair issue until fixed."""
-    config_entry.add_to_hass(hass)
-    with patch(RESOLVE, side_effect=error) as resolve:
-        await hass.config_entries.async_setup(config_entry.entry_id)
-        await hass.async_block_till_done()
-    assert config_entry.state is ConfigEntryState.SETUP_RETRY
-    assert resolve.call_args.kwargs["allow_download"] is False
-    issue = issue_registry.async_get_issue(DOMAIN, "model")
-    assert issue is not None
-    assert issue.translation_key == issue_key
-    assert issue.translation_placeholders is not None
-    assert issue.translation_placeholders["model"] == "yolox_nano"
-
-    with (
-        patch(RESOLVE, return_value=Path("/m/yolox_nano.onnx")),
-        patch("custom_components.vigil.Engine", FakeEngine),
-    ):
-        await hass.config_entries.async_reload(config_entry.entry_id)
-        await hass.async_block_till_done()
-    assert config_entry.state is ConfigEntryState.LOADED
-    assert issue_registry.async_get_issue(DOMAIN, "model") is None
-
-
-async def test_model_lookup_uses_entry_data(hass: HomeAssistant) -> None:
-    """The models folder and the download choice reach the model lookup."""
-    entry = MockConfigEntry(
-        domain=DOMAIN, data={CONF_MODELS_DIR: "/srv/models", CONF_DOWNLOAD_MODELS: True}
-    )
-    entry.add_to_hass(hass)
-    with (
-        patch(RESOLVE, return_value=Path("/srv/models/yolox_nano.onnx")) as resolve,
-        patch("custom_components.vigil.Engine", FakeEngine),
-    ):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-    assert resolve.call_args.args == ("yolox_nano",)
-    assert resolve.call_args.kwargs["models_dir"] == "/srv/models"
-    assert resolve.call_args.kwargs["allow_download"] is True
-    assert await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def test_engine_start_failure_retries(
-    hass: HomeAssistant, config_entry: MockConfigEntry, engines: list[FakeEngine]
-) -> None:
-    """An engine that cannot start is retried later and leaves nothing running."""
-    with patch.object(FakeEngine, "start_error", SourceError("no decoder")):
-        config_entry.add_to_hass(hass)
-        await hass.config_entries.async_setup(config_entry.entry_id)
-        await hass.async_block_till_done()
-    assert config_entry.state is ConfigEntryState.SETUP_RETRY
-    assert engines[0].stopped
-
-
-async def test_sources_of_each_type(hass: HomeAssistant, engines: list[FakeEngine]) -> None:
+async def test_sources_of_each_type(hass: HomeAssistant, vigil_server: VigilServer) -> None:
     """ONVIF streams get the camera's login; Frigate restreams never get the API's."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        data={CONF_DOWNLOAD_MODELS: False},
-        subentries_data=[
-            ConfigSubentryData(
-                data={
-                    CONF_SOURCE_TYPE: SOURCE_ONVIF,
-                    CONF_HOST: "192.0.2.40",
-                    CONF_PORT: 80,
-                    CONF_USERNAME: "admin",
-                    CONF_PASSWORD: "p w",
-                    CONF_STREAM_URL: "rtsp://192.0.2.40:554/sub",
-                },
-                subentry_id="01JVIGIL0000000000000ONVIF",
-                subentry_type=SUBENTRY_CAMERA,
-                title="Gate",
-                unique_id="onvif://192.0.2.40:80/Profile_2",
-            ),
-            ConfigSubentryData(
-                data={
-                    CONF_SOURCE_TYPE: SOURCE_FRIGATE,
-                    CONF_URL: "http://192.0.2.50:8971",
-                    CONF_USERNAME: "admin",
-                    CONF_PASSWORD: "frigate",
-                    CONF_STREAM_URL: "rtsp://192.0.2.50:8554/garage",
-                },
-                subentry_id="01JVIGIL000000000000FRIGATE",
-                subentry_type=SUBENTRY_CAMERA,
-                title="Garage",
-                unique_id="frigate+http://192.0.2.50:8971/garage",
-            ),
-        ],
+    onvif = ConfigSubentryData(
+        data={
+            CONF_SOURCE_TYPE: SOURCE_ONVIF,
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: 9,
+            CONF_USERNAME: "admin",
+            CONF_PASSWORD: "p w",
+            CONF_STREAM_URL: "rtsp://127.0.0.1:9/sub",
+        },
+        subentry_id="01JVIGIL0000000000000ONVIF",
+        subentry_type=SUBENTRY_CAMERA,
+        title="Gate",
+        unique_id="onvif://127.0.0.1:9/Profile_2",
     )
-    await setup_entry(hass, entry)
-    urls = {
-        camera.name: camera.source.address.authenticated() for camera in engines[0].config.cameras
+    frigate = ConfigSubentryData(
+        data={
+            CONF_SOURCE_TYPE: SOURCE_FRIGATE,
+            CONF_URL: "http://127.0.0.1:9",
+            CONF_USERNAME: "admin",
+            CONF_PASSWORD: "frigate",
+            CONF_STREAM_URL: "rtsp://127.0.0.1:9/garage",
+        },
+        subentry_id="01JVIGIL000000000000FRIGATE",
+        subentry_type=SUBENTRY_CAMERA,
+        title="Garage",
+        unique_id="frigate+http://127.0.0.1:9/garage",
+    )
+    await setup_entry(hass, _entry(vigil_server, onvif, frigate))
+    # What the server was sent (and runs).
+    assert vigil_server.raw_config is not None
+    cameras = {camera["name"]: camera for camera in vigil_server.raw_config["cameras"]}
+    gate, garage = cameras["Gate"], cameras["Garage"]
+    # Credentials go apart from the URL: no character of a password can end it early.
+    assert gate["source"] == {
+        "url": "rtsp://127.0.0.1:9/sub",
+        "username": "admin",
+        "password": "p w",
     }
-    assert urls == {
-        "Gate": "rtsp://admin:p%20w@192.0.2.40:554/sub",
-        "Garage": "rtsp://192.0.2.50:8554/garage",
-    }
+    assert (gate["onvif"]["username"], gate["onvif"]["password"]) == ("admin", "p w")
+    assert garage["source"] == {"url": "rtsp://127.0.0.1:9/garage"}
+    assert "onvif" not in garage
+    assert vigil_server.engine is not None
+    assert sorted(c.name for c in vigil_server.engine.config.cameras) == ["Garage", "Gate"]
+    (running,) = (c for c in vigil_server.engine.config.cameras if c.name == "Gate")
+    assert running.source.address.authenticated() == "rtsp://admin:p%20w@127.0.0.1:9/sub"
 
 
-async def test_zone_on_removed_camera_is_skipped(
-    hass: HomeAssistant, engines: list[FakeEngine], caplog: pytest.LogCaptureFixture
+async def test_a_zone_on_a_removed_camera_is_left_out(
+    hass: HomeAssistant, vigil_server: VigilServer
 ) -> None:
-    """A zone whose camera is gone is left out with a warning."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        data={CONF_DOWNLOAD_MODELS: False},
-        subentries_data=[zone_subentry(camera="01JVIGIL0000000000000GONE1")],
-    )
+    """A zone whose camera is gone is not sent and has no entity."""
+    entry = _entry(vigil_server, zone_subentry(camera="01JVIGIL0000000000000GONE1"))
     await setup_entry(hass, entry)
-    assert engines[0].config.cameras == []
-    assert "refers to a camera that was removed" in caplog.text
+    assert entry.state is ConfigEntryState.LOADED
+    assert vigil_server.engine is not None
+    assert vigil_server.engine.config.cameras == []
+    assert entry.runtime_data.zones == {}
 
 
 async def test_devices_and_subentry_removal(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,
-    engines: list[FakeEngine],
     device_registry: dr.DeviceRegistry,
     entity_registry: er.EntityRegistry,
 ) -> None:
-    """The camera's device hangs under the hub; removing the camera removes it."""
+    """The camera's device hangs under the server's; removing the camera removes it."""
     await setup_entry(hass, config_entry)
-    hub = device_registry.async_get_device(identifiers={(DOMAIN, ENTRY_ID)})
+    server = device_registry.async_get_device(identifiers={(DOMAIN, ENTRY_ID)})
     camera = device_registry.async_get_device(identifiers={(DOMAIN, f"{ENTRY_ID}_{CAMERA_SLUG}")})
-    assert hub is not None
+    assert server is not None
     assert camera is not None
-    assert camera.via_device_id == hub.id
-    assert hub.sw_version == version("vigil-analytics")
+    assert camera.via_device_id == server.id
+    assert server.sw_version == "dev"
     assert camera.name == "Front door"
     assert er.async_entries_for_device(entity_registry, camera.id)
 
@@ -239,30 +170,55 @@ async def test_devices_and_subentry_removal(
     remaining = {e.unique_id for e in er.async_entries_for_config_entry(entity_registry, ENTRY_ID)}
     assert not any(ZONE_SLUG in unique_id for unique_id in remaining)
 
-    camera_id = next(s for s in config_entry.subentries.values()).subentry_id
-    hass.config_entries.async_remove_subentry(config_entry, camera_id)
+    hass.config_entries.async_remove_subentry(config_entry, CAMERA_ID)
     await hass.async_block_till_done()
     assert (
         device_registry.async_get_device(identifiers={(DOMAIN, f"{ENTRY_ID}_{CAMERA_SLUG}")})
         is None
     )
-    # Only the hub's own entity (the impact assessment button) remains.
+    # Only the server's own entity (the impact assessment button) remains.
     assert [e.unique_id for e in er.async_entries_for_config_entry(entity_registry, ENTRY_ID)] == [
         f"{ENTRY_ID}_impact_assessment"
     ]
 
 
-async def test_remove_entry_clears_issues(
+async def test_removing_a_camera_clears_its_issues(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
-    engines: list[FakeEngine],
+    vigil_server: VigilServer,
+    pattern_stream: str,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    """Deleting the hub deletes its repair issues."""
+    """A camera removed while its stream had an issue takes the issue with it."""
+    entry = _entry(
+        vigil_server,
+        camera_subentry(pattern_stream),
+        camera_subentry(CLOSED_URL, "01JVIGIL00000000000CAMERA2", "Back door"),
+    )
+    await setup_entry(hass, entry)
+    issue_id = stream_issue_id(ENTRY_ID, "01jvigil00000000000camera2")
+    ir.async_create_issue(
+        hass, DOMAIN, issue_id, is_fixable=False, severity=ir.IssueSeverity.WARNING,
+        translation_key="stream_unreachable",
+        translation_placeholders={"camera": "Back door", "reason": "-"},
+    )  # fmt: skip
+    hass.config_entries.async_remove_subentry(entry, "01JVIGIL00000000000CAMERA2")
+    await hass.async_block_till_done()
+    await wait_until(hass, lambda: entry.state is ConfigEntryState.LOADED, "the reload")
+    await wait_until(
+        hass, lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is None, "the issue gone"
+    )
+
+
+async def test_remove_entry_clears_its_issues(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Deleting the server entry deletes its repair issues, and only those."""
     await setup_entry(hass, config_entry)
     ir.async_create_issue(
-        hass, DOMAIN, "stream_x", is_fixable=False, severity=ir.IssueSeverity.WARNING,
-        translation_key="stream_unreachable",
+        hass, DOMAIN, stream_issue_id(ENTRY_ID, CAMERA_SLUG), is_fixable=False,
+        severity=ir.IssueSeverity.WARNING, translation_key="stream_unreachable",
     )  # fmt: skip
     ir.async_create_issue(
         hass, "other", "keep", is_fixable=False, severity=ir.IssueSeverity.WARNING,
@@ -270,24 +226,22 @@ async def test_remove_entry_clears_issues(
     )  # fmt: skip
     await hass.config_entries.async_remove(config_entry.entry_id)
     await hass.async_block_till_done()
-    assert issue_registry.async_get_issue(DOMAIN, "stream_x") is None
+    assert issue_registry.async_get_issue(DOMAIN, stream_issue_id(ENTRY_ID, CAMERA_SLUG)) is None
     assert issue_registry.async_get_issue("other", "keep") is not None
 
 
 async def test_second_camera_gets_own_device(
-    hass: HomeAssistant, engines: list[FakeEngine], device_registry: dr.DeviceRegistry
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    pattern_stream: str,
+    device_registry: dr.DeviceRegistry,
 ) -> None:
-    """Each camera is its own device."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Vigil",
-        entry_id=ENTRY_ID,
-        data={CONF_DOWNLOAD_MODELS: False},
-        subentries_data=[
-            camera_subentry(),
-            camera_subentry("01JVIGIL00000000000CAMERA2", "Back door", "rtsp://192.0.2.11/s"),
-        ],
+    """Each camera is its own device, under the server's."""
+    entry = _entry(
+        vigil_server,
+        camera_subentry(pattern_stream),
+        camera_subentry(CLOSED_URL, "01JVIGIL00000000000CAMERA2", "Back door"),
     )
     await setup_entry(hass, entry)
     devices = dr.async_entries_for_config_entry(device_registry, ENTRY_ID)
-    assert sorted(d.name or "" for d in devices) == ["Back door", "Front door", "Vigil"]
+    assert sorted(d.name or "" for d in devices) == ["Back door", "Front door", "Vigil test server"]

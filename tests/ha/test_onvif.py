@@ -1,22 +1,22 @@
-"""ONVIF cameras in Home Assistant: discovery, setup, camera-side events as entities, reauth.
+"""ONVIF cameras' own analytics in Home Assistant, through a real server and a real camera.
 
-The camera is the ONVIF emulator on 127.0.0.1 (WS-Security digest checked, PullPoint events from
-the recorded samples); WS-Discovery answers come from a responder on 127.0.0.1. The engine is the
-FakeEngine (no detector), whose bus carries the camera-side events exactly as the real one does.
+The camera is the ONVIF emulator on 127.0.0.1 (WS-Security digest checked, PullPoint events
+from the recorded samples) and streams the session's live test pattern; a real in-process
+Vigil server runs its event channel and publishes the channel, the topics and the camera's
+events. The forms that add such a camera are tested in test_onvif_flow.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-import time
+from collections.abc import AsyncIterator, Iterator
+import json
+from pathlib import Path
 from typing import Any
-from unittest.mock import MagicMock, patch
+from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigSubentryData
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import (
     CONF_HOST,
-    CONF_NAME,
     CONF_PASSWORD,
     CONF_PORT,
     CONF_USERNAME,
@@ -26,8 +26,8 @@ from homeassistant.const import (
     STATE_UNKNOWN,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -36,8 +36,6 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.vigil.const import (
-    CONF_DEPLOYMENT_CONTEXT,
-    CONF_DOWNLOAD_MODELS,
     CONF_PROFILE,
     CONF_SOURCE_TYPE,
     CONF_STREAM_URL,
@@ -45,20 +43,26 @@ from custom_components.vigil.const import (
     SOURCE_ONVIF,
     SUBENTRY_CAMERA,
 )
+from custom_components.vigil.issues import camera_auth_issue_id
 from custom_components.vigil.onvif_entities import (
     BINARY_SENSORS,
     COUNT_SENSOR,
     LINE_CROSSING_EVENT,
     TOPIC_EVENT,
 )
-from custom_components.vigil.onvif_runtime import CONF_REAUTH_SUBENTRY
-from tests.ha.conftest import CAMERA_ID, FakeEngine, camera_subentry, setup_entry
+from tests.ha.conftest import (
+    ENTRY_ID,
+    QUIET_HEALTH,
+    ServerFactory,
+    camera_settings,
+    server_data,
+    setup_entry,
+    wait_until,
+)
 from tests.ha.translations import load
 from tests.support.onvif_emulator import SUB_TOKEN, OnvifEmulator
 from tests.support.onvif_event_service import topic_of
-from tests.support.ws_discovery import Answer, DiscoveryResponder
-from vigil_core.errors import AuthFailed
-from vigil_core.events.model import RuleEvent, SourceState
+from vigil_core.server import VigilServer
 from vigil_core.sources.onvif_events import OnvifEventSettings
 from vigil_core.sources.onvif_messages import normalize_topic
 
@@ -68,7 +72,7 @@ USER = "ha-viewer"
 PASSWORD = "Ha/p@ss:1"
 ONVIF_ID = "01JVIGIL0000000000000ONVIF"
 ONVIF_SLUG = ONVIF_ID.lower()
-HUB_DATA = {CONF_DOWNLOAD_MODELS: False, CONF_DEPLOYMENT_CONTEXT: "private_home"}
+INTEGRATION = Path(__file__).resolve().parents[2] / "custom_components" / "vigil"
 FAST = OnvifEventSettings(
     pull_timeout_s=1.0, request_timeout_s=3.0, retry_min_s=0.2, retry_max_s=0.5, pulse_hold_s=0.3
 )
@@ -87,7 +91,6 @@ SAMPLES = [
     "reolink_people",
     "reolink_vehicle",
     "reolink_dog_cat",
-    "reolink_face",
     "reolink_package",
     "reolink_visitor",
     "avigilon_object_crosses",
@@ -101,18 +104,18 @@ BINARY = {
     "binary_sensor.gate_camera_person_detection": ("reolink_people", {}),
     "binary_sensor.gate_camera_vehicle_detection": ("reolink_vehicle", {}),
     "binary_sensor.gate_camera_animal_detection": ("reolink_dog_cat", {}),
-    "binary_sensor.gate_camera_face_detection": ("reolink_face", {}),
     "binary_sensor.gate_camera_package_detection": ("reolink_package", {}),
     "binary_sensor.gate_camera_visitor": ("reolink_visitor", {}),
 }
-# Camera-health topics feed Vigil's tamper conditions on the bus, not entities of their own.
+# Camera-health topics feed Vigil's tamper conditions, not entities of their own.
 HEALTH = {
-    "hikvision_tamper": ("obstruction", "tamper"),
-    "hikvision_scene_change": ("orientation_change", "scene_change"),
-    "onvif_too_blurry": ("defocus", "too_blurry"),
-    "hikvision_too_dark": ("obstruction", "too_dark"),
-    "onvif_too_bright": ("obstruction", "too_bright"),
+    "hikvision_tamper": "binary_sensor.gate_obstruction",
+    "hikvision_scene_change": "binary_sensor.gate_orientation_change",
+    "onvif_too_blurry": "binary_sensor.gate_defocus",
+    "hikvision_too_dark": "binary_sensor.gate_obstruction",
+    "onvif_too_bright": "binary_sensor.gate_obstruction",
 }
+MOTION = "binary_sensor.gate_camera_motion"
 LINE = "event.gate_camera_line_crossing"
 COUNT = "sensor.gate_camera_count"
 TOPIC = "event.gate_camera_event_objectcrosses"
@@ -120,20 +123,19 @@ TOPIC = "event.gate_camera_event_objectcrosses"
 
 @pytest.fixture(autouse=True)
 def fast_events() -> Iterator[None]:
-    """Pull, renew and retry in fractions of a second."""
-    with patch("custom_components.vigil.onvif_runtime.EVENT_SETTINGS", FAST):
+    """Pull, renew and retry in fractions of a second (the server's channel settings)."""
+    with patch("vigil_core.sources.onvif_events.OnvifEventSettings", lambda: FAST):
         yield
 
 
-@pytest.fixture
-def probe() -> Iterator[MagicMock]:
-    """Every stream plays."""
-    with patch("custom_components.vigil.validation.probe", return_value=None) as mock:
-        yield mock
-
-
-def _emulator(**kwargs: Any) -> OnvifEmulator:
-    camera = OnvifEmulator(username=USER, password=PASSWORD, clock_skew_s=3600, **kwargs)
+def _emulator(stream: str, **kwargs: Any) -> OnvifEmulator:
+    camera = OnvifEmulator(
+        username=USER,
+        password=PASSWORD,
+        clock_skew_s=3600,
+        stream_uris={SUB_TOKEN: stream},
+        **kwargs,
+    )
     camera.events.announce(*(normalize_topic(topic_of(name)) for name in SAMPLES))
     for name in SAMPLES:
         if name not in ("hikvision_line_detector", "avigilon_object_crosses"):
@@ -149,13 +151,14 @@ def _values(name: str, on: bool) -> dict[str, object]:
 
 
 @pytest.fixture
-async def camera() -> AsyncIterator[OnvifEmulator]:
-    async with _emulator() as emulator:
+async def camera(pattern_stream: str) -> AsyncIterator[OnvifEmulator]:
+    """Return the emulated camera, streaming the live test pattern."""
+    async with _emulator(pattern_stream) as emulator:
         yield emulator
 
 
-def _onvif_subentry(camera: OnvifEmulator, password: str = PASSWORD) -> ConfigSubentryData:
-    return ConfigSubentryData(
+def _entry(server: VigilServer, camera: OnvifEmulator, password: str = PASSWORD) -> MockConfigEntry:
+    subentry = ConfigSubentryData(
         data={
             CONF_SOURCE_TYPE: SOURCE_ONVIF,
             CONF_HOST: camera.host,
@@ -170,25 +173,14 @@ def _onvif_subentry(camera: OnvifEmulator, password: str = PASSWORD) -> ConfigSu
         title="Gate",
         unique_id=f"onvif://127.0.0.1:{camera.port}/{SUB_TOKEN}",
     )
-
-
-def _entry(camera: OnvifEmulator, password: str = PASSWORD) -> MockConfigEntry:
     return MockConfigEntry(
         domain=DOMAIN,
-        title="Vigil",
-        data=HUB_DATA,
-        subentries_data=[_onvif_subentry(camera, password)],
+        title="Vigil test server",
+        entry_id=ENTRY_ID,
+        version=2,
+        data=server_data(server),
+        subentries_data=[subentry],
     )
-
-
-async def wait_for(hass: HomeAssistant, condition: Callable[[], bool], what: str) -> None:
-    """Let the loop run until `condition` holds (8 s at most)."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > 8:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-    await hass.async_block_till_done()
 
 
 def _state(hass: HomeAssistant, entity_id: str) -> str | None:
@@ -196,318 +188,211 @@ def _state(hass: HomeAssistant, entity_id: str) -> str | None:
     return None if state is None else state.state
 
 
-async def _loaded(hass: HomeAssistant, camera: OnvifEmulator) -> MockConfigEntry:
-    entry = _entry(camera)
-    await setup_entry(hass, entry)
-    await wait_for(hass, lambda: _state(hass, BINARY_KEYS[0]) == STATE_OFF, "the entities")
+def _attributes(hass: HomeAssistant, entity_id: str) -> dict[str, Any]:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return dict(state.attributes)
+
+
+async def _loaded(
+    hass: HomeAssistant, server: VigilServer, camera: OnvifEmulator
+) -> MockConfigEntry:
+    entry = _entry(server, camera)
+    with camera_settings(**QUIET_HEALTH):
+        await setup_entry(hass, entry)
+    await wait_until(hass, lambda: _state(hass, MOTION) == STATE_OFF, "the camera's events")
     return entry
 
 
-BINARY_KEYS = list(BINARY)
-
-
-async def test_discovered_camera_is_offered_then_set_up(
-    hass: HomeAssistant, engines: list[FakeEngine], camera: OnvifEmulator, probe: MagicMock
-) -> None:
-    """A camera that answers WS-Discovery is listed; picking it fills the ONVIF form."""
-    hub = MockConfigEntry(domain=DOMAIN, data=HUB_DATA)
-    await setup_entry(hass, hub)
-    answer = Answer("HIKVISION DS-2CD2143G2-I", "DS-2CD2143G2-I", camera.host, camera.port, "gate")
-    async with DiscoveryResponder(answer) as responder:
-        with (
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TARGETS", [responder.target]),
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TIMEOUT_S", 0.2),
-        ):
-            result = await hass.config_entries.subentries.async_init(
-                (hub.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
-            )
-            result = await hass.config_entries.subentries.async_configure(
-                result["flow_id"], {"next_step_id": SOURCE_ONVIF}
-            )
-    assert result["step_id"] == "onvif_discovery"
-    options = result["data_schema"].schema["device"].config["options"]
-    assert options == [
-        {"value": "urn:uuid:gate", "label": f"HIKVISION DS-2CD2143G2-I (127.0.0.1:{camera.port})"},
-        {"value": "manual", "label": "manual"},
-    ]
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"device": "urn:uuid:gate"}
+def _onvif_entities(hass: HomeAssistant) -> list[str]:
+    return sorted(
+        entry.entity_id
+        for entry in er.async_get(hass).entities.values()
+        if "_onvif_" in entry.unique_id
     )
-    assert result["step_id"] == SOURCE_ONVIF
-    suggested = {
-        str(key): key.description["suggested_value"]
-        for key in result["data_schema"].schema
-        if key.description
-    }
-    assert suggested == {
-        CONF_NAME: "HIKVISION DS-2CD2143G2-I", CONF_HOST: "127.0.0.1", CONF_PORT: camera.port,
-    }  # fmt: skip
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {CONF_NAME: "Gate", CONF_HOST: camera.host, CONF_PORT: camera.port,
-         CONF_USERNAME: USER, CONF_PASSWORD: PASSWORD},
-    )  # fmt: skip
-    assert result["step_id"] == "onvif_profile"
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_PROFILE: SUB_TOKEN}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"][CONF_HOST] == "127.0.0.1"
-    await hass.async_block_till_done()
-    # The reloaded hub follows the new camera's events.
-    await wait_for(hass, lambda: _state(hass, BINARY_KEYS[0]) == STATE_OFF, "camera entities")
-
-
-async def test_manual_entry_and_no_answer_skip_discovery(
-    hass: HomeAssistant, engines: list[FakeEngine], camera: OnvifEmulator
-) -> None:
-    """'Enter the address myself' shows an empty form; a silent network goes straight to it."""
-    hub = MockConfigEntry(domain=DOMAIN, data=HUB_DATA)
-    await setup_entry(hass, hub)
-    answer = Answer("Gate", "X", camera.host, camera.port)
-    async with DiscoveryResponder(answer) as responder:
-        with (
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TARGETS", [responder.target]),
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TIMEOUT_S", 0.1),
-        ):
-            flow = await hass.config_entries.subentries.async_init(
-                (hub.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
-            )
-            result = await hass.config_entries.subentries.async_configure(
-                flow["flow_id"], {"next_step_id": SOURCE_ONVIF}
-            )
-            assert result["step_id"] == "onvif_discovery"
-            result = await hass.config_entries.subentries.async_configure(
-                flow["flow_id"], {"device": "manual"}
-            )
-            assert result["step_id"] == SOURCE_ONVIF
-            assert not any(key.description for key in result["data_schema"].schema)
-
-        with (
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TARGETS", [("127.0.0.1", 9)]),
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TIMEOUT_S", 0.05),
-        ):
-            flow = await hass.config_entries.subentries.async_init(
-                (hub.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
-            )
-            result = await hass.config_entries.subentries.async_configure(
-                flow["flow_id"], {"next_step_id": SOURCE_ONVIF}
-            )
-    assert result["step_id"] == SOURCE_ONVIF
 
 
 async def test_every_mapped_topic_reaches_its_entity(
-    hass: HomeAssistant, engines: list[FakeEngine], camera: OnvifEmulator
+    hass: HomeAssistant, vigil_server: VigilServer, camera: OnvifEmulator
 ) -> None:
     """Each announced topic has its entity; each sample turns it on and off again."""
-    health: list[RuleEvent] = []
-    await _loaded(hass, camera)
-    engines[0].bus.subscribe(
-        lambda event: (
-            health.append(event)
-            if isinstance(event, RuleEvent) and event.rule_id == "tamper"
-            else None
-        )
-    )
-    registry = er.async_get(hass)
-    onvif_entities = sorted(
-        entry.entity_id for entry in registry.entities.values() if "_onvif_" in entry.unique_id
-    )
-    assert onvif_entities == sorted([*BINARY, LINE, COUNT, TOPIC])
+    await _loaded(hass, vigil_server, camera)
+    assert _onvif_entities(hass) == sorted([*BINARY, LINE, COUNT, TOPIC])
 
     for entity_id, (name, extra) in BINARY.items():
         camera.events.change(name, **(_values(name, True) | extra))
-        await wait_for(hass, lambda e=entity_id: _state(hass, e) == STATE_ON, entity_id)
-        attributes = hass.states.get(entity_id).attributes  # type: ignore[union-attr]
+        await wait_until(hass, lambda e=entity_id: _state(hass, e) == STATE_ON, entity_id)
+        attributes = _attributes(hass, entity_id)
         assert attributes["source"] == "onvif"
         assert attributes["rules"]
         camera.events.change(name, **_values(name, False))
-        await wait_for(hass, lambda e=entity_id: _state(hass, e) == STATE_OFF, f"{entity_id} off")
+        await wait_until(hass, lambda e=entity_id: _state(hass, e) == STATE_OFF, f"{entity_id} off")
 
     camera.events.emit("hikvision_line_detector", object_id=15)
-    await wait_for(hass, lambda: _state(hass, LINE) not in (STATE_UNKNOWN, None), "the crossing")
-    crossing = hass.states.get(LINE)
-    assert crossing is not None
-    assert crossing.attributes["event_type"] == "crossed"
-    assert (crossing.attributes["rule"], crossing.attributes["object_id"]) == (
-        "MyLineDetector1",
-        15,
-    )
-    assert crossing.attributes["source"] == "onvif"
+    await wait_until(hass, lambda: _state(hass, LINE) not in (STATE_UNKNOWN, None), "a crossing")
+    crossing = _attributes(hass, LINE)
+    assert crossing["event_type"] == "crossed"
+    assert (crossing["rule"], crossing["object_id"]) == ("MyLineDetector1", 15)
+    assert crossing["source"] == "onvif"
 
     camera.events.change("hikvision_count_aggregation", count=5)
-    await wait_for(hass, lambda: _state(hass, COUNT) == "5", "the count")
-    assert hass.states.get(COUNT).attributes["counts"] == {"MyCountAggregation1": 5}  # type: ignore[union-attr]
+    await wait_until(hass, lambda: _state(hass, COUNT) == "5", "the count")
+    assert _attributes(hass, COUNT)["counts"] == {"MyCountAggregation1": 5}
 
-    for name, (condition, report) in HEALTH.items():
+    # The camera's health reports turn Vigil's own condition on, with the camera as source.
+    for name, entity_id in HEALTH.items():
         camera.events.change(name, state="true")
+        await wait_until(hass, lambda e=entity_id: _state(hass, e) == STATE_ON, f"{name} on")
+        assert _attributes(hass, entity_id)["source"] == ["onvif"]
         camera.events.change(name, state="false")
-        expected = [(condition, "started"), (condition, "ended")]
-        await wait_for(hass, lambda r=report, x=expected: _reports(health, r) == x, condition)
-    assert {e.source for e in health} == {"onvif"}
+        await wait_until(hass, lambda e=entity_id: _state(hass, e) == STATE_OFF, f"{name} off")
 
 
 async def test_unknown_topic_reaches_a_generic_event_entity(
-    hass: HomeAssistant, engines: list[FakeEngine], camera: OnvifEmulator
+    hass: HomeAssistant, vigil_server: VigilServer, camera: OnvifEmulator
 ) -> None:
     """An announced unknown topic has an event entity; an unannounced one gets one on arrival."""
-    await _loaded(hass, camera)
+    await _loaded(hass, vigil_server, camera)
     camera.events.emit("avigilon_object_crosses", event_id=12439)
-    await wait_for(hass, lambda: _state(hass, TOPIC) not in (STATE_UNKNOWN, None), "the event")
-    state = hass.states.get(TOPIC)
-    assert state is not None
-    assert state.attributes["event_type"] == "event"
-    assert state.attributes["topic"] == "tns1:RuleEngine/tnsavg:ObjectCrosses"
-    assert state.attributes["key_items"] == {"EventId": "12439"}
-    assert state.attributes["data"] == {"ChannelId": "0", "ObjectType": "1"}
-    assert state.attributes["source"] == "onvif"
+    await wait_until(hass, lambda: _state(hass, TOPIC) not in (STATE_UNKNOWN, None), "the event")
+    attributes = _attributes(hass, TOPIC)
+    assert attributes["event_type"] == "event"
+    assert attributes["topic"] == "tns1:RuleEngine/tnsavg:ObjectCrosses"
+    # That the topic fired, its rule and video source: never the camera's other items.
+    assert attributes["source_items"] == {
+        "VideoSourceConfigurationToken": "camCfg0",
+        "Rule": "Port Wrong",
+    }
+    assert attributes["key_items"] == {}
+    assert attributes["data"] == {}
+    assert attributes["source"] == "onvif"
 
     camera.events.change("hikvision_last_reboot", status="2024-05-25T23:59:38Z")
     reboot = "event.gate_camera_event_lastreboot"
-    await wait_for(hass, lambda: _state(hass, reboot) not in (STATE_UNKNOWN, None), "new entity")
+    await wait_until(hass, lambda: _state(hass, reboot) is not None, "the new topic's entity")
     entry = er.async_get(hass).async_get(reboot)
-    assert entry is not None and entry.entity_category == "diagnostic"
+    assert entry is not None
+    assert entry.entity_category == "diagnostic"
 
 
 async def test_diagnostics_show_the_event_channel_without_secrets(
     hass: HomeAssistant,
-    engines: list[FakeEngine],
+    vigil_server: VigilServer,
     camera: OnvifEmulator,
     hass_client: ClientSessionGenerator,
 ) -> None:
-    entry = await _loaded(hass, camera)
+    """The channel, its topics and the rules that are on; no login, password or address."""
+    entry = await _loaded(hass, vigil_server, camera)
     camera.events.change("hikvision_cell_motion", state="true")
-    await wait_for(hass, lambda: _state(hass, "binary_sensor.gate_camera_motion") == STATE_ON, "on")
+    await wait_until(hass, lambda: _state(hass, MOTION) == STATE_ON, "motion")
 
     result = await get_diagnostics_for_config_entry(hass, hass_client, entry)
 
-    events = result["cameras"][ONVIF_SLUG]["camera_events"]
-    assert events["state"] == "pullpoint"
-    assert "tns1:RuleEngine/CellMotionDetector/Motion" in events["topics"]
-    assert events["active"] == {"motion": ["MyMotionDetectorRule"]}
+    onvif = result["states"]["cameras"][ONVIF_SLUG]["onvif"]
+    assert onvif["channel"] == "pullpoint"
+    motion = next(topic for topic in onvif["topics"] if topic["kind"] == "motion")
+    assert motion["active"]
+    assert "tamper" in onvif["health_reports"]
     for secret in (PASSWORD, USER, f"127.0.0.1:{camera.port}"):
         assert secret not in str(result)
 
 
-async def test_entities_survive_a_restart_with_the_camera_offline(
-    hass: HomeAssistant, engines: list[FakeEngine], camera: OnvifEmulator
+async def test_entities_survive_a_server_restart_with_the_camera_offline(
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    start_server: ServerFactory,
+    camera: OnvifEmulator,
 ) -> None:
-    """The announced topics are stored: the entities come back, unavailable, while offline."""
-    entry = await _loaded(hass, camera)
+    """The server keeps the topics: after its restart the entities are there, unavailable."""
+    entry = await _loaded(hass, vigil_server, camera)
+    port, data = vigil_server.port, vigil_server.data.root
+    await vigil_server.stop()
+    await wait_until(hass, lambda: _state(hass, MOTION) == STATE_UNAVAILABLE, "the server gone")
     assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    camera.down_until = asyncio.get_running_loop().time() + 60
+    # The camera reboots for a long while; the server comes back on its own data.
+    camera.down_until = hass.loop.time() + 600
+    await start_server(data=data, port=port)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    await wait_for(
-        hass, lambda: engines[-1].event_sources[0].status.state.value == "offline", "offline"
-    )
-
-    assert _state(hass, "binary_sensor.gate_camera_motion") == STATE_UNAVAILABLE
+    assert _onvif_entities(hass) == sorted([*BINARY, LINE, COUNT, TOPIC])
+    assert _state(hass, MOTION) == STATE_UNAVAILABLE
     assert _state(hass, TOPIC) == STATE_UNAVAILABLE
 
     camera.down_until = 0.0
-    await wait_for(
-        hass, lambda: _state(hass, "binary_sensor.gate_camera_motion") == STATE_OFF, "back"
-    )
+    await wait_until(hass, lambda: _state(hass, MOTION) == STATE_OFF, "the camera back")
 
 
 async def test_reboot_makes_entities_unavailable_then_recovers(
-    hass: HomeAssistant, engines: list[FakeEngine], camera: OnvifEmulator
+    hass: HomeAssistant, vigil_server: VigilServer, camera: OnvifEmulator
 ) -> None:
     """While the camera reboots its entities are unavailable; they come back on their own."""
-    await _loaded(hass, camera)
-    motion = "binary_sensor.gate_camera_motion"
+    await _loaded(hass, vigil_server, camera)
     camera.events.reboot(downtime_s=1.0)
-    await wait_for(hass, lambda: _state(hass, motion) == STATE_UNAVAILABLE, "unavailable")
-    await wait_for(hass, lambda: _state(hass, motion) == STATE_OFF, "available again")
+    await wait_until(hass, lambda: _state(hass, MOTION) == STATE_UNAVAILABLE, "unavailable")
+    await wait_until(hass, lambda: _state(hass, MOTION) == STATE_OFF, "available again")
     camera.events.change("hikvision_cell_motion", state="true")
-    await wait_for(hass, lambda: _state(hass, motion) == STATE_ON, "motion after the reboot")
+    await wait_until(hass, lambda: _state(hass, MOTION) == STATE_ON, "motion after the reboot")
     assert camera.events.created == 2
 
 
 async def test_camera_without_events_has_no_event_entities(
-    hass: HomeAssistant, engines: list[FakeEngine]
+    hass: HomeAssistant, vigil_server: VigilServer, pattern_stream: str
 ) -> None:
-    async with _emulator(events="none") as camera:
-        entry = _entry(camera)
+    """A camera that offers no event service gets no camera-side entity."""
+    async with _emulator(pattern_stream, events="none") as camera:
+        entry = _entry(vigil_server, camera)
+        with camera_settings(**QUIET_HEALTH):
+            await setup_entry(hass, entry)
+        store = entry.runtime_data.store
+        await wait_until(
+            hass,
+            lambda: (
+                getattr(store.state(ONVIF_SLUG, None, "onvif"), "channel", None) == "unsupported"
+            ),
+            "the channel unsupported",
+        )
+    assert _onvif_entities(hass) == []
+
+
+async def test_refused_login_raises_a_fixable_issue(
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    camera: OnvifEmulator,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Wrong credentials raise a repair issue at once, which points at the camera to fix."""
+    entry = _entry(vigil_server, camera, password="Old-Pass")
+    with camera_settings(**QUIET_HEALTH):
         await setup_entry(hass, entry)
-        source = engines[0].event_sources[0]
-        await wait_for(hass, lambda: source.status.state.value == "unsupported", "unsupported")
-
-    assert not [e for e in er.async_get(hass).entities.values() if "_onvif_" in e.unique_id]
-
-
-async def test_refused_login_starts_reauth(
-    hass: HomeAssistant, engines: list[FakeEngine], camera: OnvifEmulator
-) -> None:
-    """Wrong credentials start the hub's reauth flow for that camera; the right ones fix it."""
-    entry = _entry(camera, password="Old-Pass")
-    await setup_entry(hass, entry)
-    await wait_for(hass, lambda: bool(_reauth_flows(hass)), "a reauth flow")
-    (flow,) = _reauth_flows(hass)
-    assert flow["context"]["entry_id"] == entry.entry_id
-    form = await hass.config_entries.flow.async_configure(flow["flow_id"])
-    assert form["step_id"] == "reauth_confirm"
-    placeholders = form["description_placeholders"]
-    assert (placeholders["camera"], placeholders["host"]) == ("Gate", f"127.0.0.1:{camera.port}")
-
-    result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_USERNAME: USER, CONF_PASSWORD: "Still-Wrong"}
+    issue_id = camera_auth_issue_id(ENTRY_ID, ONVIF_SLUG)
+    await wait_until(
+        hass, lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is not None, "the issue"
     )
-    assert result["errors"] == {"base": "invalid_auth"}
-    result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_USERNAME: USER, CONF_PASSWORD: PASSWORD}
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_key == "camera_auth_failed"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["camera"] == "Gate"
+    assert issue.data == {"subentry_id": ONVIF_ID}  # what repairs.py's fix flow reads
+    assert camera.auth_failures
+    assert _state(hass, MOTION) is None
+
+    # The right password (what the repair flow stores) clears it once the camera accepts it.
+    subentry = entry.subentries[ONVIF_ID]
+    hass.config_entries.async_update_subentry(
+        entry, subentry, data={**subentry.data, CONF_PASSWORD: PASSWORD}
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
-    assert entry.subentries[ONVIF_ID].data[CONF_PASSWORD] == PASSWORD
-    await wait_for(
-        hass, lambda: _state(hass, "binary_sensor.gate_camera_motion") == STATE_OFF, "up"
+    await wait_until(
+        hass, lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is None, "the issue gone"
     )
-
-
-async def test_stream_refusing_login_starts_reauth(
-    hass: HomeAssistant, engines: list[FakeEngine], probe: MagicMock
-) -> None:
-    """A stream camera whose RTSP login is refused asks for its credentials too."""
-    entry = MockConfigEntry(domain=DOMAIN, data=HUB_DATA, subentries_data=[camera_subentry()])
-    await setup_entry(hass, entry)
-    engines[0].source_state(CAMERA_ID.lower(), SourceState.OFFLINE, "401", key="invalid_auth")
-    await hass.async_block_till_done()
-    (flow,) = _reauth_flows(hass)
-    probe.side_effect = [AuthFailed("refused"), None]
-    result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_USERNAME: "viewer", CONF_PASSWORD: "wrong"}
-    )
-    assert result["errors"] == {"base": "invalid_auth"}
-    result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_USERNAME: "viewer", CONF_PASSWORD: "n3w"}
-    )
-    assert result["reason"] == "reauth_successful"
-    assert entry.subentries[CAMERA_ID].data[CONF_PASSWORD] == "n3w"
-    assert probe.call_args.args[0] == "rtsp://viewer:n3w@192.0.2.10:554/stream1"
-
-
-async def test_reauth_for_a_removed_camera_aborts(
-    hass: HomeAssistant, engines: list[FakeEngine]
-) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, data=HUB_DATA)
-    await setup_entry(hass, entry)
-    result = await entry.start_reauth_flow(hass, data={CONF_REAUTH_SUBENTRY: "gone"})
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_camera_removed"
 
 
 def test_entity_strings_and_icons() -> None:
     """Every ONVIF entity description has a name and an icon; event types are translated."""
-    import json  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
     en = load("en")["entity"]
-    icons_path = Path(__file__).resolve().parents[2] / "custom_components/vigil/icons.json"
-    icons = json.loads(icons_path.read_text())["entity"]
+    icons = json.loads((INTEGRATION / "icons.json").read_text())["entity"]
     descriptions = [
         *(("binary_sensor", d) for d in BINARY_SENSORS.values()),
         ("sensor", COUNT_SENSOR),
@@ -520,15 +405,3 @@ def test_entity_strings_and_icons() -> None:
     for description in (LINE_CROSSING_EVENT, TOPIC_EVENT):
         states = en["event"][description.translation_key]["state_attributes"]["event_type"]
         assert set(description.event_types or []) <= set(states["state"])
-
-
-def _reports(events: list[RuleEvent], report: str) -> list[tuple[str, str]]:
-    return [(e.kind, e.phase.value) for e in events if e.attrs["report"] == report]
-
-
-def _reauth_flows(hass: HomeAssistant) -> list[Any]:
-    return [
-        flow
-        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        if flow["context"]["source"] == SOURCE_REAUTH
-    ]

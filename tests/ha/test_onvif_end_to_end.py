@@ -1,19 +1,15 @@
-"""End to end: an ONVIF camera found on the network, set up through the flows, on the real engine.
+"""End to end: an ONVIF camera found on the network, set up through the flows, on a real server.
 
-The emulated camera answers WS-Discovery on 127.0.0.1, checks WS-Security digests on a clock an
-hour ahead, hands out a stream URI that points at GStreamer's RTSP server (a live test pattern),
-and raises camera-side events over PullPoint. Home Assistant and the engine are real.
+The emulated camera answers WS-Discovery on 127.0.0.1 (the server, a `vigil-analytics serve`
+subprocess, probes it there), checks WS-Security digests on a clock an hour ahead, hands out a
+stream URI that points at GStreamer's RTSP server (a live test pattern), and raises camera-side
+events over PullPoint. Home Assistant and the server are real.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from pathlib import Path
-import time
 from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import (
     CONF_HOST,
     CONF_NAME,
@@ -22,29 +18,22 @@ from homeassistant.const import (
     CONF_USERNAME,
     STATE_OFF,
     STATE_ON,
+    STATE_UNKNOWN,
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
-from custom_components.vigil.const import (
-    CONF_DEPLOYMENT_CONTEXT,
-    CONF_DOWNLOAD_MODELS,
-    CONF_MODELS_DIR,
-    CONF_PROFILE,
-    DOMAIN,
-    SOURCE_ONVIF,
-    SUBENTRY_CAMERA,
-)
-from tests.integration.conftest import (  # noqa: F401 - fixtures used by name
-    RtspServerFactory,
-    rtsp_media_dir,
-    rtsp_server,
-)
+from custom_components.vigil.const import CONF_PROFILE, SOURCE_ONVIF
+from tests.ha.conftest import ProcessFactory, wait_until
+from tests.ha.flows import start_camera_flow
+from tests.ha.test_end_to_end import add_server
+from tests.integration.conftest import RtspServerFactory
 from tests.support.onvif_emulator import SUB_TOKEN, OnvifEmulator
 from tests.support.onvif_event_service import topic_of
 from tests.support.ws_discovery import Answer, DiscoveryResponder
-from vigil_core.sources.onvif_events import OnvifEventSettings
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 USER = "e2e-operator"
 PASSWORD = "E2e/p@ss"
@@ -53,91 +42,63 @@ CROSSING = "event.porch_camera_line_crossing"
 PROBLEM = "binary_sensor.porch_stream_problem"
 
 
-async def wait_for(hass: HomeAssistant, condition: Callable[[], bool], what: str) -> None:
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > 30:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 def _state(hass: HomeAssistant, entity_id: str) -> str | None:
     state = hass.states.get(entity_id)
     return None if state is None else state.state
 
 
 async def test_onvif_camera_end_to_end(
-    hass: HomeAssistant,
-    rtsp_server: RtspServerFactory,  # noqa: F811 - the imported fixture
-    models_dir: Path,
+    hass: HomeAssistant, serve: ProcessFactory, rtsp_server: RtspServerFactory
 ) -> None:
-    server = rtsp_server()
+    """Discovered, logged in, streamed and analysed; its own motion and crossings arrive."""
+    stream = rtsp_server(size=(320, 180), fps=5)
     camera = OnvifEmulator(
         username=USER,
         password=PASSWORD,
         clock_skew_s=3600,
-        stream_uris={SUB_TOKEN: server.url},
+        stream_uris={SUB_TOKEN: stream.url},
     )
     camera.events.announce(topic_of("hikvision_cell_motion"), topic_of("hikvision_line_detector"))
     camera.events.change("hikvision_cell_motion", state="false")
-    fast = OnvifEventSettings(pull_timeout_s=1.0, retry_min_s=0.2, retry_max_s=1.0)
     async with (
         camera,
         DiscoveryResponder(Answer("Porch", "AV-IPC-4MP", camera.host, camera.port)) as responder,
     ):
-        with (
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TARGETS", [responder.target]),
-            patch("custom_components.vigil.onvif_flow.DISCOVERY_TIMEOUT_S", 0.2),
-            patch("custom_components.vigil.onvif_runtime.EVENT_SETTINGS", fast),
-        ):
-            result = await hass.config_entries.flow.async_init(
-                DOMAIN, context={"source": SOURCE_USER}
-            )
-            result = await hass.config_entries.flow.async_configure(
-                result["flow_id"], {CONF_MODELS_DIR: str(models_dir), CONF_DOWNLOAD_MODELS: False}
-            )
-            result = await hass.config_entries.flow.async_configure(
-                result["flow_id"], {CONF_DEPLOYMENT_CONTEXT: "private_home"}
-            )
-            assert result["type"] is FlowResultType.CREATE_ENTRY
-            await hass.async_block_till_done()
-            entry = hass.config_entries.async_entries(DOMAIN)[0]
+        host, port = responder.target
+        process = await serve("--discovery-target", f"{host}:{port}")
+        entry = await add_server(hass, process, "private_home")
+        with patch("custom_components.vigil.onvif_flow.DISCOVERY_TIMEOUT_S", 0.5):
+            result = await start_camera_flow(hass, entry, SOURCE_ONVIF)
+        assert result["step_id"] == "onvif_discovery"
+        device, _manual = result["data_schema"].schema["device"].config["options"]
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {"device": device["value"]}
+        )
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"],
+            {CONF_NAME: "Porch", CONF_HOST: camera.host, CONF_PORT: camera.port,
+             CONF_USERNAME: USER, CONF_PASSWORD: PASSWORD},
+        )  # fmt: skip
+        assert result["step_id"] == "onvif_profile"
+        # The sub-stream is offered first; the server opens it for real before saving.
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {CONF_PROFILE: SUB_TOKEN}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
 
-            result = await hass.config_entries.subentries.async_init(
-                (entry.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
-            )
-            result = await hass.config_entries.subentries.async_configure(
-                result["flow_id"], {"next_step_id": SOURCE_ONVIF}
-            )
-            assert result["step_id"] == "onvif_discovery"
-            (device, _manual) = result["data_schema"].schema["device"].config["options"]
-            result = await hass.config_entries.subentries.async_configure(
-                result["flow_id"], {"device": device["value"]}
-            )
-            result = await hass.config_entries.subentries.async_configure(
-                result["flow_id"],
-                {CONF_NAME: "Porch", CONF_HOST: camera.host, CONF_PORT: camera.port,
-                 CONF_USERNAME: USER, CONF_PASSWORD: PASSWORD},
-            )  # fmt: skip
-            assert result["step_id"] == "onvif_profile"
-            # The sub-stream is offered first; the flow opens it for real before saving.
-            result = await hass.config_entries.subentries.async_configure(
-                result["flow_id"], {CONF_PROFILE: SUB_TOKEN}
-            )
-            assert result["type"] is FlowResultType.CREATE_ENTRY
-            await hass.async_block_till_done()
+        await wait_until(hass, lambda: _state(hass, PROBLEM) == STATE_OFF, "the stream online")
+        await wait_until(hass, lambda: _state(hass, MOTION) == STATE_OFF, "the camera's events")
+        camera.events.change("hikvision_cell_motion", state="true")
+        camera.events.emit("hikvision_line_detector", object_id=9)
+        await wait_until(hass, lambda: _state(hass, MOTION) == STATE_ON, "camera motion")
+        await wait_until(
+            hass, lambda: _state(hass, CROSSING) not in (None, STATE_UNKNOWN), "a crossing"
+        )
+        assert await hass.config_entries.async_unload(entry.entry_id)
 
-            await wait_for(hass, lambda: _state(hass, PROBLEM) == STATE_OFF, "the stream online")
-            await wait_for(hass, lambda: _state(hass, MOTION) == STATE_OFF, "the camera's events")
-            camera.events.change("hikvision_cell_motion", state="true")
-            camera.events.emit("hikvision_line_detector", object_id=9)
-            await wait_for(hass, lambda: _state(hass, MOTION) == STATE_ON, "camera motion")
-            await wait_for(
-                hass, lambda: _state(hass, CROSSING) not in (None, "unknown"), "crossing"
-            )
-
-            assert await hass.config_entries.async_unload(entry.entry_id)
-            await hass.async_block_till_done()
+        # Stopped cleanly, the server ends its subscription with the camera.
+        await hass.async_add_executor_job(process.stop)
 
     assert camera.auth_failures == []
     assert camera.events.unsubscribed == 1

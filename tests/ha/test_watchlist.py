@@ -1,55 +1,51 @@
-"""Plate reading in Home Assistant: flows, entities, the plate query and diagnostics."""
+"""Plate reading in Home Assistant through a real server: entities, the plate query, crops.
+
+Two cameras read plates on a real in-process Vigil server (their streams: the session's live
+test pattern). Plate events are published on the server's bus as its plate stage publishes
+them; the server decides what leaves it (no plate text unless a camera keeps plates in full,
+a crop only where crops are kept, and only to administrators, each view logged). The forms are
+tested in test_watchlist_flow.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Generator
 from datetime import timedelta
+from http import HTTPStatus
 import json
-from pathlib import Path
 import time
 from typing import Any
-from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_USER, ConfigSubentryData
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.const import STATE_UNKNOWN
 from homeassistant.core import Context, HomeAssistant, State
-from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
-from pytest_homeassistant_custom_component.components.diagnostics import (
-    get_diagnostics_for_config_entry,
-)
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+import voluptuous as vol
 
-from custom_components.vigil.anpr_config import SUBENTRY_PLATE_READING, SUBENTRY_WATCHLIST
-from custom_components.vigil.const import (
-    CONF_ACKNOWLEDGEMENTS,
-    CONF_DEPLOYMENT_CONTEXT,
-    CONF_DOWNLOAD_MODELS,
-    DOMAIN,
-)
-from custom_components.vigil.privacy import DATA_ACCESS_LOG
+from custom_components.vigil.const import CONF_ACKNOWLEDGEMENTS, DOMAIN
+from custom_components.vigil.picture_view import CROP_URL
+from custom_components.vigil.server_config import SUBENTRY_WATCHLIST
 from tests.ha.conftest import (
     CAMERA_ID,
     CAMERA_SLUG,
     ENTRY_ID,
-    FakeEngine,
+    QUIET_HEALTH,
+    camera_settings,
     camera_subentry,
+    rule_event,
+    server_data,
     setup_entry,
+    wait_until,
 )
-from vigil_core.anpr.runtime import AnprRuntime
-from vigil_core.config import EngineConfig
-from vigil_core.events.model import EventPhase, RuleEvent
-from vigil_core.inference.registry import default_registry
-from vigil_core.inference.session import SessionCache
+from vigil_core.events.model import EventPhase
 from vigil_core.privacy.context import Acknowledgement, DeploymentContext, LegalBasis
 from vigil_core.privacy.purposes import DetectorKind
-
-default_registry()  # parsed once here, off the event loop
+from vigil_core.server import VigilServer
 
 CAMERA2_ID = "01JVIGIL00000000000CAMERA2"
 CAMERA2_SLUG = CAMERA2_ID.lower()
@@ -58,72 +54,70 @@ PLATE_TEXT = "AB123CD"
 WATCH_ID = "01JVIGIL0000000000WATCH001"
 
 
-@pytest.fixture
-def engines() -> Generator[list[FakeEngine]]:
-    """Build fake engines that carry a real plate runtime (memory store, the access log)."""
-    built: list[FakeEngine] = []
-
-    def build(
-        config: EngineConfig, *, loop: asyncio.AbstractEventLoop, **options: Any
-    ) -> FakeEngine:
-        engine = FakeEngine(config, loop=loop)
-        engine.anpr = AnprRuntime(  # type: ignore[attr-defined]
-            config.anpr, sessions=SessionCache(), audit=options.get("audit"), purge_interval_s=0
-        )
-        built.append(engine)
-        return engine
-
-    with (
-        patch("custom_components.vigil.Engine", side_effect=build),
-        patch(
-            "custom_components.vigil._resolve_detector",
-            return_value=Path("/models/yolox_nano.onnx"),
-        ),
-    ):
-        yield built
-
-
 def _camera(
-    subentry_id: str, title: str, url: str, anpr: dict[str, Any] | None
+    subentry_id: str, title: str, url: str, anpr: dict[str, Any], **extra: Any
 ) -> ConfigSubentryData:
-    sub = camera_subentry(subentry_id, title, url)
-    if anpr is not None:
-        sub["data"] = {**sub["data"], "anpr": anpr}
+    sub = camera_subentry(url, subentry_id, title)
+    sub["data"] = {**sub["data"], "anpr": anpr, **extra}
     return sub
 
 
+def _full_ack() -> dict[str, Any]:
+    return {
+        "anpr_full": Acknowledgement(
+            detector=DetectorKind.ANPR_FULL,
+            legal_basis=LegalBasis("legitimate_interests"),
+            justification="Repeated thefts in the private car park of the company.",
+            by="Alex",
+            at=dt_util.utcnow(),
+            context=DeploymentContext("private_premises"),
+        ).model_dump(mode="json")
+    }
+
+
 def _entry(
-    context: str = "private_premises",
+    server: VigilServer,
+    url: str,
     privacy: str = "watchlist",
     *,
-    watch: bool = True,
+    acknowledged: bool = False,
+    crops2: bool = True,
 ) -> MockConfigEntry:
-    subentries = [
-        _camera(
-            CAMERA_ID,
-            "Gate",
-            "rtsp://192.0.2.10/a",
-            {"enabled": True, "privacy": privacy, "full_acknowledged": privacy == "full"},
-        ),
-        _camera(CAMERA2_ID, "Barrier", "rtsp://192.0.2.11/b", {"enabled": True}),
-    ]
-    if watch:
-        subentries.append(
+    anpr = {"enabled": True, "privacy": privacy, "full_acknowledged": privacy == "full"}
+    extra = {CONF_ACKNOWLEDGEMENTS: _full_ack()} if acknowledged else {}
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Vigil test server",
+        entry_id=ENTRY_ID,
+        version=2,
+        data=server_data(server, "private_premises"),
+        subentries_data=[
+            _camera(CAMERA_ID, "Gate", url, anpr, **extra),
+            _camera(CAMERA2_ID, "Barrier", url, {"enabled": True, "crops": crops2}),
             ConfigSubentryData(
-                data={"plate": PLATE, "label": "Stolen van", "reason": "police notice"},
+                data={
+                    "plate": PLATE,
+                    "label": "Stolen van",
+                    "reason": "police notice",
+                    "expires": (dt_util.now().date() + timedelta(days=20)).isoformat(),
+                },
                 subentry_id=WATCH_ID,
                 subentry_type=SUBENTRY_WATCHLIST,
                 title="Stolen van",
                 unique_id=None,
-            )
-        )
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Vigil",
-        entry_id=ENTRY_ID,
-        data={CONF_DOWNLOAD_MODELS: False, CONF_DEPLOYMENT_CONTEXT: context},
-        subentries_data=subentries,
+            ),
+        ],
     )
+
+
+async def _loaded(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    with camera_settings(**QUIET_HEALTH):
+        await setup_entry(hass, entry)
+    passages = [_entity(hass, "plate_passages", camera) for camera in (CAMERA_SLUG, CAMERA2_SLUG)]
+    await wait_until(
+        hass, lambda: all(_state(hass, e).state == "0" for e in passages), "the cameras online"
+    )
+    return entry
 
 
 def _state(hass: HomeAssistant, entity_id: str) -> State:
@@ -132,457 +126,289 @@ def _state(hass: HomeAssistant, entity_id: str) -> State:
     return state
 
 
-def _log(hass: HomeAssistant) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = hass.data[DATA_ACCESS_LOG].entries()
-    return entries
-
-
-def _event(kind: str, attrs: dict[str, Any], camera_id: str = CAMERA_SLUG) -> RuleEvent:
-    return RuleEvent(
-        kind=kind,
-        camera_id=camera_id,
-        rule_id="anpr",
-        track_id=3,
-        phase=EventPhase.INSTANT,
-        at_s=1.0,
-        frame_index=1,
-        wall_time=time.time(),
-        attrs=attrs,
-    )
-
-
-def _match(camera_id: str = CAMERA_SLUG) -> RuleEvent:
-    return _event(
-        "watchlist_match",
-        {
-            "entry_id": WATCH_ID.lower(),
-            "label": "Stolen van",
-            "reason": "police notice",
-            "plate": PLATE,
-            "distance": 0.3,
-            "exact": False,
-            "confidence": 0.91,
-            "direction": "approaching",
-            "crop_id": "crop-1",
-        },
-        camera_id,
-    )
-
-
 def _entity(hass: HomeAssistant, key: str, camera: str | None = CAMERA_SLUG) -> str:
     unique_id = f"{ENTRY_ID}_{camera}_{key}" if camera else f"{ENTRY_ID}_{key}"
-    platform = "event" if key in ("watchlist_match", "plate_route") else "sensor"
+    platform = {"watchlist_match": "event", "plate_route": "event"}.get(key, "sensor")
+    if key == "watchlist_match_crop":
+        platform = "image"
     entity_id = er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id)
     assert entity_id is not None, unique_id
     return entity_id
 
 
-# --- the watchlist flow ----------------------------------------------------------------------
-
-
-async def _start(hass: HomeAssistant, kind: str = SUBENTRY_WATCHLIST, **context: Any) -> Any:
-    return await hass.config_entries.subentries.async_init(
-        (ENTRY_ID, kind), context={"source": SOURCE_USER, **context}
-    )
-
-
-async def test_watchlist_flow_errors_recovery_and_access_log(
-    hass: HomeAssistant, engines: list[FakeEngine]
-) -> None:
-    """Every error is shown on its field; the saved entry reaches the engine and the log."""
-    entry = _entry(watch=False)
-    await setup_entry(hass, entry)
-    result = await _start(hass)
-    assert result["type"] is FlowResultType.FORM
-    yesterday = (dt_util.now().date() - timedelta(days=1)).isoformat()
-    tomorrow = (dt_util.now().date() + timedelta(days=1)).isoformat()
-    cases = [
-        ({"plate": "AB#12", "label": "Van"}, {"plate": "invalid_plate"}),
-        ({"plate": "A", "label": "Van"}, {"plate": "plate_too_short"}),
-        ({"plate": "ABCDEFGHIJK1", "label": "Van"}, {"plate": "plate_too_long"}),
-        ({"plate": PLATE, "label": "   "}, {"label": "label_required"}),
-        ({"plate": PLATE, "label": "Van", "expires": yesterday}, {"expires": "expires_in_past"}),
-        ({"plate": PLATE, "label": "x" * 65}, {"base": "invalid_entry"}),
-    ]
-    for user_input, errors in cases:
-        result = await hass.config_entries.subentries.async_configure(result["flow_id"], user_input)
-        assert result["type"] is FlowResultType.FORM
-        assert result["errors"] == errors
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {"plate": "AB-*-CD", "label": "Fleet", "reason": "our vans", "expires": tomorrow},
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-    sub = next(s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_WATCHLIST)
-    assert sub.data == {
-        "plate": "AB-*-CD",
-        "label": "Fleet",
-        "reason": "our vans",
-        "expires": tomorrow,
+def _match(server: VigilServer, camera_id: str = CAMERA_SLUG, **extra: Any) -> None:
+    """Publish a watchlist match as the server's plate stage does."""
+    attrs: dict[str, Any] = {
+        "entry_id": WATCH_ID.lower(),
+        "label": "Stolen van",
+        "reason": "police notice",
+        "plate": PLATE,
+        "distance": 0.3,
+        "exact": False,
+        "confidence": 0.91,
+        "direction": "approaching",
+        "crop_id": "crop-1",
     }
-    # Taken live: no reload (the same engine, streams not restarted), the new entry matches.
-    assert len(engines) == 1
-    live = engines[-1].anpr.watchlist
-    assert [e.entry_id for e in live.entries] == [sub.subentry_id.lower()]
-    assert live.match("AB777CD", time.time()) is not None
-    log = await hass.async_add_executor_job(_log, hass)
-    assert log[-1]["action"] == "watchlist_add"
-    assert log[-1]["reason"] == "our vans"
-    assert log[-1]["actor"]["name"] == "settings (administrator)"
-    assert "AB" not in json.dumps(log[-1]["details"]) + log[-1]["target"]
-
-    # Reconfigure: the change is logged, the engine gets the new plate.
-    result = await entry.start_subentry_reconfigure_flow(hass, SUBENTRY_WATCHLIST, sub.subentry_id)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"plate": "A", "label": "Fleet"}
+    rule_event(
+        server,
+        "watchlist_match",
+        EventPhase.INSTANT,
+        camera_id=camera_id,
+        rule_id="anpr",
+        track_id=3,
+        **(attrs | extra),
     )
-    assert result["errors"] == {"plate": "plate_too_short"}
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"plate": "GH-123-KL", "label": "Fleet", "reason": "new van"}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reconfigure_successful"
-    await hass.async_block_till_done()
-    assert len(engines) == 1
-    assert engines[-1].anpr.watchlist.match("GH123KL", time.time()) is not None
-    assert engines[-1].anpr.watchlist.match("AB777CD", time.time()) is None
-    log = await hass.async_add_executor_job(_log, hass)
-    assert (log[-1]["action"], log[-1]["target"]) == ("watchlist_change", sub.subentry_id)
-
-    # Removal runs no flow: the entry's listener logs it.
-    assert hass.config_entries.async_remove_subentry(entry, sub.subentry_id)
-    await hass.async_block_till_done()
-    log = await hass.async_add_executor_job(_log, hass)
-    assert [e["action"] for e in log if e["action"].startswith("watchlist")] == [
-        "watchlist_add",
-        "watchlist_change",
-        "watchlist_remove",
-    ]
-    assert len(engines) == 1
-    assert len(engines[-1].anpr.watchlist) == 0
-
-    # Any other change rebuilds the engine, with the watchlist as it is now.
-    hass.config_entries.async_update_entry(entry, options={**entry.options, "confidence": 0.4})
-    await hass.async_block_till_done()
-    assert len(engines) == 2
-    assert engines[-1].config.anpr.watchlist.entries == []
-
-
-async def test_watchlist_flow_refuses_a_non_admin_user(
-    hass: HomeAssistant, engines: list[FakeEngine], hass_read_only_user: MockUser
-) -> None:
-    """A flow that carries a user who is not an administrator saves nothing."""
-    entry = _entry(watch=False)
-    await setup_entry(hass, entry)
-    result = await _start(hass, user_id=hass_read_only_user.id)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"plate": PLATE, "label": "Van"}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "admin_required"
-    assert not [s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_WATCHLIST]
-
-
-# --- the plate reading flow ------------------------------------------------------------------
-
-
-async def test_plate_reading_flow_watchlist_and_gated_full_mode(
-    hass: HomeAssistant, engines: list[FakeEngine]
-) -> None:
-    """Watchlist mode saves at once; full mode needs its confirmation and a legal basis."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Vigil",
-        entry_id=ENTRY_ID,
-        data={CONF_DOWNLOAD_MODELS: False, CONF_DEPLOYMENT_CONTEXT: "private_home"},
-        subentries_data=[camera_subentry()],
-    )
-    await setup_entry(hass, entry)
-    result = await _start(hass, SUBENTRY_PLATE_READING)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"camera": CAMERA_ID}
-    )
-    assert result["step_id"] == "settings"
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {"enabled": True, "mode": "both", "countries": ["fr"], "privacy": "watchlist"},
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "plate_reading_saved"
-    await hass.async_block_till_done()
-    spec = engines[-1].config.cameras[0].anpr
-    assert (spec.enabled, spec.mode, spec.countries, spec.privacy) == (
-        True,
-        "both",
-        ["fr"],
-        "watchlist",
-    )
-
-    result = await _start(hass, SUBENTRY_PLATE_READING)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"camera": CAMERA_ID}
-    )
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"enabled": True, "mode": "full_frame", "privacy": "full"}
-    )
-    assert result["step_id"] == "full"
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"full_acknowledged": False}
-    )
-    assert result["errors"] == {"full_acknowledged": "full_ack_required"}
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"full_acknowledged": True}
-    )
-    assert result["step_id"] == "acknowledge"
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {
-            "legal_basis": "legitimate_interests",
-            "justification": "Too short",
-            "acknowledged_by": "Alex",
-            "confirm": True,
-        },
-    )
-    assert result["errors"] == {"justification": "justification_too_short"}
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {
-            "legal_basis": "legitimate_interests",
-            "justification": "Repeated thefts from the private courtyard, logged by police.",
-            "acknowledged_by": "Alex",
-            "confirm": True,
-        },
-    )
-    assert result["reason"] == "plate_reading_saved"
-    await hass.async_block_till_done()
-    camera = entry.subentries[CAMERA_ID]
-    assert "anpr_full" in camera.data[CONF_ACKNOWLEDGEMENTS]
-    assert camera.data["password"] == "s3cret"
-    spec = engines[-1].config.cameras[0].anpr
-    assert (spec.privacy, spec.full_acknowledged, spec.countries) == ("full", True, [])
-    log = await hass.async_add_executor_job(_log, hass)
-    assert log[-1]["action"] == "acknowledgement"
-
-
-# --- entities --------------------------------------------------------------------------------
 
 
 async def test_entities_follow_plate_events_without_plates(
-    hass: HomeAssistant, engines: list[FakeEngine]
+    hass: HomeAssistant, vigil_server: VigilServer, pattern_stream: str
 ) -> None:
     """Matches, routes and passages reach their entities; no plate unless full mode."""
-    await setup_entry(hass, _entry())
-    engine = engines[-1]
+    await _loaded(hass, _entry(vigil_server, pattern_stream))
     match_id = _entity(hass, "watchlist_match")
     last_id = _entity(hass, "last_watchlist_match", None)
     passages_id = _entity(hass, "plate_passages")
     route_id = _entity(hass, "plate_route", None)
-    assert _state(hass, passages_id).state == "0"
 
-    engine.bus.publish(_match())
-    engine.bus.publish(
-        _event(
-            "plate_passage", {"passages_today": 3, "direction": "approaching", "watchlisted": True}
-        )
-    )
-    engine.bus.publish(
-        _event(
-            "plate_route",
-            {
-                "route_id": "r1",
-                "entry_id": WATCH_ID.lower(),
-                "label": "Stolen van",
-                "cameras": [CAMERA_SLUG, CAMERA2_SLUG],
-                "from_camera": CAMERA_SLUG,
-                "elapsed_s": 42.0,
-            },
-            CAMERA2_SLUG,
-        )
-    )
-    await hass.async_block_till_done()
+    _match(vigil_server)
+    rule_event(
+        vigil_server, "plate_passage", EventPhase.INSTANT, rule_id="anpr",
+        passages_today=3, direction="approaching", watchlisted=True,
+    )  # fmt: skip
+    rule_event(
+        vigil_server, "plate_route", EventPhase.INSTANT, camera_id=CAMERA2_SLUG, rule_id="anpr",
+        route_id="r1", entry_id=WATCH_ID.lower(), label="Stolen van",
+        cameras=[CAMERA_SLUG, CAMERA2_SLUG], from_camera=CAMERA_SLUG, elapsed_s=42.0,
+    )  # fmt: skip
+    await wait_until(hass, lambda: _state(hass, route_id).state != STATE_UNKNOWN, "the route")
+    await wait_until(hass, lambda: _state(hass, passages_id).state == "3", "the passages")
 
-    state = _state(hass, match_id)
-    assert state.attributes["event_type"] == "watchlist_match"
-    assert state.attributes["label"] == "Stolen van"
-    assert state.attributes["reason"] == "police notice"
-    assert state.attributes["distance"] == 0.3
-    assert state.attributes["direction"] == "approaching"
-    assert state.attributes["crop_id"] == "crop-1"
+    match = _state(hass, match_id).attributes
+    assert match["event_type"] == "watchlist_match"
+    assert (match["label"], match["reason"]) == ("Stolen van", "police notice")
+    assert (match["distance"], match["direction"]) == (0.3, "approaching")
+    assert match["crop_id"] == "crop-1"
     last = _state(hass, last_id)
     assert last.state == "Stolen van"
     assert last.attributes["camera"] == "Gate"
     assert "time" in last.attributes
-    assert _state(hass, passages_id).state == "3"
-    route = _state(hass, route_id)
-    assert route.attributes["cameras"] == ["Gate", "Barrier"]
-    assert route.attributes["elapsed_s"] == 42.0
+    route = _state(hass, route_id).attributes
+    assert route["cameras"] == ["Gate", "Barrier"]
+    assert (route["from_camera"], route["to_camera"]) == ("Gate", "Barrier")
+    assert route["elapsed_s"] == 42.0
     for entity_id in (match_id, last_id, route_id, passages_id):
         assert PLATE not in json.dumps(dict(_state(hass, entity_id).attributes))
     # The other camera's match entity did not fire.
-    assert _state(hass, _entity(hass, "watchlist_match", CAMERA2_SLUG)).state == "unknown"
+    assert _state(hass, _entity(hass, "watchlist_match", CAMERA2_SLUG)).state == STATE_UNKNOWN
 
 
 async def test_full_mode_held_back_without_acknowledgement(
-    hass: HomeAssistant, engines: list[FakeEngine]
+    hass: HomeAssistant, vigil_server: VigilServer, pattern_stream: str
 ) -> None:
-    """Full mode not acknowledged: the camera runs in watchlist mode and shows no plate."""
-    await setup_entry(hass, _entry("private_premises", "full"))
-    engines[-1].bus.publish(_match())
-    await hass.async_block_till_done()
-    assert engines[-1].config.cameras[0].anpr.privacy == "watchlist"
+    """Full mode not acknowledged: the server reads in watchlist mode and sends no plate."""
+    await _loaded(hass, _entry(vigil_server, pattern_stream, "full"))
+    assert vigil_server.engine is not None
+    assert vigil_server.engine.config.cameras[0].anpr.privacy == "watchlist"
+    _match(vigil_server)
+    match_id = _entity(hass, "watchlist_match")
+    await wait_until(hass, lambda: _state(hass, match_id).state != STATE_UNKNOWN, "the match")
     assert "plate" not in _state(hass, _entity(hass, "last_watchlist_match", None)).attributes
-    assert "plate" not in _state(hass, _entity(hass, "watchlist_match")).attributes
+    assert "plate" not in _state(hass, match_id).attributes
 
 
 async def test_full_mode_acknowledged_shows_the_plate(
-    hass: HomeAssistant, engines: list[FakeEngine]
+    hass: HomeAssistant, vigil_server: VigilServer, pattern_stream: str
 ) -> None:
     """A camera that keeps plates in full (acknowledged) shows the matched plate."""
-    entry = _entry("private_premises", "full")
-    camera = entry.subentries[CAMERA_ID]
-    ack = Acknowledgement(
-        detector=DetectorKind.ANPR_FULL,
-        legal_basis=LegalBasis("legitimate_interests"),
-        justification="Repeated thefts in the private car park of the company.",
-        by="Alex",
-        at=dt_util.utcnow(),
-        context=DeploymentContext("private_premises"),
-    ).model_dump(mode="json")
-    anpr = {"enabled": True, "privacy": "full", "full_acknowledged": True}
-    object.__setattr__(
-        camera, "data", {**camera.data, "anpr": anpr, CONF_ACKNOWLEDGEMENTS: {"anpr_full": ack}}
-    )
-    await setup_entry(hass, entry)
-    assert engines[-1].config.cameras[0].anpr.privacy == "full"
-    engines[-1].bus.publish(_match())
-    await hass.async_block_till_done()
-    assert _state(hass, _entity(hass, "last_watchlist_match", None)).attributes["plate"] == PLATE
+    await _loaded(hass, _entry(vigil_server, pattern_stream, "full", acknowledged=True))
+    assert vigil_server.engine is not None
+    assert vigil_server.engine.config.cameras[0].anpr.privacy == "full"
+    _match(vigil_server)
+    last_id = _entity(hass, "last_watchlist_match", None)
+    await wait_until(hass, lambda: _state(hass, last_id).state == "Stolen van", "the match")
+    assert _state(hass, last_id).attributes["plate"] == PLATE
     assert _state(hass, _entity(hass, "watchlist_match")).attributes["plate"] == PLATE
 
 
-# --- query_plate -----------------------------------------------------------------------------
+async def test_removing_a_watched_plate_is_logged_without_the_plate(
+    hass: HomeAssistant, vigil_server: VigilServer, pattern_stream: str
+) -> None:
+    """A removal runs no flow: the entry's listener writes it to the server's access log."""
+    entry = await _loaded(hass, _entry(vigil_server, pattern_stream))
+    store = entry.runtime_data.store
+    engine = vigil_server.engine
+    assert engine is not None
+    assert engine.anpr.watchlist.match(PLATE_TEXT, time.time()) is not None
+    log = vigil_server.access_log
+    assert log is not None
+
+    def removals() -> list[dict[str, Any]]:
+        return [e for e in log.entries() if e["action"] == "watchlist_remove"]
+
+    assert await hass.async_add_executor_job(removals) == []
+    assert hass.config_entries.async_remove_subentry(entry, WATCH_ID)
+    await hass.async_block_till_done()
+    removed = await hass.async_add_executor_job(removals)
+    assert len(removed) == 1
+    assert removed[0]["target"] == WATCH_ID
+    assert removed[0]["details"] == {"label": "Stolen van"}
+    assert removed[0]["actor"]["name"] == "settings (administrator)"
+    assert PLATE not in json.dumps(removed[0])
+    assert PLATE_TEXT not in json.dumps(removed[0])
+    # Taken live, without a reload: the same store, and the plate no longer matches.
+    assert entry.runtime_data.store is store
+    assert vigil_server.engine is not None
+    assert vigil_server.engine.anpr.watchlist.match(PLATE_TEXT, time.time()) is None
+
+    # Any other change logs no removal (and the next removal is logged once).
+    camera = entry.subentries[CAMERA2_ID]
+    hass.config_entries.async_update_subentry(entry, camera, title="Barrier 2")
+    await hass.async_block_till_done()
+    assert len(await hass.async_add_executor_job(removals)) == 1
 
 
 async def test_query_plate_refusals_and_answer(
     hass: HomeAssistant,
-    engines: list[FakeEngine],
+    vigil_server: VigilServer,
+    pattern_stream: str,
     hass_admin_user: MockUser,
     hass_read_only_user: MockUser,
 ) -> None:
     """Non-admins are refused; an admin's search is answered and written to the access log."""
-    await setup_entry(hass, _entry("private_premises", "hashed"))
-    engine = engines[-1]
-    anpr: AnprRuntime = engine.anpr  # type: ignore[attr-defined]
+    await _loaded(hass, _entry(vigil_server, pattern_stream, "hashed"))
+    engine = vigil_server.engine
+    assert engine is not None
     now = time.time()
     await hass.async_add_executor_job(
-        lambda: anpr.store().add_hashed(CAMERA_SLUG, PLATE_TEXT, now, "receding")
+        lambda: engine.anpr.store().add_hashed(CAMERA_SLUG, PLATE_TEXT, now, "receding")
     )
-    data = {"plate": PLATE, "reason": "police request 42"}
+    data = {"plate": PLATE, "reason": "police request 42", "legal_basis": "legitimate_interests"}
     with pytest.raises(Unauthorized):
         await hass.services.async_call(
-            DOMAIN,
-            "query_plate",
-            data,
-            blocking=True,
-            return_response=True,
+            DOMAIN, "query_plate", data, blocking=True, return_response=True,
             context=Context(user_id=hass_read_only_user.id),
+        )  # fmt: skip
+    # An automation has no user: it cannot search plates either.
+    with pytest.raises(Unauthorized):
+        await hass.services.async_call(
+            DOMAIN, "query_plate", data, blocking=True, return_response=True
         )
     admin = Context(user_id=hass_admin_user.id)
+    # The legal basis is required, one of article 6(1)'s.
+    for basis in (None, "curiosity"):
+        asked = {k: v for k, v in (data | {"legal_basis": basis}).items() if v is not None}
+        with pytest.raises(vol.Invalid):
+            await hass.services.async_call(
+                DOMAIN, "query_plate", asked, blocking=True, return_response=True, context=admin
+            )
+    for plate, key in (
+        ("AB*", "pattern_too_loose"),
+        ("AB-*-CD", "invalid_plate"),
+        ("A", "plate_too_short"),
+        ("AB#12", "invalid_plate"),
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(
+                DOMAIN, "query_plate", {**data, "plate": plate}, blocking=True,
+                return_response=True, context=admin,
+            )  # fmt: skip
+        assert err.value.translation_key == key, plate
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
-            DOMAIN,
-            "query_plate",
-            {**data, "plate": "AB*"},
-            blocking=True,
-            return_response=True,
-            context=admin,
-        )
-    assert err.value.translation_key == "invalid_plate"
+            DOMAIN, "query_plate", {**data, "camera": "nowhere"}, blocking=True,
+            return_response=True, context=admin,
+        )  # fmt: skip
+    assert err.value.translation_key == "unknown_camera"
+
     response: Any = await hass.services.async_call(
-        DOMAIN, "query_plate", data, blocking=True, return_response=True, context=admin
-    )
-    assert response is not None
+        DOMAIN, "query_plate", {**data, "camera": CAMERA_ID}, blocking=True,
+        return_response=True, context=admin,
+    )  # fmt: skip
     assert response["count"] == 1
     sighting = response["sightings"][0]
     assert (sighting["camera"], sighting["direction"]) == ("Gate", "receding")
     assert "plate" not in sighting
-    log = await hass.async_add_executor_job(_log, hass)
+    assert vigil_server.access_log is not None
+    log = await hass.async_add_executor_job(vigil_server.access_log.entries)
     query = log[-1]
     assert query["action"] == "plate_query"
     assert query["reason"] == "police request 42"
+    assert query["details"]["legal_basis"] == "legitimate_interests"
     assert hass_admin_user.id in query["actor"]["name"]
     assert PLATE_TEXT not in json.dumps(query)
 
 
 async def test_query_plate_refused_in_watchlist_mode(
-    hass: HomeAssistant, engines: list[FakeEngine], hass_admin_user: MockUser
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    pattern_stream: str,
+    hass_admin_user: MockUser,
 ) -> None:
-    """Without a hashed or full camera there is nothing to search."""
-    await setup_entry(hass, _entry())
+    """Without a camera that keeps plates there is nothing to search."""
+    await _loaded(hass, _entry(vigil_server, pattern_stream))
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
-            DOMAIN,
-            "query_plate",
-            {"plate": PLATE, "reason": "curious"},
+            DOMAIN, "query_plate",
+            {"plate": PLATE, "reason": "curious", "legal_basis": "legitimate_interests"},
             blocking=True,
-            return_response=True,
-            context=Context(user_id=hass_admin_user.id),
-        )
+            return_response=True, context=Context(user_id=hass_admin_user.id),
+        )  # fmt: skip
     assert err.value.translation_key == "plate_queries_disabled"
 
 
-# --- diagnostics -----------------------------------------------------------------------------
-
-
-async def test_diagnostics_hold_no_plate(
-    hass: HomeAssistant, engines: list[FakeEngine], hass_client: ClientSessionGenerator
+async def test_match_crop_only_for_administrators_each_view_logged(
+    hass: HomeAssistant,
+    vigil_server: VigilServer,
+    pattern_stream: str,
+    hass_client: ClientSessionGenerator,
+    hass_admin_user: MockUser,
+    hass_read_only_access_token: str,
 ) -> None:
-    """Watchlist entries and plate settings appear without any plate."""
-    entry = _entry()
-    await setup_entry(hass, entry)
-    engines[-1].bus.publish(_match())
-    await hass.async_block_till_done()
-    result = await get_diagnostics_for_config_entry(hass, hass_client, entry)
-    text = json.dumps(result)
-    assert PLATE not in text and PLATE_TEXT not in text
-    assert result["anpr"]["watchlist_entries"] == 1
-    assert result["anpr"]["modes"] == {CAMERA_SLUG: "watchlist", CAMERA2_SLUG: "watchlist"}
-
-
-async def test_match_crop_image_shows_the_kept_crop_until_purged(
-    hass: HomeAssistant, engines: list[FakeEngine], hass_client: ClientSessionGenerator
-) -> None:
-    """The last match's crop is an image entity, only where crops are kept, gone when purged."""
-    entry = _entry()
-    barrier = entry.subentries[CAMERA2_ID]
-    object.__setattr__(barrier, "data", {**barrier.data, "anpr": {"enabled": True, "crops": False}})
-    await setup_entry(hass, entry)
+    """A match's crop is no image entity: Vigil's view serves it to administrators, logged."""
     registry = er.async_get(hass)
-    image_id = registry.async_get_entity_id(
-        "image", DOMAIN, f"{ENTRY_ID}_{CAMERA_SLUG}_watchlist_match_crop"
-    )
-    assert image_id is not None
-    # The camera that keeps no crops has no such entity.
-    unique_id = f"{ENTRY_ID}_{CAMERA2_SLUG}_watchlist_match_crop"
+    unique_id = f"{ENTRY_ID}_{CAMERA_SLUG}_watchlist_match_crop"
+    # The crop image entity an older version made is removed.
+    old = registry.async_get_or_create("image", DOMAIN, unique_id, config_entry=None)
+    await _loaded(hass, _entry(vigil_server, pattern_stream))
     assert registry.async_get_entity_id("image", DOMAIN, unique_id) is None
-    client = await hass_client()
-    url = f"/api/image_proxy/{image_id}"
-    assert (await client.get(url)).status != 200  # no match yet
+    admin = await hass_client()
+    assert (await admin.get(f"/api/image_proxy/{old.entity_id}")).status == HTTPStatus.NOT_FOUND
 
-    anpr = engines[-1].anpr
+    engine, log = vigil_server.engine, vigil_server.access_log
+    assert engine is not None
+    assert log is not None
     crop = np.full((40, 120, 3), 200, np.uint8)
-    crop_id = await hass.async_add_executor_job(anpr.crops.put, crop, CAMERA_SLUG, time.time())
-    match = _match()
-    object.__setattr__(match, "attrs", {**match.attrs, "crop_id": crop_id})
-    engines[-1].bus.publish(match)
-    await hass.async_block_till_done()
-    response = await client.get(url)
-    assert response.status == 200
+    crop_id = await hass.async_add_executor_job(
+        engine.anpr.crops.put, crop, CAMERA_SLUG, time.time()
+    )
+    _match(vigil_server, crop_id=crop_id)
+    event = _entity(hass, "watchlist_match")
+    await wait_until(hass, lambda: _state(hass, event).state != STATE_UNKNOWN, "the match")
+    assert _state(hass, event).attributes["crop_id"] == crop_id
+    url = CROP_URL.format(entry_id=ENTRY_ID, crop_id=crop_id)
+
+    def views() -> list[dict[str, Any]]:
+        return [e for e in log.entries() if e["action"] == "crop_view"]
+
+    reader = await hass_client(hass_read_only_access_token)
+    refused = await reader.get(url)
+    assert refused.status == HTTPStatus.FORBIDDEN
+    assert views() == []
+
+    response = await admin.get(url)
+    assert response.status == HTTPStatus.OK
     assert response.content_type == "image/jpeg"
     assert (await response.read()).startswith(b"\xff\xd8")
-    assert _state(hass, image_id).state != "unknown"
+    (view,) = views()
+    assert view["target"] == crop_id
+    assert view["actor"] == {
+        "user_id": hass_admin_user.id,
+        "name": hass_admin_user.name,
+        "is_admin": True,
+    }
+    assert view["details"] == {"picture": "plate_crop", "camera": CAMERA_SLUG}
 
-    # Retention: once the store purged the crop, the picture is gone too.
-    await hass.async_add_executor_job(anpr.crops.purge, time.time() + 1)
-    assert (await client.get(url)).status != 200
+    # Retention: once the server purged the crop, there is nothing to see (nor to log).
+    await hass.async_add_executor_job(engine.anpr.crops.purge, time.time() + 1)
+    assert (await admin.get(url)).status == HTTPStatus.NOT_FOUND
+    assert len(views()) == 1

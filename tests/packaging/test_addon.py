@@ -30,7 +30,7 @@ OPTIONAL = {
     "ports_description": dict, "map": list, "discovery": list, "watchdog": str, "webui": str,
     "timeout": int, "backup_exclude": list, "options": dict, "schema": dict, "image": str,
     "init": bool, "host_network": bool, "hassio_api": bool, "homeassistant_api": bool,
-    "environment": dict, "tmpfs": bool, "backup": str, "homeassistant": str,
+    "environment": dict, "tmpfs": bool, "backup": str, "homeassistant": str, "services": list,
 }  # fmt: skip
 ARCHES = {"aarch64", "amd64"}
 STARTUP = {"initialize", "system", "services", "application", "once"}
@@ -130,16 +130,50 @@ def test_translations_name_every_option_and_port(config: dict[str, Any], languag
     assert set(translation["network"]) == set(config["ports"])
 
 
+MQTT_OFF = {
+    "mqtt_publish": False, "mqtt_host": "", "mqtt_port": None, "mqtt_username": "",
+    "mqtt_password": "", "mqtt_tls": False, "mqtt_topic_prefix": "vigil",
+}  # fmt: skip
+
+
 def test_the_runner_reads_the_options_it_is_given(tmp_path: Path) -> None:
     runner = _runner()
     options = tmp_path / "options.json"
-    assert runner.read_options(options) == {"log_level": "info", "download_models": True}
+    defaults = {"log_level": "info", "download_models": True, **MQTT_OFF}
+    assert runner.read_options(options) == defaults
     options.write_text(json.dumps({"log_level": "warning", "download_models": False}))
-    assert runner.read_options(options) == {"log_level": "warning", "download_models": False}
-    options.write_text(json.dumps({"log_level": "loud"}))
+    assert runner.read_options(options) == {
+        **defaults,
+        "log_level": "warning",
+        "download_models": False,
+    }
+    options.write_text(json.dumps({"log_level": "loud", "mqtt_port": 99999}))
     assert runner.read_options(options)["log_level"] == "info"
+    assert runner.read_options(options)["mqtt_port"] is None
     options.write_text("{not json")
-    assert runner.read_options(options) == {"log_level": "info", "download_models": True}
+    assert runner.read_options(options) == defaults
+
+
+def test_the_runner_hands_mqtt_settings_through_the_environment(config: dict[str, Any]) -> None:
+    runner = _runner()
+    assert set(MQTT_OFF) <= set(config["schema"])
+    assert config["options"]["mqtt_publish"] is False  # off unless the user turns it on
+    assert runner.mqtt_environment(MQTT_OFF, {"host": "core-mosquitto"}) == {}
+    on = {**MQTT_OFF, "mqtt_publish": True}
+    service = {"host": "core-mosquitto", "port": 1883, "ssl": False, "username": "addons",
+               "password": "s3cret", "protocol": "3.1.1"}  # fmt: skip
+    assert runner.mqtt_environment(on, service) == {
+        "VIGIL_MQTT_HOST": "core-mosquitto", "VIGIL_MQTT_PORT": "1883",
+        "VIGIL_MQTT_USERNAME": "addons", "VIGIL_MQTT_PASSWORD": "s3cret",
+        "VIGIL_MQTT_TOPIC_PREFIX": "vigil",
+    }  # fmt: skip
+    own = {**on, "mqtt_host": "broker.lan", "mqtt_port": 8883, "mqtt_tls": True,
+           "mqtt_topic_prefix": "home/vigil"}  # fmt: skip
+    assert runner.mqtt_environment(own, service) == {
+        "VIGIL_MQTT_HOST": "broker.lan", "VIGIL_MQTT_PORT": "8883", "VIGIL_MQTT_TLS": "true",
+        "VIGIL_MQTT_TOPIC_PREFIX": "home/vigil",
+    }  # fmt: skip
+    assert runner.mqtt_environment(on, None) == {}
 
 
 def test_the_image_is_the_projects_at_the_apps_version(config: dict[str, Any]) -> None:

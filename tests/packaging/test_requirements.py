@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "custom_components" / "vigil" / "manifest.json"
 PLATFORMS = ("musllinux_1_2_x86_64", "musllinux_1_2_aarch64")
 INTEGRATION_REQUIRES = ["vigil-protocol==0.2.0"]
-"""What the thin integration requires (the integration's rewrite sets its manifest to this)."""
+"""What the thin integration requires: the pure-Python protocol, nothing else."""
 
 
 def _manifest_requirements() -> list[str]:
@@ -71,12 +71,6 @@ def test_the_protocol_resolves_for_musl(local_index: Path, platform: str, tmp_pa
     ]
 
 
-@pytest.mark.xfail(
-    _manifest_requirements() == ["vigil-analytics==0.2.0"],
-    reason="custom_components/vigil still requires the whole engine; its rewrite as a thin "
-    "client (another branch) requires vigil-protocol==0.2.0 only",
-    strict=True,
-)
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_the_integration_requires_only_what_resolves_for_musl(
     local_index: Path, platform: str, tmp_path: Path

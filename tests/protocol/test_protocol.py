@@ -164,3 +164,44 @@ def test_shapes_that_are_fine_pass() -> None:
     with pytest.raises(ShapeError) as caught:
         check_line([(0.5, 0.5), (0.501, 0.5)])
     assert caught.value.problem is ShapeProblem.LINE_TOO_SHORT
+
+
+ADMIN = vp.Actor(name="Alice", user_id="u1", is_admin=True)
+
+
+def test_plate_rights_and_match_review_are_additive_requests() -> None:
+    """Issue 21: review, export, erase and objection requests; the version stays 1.x."""
+    assert vp.PROTOCOL_VERSION.startswith("1.")
+    assert {"match_review", "plate_rights"} <= set(vp.CAPABILITIES)
+    requests = [
+        vp.ReviewMatch(id=1, match_id="m1", decision="confirm", actor=ADMIN),
+        vp.ListMatches(id=2, actor=ADMIN),
+        vp.ExportPlateRecords(id=3, plate="AB-123-CD", actor=ADMIN, reason="access request"),
+        vp.ErasePlateRecords(
+            id=4, plate="AB-123-CD", actor=ADMIN, reason="erasure", since=1.0, until=2.0
+        ),
+        vp.AddObjection(id=5, plate="AB-123-CD", actor=ADMIN, reason="keeper objected"),
+        vp.RemoveObjection(id=6, objection_id="o1", actor=ADMIN, reason="withdrawn"),
+        vp.ListObjections(id=7, actor=ADMIN),
+        vp.QueryPlate(
+            id=8, plate="AB123CD", actor=ADMIN, reason="theft", legal_basis="public_task"
+        ),
+    ]
+    for request in requests:
+        assert vp.load_client_message(vp.dumps(request)) == request
+    # An older client's plate query (no legal basis) is still a message: the server refuses it.
+    old = '{"kind":"query_plate","id":9,"plate":"AB123CD","reason":"theft","actor":{"name":"A"}}'
+    query = vp.load_client_message(old)
+    assert isinstance(query, vp.QueryPlate) and query.legal_basis is None
+    with pytest.raises(vp.ProtocolError) as caught:
+        vp.load_client_message(
+            '{"kind":"review_match","id":1,"match_id":"m","decision":"maybe","actor":{"name":"A"}}'
+        )
+    assert caught.value.path == "decision"
+
+
+def test_a_plate_match_carries_its_review_status() -> None:
+    match = vp.PlateMatch(entry_id="van", wall_time=1.0, match_id="m1")
+    assert match.status == "pending"
+    state = vp.PlateState(last_match=match)
+    assert vp.loads(vp.PlateState, vp.dumps(state)) == state

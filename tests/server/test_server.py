@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 import logging
 from pathlib import Path
+import time
 from typing import Any
 
 import aiohttp
+import numpy as np
 import pytest
 
 from custom_components.vigil.client import (
@@ -20,6 +22,7 @@ from custom_components.vigil.client import (
 from tests.server.conftest import ServerFactory
 from tests.support.shared import media
 import vigil_protocol as vp
+from vigil_protocol.privacy import ACTOR_HEADER
 
 type Connect = Callable[..., Awaitable[VigilClient]]
 
@@ -269,7 +272,9 @@ async def test_pictures_come_with_the_token(start_server: ServerFactory, connect
     client = await connect(server)
     pushes = Pushes(client)
     await client.subscribe()
-    await client.call(vp.ApplyConfig(config=vtest_config("cam")), vp.ConfigApplied)
+    # In a private home the analysed frame is not sensitive: the token is enough.
+    config = {**vtest_config("cam"), "privacy": {"context": "private_home"}}
+    await client.call(vp.ApplyConfig(config=config), vp.ConfigApplied)
     await pushes.wait(lambda p: _state(p, "zone") and p.update.state.occupied, "a frame analysed")
     jpeg = await client.fetch("/api/cameras/cam/picture.jpg", {"boxes": "1", "width": "320"})
     assert jpeg[:2] == b"\xff\xd8"
@@ -280,6 +285,73 @@ async def test_pictures_come_with_the_token(start_server: ServerFactory, connect
     with pytest.raises(ServerError) as missing:
         await client.fetch("/api/cameras/nope/picture.jpg")
     assert missing.value.translation_key == "no_picture"
+
+
+ADMIN = vp.Actor(name="Alex", user_id="u-admin", is_admin=True)
+
+
+@pytest.mark.parametrize("context", ["public_space", None])
+async def test_sensitive_pictures_need_a_named_administrator_and_are_logged(
+    start_server: ServerFactory, connect: Connect, context: str | None
+) -> None:
+    """A crop, or an analysed frame outside a private home: no actor, no picture; views logged."""
+    server = await start_server()
+    client = await connect(server)
+    pushes = Pushes(client)
+    await client.subscribe()
+    config = vtest_config("cam")
+    if context is not None:
+        config["privacy"] = {"context": context}
+    await client.call(vp.ApplyConfig(config=config), vp.ConfigApplied)
+    await pushes.wait(lambda p: _state(p, "zone") and p.update.state.occupied, "a frame analysed")
+    engine, log = server.engine, server.access_log
+    assert engine is not None
+    assert log is not None
+    crop = np.full((40, 120, 3), 200, np.uint8)
+    crop_id = await asyncio.to_thread(engine.anpr.crops.put, crop, "cam", time.time())
+    frame = "/api/cameras/cam/picture.jpg"
+    crop_path = f"/api/crops/{crop_id}.jpg"
+    before = len(log.entries())
+
+    for path in (frame, crop_path):
+        with pytest.raises(ServerError) as nobody:
+            await client.fetch(path)
+        assert nobody.value.translation_key == "actor_required"
+        for actor in (
+            vp.Actor(name="Sam", user_id="u-sam", is_admin=False),
+            vp.Actor(name="automation", is_admin=True, origin="automation"),
+        ):
+            with pytest.raises(ServerError) as refused:
+                await client.fetch(path, actor=actor)
+            assert refused.value.translation_key == "admin_required"
+    assert len(log.entries()) == before  # a refusal shows nothing, so it logs no view
+
+    assert (await client.fetch(frame, {"boxes": "1"}, actor=ADMIN))[:2] == b"\xff\xd8"
+    assert (await client.fetch(crop_path, actor=ADMIN))[:2] == b"\xff\xd8"
+    views = log.entries()[before:]
+    assert [(v["action"], v["target"], v["actor"]) for v in views] == [
+        ("snapshot_view", "cam", {"user_id": "u-admin", "name": "Alex", "is_admin": True}),
+        ("crop_view", crop_id, {"user_id": "u-admin", "name": "Alex", "is_admin": True}),
+    ]
+    assert views[1]["details"] == {"picture": "plate_crop", "camera": "cam"}
+    assert log.verify().ok
+
+
+async def test_an_actor_header_that_is_not_an_actor_is_refused(
+    start_server: ServerFactory, connect: Connect, http: aiohttp.ClientSession
+) -> None:
+    server = await start_server()
+    client = await connect(server)
+    await client.call(vp.ApplyConfig(config=vtest_config("cam")), vp.ConfigApplied)
+    engine = server.engine
+    assert engine is not None
+    crop = np.full((40, 120, 3), 200, np.uint8)
+    crop_id = await asyncio.to_thread(engine.anpr.crops.put, crop, "cam", time.time())
+    headers = {"Authorization": f"Bearer {server.token}", ACTOR_HEADER: "{not json"}
+    url = f"http://127.0.0.1:{server.port}/api/crops/{crop_id}.jpg"
+    async with http.get(url, headers=headers) as response:
+        assert response.status == 400
+        assert (await response.json())["translation_key"] == "invalid_request"
 
 
 async def test_a_stream_probe_keeps_its_frame_for_the_forms(
@@ -302,3 +374,8 @@ async def test_a_stream_probe_keeps_its_frame_for_the_forms(
     with pytest.raises(ServerError) as bad:
         await client.request(vp.ProbeStream(url="file:///etc/passwd"))
     assert bad.value.translation_key == "invalid_url"
+    # An '@' after host:port may end an unencoded password: refused, never guessed.
+    with pytest.raises(ServerError) as ambiguous:
+        await client.request(vp.ProbeStream(url=f"rtsp://admin:1234/x@127.0.0.1:{stream.port}/s"))
+    assert ambiguous.value.translation_key == "invalid_url"
+    assert "percent-encode" in ambiguous.value.message

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import contextlib
+import os
 from pathlib import Path
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -33,14 +35,19 @@ def free_port() -> int:
 class Mosquitto:
     """One mosquitto process with an anonymous listener on 127.0.0.1, no persistence."""
 
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(self, folder: Path, port: int | None = None, *, extra: str = "") -> None:
+        """Write the configuration; `extra` lines may add listeners, TLS or passwords."""
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.port = port or free_port()
         self.config = folder / "mosquitto.conf"
         self.log = folder / "mosquitto.log"
+        anonymous = "" if "allow_anonymous" in extra else "allow_anonymous true\n"
+        # Started as root, mosquitto becomes user `mosquitto`, who cannot open the test's
+        # private folder: its log, password file and certificates would be unreadable.
+        user = "user root\n" if os.geteuid() == 0 else ""
         self.config.write_text(
-            f"listener {self.port} {HOST}\nallow_anonymous true\npersistence false\n"
-            f"log_dest file {self.log}\n"
+            f"listener {self.port} {HOST}\n{anonymous}{user}persistence false\n"
+            f"log_dest file {self.log}\n{extra}"
         )
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -82,12 +89,23 @@ class Mosquitto:
         proc, self._proc = self._proc, None
         if proc is None:
             return
+        proc.send_signal(signal.SIGCONT)  # a paused broker cannot handle SIGTERM
         proc.terminate()
         try:
             proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout_s)
+
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): connections stay open and nothing is read from them."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a frozen broker run again (SIGCONT)."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGCONT)
 
     def restart(self) -> None:
         """Stop the broker and start it again on the same port (it forgets every session)."""

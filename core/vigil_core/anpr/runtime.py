@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import json
@@ -11,8 +11,9 @@ from pathlib import Path
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+import uuid
 
-from vigil_core.events.model import AttrValue, RuleEvent
+from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.inference.session import SessionCache, SessionOptions
 from vigil_core.privacy.retention import RetentionSpec
 from vigil_core.types import Frame
@@ -21,23 +22,28 @@ from vigil_protocol.privacy import Artefact
 from .decode import FormatPrior
 from .models import AnprModels, ReaderSettings, format_prior
 from .normalize import PlateFormat
+from .objections import OBJECTIONS_FILE, Objection, ObjectionList
 from .routes import RouteTracker
-from .stage import AnprStage, Passage, make_event
+from .stage import RULE_ID, AnprStage, Passage, make_event
 from .store import (
     AUDIT_FILE,
     DATABASE_FILE,
     SECRET_FILE,
     AuditLog,
+    AuditValue,
     CropStore,
     JsonlAuditLog,
+    MatchRecord,
+    MatchStatus,
     MemoryAuditLog,
     PlateKeyer,
+    PlateRecords,
     PlateStore,
     PrivacyMode,
     Sighting,
     StoredCrop,
 )
-from .watchlist import Watchlist
+from .watchlist import Watchlist, WatchMatch
 
 if TYPE_CHECKING:
     from vigil_core.config import AnprSettings, AnprSpec, CameraSpec, EngineConfig, WatchlistSpec
@@ -50,6 +56,13 @@ PURGE_INTERVAL_S = 600.0
 
 PRIORS_FILE = "anpr_format_priors.json"
 """Per-camera counts of plate formats seen (no plate): the learned decoding priors."""
+
+MATCH_EVENT = "watchlist_match"
+"""A read matched a watchlist entry: a suspicion, pending until an operator reviews it."""
+CONFIRMED_EVENT = "watchlist_match_confirmed"
+"""An operator confirmed a match: the event automations should act on."""
+REJECTED_EVENT = "watchlist_match_rejected"
+"""An operator rejected a match (another plate): its crop and plate hash are gone."""
 
 PLATE_ATTRS = ("plate",)
 """Event attributes that hold plate text: diagnostics and logs must redact them."""
@@ -92,6 +105,7 @@ class AnprRuntime:
         self.routes = RouteTracker(settings.watchlist.route_window_s)
         self.crops = CropStore()
         self._store: PlateStore | None = None
+        self._objections: ObjectionList | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
@@ -206,9 +220,18 @@ class AnprRuntime:
                     audit,
                     clock=self._clock,
                 )
+                self._objections = ObjectionList(
+                    folder / OBJECTIONS_FILE if folder is not None else None, keyer
+                )
                 self.purge()
                 self._start_timer()
             return self._store
+
+    def objections(self) -> ObjectionList:
+        """Return the objection list (opening the store first); blocking."""
+        self.store()
+        assert self._objections is not None
+        return self._objections
 
     @property
     def audit(self) -> AuditLog | None:
@@ -223,59 +246,30 @@ class AnprRuntime:
     # The sink ---------------------------------------------------------------------------------
 
     def passage(self, passage: Passage, spec: AnprSpec, frame: Frame) -> list[RuleEvent]:
-        """Match a decided passage, keep what its camera's mode allows, return the events."""
+        """Match a decided passage, keep what its camera's mode allows, return the events.
+
+        A plate on the objection list is only counted: never hashed, stored or matched, except
+        by a watchlist entry that answers a legal obligation.
+        """
         now = self._clock()
         mode = PrivacyMode(spec.privacy)
         store = self.store()
         plate = passage.plate
-        match = self.watchlist.match(plate.text, now)
+        objected = self.objections().covers(plate.text)
+        match = self.watchlist.match(plate.text, now, objected=objected)
         events: list[RuleEvent] = []
         crop_id: str | None = None
         keep_crop = spec.crops and passage.crop is not None
-        if keep_crop and (match is not None or mode is PrivacyMode.FULL):
+        if keep_crop and (match is not None or (mode is PrivacyMode.FULL and not objected)):
             assert passage.crop is not None
             crop_id = self.crops.put(passage.crop, passage.camera_id, now)
         shown = _display(plate.text, plate.format)
         if match is not None:
-            entry = match.entry
-            events.append(
-                make_event(
-                    "watchlist_match",
-                    frame,
-                    passage.track_id,
-                    {
-                        "entry_id": entry.entry_id,
-                        "label": entry.label,
-                        "reason": entry.reason,
-                        "plate": shown,
-                        "distance": round(match.distance, 2),
-                        "exact": match.exact,
-                        "confidence": round(plate.confidence, 3),
-                        "direction": passage.direction,
-                        "crop_id": crop_id,
-                    },
-                )
-            )
-            hop = self.routes.observe(entry.entry_id, passage.camera_id, now)
-            if hop is not None:
-                events.append(
-                    make_event(
-                        "plate_route",
-                        frame,
-                        passage.track_id,
-                        {
-                            "route_id": hop.route_id,
-                            "entry_id": entry.entry_id,
-                            "label": entry.label,
-                            "cameras": list(hop.cameras),
-                            "from_camera": hop.cameras[-2],
-                            "elapsed_s": round(hop.elapsed_s, 1),
-                        },
-                    )
-                )
-        if mode is PrivacyMode.HASHED:
+            events += self._matched(passage, frame, match, shown=shown, crop_id=crop_id, now=now)
+        keeps = PrivacyMode.WATCHLIST if objected else mode
+        if keeps is PrivacyMode.HASHED:
             store.add_hashed(passage.camera_id, plate.text, now, passage.direction)
-        elif mode is PrivacyMode.FULL:
+        elif keeps is PrivacyMode.FULL:
             store.add_read(
                 passage.camera_id,
                 plate.text,
@@ -307,6 +301,151 @@ class AnprRuntime:
         events.append(make_event("plate_passage", frame, passage.track_id, attrs))
         return events
 
+    def _matched(
+        self,
+        passage: Passage,
+        frame: Frame,
+        match: WatchMatch,
+        *,
+        shown: str,
+        crop_id: str | None,
+        now: float,
+    ) -> list[RuleEvent]:
+        """Keep a match as pending and return its event (and a route hop of its entry)."""
+        entry = match.entry
+        match_id = uuid.uuid4().hex
+        self.store().add_match(
+            match_id=match_id,
+            entry_id=entry.entry_id,
+            camera_id=passage.camera_id,
+            plate=passage.plate.text,
+            at=now,
+            distance=round(match.distance, 2),
+            crop_id=crop_id,
+        )
+        events = [
+            make_event(
+                MATCH_EVENT,
+                frame,
+                passage.track_id,
+                {
+                    "match_id": match_id,
+                    "status": MatchStatus.PENDING.value,
+                    "entry_id": entry.entry_id,
+                    "label": entry.label,
+                    "reason": entry.reason,
+                    "plate": shown,
+                    "distance": round(match.distance, 2),
+                    "exact": match.exact,
+                    "confidence": round(passage.plate.confidence, 3),
+                    "direction": passage.direction,
+                    "crop_id": crop_id,
+                },
+            )
+        ]
+        hop = self.routes.observe(entry.entry_id, passage.camera_id, now)
+        if hop is not None:
+            events.append(
+                make_event(
+                    "plate_route",
+                    frame,
+                    passage.track_id,
+                    {
+                        "route_id": hop.route_id,
+                        "entry_id": entry.entry_id,
+                        "label": entry.label,
+                        "cameras": list(hop.cameras),
+                        "from_camera": hop.cameras[-2],
+                        "elapsed_s": round(hop.elapsed_s, 1),
+                    },
+                )
+            )
+        return events
+
+    # Review and rights --------------------------------------------------------------------------
+
+    def review_match(
+        self, match_id: str, confirm: bool, *, by: str
+    ) -> tuple[MatchRecord, RuleEvent]:
+        """Confirm or reject a pending match; return it and the event automations follow.
+
+        A rejected match loses its plate hash and crop (it was another plate); its record and
+        the access-log entry stay until the plate-read retention removes them.
+        """
+        now = self._clock()
+        status = MatchStatus.CONFIRMED if confirm else MatchStatus.REJECTED
+        store = self.store()
+        before = store.match(match_id)
+        record = store.review(match_id, status, by=by, at=now)
+        if not confirm and before.crop_id:
+            self.crops.remove([before.crop_id])
+        entry = next((e for e in self.watchlist.entries if e.entry_id == record.entry_id), None)
+        event = RuleEvent(
+            kind=CONFIRMED_EVENT if confirm else REJECTED_EVENT,
+            camera_id=record.camera_id,
+            rule_id=RULE_ID,
+            track_id=None,
+            phase=EventPhase.INSTANT,
+            at_s=0.0,
+            frame_index=-1,
+            wall_time=now,
+            attrs={
+                "match_id": record.match_id,
+                "status": record.status.value,
+                "entry_id": record.entry_id,
+                "label": entry.label if entry is not None else "",
+                "reason": entry.reason if entry is not None else "",
+                "distance": record.distance,
+                "seen_at": record.seen_at,
+                "crop_id": record.crop_id,
+            },
+        )
+        return record, event
+
+    def matches(self, status: MatchStatus | None = None, limit: int = 100) -> list[MatchRecord]:
+        """Return the latest watchlist matches (of one status), newest first; blocking."""
+        return self.store().matches(status, limit)
+
+    def plate_records(
+        self,
+        plate: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        camera_id: str | None = None,
+    ) -> tuple[PlateRecords, dict[str, StoredCrop]]:
+        """Return everything kept of a plate in a window, with its crops (a right of access)."""
+        records = self.store().records(plate, since=since, until=until, camera_id=camera_id)
+        crops = {
+            crop_id: crop
+            for crop_id in records.crop_ids
+            if (crop := self.crops.get(crop_id)) is not None
+        }
+        return records, crops
+
+    def erase_plate(
+        self,
+        plate: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        camera_id: str | None = None,
+    ) -> dict[str, int]:
+        """Delete everything kept of a plate in a window, crops included; return the counts."""
+        store = self.store()
+        records = store.records(plate, since=since, until=until, camera_id=camera_id)
+        removed = store.erase(plate, since=since, until=until, camera_id=camera_id)
+        removed["crops"] = self.crops.remove(records.crop_ids)
+        return removed
+
+    def add_objection(
+        self, plate: str, reason: str, *, erase: bool = True
+    ) -> tuple[Objection, bool, dict[str, int]]:
+        """Put a plate on the objection list (and, by default, erase what is kept of it)."""
+        objection, new = self.objections().add(plate, reason, self._clock())
+        removed = self.erase_plate(plate) if erase else {}
+        return objection, new, removed
+
     # Host API ---------------------------------------------------------------------------------
 
     def query(
@@ -318,6 +457,7 @@ class AnprRuntime:
         since: datetime | None = None,
         until: datetime | None = None,
         camera_id: str | None = None,
+        details: Mapping[str, AuditValue] | None = None,
     ) -> list[Sighting]:
         """Answer "did this plate pass?" from hashed and full-mode stores; audited first."""
         return self.store().query(
@@ -327,6 +467,7 @@ class AnprRuntime:
             since=since.timestamp() if since else None,
             until=until.timestamp() if until else None,
             camera_id=camera_id,
+            details=details,
         )
 
     def crop(self, crop_id: str) -> StoredCrop | None:
@@ -354,10 +495,11 @@ class AnprRuntime:
         removed = {"crops": self.crops.purge(now - _seconds(days(Artefact.CROPS)))}
         store = self._store
         if store is not None:
-            removed["plate_hashes"] = store.purge_hashed(
-                now - _seconds(days(Artefact.PLATE_HASHES))
-            )
+            # A keyed hash never outlives the text it stands for.
+            hashes = min(days(Artefact.PLATE_HASHES), days(Artefact.PLATE_READS))
+            removed["plate_hashes"] = store.purge_hashed(now - _seconds(hashes))
             removed["plate_reads"] = store.purge_reads(now - _seconds(days(Artefact.PLATE_READS)))
+            removed["matches"] = store.purge_matches(now - _seconds(days(Artefact.PLATE_READS)))
             removed["counters"] = store.purge_passages(now - _seconds(days(Artefact.COUNTERS)))
         return removed
 
@@ -417,7 +559,10 @@ class _ArtefactView:
         store = self.runtime._store
         if store is None:
             return 0
-        return store.purge_hashed(cutoff) if self.table == "hashed" else store.purge_reads(cutoff)
+        if self.table == "hashed":
+            return store.purge_hashed(cutoff)
+        # Watchlist matches hold a plate hash too: they go with the reads.
+        return store.purge_reads(cutoff) + store.purge_matches(cutoff)
 
 
 def _seconds(days: int) -> float:

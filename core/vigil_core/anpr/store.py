@@ -34,7 +34,7 @@ import uuid
 import numpy as np
 from PIL import Image
 
-from vigil_core.errors import ConfigInvalid
+from vigil_core.errors import ConfigInvalid, VigilError
 from vigil_core.store.files import load_or_create_secret
 from vigil_core.types import RGBImage
 
@@ -58,6 +58,58 @@ class QueryRefused(ConfigInvalid, ValueError):
     """A plate query without a stated requester or reason."""
 
     translation_key = "plate_query_refused"
+
+
+class UnknownMatch(VigilError):
+    """No watchlist match has this id (or retention removed it)."""
+
+    translation_key = "unknown_match"
+
+
+class MatchAlreadyReviewed(VigilError):
+    """The match was confirmed or rejected already."""
+
+    translation_key = "match_already_reviewed"
+
+
+class MatchStatus(StrEnum):
+    """Where a watchlist match stands: a read is a suspicion until an operator confirms it."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRecord:
+    """A watchlist match as kept: the entry, where and when, the plate's keyed hash, its status.
+
+    A rejected match loses its hash and its crop: it was someone else's plate.
+    """
+
+    match_id: str
+    entry_id: str
+    camera_id: str
+    seen_at: float
+    distance: float
+    crop_id: str | None
+    status: MatchStatus
+    reviewed_at: float | None = None
+    reviewed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRecords:
+    """Everything kept about one plate in a time window (for an export or an erasure)."""
+
+    sightings: list[Sighting]
+    matches: list[MatchRecord]
+
+    @property
+    def crop_ids(self) -> list[str]:
+        """Return the crops these records refer to."""
+        ids = [s.crop_id for s in self.sightings if s.crop_id]
+        return sorted({*ids, *(m.crop_id for m in self.matches if m.crop_id)})
 
 
 def fold(text: str) -> str:
@@ -194,6 +246,8 @@ class Sighting:
     seen_at: float
     direction: str
     plate: str | None = None
+    confidence: float | None = None
+    crop_id: str | None = None
 
     def __repr__(self) -> str:
         """Keep the plate out of logs and tracebacks."""
@@ -210,6 +264,11 @@ CREATE TABLE IF NOT EXISTS reads (plate TEXT, plate_hash TEXT, camera_id TEXT, s
                                   confidence REAL, direction TEXT, crop_id TEXT);
 CREATE INDEX IF NOT EXISTS reads_by_hash ON reads (plate_hash);
 CREATE INDEX IF NOT EXISTS reads_by_time ON reads (seen_at);
+CREATE TABLE IF NOT EXISTS matches (match_id TEXT PRIMARY KEY, entry_id TEXT, camera_id TEXT,
+                                    seen_at REAL, plate_hash TEXT, distance REAL, crop_id TEXT,
+                                    status TEXT, reviewed_at REAL, reviewed_by TEXT);
+CREATE INDEX IF NOT EXISTS matches_by_hash ON matches (plate_hash);
+CREATE INDEX IF NOT EXISTS matches_by_time ON matches (seen_at);
 """
 
 
@@ -325,10 +384,12 @@ class PlateStore:
         since: float | None = None,
         until: float | None = None,
         camera_id: str | None = None,
+        details: Mapping[str, AuditValue] | None = None,
     ) -> list[Sighting]:
         """Return the kept sightings of a plate; the query is audited before it runs.
 
-        Hashed sightings carry no text; full-mode reads carry the canonical plate.
+        Hashed sightings carry no text; full-mode reads carry the canonical plate. `details`
+        adds to the audit entry (the legal basis, the user id).
         """
         if not who.strip() or not reason.strip():
             raise QueryRefused("a plate query needs who asks and the stated reason")
@@ -337,7 +398,7 @@ class PlateStore:
             who=who.strip(),
             plate_hash=plate_hash,
             reason=reason.strip(),
-            details={"camera_id": camera_id, "since": since, "until": until},
+            details={"camera_id": camera_id, "since": since, "until": until, **(details or {})},
         )
         where = "plate_hash = ? AND seen_at >= ? AND seen_at <= ?"
         args: list[object] = [
@@ -361,6 +422,137 @@ class PlateStore:
         out += [Sighting(row[0], float(row[1]), str(row[2]), str(row[3])) for row in reads]
         return sorted(out, key=lambda s: s.seen_at)
 
+    # Watchlist matches -----------------------------------------------------------------------
+
+    def add_match(
+        self,
+        *,
+        match_id: str,
+        entry_id: str,
+        camera_id: str,
+        plate: str,
+        at: float,
+        distance: float,
+        crop_id: str | None,
+    ) -> None:
+        """Keep a new watchlist match as pending (the plate only as its keyed hash)."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                (
+                    match_id,
+                    entry_id,
+                    camera_id,
+                    at,
+                    self.keyer.key(plate),
+                    distance,
+                    crop_id,
+                    MatchStatus.PENDING.value,
+                ),
+            )
+
+    def match(self, match_id: str) -> MatchRecord:
+        """Return a kept match (UnknownMatch when there is none)."""
+        with self._lock:
+            row = self._db.execute(f"{_MATCH_SELECT} WHERE match_id = ?", (match_id,)).fetchone()
+        if row is None:
+            raise UnknownMatch("no watchlist match has this id")
+        return _match_record(row)
+
+    def review(self, match_id: str, status: MatchStatus, *, by: str, at: float) -> MatchRecord:
+        """Confirm or reject a pending match; a rejected one loses its plate hash and crop."""
+        if status is MatchStatus.PENDING:
+            raise ValueError("a review confirms or rejects")
+        current = self.match(match_id)
+        if current.status is not MatchStatus.PENDING:
+            raise MatchAlreadyReviewed(f"this match was {current.status.value} already")
+        rejected = status is MatchStatus.REJECTED
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE matches SET status = ?, reviewed_at = ?, reviewed_by = ?"
+                + (", plate_hash = NULL, crop_id = NULL" if rejected else "")
+                + " WHERE match_id = ?",
+                (status.value, at, by, match_id),
+            )
+        return self.match(match_id)
+
+    def matches(self, status: MatchStatus | None = None, limit: int = 100) -> list[MatchRecord]:
+        """Return the latest matches (of one status), newest first."""
+        where, args = ("WHERE status = ?", (status.value,)) if status else ("", ())
+        with self._lock:
+            rows = self._db.execute(
+                f"{_MATCH_SELECT} {where} ORDER BY seen_at DESC LIMIT ?", (*args, limit)
+            ).fetchall()
+        return [_match_record(row) for row in rows]
+
+    def purge_matches(self, before: float) -> int:
+        """Delete matches older than `before` (Unix time)."""
+        with self._lock, self._db:
+            return int(
+                self._db.execute("DELETE FROM matches WHERE seen_at < ?", (before,)).rowcount
+            )
+
+    # Rights: access and erasure ----------------------------------------------------------------
+
+    def records(
+        self,
+        plate: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        camera_id: str | None = None,
+    ) -> PlateRecords:
+        """Return every kept sighting and match of a plate in a window (not audited here)."""
+        where, args = self._window(plate, since, until, camera_id)
+        with self._lock:
+            hashed = self._db.execute(
+                f"SELECT camera_id, seen_at, direction FROM hashed WHERE {where}", args
+            ).fetchall()
+            reads = self._db.execute(
+                "SELECT camera_id, seen_at, direction, plate, confidence, crop_id FROM reads "
+                f"WHERE {where}",
+                args,
+            ).fetchall()
+            matches = self._db.execute(f"{_MATCH_SELECT} WHERE {where}", args).fetchall()
+        sightings = [Sighting(r[0], float(r[1]), str(r[2])) for r in hashed]
+        sightings += [
+            Sighting(r[0], float(r[1]), str(r[2]), str(r[3]), float(r[4]), r[5]) for r in reads
+        ]
+        return PlateRecords(
+            sorted(sightings, key=lambda s: s.seen_at),
+            sorted((_match_record(r) for r in matches), key=lambda m: m.seen_at),
+        )
+
+    def erase(
+        self,
+        plate: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        camera_id: str | None = None,
+    ) -> dict[str, int]:
+        """Delete every kept sighting and match of a plate in a window; return counts per table."""
+        where, args = self._window(plate, since, until, camera_id)
+        with self._lock, self._db:
+            return {
+                table: int(self._db.execute(f"DELETE FROM {table} WHERE {where}", args).rowcount)
+                for table in ("hashed", "reads", "matches")
+            }
+
+    def _window(
+        self, plate: str, since: float | None, until: float | None, camera_id: str | None
+    ) -> tuple[str, list[object]]:
+        where = "plate_hash = ? AND seen_at >= ? AND seen_at <= ?"
+        args: list[object] = [
+            self.keyer.key(plate),
+            since if since is not None else 0.0,
+            until if until is not None else 1e18,
+        ]
+        if camera_id is not None:
+            where += " AND camera_id = ?"
+            args.append(camera_id)
+        return where, args
+
     def recent_reads(self, camera_id: str, limit: int = 20) -> list[Sighting]:
         """Return a camera's latest full-mode reads (text included), newest first."""
         with self._lock:
@@ -376,7 +568,7 @@ class PlateStore:
         with self._lock:
             return {
                 table: int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-                for table in ("passages", "hashed", "reads")
+                for table in ("passages", "hashed", "reads", "matches")
             }
 
     # Retention --------------------------------------------------------------------------------
@@ -396,6 +588,27 @@ class PlateStore:
         day = datetime.fromtimestamp(before, UTC).date().isoformat()
         with self._lock, self._db:
             return int(self._db.execute("DELETE FROM passages WHERE day < ?", (day,)).rowcount)
+
+
+_MATCH_SELECT = (
+    "SELECT match_id, entry_id, camera_id, seen_at, distance, crop_id, status, reviewed_at, "
+    "reviewed_by FROM matches"
+)
+
+
+def _match_record(row: tuple[object, ...]) -> MatchRecord:
+    reviewed_at = row[7]
+    return MatchRecord(
+        match_id=str(row[0]),
+        entry_id=str(row[1]),
+        camera_id=str(row[2]),
+        seen_at=float(row[3]),  # type: ignore[arg-type]
+        distance=float(row[4]),  # type: ignore[arg-type]
+        crop_id=str(row[5]) if row[5] else None,
+        status=MatchStatus(str(row[6])),
+        reviewed_at=float(reviewed_at) if isinstance(reviewed_at, int | float) else None,
+        reviewed_by=str(row[8]) if row[8] is not None else None,
+    )
 
 
 # --- crops ----------------------------------------------------------------------------------
@@ -446,6 +659,14 @@ class CropStore:
             for key in old:
                 del self._items[key]
         return len(old)
+
+    def remove(self, crop_ids: list[str]) -> int:
+        """Delete the given crops (an erasure); return how many were kept."""
+        with self._lock:
+            found = [key for key in crop_ids if key in self._items]
+            for key in found:
+                del self._items[key]
+        return len(found)
 
     def forget_camera(self, camera_id: str) -> int:
         """Delete every crop of one camera."""

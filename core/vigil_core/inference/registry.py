@@ -110,6 +110,20 @@ class DecodeSpec:
     pad_char: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurement:
+    """One error rate measured for a model: what, how much, on which data, said where."""
+
+    metric: str
+    value: str
+    data: str
+    """The data measured on (clip or photo set, sampling, matching criterion)."""
+    held_out: bool
+    """Whether the data was held out from tuning (False: development data, an optimistic figure)."""
+    source: str
+    """The repository document that reports the measurement and how to repeat it."""
+
+
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
     """One registered model."""
@@ -131,6 +145,8 @@ class ModelSpec:
     notes: str = ""
     package: str | None = None
     """Folder inside an installed Python package that holds the file (``rapidocr/models``)."""
+    measured: tuple[Measurement, ...] = ()
+    """Error rates measured on this project's data (the impact assessment prints them)."""
 
     @property
     def is_detector(self) -> bool:
@@ -232,6 +248,7 @@ _MODEL_KEYS = frozenset(
         "latency",
         "notes",
         "package",
+        "measured",
     }
 )
 _INPUT_KEYS = frozenset(
@@ -250,6 +267,7 @@ _INPUT_KEYS = frozenset(
     }
 )
 _DECODE_KEYS = frozenset({"strides", "reg_max", "slots", "pad_char"})
+_MEASURED_KEYS = frozenset({"metric", "value", "data", "held_out", "source"})
 
 
 def parse_model(entry: object, where: str = "model registry") -> ModelSpec:
@@ -305,6 +323,7 @@ def parse_model(entry: object, where: str = "model registry") -> ModelSpec:
         latency=_opt_str(data, "latency", where),
         notes=_opt_str(data, "notes", where),
         package=_package(data, where),
+        measured=_parse_measured(data.get("measured", []), f"{where}.measured"),
     )
     _check_consistent(spec, where)
     return spec
@@ -368,6 +387,27 @@ def _parse_input(entry: object, where: str) -> InputSpec:
         pad_value=pad_value,
         aspect=_bool(data, "aspect", where),
     )
+
+
+def _parse_measured(entries: object, where: str) -> tuple[Measurement, ...]:
+    if not isinstance(entries, list):
+        raise RegistryInvalid(f"{where}: must be a list")
+    measured = []
+    for index, entry in enumerate(entries):
+        data = _mapping(entry, f"{where}[{index}]", _MEASURED_KEYS)
+        held_out = data.get("held_out")
+        if not isinstance(held_out, bool):
+            raise RegistryInvalid(f"{where}[{index}]: held_out must be true or false")
+        measured.append(
+            Measurement(
+                metric=_str(data, "metric", where),
+                value=str(data.get("value", "")).strip() or _str(data, "value", where),
+                data=_str(data, "data", where),
+                held_out=held_out,
+                source=_str(data, "source", where),
+            )
+        )
+    return tuple(measured)
 
 
 def _parse_decode(entry: object, where: str) -> DecodeSpec:

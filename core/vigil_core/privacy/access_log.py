@@ -72,11 +72,18 @@ class AccessAction(StrEnum):
     WATCHLIST_CHANGE = "watchlist_change"
     CONTEXT_CHANGE = "context_change"
     RETENTION_CHANGE = "retention_change"
+    PAPERWORK_CHANGE = "paperwork_change"
     ACKNOWLEDGEMENT = "acknowledgement"
     LOG_VERIFY = "log_verify"
     LOG_EXPORT = "log_export"
     ASSESSMENT = "assessment"
     PURGE = "purge"
+    MATCH_CONFIRM = "match_confirm"
+    MATCH_REJECT = "match_reject"
+    PLATE_EXPORT = "plate_export"
+    PLATE_ERASE = "plate_erase"
+    OBJECTION_ADD = "objection_add"
+    OBJECTION_REMOVE = "objection_remove"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

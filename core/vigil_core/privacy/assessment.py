@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, time
 from pathlib import Path
 
 from vigil_protocol.privacy import RETENTION, Artefact, DeploymentContext
@@ -184,13 +185,68 @@ def _todo(summary: ProcessingSummary, t: Texts) -> list[str]:
         )
         items.append(t("assessment.todo_held_back", detectors=names))
     items.append(t("assessment.todo_necessity"))
-    if summary.context in (DeploymentContext.PUBLIC_SPACE, DeploymentContext.PRIVATE_PREMISES):
+    paper = summary.paperwork
+    if _needs_authorisation(summary) and not paper.authorisation_reference.strip():
         items.append(t("assessment.todo_authorisation"))
+    if not paper.assessment_reference.strip() or paper.assessment_date is None:
+        items.append(t("assessment.todo_assessment"))
     if summary.masks == 0:
         items.append(t("assessment.todo_masks"))
     for key in ("signs", "rights", "risks", "validation"):
-        items.append(t(f"assessment.todo_{key}"))
+        if key != "signs" or not paper.signs_posted:
+            items.append(t(f"assessment.todo_{key}"))
     return items
+
+
+def _paperwork(summary: ProcessingSummary, t: Texts) -> list[Block]:
+    """Return the paperwork part: the assessment's reference and date, the authorisation, signs."""
+    paper = summary.paperwork
+    dated = t.day(datetime.combine(paper.assessment_date, time())) if paper.assessment_date else ""
+    rows = (
+        (t("assessment.paperwork_assessment"), _controller_value(paper.assessment_reference, t)),
+        (t("assessment.paperwork_assessment_date"), _controller_value(dated, t)),
+        (
+            t("assessment.paperwork_authorisation"),
+            _controller_value(paper.authorisation_reference, t),
+        ),
+        (t("assessment.paperwork_signs"), t("meta.yes") if paper.signs_posted else t("meta.no")),
+    )
+    blocks: list[Block] = [
+        Heading(2, t("assessment.paperwork")),
+        Table((t("record.col_item"), t("record.col_value")), rows, (1.0, 2.0)),
+    ]
+    if _needs_authorisation(summary) and not paper.authorisation_reference.strip():
+        blocks.append(ToFill(t("assessment.authorisation"), t("assessment.authorisation_hint")))
+    return blocks
+
+
+def _needs_authorisation(summary: ProcessingSummary) -> bool:
+    return summary.context in (DeploymentContext.PUBLIC_SPACE, DeploymentContext.PRIVATE_PREMISES)
+
+
+def _models(summary: ProcessingSummary, t: Texts) -> list[Block]:
+    """Return the error rates of the models the configuration runs, from the model registry."""
+    rows = tuple(
+        (
+            model.name,
+            figure.metric,
+            figure.value,
+            figure.data,
+            t("assessment.models_held_out" if figure.held_out else "assessment.models_development"),
+        )
+        for model in summary.models
+        for figure in model.measured
+    )
+    if not summary.models:
+        return [Heading(2, t("assessment.models")), Paragraph(t("assessment.models_none"))]
+    header = tuple(
+        t(f"assessment.col_{c}") for c in ("model", "metric", "value", "dataset", "held_out")
+    )
+    return [
+        Heading(2, t("assessment.models")),
+        Paragraph(t("assessment.models_text")),
+        Table(header, rows, (2.4, 3.6, 1.6, 3.4, 1.6)),
+    ]
 
 
 def _camera_name(summary: ProcessingSummary, use: DetectorUse) -> str:
@@ -225,8 +281,7 @@ def impact_assessment(summary: ProcessingSummary, language: Language) -> Documen
     ]
     for camera in summary.cameras:
         blocks += _camera_blocks(camera, summary, t)
-    if summary.context in (DeploymentContext.PUBLIC_SPACE, DeploymentContext.PRIVATE_PREMISES):
-        blocks.append(ToFill(t("assessment.authorisation"), t("assessment.authorisation_hint")))
+    blocks += _paperwork(summary, t)
     blocks += [
         Heading(1, t("assessment.part_principles")),
         Heading(2, t("assessment.necessity")),
@@ -252,6 +307,7 @@ def impact_assessment(summary: ProcessingSummary, language: Language) -> Documen
         Bullets(tuple(safeguards(summary, t))),
         Heading(2, t("assessment.risks")),
         _risks(t),
+        *_models(summary, t),
         Heading(1, t("assessment.part_validation")),
         ToFill(t("assessment.dpo_opinion")),
         ToFill(t("assessment.people_opinion"), t("assessment.people_opinion_hint")),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,9 +22,10 @@ from vigil_protocol.privacy import (
     DeploymentContext,
     DetectorKind,
     LegalBasis,
+    Paperwork,
 )
 
-from .purposes import PURPOSES, Allowance
+from .purposes import CAMERA_SIDE_KINDS, PURPOSES, VIGIL_SOURCE, Allowance
 from .retention import RetentionSpec
 
 
@@ -62,12 +63,39 @@ class ControllerSpec(_Spec):
     ] = ""
 
 
+class PaperworkSpec(_Spec):
+    """The paperwork of the processing: the impact assessment, the authorisation, the signs."""
+
+    assessment_reference: Annotated[
+        str,
+        Field(max_length=200, description="Reference of the data protection impact assessment."),
+    ] = ""
+    assessment_date: Annotated[
+        date | None, Field(description="Date the impact assessment was adopted.")
+    ] = None
+    authorisation_reference: Annotated[
+        str,
+        Field(
+            max_length=200,
+            description="Reference of the authorisation to film (a public space needs one).",
+        ),
+    ] = ""
+    signs_posted: Annotated[
+        bool, Field(description="Signs informing people are posted at every camera.")
+    ] = False
+
+
 class PrivacySpec(_Spec):
-    """The context, the acknowledgements given, the retention and the controller."""
+    """The context, the acknowledgements given, the retention, the controller, the paperwork."""
 
     context: Annotated[
         DeploymentContext | None,
-        Field(description="Where the cameras are; none (the CLI's default) gates nothing."),
+        Field(
+            description=(
+                "Where the cameras are; none (the CLI's default) gates as a private home does "
+                "(fail closed)."
+            )
+        ),
     ] = None
     acknowledgements: Annotated[
         dict[str, Acknowledgement],
@@ -75,6 +103,24 @@ class PrivacySpec(_Spec):
     ] = Field(default_factory=dict)
     retention: RetentionSpec = RetentionSpec()
     controller: ControllerSpec = ControllerSpec()
+    paperwork: PaperworkSpec = PaperworkSpec()
+
+
+def missing_paperwork(privacy: PrivacySpec) -> tuple[Paperwork, ...]:
+    """Return what the deployment context requires and the configuration lacks.
+
+    A public space needs posted signs, an impact assessment and an authorisation; the other
+    contexts are not checked here (their assessment lists what remains to do).
+    """
+    if privacy.context is not DeploymentContext.PUBLIC_SPACE:
+        return ()
+    paperwork = privacy.paperwork
+    missing = {
+        Paperwork.SIGNS: not paperwork.signs_posted,
+        Paperwork.ASSESSMENT: not paperwork.assessment_reference.strip(),
+        Paperwork.AUTHORISATION: not paperwork.authorisation_reference.strip(),
+    }
+    return tuple(item for item, lacking in missing.items() if lacking)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,9 +158,19 @@ def detector_key(kind: DetectorKind, scope: str | None = None) -> str:
     return f"{scope or 'hub'}:{kind.value}"
 
 
-def allowance(context: DeploymentContext, kind: DetectorKind) -> Allowance:
-    """Return what a context lets a detector kind do."""
-    allowed: Allowance = getattr(PURPOSES[kind].gate, context.value)
+UNDECLARED_CONTEXT = DeploymentContext.PRIVATE_HOME
+"""What gates a configuration that declares no context: the most common context, whose gate
+holds back every plate store and search (fail closed: nothing runs that a home would not run)."""
+
+
+def effective_context(context: DeploymentContext | None) -> DeploymentContext:
+    """Return the context that gates: the declared one, or a private home's when none is."""
+    return UNDECLARED_CONTEXT if context is None else context
+
+
+def allowance(context: DeploymentContext | None, kind: DetectorKind) -> Allowance:
+    """Return what a context (a private home when none is declared) lets a detector kind do."""
+    allowed: Allowance = getattr(PURPOSES[kind].gate, effective_context(context).value)
     return allowed
 
 
@@ -122,8 +178,6 @@ def needs_acknowledgement(
     context: DeploymentContext | None, kinds: Iterable[DetectorKind]
 ) -> list[DetectorKind]:
     """Return the kinds (in order, once each) the context starts disabled."""
-    if context is None:
-        return []
     gated: list[DetectorKind] = []
     for kind in kinds:
         if allowance(context, kind) is Allowance.ACKNOWLEDGE and kind not in gated:
@@ -144,11 +198,13 @@ def check_configuration(
     enabled: Iterable[EnabledDetector],
     acknowledgements: Mapping[str, Acknowledgement],
 ) -> list[Violation]:
-    """Return every enabled detector the context starts disabled and nobody acknowledged."""
-    if context is None:
-        return []
+    """Return every enabled detector the context starts disabled and nobody acknowledged.
+
+    Without a declared context, a private home's gate applies (fail closed).
+    """
+    gating = effective_context(context)
     return [
-        Violation(detector=detector, context=context, allowance=allowance(context, detector.kind))
+        Violation(detector=detector, context=gating, allowance=allowance(gating, detector.kind))
         for detector in enabled
         if allowance(context, detector.kind) is Allowance.ACKNOWLEDGE
         and acknowledged(detector, acknowledgements) is None
@@ -157,13 +213,57 @@ def check_configuration(
 
 def statistics_only(context: DeploymentContext | None, kind: DetectorKind | str) -> bool:
     """Return whether a detector runs as anonymous statistics in this context."""
-    if context is None:
-        return False
     try:
         detector = DetectorKind(kind)
     except ValueError:  # a camera-side event kind (tamper conditions, plates)
         return False
     return allowance(context, detector) is Allowance.STATISTICS
+
+
+def event_detector(event: RuleEvent) -> DetectorKind | None:
+    """Return the detector kind an event is gated as (None: it describes no one).
+
+    Camera-side events (ONVIF, Frigate…) go through `CAMERA_SIDE_KINDS`; Vigil's own events
+    are named after their detector (tamper conditions and plate events are gated by the
+    configuration, not per event).
+    """
+    if event.source != VIGIL_SOURCE:
+        return CAMERA_SIDE_KINDS.get(event.kind)
+    try:
+        return DetectorKind(event.kind)
+    except ValueError:
+        return None
+
+
+def gate_event(privacy: PrivacySpec, event: RuleEvent) -> RuleEvent | None:
+    """Return the event as the context lets it leave the engine, or None when it may not.
+
+    Camera-side analytics pass the same purpose table as Vigil's detectors: a kind the table
+    does not know is dropped, one the context holds back runs only once acknowledged (under
+    `<camera id>:<kind>`), and statistics-only kinds lose their track ids and positions.
+    """
+    detector = event_detector(event)
+    if detector is None:
+        known = event.source == VIGIL_SOURCE or event.kind in CAMERA_SIDE_KINDS
+        return event if known else None
+    gate = allowance(privacy.context, detector)
+    if gate is Allowance.ACKNOWLEDGE and event.source != VIGIL_SOURCE:
+        enabled = EnabledDetector(kind=detector, camera_id=event.camera_id)
+        if acknowledged(enabled, privacy.acknowledgements) is None:
+            return None
+    return anonymise(event) if gate is Allowance.STATISTICS else event
+
+
+def shows_tracks(context: DeploymentContext | None, kinds: Iterable[DetectorKind]) -> bool:
+    """Return whether a camera's pictures may show boxes and track ids.
+
+    Not in the anonymous-statistics mode: where the context runs some detectors as statistics
+    only, a camera's pictures show its tracks only when one of its analyses of people keeps
+    them (a public counting camera's pictures show no box, no id).
+    """
+    if not any(statistics_only(context, kind) for kind in DetectorKind):
+        return True
+    return any(PURPOSES[kind].about_people and not statistics_only(context, kind) for kind in kinds)
 
 
 def keeps_images(context: DeploymentContext | None, kind: DetectorKind | str) -> bool:

@@ -134,6 +134,21 @@ def enforce_context(config: EngineConfig) -> tuple[EngineConfig, list[Violation]
     if not violations:
         return config, []
     blocked = {(v.detector.camera_id, v.detector.rule_id, v.detector.kind) for v in violations}
+    # A camera whose plate mode is held back falls back to the watchlist only where the
+    # watchlist itself may run (in public space it needs its own acknowledgement, reported too).
+    for camera in config.cameras:
+        if not camera.anpr.enabled or (camera.id, None, plate_kind(camera.anpr)) not in blocked:
+            continue
+        reader = EnabledDetector(
+            kind=DetectorKind.ANPR_WATCHLIST, camera_id=camera.id, name=camera.name
+        )
+        fallback = check_configuration(
+            config.privacy.context, [reader], config.privacy.acknowledgements
+        )
+        if fallback:
+            blocked.add((camera.id, None, DetectorKind.ANPR_WATCHLIST))
+            if plate_kind(camera.anpr) is not DetectorKind.ANPR_WATCHLIST:
+                violations += fallback
     cameras = [_without(camera, blocked) for camera in config.cameras]
     update: dict[str, object] = {"cameras": cameras}
     if (None, None, DetectorKind.VEHICLE_ROUTE) in blocked:
@@ -155,8 +170,12 @@ def _without(
     ]
     update: dict[str, object] = {"zones": zones, "rules": rules}
     if camera.anpr.enabled and (camera.id, None, plate_kind(camera.anpr)) in blocked:
-        # Reading beyond a watchlist falls back to the watchlist: nothing unmatched is kept.
-        update["anpr"] = camera.anpr.model_copy(update={"privacy": "watchlist"})
+        if (camera.id, None, DetectorKind.ANPR_WATCHLIST) in blocked:
+            # Not even the watchlist may run: no plate is read at all.
+            update["anpr"] = camera.anpr.model_copy(update={"enabled": False})
+        else:
+            # Reading beyond a watchlist falls back to the watchlist: nothing unmatched is kept.
+            update["anpr"] = camera.anpr.model_copy(update={"privacy": "watchlist"})
     return camera.model_copy(update=update)
 
 

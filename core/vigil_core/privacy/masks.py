@@ -2,8 +2,11 @@
 
 The pipeline masks a frame first, so the detector, the rules, the frame analysers and every
 image Vigil keeps or shows (the latest frame, annotated snapshots) only ever see the blanked
-pixels. Masked areas are filled with flat grey rather than black: a flat area gives the
-detector and the background models nothing to find, and grey does not look like a shadow.
+pixels. Tracks and plates that another system detected (Frigate) never saw these pixels
+blanked: `hides` drops them when they stand inside a mask, before any rule sees them.
+
+Masked areas are filled with flat grey rather than black: a flat area gives the detector and
+the background models nothing to find, and grey does not look like a shadow.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import dataclasses
 
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.geometry.raster import BoolMask, polygon_mask
-from vigil_core.types import Frame, RGBImage
+from vigil_core.types import BBox, Frame, RGBImage, Track
 
 FILL = 128
 
@@ -48,6 +51,23 @@ class PrivacyMasks:
         out = image.copy()
         out[mask] = FILL
         return out
+
+    def hides(self, box: BBox, width: int, height: int) -> bool:
+        """Return whether an object's box stands inside a mask (its centre or its foot point).
+
+        The foot point (bottom centre) is where the rules place an object; the centre is
+        what a detector looking at blanked pixels would have missed.
+        """
+        points = (box.center, box.bottom_center)
+        return any(
+            polygon.contains(x, y, width, height) for polygon in self.polygons for x, y in points
+        )
+
+    def visible(self, tracks: Sequence[Track], width: int, height: int) -> tuple[Track, ...]:
+        """Return the tracks that do not stand inside a mask (all of them without masks)."""
+        if not self.polygons:
+            return tuple(tracks)
+        return tuple(t for t in tracks if not self.hides(t.bbox, width, height))
 
     def apply(self, frame: Frame) -> Frame:
         """Return the frame with its masked pixels grey; the same frame when there is no mask."""

@@ -100,10 +100,11 @@ PURPOSES: Mapping[DetectorKind, Purpose] = {
         _row(_K.OBJECT_REMOVED, _L.PSEUDONYMOUS, (_A, _A, _ACK), (_EVENTS, _SNAPS)),
         _row(_K.ROUTE, _L.PSEUDONYMOUS, (_A, _A, _ACK), (_EVENTS,)),
         _row(_K.TAMPER, _L.NONE, (_A, _A, _A), (_EVENTS,), about_people=False),
+        # In public space even a watchlist reads every passing plate: a stated basis first.
         _row(
             _K.ANPR_WATCHLIST,
             _L.IDENTIFYING,
-            (_A, _A, _A),
+            (_A, _A, _ACK),
             (_EVENTS, Artefact.PLATE_READS, Artefact.CROPS),
         ),
         _row(_K.ANPR_HASHED, _L.PSEUDONYMOUS, (_ACK, _A, _ACK), (Artefact.PLATE_HASHES,)),
@@ -127,6 +128,40 @@ PURPOSES: Mapping[DetectorKind, Purpose] = {
 def purpose(kind: DetectorKind | str) -> Purpose:
     """Return the table row of a detector kind."""
     return PURPOSES[DetectorKind(kind)]
+
+
+# --- camera-side analytics -----------------------------------------------------------------------
+
+VIGIL_SOURCE = "vigil"
+"""The `source` of the events of Vigil's own analysis; any other source is camera-side."""
+
+CAMERA_SIDE_KINDS: Mapping[str, DetectorKind | None] = {
+    # What a camera's own analytics report, as the detector of this table that says as much.
+    "motion": _K.ZONE_PRESENCE,
+    "zone_presence": _K.ZONE_PRESENCE,
+    "person": _K.ZONE_PRESENCE,
+    "vehicle": _K.ZONE_PRESENCE,
+    "animal": _K.ZONE_PRESENCE,
+    "package": _K.ZONE_PRESENCE,
+    "visitor": _K.ZONE_PRESENCE,
+    # A topic Vigil cannot read: that it fired, no item of it (the least a camera rule says).
+    "onvif_event": _K.ZONE_PRESENCE,
+    "line_crossing": _K.LINE_CROSSING,
+    "object_count": _K.CROWD,
+    # The camera's health, whoever reports it.
+    "obstruction": _K.TAMPER,
+    "defocus": _K.TAMPER,
+    "orientation_change": _K.TAMPER,
+    "stream_loss": _K.TAMPER,
+    # Wires and a sound level: they describe no one.
+    "digital_input": None,
+    "relay": None,
+    "sound": None,
+}
+"""Each camera-side event kind and the detector kind it is gated as (None: describes no one).
+
+A camera-side kind missing from this table (a face detector, say) never leaves the engine.
+"""
 
 
 # --- the biometrics guarantee ------------------------------------------------------------------

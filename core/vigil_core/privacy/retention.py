@@ -17,7 +17,8 @@ from pathlib import Path
 import threading
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from vigil_protocol.privacy import RETENTION, Artefact
 
@@ -47,6 +48,17 @@ class RetentionSpec(BaseModel):
     counters: int = _days(Artefact.COUNTERS)
     access_log: int = _days(Artefact.ACCESS_LOG)
     exports: int = _days(Artefact.EXPORTS)
+
+    @model_validator(mode="after")
+    def _hashes_no_longer_than_text(self) -> RetentionSpec:
+        if self.plate_hashes > self.plate_reads:
+            raise PydanticCustomError(
+                "plate_hashes_outlive_reads",
+                "plate hashes ({hashes} days) may not be kept longer than plate text ({reads} "
+                "days): a keyed hash finds a plate as surely as its text",
+                {"hashes": self.plate_hashes, "reads": self.plate_reads},
+            )
+        return self
 
     def days(self, artefact: Artefact) -> int:
         """Return the retention of one artefact in days."""

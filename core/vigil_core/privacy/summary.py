@@ -9,7 +9,7 @@ English wording the documents are written with.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -17,9 +17,18 @@ import json
 from typing import Any, Literal
 
 from vigil_core.config import CameraSpec, EngineConfig
+from vigil_core.errors import VigilError
+from vigil_core.inference.registry import ModelSpec, default_registry
 from vigil_protocol.privacy import Artefact, DeploymentContext, DetectorKind
 
-from .context import Acknowledgement, ControllerSpec, EnabledDetector, acknowledged, allowance
+from .context import (
+    Acknowledgement,
+    ControllerSpec,
+    EnabledDetector,
+    PaperworkSpec,
+    acknowledged,
+    allowance,
+)
 from .inventory import camera_detectors, check_engine_config, hub_detectors
 from .purposes import PURPOSES, Allowance, Purpose
 from .retention import RetentionSpec
@@ -101,6 +110,9 @@ class ProcessingSummary:
     recipients: tuple[Recipient, ...] = ()
     access_log: LogStatus | None = None
     admin_only_services: bool = False
+    paperwork: PaperworkSpec = field(default_factory=PaperworkSpec)
+    models: tuple[ModelSpec, ...] = ()
+    """The models the configuration runs, with their measured error rates (the registry's)."""
 
     @classmethod
     def from_config(
@@ -146,6 +158,8 @@ class ProcessingSummary:
             recipients=tuple(recipients),
             access_log=access_log,
             admin_only_services=admin_only_services,
+            paperwork=config.privacy.paperwork,
+            models=models_in_use(config),
         )
 
     @property
@@ -194,6 +208,23 @@ class ProcessingSummary:
     def masks(self) -> int:
         """Return the number of privacy masks over every camera."""
         return sum(camera.privacy_masks for camera in self.cameras)
+
+
+def models_in_use(config: EngineConfig) -> tuple[ModelSpec, ...]:
+    """Return the registry's entries of the models the configuration runs (known ones only)."""
+    names: list[str] = []
+    if any(camera.detections == "vigil" for camera in config.cameras):
+        names.append(config.detector.model)
+    if any(camera.anpr.enabled for camera in config.cameras):
+        names += [config.anpr.detector, config.anpr.ocr_model]
+    registry = default_registry()
+    models = []
+    for name in dict.fromkeys(names):
+        try:
+            models.append(registry.get(name))
+        except VigilError:  # a model of another registry: no figures to print
+            continue
+    return tuple(models)
 
 
 def _use(config: EngineConfig, detector: EnabledDetector, *, running: bool) -> DetectorUse:

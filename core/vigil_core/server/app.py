@@ -27,6 +27,7 @@ from vigil_core.config import EngineConfig
 from vigil_core.engine import Engine, RestartRequired
 from vigil_core.errors import ConfigInvalid, ModelError, VigilError
 from vigil_core.privacy.access_log import AccessLog, load_or_create_key
+from vigil_core.privacy.context import missing_paperwork
 from vigil_core.privacy.inventory import enforce_context
 from vigil_core.privacy.retention import DirectoryStore
 from vigil_protocol import (
@@ -41,8 +42,12 @@ from vigil_protocol.privacy import Artefact
 
 from .board import StateBoard, _held_back
 from .data import DataFolder
+from .errors import ConfigRejected, field_errors
+from .http import build_app
 from .models import fetch_missing
+from .mqtt import MqttPublisher, MqttSettings
 from .pictures import FrameCache
+from .tracks import MEMORY_S, TrackMemories
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -53,17 +58,6 @@ PURGE_INTERVAL_S = 3600.0
 FIRST_PURGE_S = 60.0
 SERVER_OWNED = ("models_dir", "state_dir")
 """Configuration keys only the server sets: paths on its own machine."""
-
-
-class ConfigRejected(VigilError):
-    """A configuration does not validate; `fields` says where."""
-
-    translation_key = "config_invalid"
-
-    def __init__(self, message: str, fields: tuple[FieldError, ...]) -> None:
-        """Keep the per-field errors."""
-        super().__init__(message)
-        self.fields = fields
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,6 +81,10 @@ class ServerSettings:
     version: str = "dev"
     discovery_targets: tuple[tuple[str, int], ...] | None = None
     """Where WS-Discovery probes go (None: the ONVIF multicast group)."""
+    track_memory_s: float = MEMORY_S
+    """Seconds of recent tracks kept per camera for `ReplayRule` (0: none)."""
+    mqtt: MqttSettings | None = None
+    """Publish every state and event to this MQTT broker too (None: only to clients)."""
 
 
 class VigilServer:
@@ -103,11 +101,13 @@ class VigilServer:
         self.data = DataFolder(settings.data_dir)
         self.board = StateBoard(topics_file=self.data.topics_file)
         self.frames = FrameCache()
+        self.tracks = TrackMemories(settings.track_memory_s)
         self.engine: Engine | None = None
         self.raw_config: dict[str, Any] | None = None
         self.token = ""
         self.server_id = ""
         self.access_log: AccessLog | None = None
+        self.mqtt: MqttPublisher | None = None
         self._apply_lock = asyncio.Lock()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -124,6 +124,13 @@ class VigilServer:
     async def start(self) -> None:
         """Prepare the data folder, resume the configuration, then listen."""
         await asyncio.to_thread(self._prepare)
+        if self.settings.mqtt is not None:
+            # Before the configuration runs, so that the broker sees its first states.
+            self.mqtt = MqttPublisher(
+                self.settings.mqtt, self.server_id, self.board,
+                server_name=self.settings.name, version=self.settings.version,
+            )  # fmt: skip
+            await self.mqtt.start()
         initial = dict(self.settings.config) if self.settings.config is not None else None
         saved = initial if initial is not None else await asyncio.to_thread(self.data.load_config)
         if saved is not None:
@@ -145,6 +152,7 @@ class VigilServer:
             self._announcer = await announce(
                 self.server_id, self.settings.name, self.port, self.settings.version,
                 tls=self.settings.tls_cert is not None,
+                host=self.settings.host,
             )  # fmt: skip
         _LOGGER.info(
             "Vigil server %s listening on %s:%d (protocol %s)",
@@ -160,10 +168,9 @@ class VigilServer:
         self.server_id = self.data.server_id()
         key = load_or_create_key(self.data.root / "access_log.key")
         self.access_log = AccessLog(self.data.access_log, key=key)
+        self.board.load_topics()
 
     async def _listen(self) -> None:
-        from .http import build_app  # noqa: PLC0415 - avoids an import cycle with the session
-
         app = build_app(self)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -202,6 +209,10 @@ class VigilServer:
             await self._runner.cleanup()
             self._runner = None
         await self._stop_engine()
+        if self.mqtt is not None:
+            # Last, so that the cameras' final states reach the broker before `offline`.
+            await self.mqtt.stop()
+            self.mqtt = None
 
     async def _stop_engine(self) -> None:
         engine, self.engine = self.engine, None
@@ -251,6 +262,8 @@ class VigilServer:
             if dry_run:
                 return self._preview(config)
             applied = await self._run(config)
+            if self.mqtt is not None:
+                self.mqtt.prune()
             self.raw_config = {k: v for k, v in raw.items() if k not in SERVER_OWNED}
             if self.settings.config is None:
                 await asyncio.to_thread(self.data.save_config, self.raw_config)
@@ -266,6 +279,7 @@ class VigilServer:
             unchanged=tuple(sorted(i for i in set(new) & set(old) if new[i] == old[i])),
             removed=tuple(sorted(set(old) - set(new))),
             held_back=tuple(_held_back(v) for v in violations),
+            paperwork_missing=tuple(missing_paperwork(config.privacy)),
         )
 
     async def _run(self, config: EngineConfig) -> ConfigApplied:
@@ -273,26 +287,42 @@ class VigilServer:
             await asyncio.to_thread(fetch_missing, config, self.models_dir)
         engine = self.engine
         if engine is not None:
+            # The board learns of new and changed cameras before the engine starts them (as
+            # `attach` does for a new engine): their first events (an ONVIF channel going up,
+            # the topics the camera announces) come while `apply` still loads the detector or
+            # opens the stream, and the board drops events of cameras it does not know yet.
+            gated, violations = enforce_context(config)
+            self.board.reconfigure(gated.cameras, violations)
             try:
                 changes = await engine.apply(config)
             except RestartRequired:
                 _LOGGER.info("Shared settings changed: restarting every camera")
             else:
                 self.board.reconfigure(engine.config.cameras, engine.privacy_violations)
+                self.tracks.retain(camera.id for camera in engine.config.cameras)
+                self.board.set_paperwork(missing_paperwork(config.privacy))
                 return ConfigApplied(
                     started=changes.started,
                     restarted=changes.restarted,
                     unchanged=changes.unchanged,
                     removed=changes.removed,
                     held_back=tuple(_held_back(v) for v in engine.privacy_violations),
+                    paperwork_missing=tuple(missing_paperwork(config.privacy)),
                 )
             old_ids = set(engine.camera_ids)
             await self._stop_engine()
         else:
             old_ids = set()
         engine = await asyncio.to_thread(
-            partial(Engine, config, loop=asyncio.get_running_loop(), audit=self.access_log)
+            partial(
+                Engine,
+                config,
+                loop=asyncio.get_running_loop(),
+                audit=self.access_log,
+                observers=self.tracks.observer,
+            )
         )
+        self.tracks.retain(camera.id for camera in engine.config.cameras)
         self._register_stores(engine)
         passages = await asyncio.to_thread(_passages, engine)
         self.board.attach(engine, passages)
@@ -310,6 +340,7 @@ class VigilServer:
             restarted=tuple(sorted(new_ids & old_ids)),
             removed=tuple(sorted(old_ids - new_ids)),
             held_back=tuple(_held_back(v) for v in engine.privacy_violations),
+            paperwork_missing=tuple(missing_paperwork(config.privacy)),
         )
 
     def _register_stores(self, engine: Engine) -> None:
@@ -360,40 +391,6 @@ class VigilServer:
         if not self.settings.require_token:
             return True
         return bool(self.token) and hmac.compare_digest(token.encode(), self.token.encode())
-
-
-def field_errors(err: ValidationError) -> tuple[FieldError, ...]:
-    """Return a pydantic error as per-field errors with translation keys."""
-    found = []
-    for item in err.errors(include_input=False):
-        loc = ".".join(str(part) for part in item["loc"]) or "config"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        found.append(FieldError(loc=loc, message=message, translation_key=_key(item["type"])))
-    return tuple(found)
-
-
-_PYDANTIC_KEYS = {
-    "missing": "required",
-    "extra_forbidden": "unknown_field",
-    "greater_than": "out_of_range",
-    "greater_than_equal": "out_of_range",
-    "less_than": "out_of_range",
-    "less_than_equal": "out_of_range",
-    "literal_error": "invalid_choice",
-    "enum": "invalid_choice",
-    "string_too_short": "too_short",
-    "string_too_long": "too_long",
-    "value_error": "invalid_value",
-}
-
-
-def _key(error_type: str) -> str:
-    """Return the translation key of a validation error type (engine errors keep theirs)."""
-    if error_type in _PYDANTIC_KEYS:
-        return _PYDANTIC_KEYS[error_type]
-    if error_type.endswith(("_type", "_parsing")):
-        return "invalid_type"
-    return error_type
 
 
 def _passages(engine: Engine) -> dict[str, int]:

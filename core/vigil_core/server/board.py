@@ -11,6 +11,7 @@ are kept and the deployment context allows images.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 import contextlib
 from dataclasses import replace
@@ -32,9 +33,10 @@ from vigil_core.events.model import (
     VigilEvent,
 )
 from vigil_core.health import RULE_ID as TAMPER_RULE_ID
-from vigil_core.privacy.context import Violation, keeps_images
+from vigil_core.privacy.context import Violation, keeps_images, missing_paperwork
 from vigil_core.privacy.purposes import EVENT_ATTRIBUTES
 from vigil_core.sources.onvif_states import SOURCE_ONVIF
+from vigil_core.sources.onvif_topics import DATA_ITEMS, SOURCE_ITEMS, allowed_items
 from vigil_protocol import (
     CameraState,
     EventPush,
@@ -57,11 +59,26 @@ type Push = StatePush | EventPush
 type Listener = Callable[[Push], None]
 type Key = tuple[str | None, str | None, str]
 
-_PLATE_EVENTS = {"watchlist_match": ("entry_id", "label", "reason", "distance", "exact",
-                                     "direction", "crop_id", "plate"),
+_REVIEW = ("match_id", "status", "entry_id", "label", "reason", "distance", "crop_id")
+_PLATE_EVENTS = {"watchlist_match": ("match_id", "status", "entry_id", "label", "reason",
+                                     "distance", "exact", "direction", "crop_id", "plate"),
+                 "watchlist_match_confirmed": _REVIEW,
+                 "watchlist_match_rejected": _REVIEW,
                  "plate_route": ("route_id", "entry_id", "label", "cameras", "from_camera",
                                  "elapsed_s")}  # fmt: skip
-"""Plate events a client sees (passages and reads only feed the state), with their details."""
+"""Plate events a client sees (passages and reads only feed the state), with their details.
+
+A ``watchlist_match`` is pending (a suspicion); automations act on
+``watchlist_match_confirmed``, raised when an administrator confirms it (`ReviewMatch`).
+"""
+
+_ONVIF_ATTRIBUTES = frozenset(
+    {"source", "topic", "rule", "instance", "operation", "utc_time", "active", "count",
+     "object_id", "object_class", "source_items", "key_items", "data", "report"}
+)  # fmt: skip
+"""What a camera's own event may carry: where it came from, its state, allow-listed items."""
+_ONVIF_ITEMS = {"source_items": SOURCE_ITEMS, "key_items": frozenset({"objectid"}),
+                "data": DATA_ITEMS}  # fmt: skip
 
 
 class StateBoard:
@@ -80,7 +97,12 @@ class StateBoard:
         self._plates: dict[str, PlateFold] = {}
         self._server = ServerState()
         self._cpu_mark: tuple[float, float] | None = None
+        self._stored: dict[str, list[str]] = {}
         self._set(None, None, self._server)
+
+    def load_topics(self) -> None:
+        """Read the ONVIF topics kept from earlier runs (blocking: call it off the loop)."""
+        self._stored = self._read_topics()
 
     # -------------------------------------------------------------------------------- reading
 
@@ -114,6 +136,7 @@ class StateBoard:
         self._engine = engine
         self._unsubscribe = engine.bus.subscribe(self._on_event)
         self.reconfigure(engine.config.cameras, engine.privacy_violations, passages or {})
+        self.set_paperwork(missing_paperwork(engine.config.privacy))
 
     def detach(self) -> None:
         """Stop following the engine (its cameras' states stay until reconfigured)."""
@@ -133,7 +156,7 @@ class StateBoard:
         self._cameras = {camera.id: camera for camera in cameras}
         for camera_id in set(old) - set(self._cameras):
             self._forget(camera_id, keep_rules=())
-        stored = self._stored_topics()
+        stored = self._stored
         for camera in self._cameras.values():
             if old.get(camera.id) != camera:
                 self._setup_camera(camera, stored, (passages or {}).get(camera.id, 0))
@@ -167,6 +190,7 @@ class StateBoard:
         if camera.anpr.enabled:
             plates = self._plates.get(camera.id) or PlateFold()
             plates.passages_today = max(plates.passages_today, passages)
+            plates.crops = self._shows_crops(camera.anpr)
             self._plates[camera.id] = plates
             self._set(camera.id, None, plates.state())
         else:
@@ -233,6 +257,11 @@ class StateBoard:
         self._server = server
         self._set(None, None, server)
 
+    def set_paperwork(self, missing: Iterable[str]) -> None:
+        """Say what paperwork the deployment context requires and the configuration lacks."""
+        self._server = replace(self._server, paperwork_missing=tuple(missing))
+        self._set(None, None, self._server)
+
     def set_model_error(self, message: str | None, translation_key: str | None) -> None:
         """Say why the detector cannot run (None when it can)."""
         self._server = replace(self._server, model_error=message, model_error_key=translation_key)
@@ -293,8 +322,8 @@ class StateBoard:
                 if fold.apply(event):
                     self._store_topics()
                 self._set(event.camera_id, None, fold.state())
-            # The camera's own events keep their details: they name its rules and topics.
-            self._emit(_wire(event, _allowed(event.attrs, None)))
+            # The camera's own events name its rules and topics; their items are allow-listed.
+            self._emit(_wire(event, _onvif_attrs(event.attrs)))
             return
         self._emit(_wire(event, _allowed(event.attrs, EVENT_ATTRIBUTES)))
 
@@ -309,11 +338,15 @@ class StateBoard:
             attrs["condition"] = result.condition.value
             self._emit(replace(_wire(event, attrs), phase=WireEventPhase(result.phase.value)))
 
-    def _on_plate(self, event: RuleEvent, spec: AnprSpec) -> None:
-        fold = self._plates.get(event.camera_id)
+    def _shows_crops(self, spec: AnprSpec) -> bool:
+        """Return whether a camera's matches may carry a crop reference to clients."""
         engine = self._engine
         context = engine.config.privacy.context if engine is not None else None
-        show_crop = spec.crops and keeps_images(context, "anpr_watchlist")
+        return spec.crops and keeps_images(context, "anpr_watchlist")
+
+    def _on_plate(self, event: RuleEvent, spec: AnprSpec) -> None:
+        fold = self._plates.get(event.camera_id)
+        show_crop = self._shows_crops(spec)
         keep_text = spec.privacy == "full"
         if fold is not None and fold.apply(event, keep_text=keep_text, show_crop=show_crop):
             self._set(event.camera_id, None, fold.state())
@@ -350,7 +383,7 @@ class StateBoard:
 
     # ------------------------------------------------------------------------- stored topics
 
-    def _stored_topics(self) -> dict[str, list[str]]:
+    def _read_topics(self) -> dict[str, list[str]]:
         path = self._topics_file
         if path is None or not path.exists():
             return {}
@@ -369,11 +402,14 @@ class StateBoard:
 
     def _store_topics(self) -> None:
         """Keep every camera's topics, so its entities exist at the next start while offline."""
+        self._stored |= {camera: sorted(fold.topics) for camera, fold in self._onvif.items()}
+        stored = dict(self._stored)
+        if self._topics_file is not None:
+            asyncio.get_running_loop().run_in_executor(None, self._write_topics, stored)
+
+    def _write_topics(self, stored: dict[str, list[str]]) -> None:
         path = self._topics_file
-        if path is None:
-            return
-        stored = self._stored_topics()
-        stored |= {camera: sorted(fold.topics) for camera, fold in self._onvif.items()}
+        assert path is not None
         tmp = path.with_suffix(".tmp")
         try:
             tmp.write_text(json.dumps(stored, sort_keys=True), encoding="utf-8")
@@ -387,6 +423,16 @@ class StateBoard:
 def _allowed(attrs: Any, allowed: frozenset[str] | None) -> dict[str, JsonValue]:
     """Return the details a client may see (all of them when `allowed` is None), as JSON."""
     return {key: _plain(value) for key, value in attrs.items() if allowed is None or key in allowed}
+
+
+def _onvif_attrs(attrs: Any) -> dict[str, JsonValue]:
+    """Return a camera's own event details: allowed keys, allowed items in each item group."""
+    kept = _allowed(attrs, _ONVIF_ATTRIBUTES)
+    for group, names in _ONVIF_ITEMS.items():
+        items = kept.get(group)
+        if isinstance(items, dict):
+            kept[group] = dict(allowed_items({k: str(v) for k, v in items.items()}, names))
+    return kept
 
 
 def _plain(value: Any) -> JsonValue:

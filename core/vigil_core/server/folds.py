@@ -7,6 +7,7 @@ All of them run on the server's event loop, where the engine's bus delivers even
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 import time
 
@@ -249,10 +250,13 @@ class PlateFold:
 
     passages_today: int = 0
     last_match: PlateMatch | None = None
+    crops: bool = False
 
     def state(self) -> PlateState:
         """Return the camera's plate state as the protocol's value."""
-        return PlateState(passages_today=self.passages_today, last_match=self.last_match)
+        return PlateState(
+            passages_today=self.passages_today, last_match=self.last_match, crops=self.crops
+        )
 
     def apply(self, event: RuleEvent, *, keep_text: bool, show_crop: bool) -> bool:
         """Fold a plate event in; return whether the state changed."""
@@ -263,6 +267,8 @@ class PlateFold:
                 self.passages_today = count
                 return True
             return False
+        if event.kind in ("watchlist_match_confirmed", "watchlist_match_rejected"):
+            return self._reviewed(attrs)
         if event.kind != "watchlist_match":
             return False
         distance = attrs.get("distance")
@@ -278,5 +284,20 @@ class PlateFold:
             direction=str(attrs["direction"]) if attrs.get("direction") else None,
             crop_id=str(crop_id) if crop_id and show_crop else None,
             plate=str(plate) if plate and keep_text else None,
+            match_id=str(attrs["match_id"]) if attrs.get("match_id") else None,
         )
+        return True
+
+    def _reviewed(self, attrs: Mapping[str, object]) -> bool:
+        """Take a review of the last match (an older match's review changes nothing here)."""
+        last = self.last_match
+        status = attrs.get("status")
+        if last is None or last.match_id != attrs.get("match_id"):
+            return False
+        if status == "confirmed":
+            self.last_match = replace(last, status="confirmed")
+        elif status == "rejected":
+            self.last_match = replace(last, status="rejected", crop_id=None)
+        else:
+            return False
         return True

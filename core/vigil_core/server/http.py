@@ -1,13 +1,16 @@
 """The server's HTTP side: the WebSocket endpoint, pictures, documents and a health check.
 
 Every route but `/api/health` needs the token (`Authorization: Bearer <token>`). Pictures are
-JPEG; errors are JSON with a translation key, as on the WebSocket.
+JPEG; errors are JSON with a translation key, as on the WebSocket. A sensitive picture (every
+crop; the analysed frame outside a private home) also needs an administrator named in the
+`X-Vigil-Actor` header, and each view is written to the access log (picture_access.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 import json
 import logging
 import re
@@ -15,8 +18,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from vigil_core.geometry.polygon import Polygon
+from vigil_core.privacy.context import shows_tracks
+from vigil_core.privacy.inventory import camera_detectors
 import vigil_protocol as vp
 
+from .picture_access import check_crop_view, check_frame_view
 from .pictures import Drawing, camera_picture, render
 from .session import HEARTBEAT_S, MAX_MESSAGE_BYTES, Session
 
@@ -107,18 +114,49 @@ def _max_width(request: web.Request) -> int | None:
 
 
 async def _picture(request: web.Request) -> web.Response:
-    """Return a camera's latest analysed frame (masks blanked), boxes drawn with ?boxes=1."""
+    """Return a camera's latest analysed frame (masks blanked), boxes drawn with ?boxes=1.
+
+    Boxes and track ids are never drawn for a camera in the anonymous-statistics mode.
+    """
     server = request.app[SERVER_KEY]
     camera_id = request.match_info["camera_id"]
     engine = server.engine
     latest = engine.latest(camera_id) if engine is not None else None
-    if latest is None:
+    if latest is None or engine is None:
         return _error(404, "no_picture", f"camera {camera_id} has no analysed frame yet")
-    boxes = request.query.get("boxes") == "1"
+    boxes = request.query.get("boxes") == "1" and _shows_tracks(server, camera_id)
+    zones = _zones(server, camera_id) if request.query.get("zones") == "1" else []
+    # A Response is a mapping (empty here, so falsy): compare with None.
+    if (refused := await check_frame_view(request, server, camera_id, boxes=boxes)) is not None:
+        return refused
     jpeg = await asyncio.to_thread(
-        camera_picture, latest, boxes=boxes, max_width=_max_width(request)
+        partial(camera_picture, latest, boxes=boxes, max_width=_max_width(request), zones=zones)
     )
     return web.Response(body=jpeg, content_type="image/jpeg")
+
+
+def _shows_tracks(server: VigilServer, camera_id: str) -> bool:
+    """Return whether a camera's pictures may show its tracks (not in statistics mode)."""
+    engine = server.engine
+    camera = next((c for c in engine.config.cameras if c.id == camera_id), None) if engine else None
+    if engine is None or camera is None:
+        return False
+    kinds = [detector.kind for detector in camera_detectors(camera)]
+    return shows_tracks(engine.config.privacy.context, kinds)
+
+
+def _zones(server: VigilServer, camera_id: str) -> list[tuple[str, Polygon, bool]]:
+    """Return a camera's zones with whether each is occupied now, to draw on its picture."""
+    engine = server.engine
+    camera = next((c for c in engine.config.cameras if c.id == camera_id), None) if engine else None
+    if camera is None:
+        return []
+    zones = []
+    for zone in camera.zones:
+        state = server.board.get(camera_id, zone.id, vp.ZoneState.KIND)
+        occupied = isinstance(state, vp.ZoneState) and state.occupied
+        zones.append((zone.name or zone.id, Polygon(zone.polygon), occupied))
+    return zones
 
 
 async def _frame(request: web.Request) -> web.Response:
@@ -153,11 +191,15 @@ async def _render(request: web.Request) -> web.Response:
 
 
 async def _crop(request: web.Request) -> web.Response:
+    """Return a kept plate crop to a named administrator, once the view is logged."""
     server = request.app[SERVER_KEY]
     engine = server.engine
-    crop = engine.anpr.crop(request.match_info["crop_id"]) if engine is not None else None
+    crop_id = request.match_info["crop_id"]
+    crop = engine.anpr.crop(crop_id) if engine is not None else None
     if crop is None:
         return _error(404, "no_picture", "no such crop (it may have been purged)")
+    if (refused := await check_crop_view(request, server, crop_id, crop.camera_id)) is not None:
+        return refused
     return web.Response(body=crop.jpeg, content_type="image/jpeg")
 
 
@@ -165,11 +207,15 @@ async def _document(request: web.Request) -> web.Response:
     server = request.app[SERVER_KEY]
     name = request.match_info["name"]
     path = server.data.documents_dir / name
-    if not _DOCUMENT.match(name) or not path.is_file():
+    if not _DOCUMENT.match(name):
+        return _error(404, "no_document", "no such document")
+    try:
+        body = await asyncio.to_thread(path.read_bytes)
+    except (FileNotFoundError, IsADirectoryError):
         return _error(404, "no_document", "no such document")
     content_type = {
         ".md": "text/markdown",
         ".pdf": "application/pdf",
         ".json": "application/json",
     }[path.suffix]
-    return web.Response(body=await asyncio.to_thread(path.read_bytes), content_type=content_type)
+    return web.Response(body=body, content_type=content_type)

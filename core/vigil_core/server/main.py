@@ -13,12 +13,17 @@ from pathlib import Path
 import signal
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vigil_protocol import DEFAULT_PORT
 
-from .app import ServerSettings, VigilServer
 from .data import DataFolder
+
+if TYPE_CHECKING:
+    from .app import ServerSettings
+    from .mqtt import MqttSettings
+
+DEFAULT_PREFIX = "vigil"
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -94,12 +99,151 @@ def add_commands(sub: Any) -> None:
     serve.add_argument(
         "--no-zeroconf", action="store_true", help="do not announce the server on the local network"
     )
+    serve.add_argument(
+        "--discovery-target",
+        action="append",
+        default=[],
+        type=discovery_target,
+        metavar="HOST[:PORT]",
+        help="send ONVIF WS-Discovery probes to this address instead of the multicast group "
+        "(repeatable; for camera networks that do not carry multicast)",
+    )
+    serve.add_argument(
+        "--track-memory",
+        type=float,
+        default=float(os.environ.get("VIGIL_TRACK_MEMORY_S", "300")),
+        metavar="SECONDS",
+        help="keep each camera's recent tracks this long, in memory only, for rule previews "
+        "(default 300; 0 keeps none)",
+    )
+    _add_mqtt_options(serve)
     serve.set_defaults(handler=cmd_serve)  # fmt: skip
 
     token = sub.add_parser("token", help="print the server's token (or --rotate it)")
     token.add_argument("--data", type=Path, help="data folder (default as for serve)")
     token.add_argument("--rotate", action="store_true", help="replace it: clients must re-enter it")
     token.set_defaults(handler=cmd_token)
+
+
+def discovery_target(value: str) -> tuple[str, int]:
+    """Return a WS-Discovery address from HOST or HOST:PORT (the port defaults to 3702)."""
+    host, _, port = value.rpartition(":") if ":" in value else (value, "", "3702")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not HOST or HOST:PORT")
+    return host, int(port)
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+def _add_mqtt_options(serve: Any) -> None:
+    """Add the MQTT publishing options (each with its environment variable)."""
+    env = os.environ.get
+    mqtt = serve.add_argument_group(
+        "MQTT", "publish every state and event to a broker too (docs/server.md#mqtt)"
+    )
+    mqtt.add_argument(
+        "--mqtt-host", default=env("VIGIL_MQTT_HOST") or None,
+        help="the broker's address; publishing is on when it is given ($VIGIL_MQTT_HOST)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-port", type=int,
+        default=int(env("VIGIL_MQTT_PORT", "0")) or None,
+        help="the broker's port (default 1883, 8883 with --mqtt-tls; $VIGIL_MQTT_PORT)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-username", default=env("VIGIL_MQTT_USERNAME") or None,
+        help="the user to log in as ($VIGIL_MQTT_USERNAME)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-password-file", type=Path, default=_env_path("VIGIL_MQTT_PASSWORD_FILE"),
+        help="a file holding the password (or $VIGIL_MQTT_PASSWORD; never on the command line)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-client-id", default=env("VIGIL_MQTT_CLIENT_ID") or None,
+        help="the MQTT client id (default vigil-<server id>)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-topic-prefix", default=env("VIGIL_MQTT_TOPIC_PREFIX", DEFAULT_PREFIX),
+        help=f"the topic tree's root (default {DEFAULT_PREFIX}; $VIGIL_MQTT_TOPIC_PREFIX)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-qos", type=int, choices=(0, 1, 2), default=int(env("VIGIL_MQTT_QOS", "1")),
+        help="QoS of every message (default 1; $VIGIL_MQTT_QOS)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-tls", action="store_true", default=_env_flag("VIGIL_MQTT_TLS"),
+        help="connect over TLS ($VIGIL_MQTT_TLS=true)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-ca", type=Path, default=_env_path("VIGIL_MQTT_CA"),
+        help="certificate authorities to trust (PEM; default: the system's; $VIGIL_MQTT_CA)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-cert", type=Path, default=_env_path("VIGIL_MQTT_CERT"),
+        help="a client certificate (PEM; $VIGIL_MQTT_CERT)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-key", type=Path, default=_env_path("VIGIL_MQTT_KEY"),
+        help="the client certificate's key (PEM; $VIGIL_MQTT_KEY)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-tls-insecure", action="store_true", default=_env_flag("VIGIL_MQTT_TLS_INSECURE"),
+        help="accept a broker certificate whose name is not the host's",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-queue", type=int, default=int(env("VIGIL_MQTT_QUEUE", "1000")),
+        help="events kept while the broker is slow or away; the oldest go first (default 1000)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-discovery", action="store_true", default=_env_flag("VIGIL_MQTT_DISCOVERY"),
+        help="announce Home Assistant entities over MQTT discovery (only without the Vigil "
+        "integration, or every entity shows twice; $VIGIL_MQTT_DISCOVERY=true)",
+    )  # fmt: skip
+    mqtt.add_argument(
+        "--mqtt-discovery-prefix", default=env("VIGIL_MQTT_DISCOVERY_PREFIX", "homeassistant"),
+        help="Home Assistant's discovery prefix (default homeassistant)",
+    )  # fmt: skip
+
+
+def mqtt_settings(args: argparse.Namespace) -> MqttSettings | None:
+    """Return the MQTT settings the options and environment give (None: not publishing)."""
+    from .mqtt import MqttSettings, MqttSettingsInvalid  # noqa: PLC0415
+
+    if not args.mqtt_host:
+        return None
+    password = os.environ.get("VIGIL_MQTT_PASSWORD") or None
+    if args.mqtt_password_file is not None:
+        try:
+            password = args.mqtt_password_file.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise MqttSettingsInvalid(
+                f"the MQTT password file {args.mqtt_password_file} cannot be read: "
+                f"{err.strerror or err}"
+            ) from None
+    return MqttSettings(
+        host=args.mqtt_host,
+        port=args.mqtt_port,
+        username=args.mqtt_username,
+        password=password,
+        client_id=args.mqtt_client_id,
+        topic_prefix=args.mqtt_topic_prefix,
+        qos=args.mqtt_qos,
+        tls=args.mqtt_tls or args.mqtt_ca is not None or args.mqtt_cert is not None,
+        ca_file=args.mqtt_ca,
+        cert_file=args.mqtt_cert,
+        key_file=args.mqtt_key,
+        tls_insecure=args.mqtt_tls_insecure,
+        queue_size=args.mqtt_queue,
+        discovery=args.mqtt_discovery,
+        discovery_prefix=args.mqtt_discovery_prefix,
+    )
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -113,6 +257,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the server until SIGINT or SIGTERM."""
     from vigil_core.cli import load_raw_config  # noqa: PLC0415 - the CLI imports this module
+
+    from .app import ServerSettings  # noqa: PLC0415 - the engine loads only to serve
 
     level = LOG_LEVELS.get(args.log_level)
     if level is None:  # a default from $VIGIL_LOG_LEVEL is not checked by argparse
@@ -144,12 +290,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         require_token=not args.no_auth,
         zeroconf=not args.no_zeroconf,
         version=package_version(),
+        discovery_targets=tuple(args.discovery_target) or None,
+        track_memory_s=max(0.0, args.track_memory),
+        mqtt=mqtt_settings(args),
     )
     return asyncio.run(serve(settings))
 
 
 async def serve(settings: ServerSettings) -> int:
     """Start a server, say where it listens (one JSON line on stdout), run until a signal."""
+    from .app import VigilServer  # noqa: PLC0415
+
     server = VigilServer(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -131,9 +131,18 @@ def _point(value: JsonValue) -> Point | None:
     return (float(x), float(y))
 
 
-def camera_picture(latest: AnalysedFrame, *, boxes: bool, max_width: int | None) -> bytes:
-    """Return a camera's latest analysed frame as JPEG, with its tracks drawn when asked."""
-    picture = annotate(latest.frame.image, latest.tracks if boxes else [], [])
+def camera_picture(
+    latest: AnalysedFrame,
+    *,
+    boxes: bool,
+    max_width: int | None,
+    zones: Sequence[tuple[str, Polygon, bool]] = (),
+) -> bytes:
+    """Return a camera's latest analysed frame as JPEG, with its tracks and zones when asked.
+
+    A zone is given as (name, polygon, occupied): an occupied zone is drawn highlighted.
+    """
+    picture = annotate(latest.frame.image, latest.tracks if boxes else [], zones)
     if max_width is not None and picture.width > max_width:
         picture = picture.resize(fit_size(picture.width, picture.height, max_width))
     return to_jpeg(picture)

@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 from vigil_core.errors import VigilError
 import vigil_protocol as vp
 
-from .app import ConfigRejected
+from .errors import ConfigRejected
 from .requests import HANDLERS
 
 if TYPE_CHECKING:

@@ -12,7 +12,8 @@ Frigate publishes on ``<topic_prefix>/…`` (default ``frigate``). Vigil reads t
 - ``tracked_object_update`` (0.15+): metadata found later. Only ``type: lpr`` (0.16+, with
   ``plate`` and ``score``) is read. GenAI descriptions (0.15+), face names (0.16+) and
   classifications (0.17+) describe people or their belongings, so Vigil never reads them —
-  nor ``sub_label``, which carries the same names.
+  nor ``sub_label``, which carries the same names — and an object whose label describes a
+  person (``face``) is dropped.
 - ``available``: ``online`` when Frigate starts, ``offline`` when it stops (also its MQTT will).
 
 The transports deliver ``(topic, payload)`` to callbacks: `PahoTransport` for the standalone
@@ -35,6 +36,7 @@ from typing import Any, Final, Protocol
 from vigil_core.config import FrigateMqttSpec
 from vigil_core.errors import MalformedInput
 from vigil_core.log_limit import RateLimitedLog
+from vigil_core.privacy.purposes import describes_person
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -161,6 +163,8 @@ def _object_update(data: Mapping[str, Any]) -> FrigateObjectUpdate | None:
         raise MalformedPayload("event without an 'after' object")
     if after.get("false_positive") is True:
         return None
+    if describes_person(str(after.get("label", ""))):
+        return None  # a tracked face (or a person's attribute) is never a Vigil track
     return FrigateObjectUpdate(
         camera=_text(after, "camera"),
         event_id=_text(after, "id"),

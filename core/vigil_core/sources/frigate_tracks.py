@@ -56,6 +56,7 @@ from vigil_core.config import (
 )
 from vigil_core.errors import VigilError
 from vigil_core.events.model import RuleEvent, SourceState, SourceStateEvent
+from vigil_core.privacy.masks import PrivacyMasks
 from vigil_core.stages import TrackStage, TrackStep
 from vigil_core.types import BBox, Frame, RGBImage, Track, TrackState
 
@@ -180,12 +181,18 @@ class FrigateTrackFeed:
         spec: FrigateDetectionSpec,
         *,
         plate_sink: PlateSink | None = None,
+        masks: PrivacyMasks | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """Start empty; Frigate counts as online until it says otherwise."""
+        """Start empty; Frigate counts as online until it says otherwise.
+
+        `masks` are the camera's privacy masks: a plate Frigate read on a vehicle standing
+        inside one is dropped (the pipeline drops such tracks too).
+        """
         self.camera_id = camera_id
         self.spec = spec
         self._plate_sink = plate_sink
+        self._masks = masks or PrivacyMasks(())
         self._clock = clock
         self._width, self._height = spec.detect_size
         self._pending: deque[FrigateObjectUpdate | FrigatePlateUpdate | _Reset] = deque(
@@ -411,6 +418,8 @@ class FrigateTrackFeed:
 
     def _plate(self, obj: _Object, plate: FrigatePlateText, pts: float) -> None:
         """Hand a plate to the sink when it is new for the object or read with more confidence."""
+        if self._masks.hides(BBox(*obj.box), 1, 1):
+            return  # read on a vehicle inside a privacy mask: Vigil never looks there
         best = obj.plate
         if best is not None and best.text == plate.text:
             return
@@ -742,7 +751,9 @@ class FrigateDetections:
         if plates_from_frigate(camera) and passages is not None:
             plate_stage = FrigatePlateStage(camera.id, camera.anpr, passages)
             stages, sink = [plate_stage], plate_stage.receive
-        feed = FrigateTrackFeed(camera.id, spec, plate_sink=sink)
+        feed = FrigateTrackFeed(
+            camera.id, spec, plate_sink=sink, masks=PrivacyMasks(camera.privacy_masks)
+        )
         router.receivers[spec.camera] = feed
         self._feeds[camera.id] = (router, spec.camera)
         if needs_pixels(camera):

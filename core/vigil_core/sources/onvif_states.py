@@ -15,7 +15,15 @@ from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.health.reports import CameraReport, camera_report_event
 
 from .onvif_messages import OnvifMessage
-from .onvif_topics import HEALTH_KINDS, Reading, ReadingShape
+from .onvif_topics import (
+    DATA_ITEMS,
+    HEALTH_KINDS,
+    SOURCE_ITEMS,
+    OnvifKind,
+    Reading,
+    ReadingShape,
+    allowed_items,
+)
 
 SOURCE_ONVIF: Final = "onvif"
 """The ``source`` of every event a camera's own analytics raised over ONVIF."""
@@ -130,8 +138,16 @@ class TopicStates:
         )
 
 
+_KEY_ITEMS: Final = frozenset({"objectid"})
+
+
 def _attrs(message: OnvifMessage, reading: Reading, phase: EventPhase) -> dict[str, AttrValue]:
-    """Return an event's attributes: where it came from, what it says, and the raw items."""
+    """Return an event's attributes: where it came from, what it says, and allowed items.
+
+    Only allow-listed items pass (`DATA_ITEMS`, `SOURCE_ITEMS`), and no data item at all for a
+    topic Vigil has no parser for: whatever else a camera sends never leaves the engine.
+    """
+    known = reading.kind != OnvifKind.GENERIC
     attrs: dict[str, AttrValue] = {
         "source": SOURCE_ONVIF,
         "topic": message.topic,
@@ -139,9 +155,9 @@ def _attrs(message: OnvifMessage, reading: Reading, phase: EventPhase) -> dict[s
         "instance": reading.key,
         "operation": message.operation,
         "utc_time": message.utc_time.isoformat() if message.utc_time else None,
-        "source_items": dict(message.source),
-        "key_items": dict(message.key),
-        "data": dict(message.data),
+        "source_items": allowed_items(message.source, SOURCE_ITEMS),
+        "key_items": allowed_items(message.key, _KEY_ITEMS),
+        "data": allowed_items(message.data, DATA_ITEMS) if known else {},
     }
     if reading.shape in (ReadingShape.STATE, ReadingShape.PULSE):
         attrs["active"] = phase is not EventPhase.ENDED

@@ -2,7 +2,11 @@
 
 ``PARSERS`` is keyed by normalised topic (a trailing ``/*`` registers a prefix, for vendors that
 number their rules in the topic). Each parser turns an ``OnvifMessage`` into a ``Reading``; a topic
-without a parser still yields a generic reading, so nothing a camera sends is dropped.
+without a parser still yields a generic reading (that it fired, never its items).
+
+No biometrics, even from the camera: a topic, rule or object class that names a face or a
+person's attribute (face detection, face recognition with its Name/Gender/Age items, …) is
+dropped outright (`refused`), and only the data items in `DATA_ITEMS` ever reach an event.
 
 Topic families → reading kind → entity:
 
@@ -12,8 +16,9 @@ Topic families → reading kind → entity:
   → ``zone_presence`` → binary sensor.
 - LineDetector/Crossed, Tapo LineCross, Hanwha WiseAI LineCrossing → ``line_crossing`` → event.
 - CountAggregation/Counter → ``object_count`` → sensor.
-- Reolink / Dahua SMD / Tapo people, vehicle, pet, face, package and visitor detectors →
-  ``person`` … ``visitor`` → binary sensors.
+- Reolink / Dahua SMD / Tapo people, vehicle, pet, package and visitor detectors →
+  ``person`` … ``visitor`` → binary sensors. Face detection (Reolink ``FaceDetect``) and face
+  recognition (``Recognition/Face``…) topics are refused: no reading, no entity.
 - Device/Trigger/DigitalInput, Hikvision AlarmIn, Axis IO port → ``digital_input``;
   Device/Trigger/Relay → ``relay``; AudioAnalytics/Audio/DetectedSound, Axis audio trigger level
   → ``sound``: binary sensors.
@@ -22,7 +27,7 @@ Topic families → reading kind → entity:
   VideoSource/GlobalSceneChange/* → ``scene_change``: Vigil's orientation-change sensor.
   VideoSource/ImageTooBlurry/* → ``too_blurry``: Vigil's defocus sensor.
 - Anything else (Monitoring/*, Avigilon ObjectCrosses, …) → ``onvif_event`` → one event entity
-  per topic.
+  per topic, carrying no data item.
 
 The camera-health rows use ``vigil_core.health``'s reports, so a camera's tamper alarm and Vigil's
 own obstruction check drive one entity.
@@ -34,9 +39,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 import math
+import re
 from typing import Final
 
 from vigil_core.health.reports import CameraReport
+from vigil_core.privacy.purposes import describes_person
 
 from .onvif_messages import MalformedMessage, OnvifMessage
 
@@ -64,7 +71,6 @@ class OnvifKind(StrEnum):
     PERSON = "person"
     VEHICLE = "vehicle"
     ANIMAL = "animal"
-    FACE = "face"
     PACKAGE = "package"
     VISITOR = "visitor"
     DIGITAL_INPUT = "digital_input"
@@ -162,16 +168,27 @@ class TopicRegistry:
         return entry
 
     def kinds_of(self, topic: str) -> tuple[str, ...]:
-        """Return the reading kinds a topic produces (the generic kind when unknown)."""
+        """Return the reading kinds a topic produces (generic when unknown, none when refused)."""
+        if refused(topic):
+            return ()
         entry = self.get(topic)
         return entry.kinds if entry is not None else (OnvifKind.GENERIC.value,)
 
     def parse(self, message: OnvifMessage) -> Reading | None:
-        """Return the reading of a message, generic for unknown topics (raises MalformedMessage)."""
+        """Return the reading of a message, generic for unknown topics (raises MalformedMessage).
+
+        None for a message Vigil drops: a refused topic, a rule or an object class that
+        describes a person, or a property change that is no news.
+        """
+        if refused(message.topic) or refused(instance_label(message)):
+            return None
         entry = self.get(message.topic)
         if entry is None:
             return _generic(message)
-        return entry.parse(message)
+        reading = entry.parse(message)
+        if reading is not None and reading.object_class and refused(reading.object_class):
+            return None
+        return reading
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -298,7 +315,6 @@ for _kind, _topics in {
     ),
     OnvifKind.VEHICLE: ("tns1:RuleEngine/MyRuleDetector/VehicleDetect",),
     OnvifKind.ANIMAL: ("tns1:RuleEngine/MyRuleDetector/DogCatDetect",),
-    OnvifKind.FACE: ("tns1:RuleEngine/MyRuleDetector/FaceDetect",),
     OnvifKind.PACKAGE: ("tns1:RuleEngine/MyRuleDetector/Package",),
     OnvifKind.VISITOR: ("tns1:RuleEngine/MyRuleDetector/Visitor",),
 }.items():
@@ -409,6 +425,40 @@ def _generic(message: OnvifMessage) -> Reading:
         label=instance_label(message),
         shape=ReadingShape.INSTANT,
     )
+
+
+_WORD: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+DATA_ITEMS: Final = frozenset(
+    name.lower()
+    for name in (
+        # on/off states
+        "State", "IsMotion", "Motion", "active", "IsInside", "IsIntrusion", "IsLineCross",
+        "IsPeople", "IsVehicle", "IsPet", "LogicalState", "IsSoundDetected", "triggered",
+        "IsTamper", "Level", "detected", "tampering", "IsTooBlurry", "IsTooDark", "IsTooBright",
+        # counts, object ids and classes
+        "Count", "Value", "ObjectId", "ClassTypes", "ObjectType",
+    )
+)  # fmt: skip
+"""The data items an event may carry, and only for a topic Vigil parses: states, counts, an
+object's id and class. A camera's other items (a recognised Name, a Gender, an Age…) never pass."""
+SOURCE_ITEMS: Final = frozenset(name.lower() for name in (*_RULE_ITEMS, *_TOKEN_ITEMS))
+"""The source items an event may carry: which rule, input or video source it concerns."""
+
+
+def refused(text: str) -> bool:
+    """Return whether a topic, rule name or class describes a face or a person's attribute.
+
+    The text is cut into words (``tns1:RuleEngine/Recognition/Face`` → rule, engine,
+    recognition, face) and each word checked against the biometric terms.
+    """
+    words = [word.lower() for word in _WORD.findall(text.partition(":")[2] or text)]
+    return any(describes_person(word) for word in words)
+
+
+def allowed_items(items: Mapping[str, str], allowed: frozenset[str]) -> dict[str, str]:
+    """Return the items whose names are in `allowed` (compared without case)."""
+    return {name: value for name, value in items.items() if name.lower() in allowed}
 
 
 def flag(value: str) -> bool:

@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 import json
 import logging
-import os
 from pathlib import Path
 import threading
 import uuid
 
 from vigil_core.errors import VigilError
+from vigil_core.store.files import write_atomically
 
 from .store import PlateKeyer
 
@@ -72,14 +72,7 @@ class ObjectionList:
         if self.path is None:
             return
         data = {"objections": [asdict(item) for item in self._items.values()]}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(data, sort_keys=True, indent=1))
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(self.path)
+        write_atomically(self.path, json.dumps(data, sort_keys=True, indent=1).encode("utf-8"))
 
     def covers(self, plate: str) -> bool:
         """Return whether a read plate is on the list (the hash is computed, never kept)."""

@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 import json
 import logging
-import os
 from pathlib import Path
 import secrets
 import uuid
 
 from vigil_core.errors import VigilError
+from vigil_core.store.files import write_atomically
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -133,10 +133,5 @@ class DataFolder:
 
 
 def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    """Write `text` atomically, readable by the server's user only."""
+    write_atomically(path, text.encode("utf-8"))

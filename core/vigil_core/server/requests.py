@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 import json
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -42,6 +41,7 @@ from vigil_core.sources.frigate import FrigateCamera, fetch_frigate
 from vigil_core.sources.onvif import fetch_onvif_device, pick_analysis_profile
 from vigil_core.sources.redact import StreamAddress
 from vigil_core.sources.ws_discovery import discover_onvif_cameras
+from vigil_core.store.files import write_atomically
 import vigil_protocol as vp
 from vigil_protocol.privacy import DeploymentContext, DetectorKind, LegalBasis
 
@@ -652,9 +652,7 @@ async def _export_plate(
             ],
         }
         text = json.dumps(document, indent=1, sort_keys=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_atomically(path, text.encode("utf-8"))
         return text
 
     return vp.PlateRecordsExport(filename=path.name, content=await asyncio.to_thread(export))

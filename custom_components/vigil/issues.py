@@ -170,14 +170,11 @@ class IssueWatcher:
             due = state.failing_since + STREAM_ISSUE_AFTER.total_seconds()
             if now >= due:
                 issue_id = stream_issue_id(entry_id, camera.camera_id)
-                ir.async_create_issue(
+                _async_report(
                     self.hass,
-                    DOMAIN,
                     issue_id,
-                    is_fixable=False,
-                    severity=ir.IssueSeverity.WARNING,
-                    translation_key="stream_unreachable",
-                    translation_placeholders={
+                    "stream_unreachable",
+                    {
                         "camera": camera.name,
                         "reason": state.reason or "-",
                     },
@@ -241,14 +238,12 @@ class IssueWatcher:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
             return
         key = server.model_error_key if server.model_error_key in _MODEL_KEYS else "model_error"
-        ir.async_create_issue(
+        _async_report(
             self.hass,
-            DOMAIN,
             issue_id,
-            is_fixable=False,
+            key,
+            {"server": self.entry.title, "error": server.model_error},
             severity=ir.IssueSeverity.ERROR,
-            translation_key=key,
-            translation_placeholders={"server": self.entry.title, "error": server.model_error},
         )
 
     # ------------------------------------------------------------------------------- privacy
@@ -259,14 +254,11 @@ class IssueWatcher:
         if self.entry.data.get(CONF_DEPLOYMENT_CONTEXT):
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
             return
-        ir.async_create_issue(
+        _async_report(
             self.hass,
-            DOMAIN,
             issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="context_missing",
-            translation_placeholders={"server": self.entry.title},
+            "context_missing",
+            {"server": self.entry.title},
         )
 
     async def _async_held_back(self) -> None:
@@ -283,16 +275,11 @@ class IssueWatcher:
             camera = runtime.cameras.get(item.camera_id)
             camera_name = camera.name if camera is not None else "-"
             rule = runtime.zones.get(item.rule_id or "") or runtime.rules.get(item.rule_id or "")
-            ir.async_create_issue(
+            _async_report(
                 self.hass,
-                DOMAIN,
                 issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=(
-                    "detector_held_back" if declared else "detector_held_back_no_context"
-                ),
-                translation_placeholders={
+                "detector_held_back" if declared else "detector_held_back_no_context",
+                {
                     "name": rule.name if rule is not None else camera_name,
                     "detector": names.get(item.detector, item.detector),
                     "camera": camera_name,
@@ -313,14 +300,11 @@ class IssueWatcher:
         names = [labels.get(_PAPERWORK_LABEL.format(domain=DOMAIN, item=i), i) for i in missing]
         if missing != self._paperwork:
             return  # the server changed its mind while the names loaded
-        ir.async_create_issue(
+        _async_report(
             self.hass,
-            DOMAIN,
             issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="paperwork_missing",
-            translation_placeholders={"server": self.entry.title, "missing": ", ".join(names)},
+            "paperwork_missing",
+            {"server": self.entry.title, "missing": ", ".join(names)},
         )
 
     async def _async_names(self, detectors: tuple[str, ...]) -> dict[str, str]:
@@ -382,17 +366,34 @@ def async_check_watchlist(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
     if not left_out:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
         return
+    _async_report(
+        hass,
+        issue_id,
+        "watchlist_incomplete",
+        {
+            "server": entry.title,
+            "entries": ", ".join(sorted(left_out.values())),
+        },
+    )
+
+
+def _async_report(
+    hass: HomeAssistant,
+    issue_id: str,
+    translation_key: str,
+    placeholders: dict[str, str],
+    *,
+    severity: ir.IssueSeverity = ir.IssueSeverity.WARNING,
+) -> None:
+    """Raise (or update) an issue the user fixes elsewhere: no fix flow of its own."""
     ir.async_create_issue(
         hass,
         DOMAIN,
         issue_id,
         is_fixable=False,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key="watchlist_incomplete",
-        translation_placeholders={
-            "server": entry.title,
-            "entries": ", ".join(sorted(left_out.values())),
-        },
+        severity=severity,
+        translation_key=translation_key,
+        translation_placeholders=placeholders,
     )
 
 

@@ -19,12 +19,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from vigil_core.redact import StreamAddress
+
 from .errors import ConfigInvalid, InvalidPolygon, VigilError
 from .geometry.calibration import Homography, rectangle_from_distances
 from .geometry.line import validate_line
 from .geometry.polygon import validate_polygon
 from .privacy.context import PrivacySpec
-from .sources.redact import StreamAddress
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 

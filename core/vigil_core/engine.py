@@ -11,6 +11,10 @@ from pathlib import Path
 import threading
 from typing import TYPE_CHECKING
 
+from vigil_core.feeds.event_source import EventSource
+from vigil_core.feeds.frigate_mqtt import MqttTransport
+from vigil_core.feeds.frigate_tracks import FrigateDetections, plates_from_frigate
+
 from .anpr.runtime import AnprRuntime
 from .anpr.store import AuditLog, MatchRecord
 from .config import CameraSpec, EngineConfig, WatchlistSpec
@@ -28,13 +32,10 @@ from .privacy.context import ControllerSpec, PaperworkSpec, gate_event
 from .privacy.inventory import enforce_context
 from .privacy.retention import RetentionRegistry
 from .rules import build_rules
-from .sources.event_source import EventSource
-from .sources.frigate_mqtt import MqttTransport
-from .sources.frigate_tracks import FrigateDetections, plates_from_frigate
 from .stages import TrackObserver, TrackStage
 
 if TYPE_CHECKING:
-    from .sources.onvif_events import EventChannelStatus, OnvifEventSource
+    from vigil_core.feeds.onvif_events import EventChannelStatus, OnvifEventSource
 from .store.counters import CounterStore
 from .store.files import check_writable_folder
 
@@ -284,7 +285,7 @@ class Engine:
             return
         # onvif-zeep-async is heavy to import (and configures logging on import): only for
         # ONVIF cameras, and off the loop.
-        module = await asyncio.to_thread(importlib.import_module, "vigil_core.sources.onvif_events")
+        module = await asyncio.to_thread(importlib.import_module, "vigil_core.feeds.onvif_events")
         source_class: type[OnvifEventSource] = module.OnvifEventSource
 
         def on_status(status: EventChannelStatus) -> None:

@@ -33,10 +33,10 @@ from vigil_core.errors import (
     StreamNotFound,
 )
 from vigil_core.events.model import SourceState, SourceStateEvent
+from vigil_core.redact import MASK, StreamAddress
 from vigil_core.sources import LatestFrameSlot, redact_text, redact_url
 from vigil_core.sources.av_source import AvSource
 from vigil_core.sources.reachability import wait_reachable
-from vigil_core.sources.redact import MASK, StreamAddress
 from vigil_core.types import Frame
 
 VTEST_FRAMES = 795

@@ -14,7 +14,7 @@ import pytest
 from tests.support.frigate_api import VERSIONS, FrigateApi, load_config
 from tests.support.onvif_emulator import OnvifEmulator
 from vigil_core.errors import AuthFailed, FrigateConfigInvalid, SourceUnavailable
-from vigil_core.sources.frigate import FrigateCamera, fetch_frigate, zone_polygon
+from vigil_core.feeds.frigate import FrigateCamera, fetch_frigate, zone_polygon
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

@@ -16,7 +16,7 @@ from tests.support.frigate_payloads import (
     load_scenario,
     scenario,
 )
-from vigil_core.sources.frigate_mqtt import (
+from vigil_core.feeds.frigate_mqtt import (
     FrigateAvailability,
     FrigateEventType,
     FrigateObjectUpdate,
@@ -171,7 +171,7 @@ async def test_router_survives_a_receiver_that_raises(caplog: pytest.LogCaptureF
 
     router.receivers["front_door"] = Failing()
     walk = [(topic, encode(payload)) for topic, payload in load_scenario("0.16")]
-    with caplog.at_level(logging.WARNING, logger="vigil_core.sources.frigate_mqtt"):
+    with caplog.at_level(logging.WARNING, logger="vigil_core.feeds.frigate_mqtt"):
         for topic, payload in walk:
             transport.deliver(topic, payload)
     healthy = _Receiver()
@@ -225,7 +225,7 @@ async def test_router_logs_bad_input_once(caplog: pytest.LogCaptureFixture) -> N
     receiver = _Receiver()
     router.receivers["front_door"] = receiver
     walk = [(topic, encode(payload)) for topic, payload in load_scenario("0.16")]
-    with caplog.at_level(logging.DEBUG, logger="vigil_core.sources.frigate_mqtt"):
+    with caplog.at_level(logging.DEBUG, logger="vigil_core.feeds.frigate_mqtt"):
         for _ in range(3):
             transport.deliver("frigate/events", b"{truncated")
             for topic, payload in walk:

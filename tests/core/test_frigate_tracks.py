@@ -21,10 +21,8 @@ from tests.support.frigate_payloads import (
 )
 from vigil_core.config import CameraSpec, FrigateDetectionSpec, TrackerSpec
 from vigil_core.events.model import EventPhase, RuleEvent, SourceState, SourceStateEvent
-from vigil_core.pipeline import CameraPipeline
-from vigil_core.rules import build_rules
-from vigil_core.sources.frigate_mqtt import FrigateAvailability, FrigateMessage, parse_message
-from vigil_core.sources.frigate_tracks import (
+from vigil_core.feeds.frigate_mqtt import FrigateAvailability, FrigateMessage, parse_message
+from vigil_core.feeds.frigate_tracks import (
     FrigatePlate,
     FrigateTrackFeed,
     TickSource,
@@ -33,6 +31,8 @@ from vigil_core.sources.frigate_tracks import (
     plates_from_frigate,
     track_id,
 )
+from vigil_core.pipeline import CameraPipeline
+from vigil_core.rules import build_rules
 from vigil_core.types import Frame
 
 PORCH = [[0.115, 0.6], [0.5, 0.6], [0.5, 1.0], [0.115, 1.0]]
@@ -295,8 +295,8 @@ def _plate_run(version: str, privacy: str, watched: list[str]) -> tuple[list[Rul
     """Run the gate_lpr scenario through a Frigate camera reading plates with Vigil's sink."""
     from vigil_core.anpr.runtime import AnprRuntime  # noqa: PLC0415
     from vigil_core.config import AnprSettings  # noqa: PLC0415
+    from vigil_core.feeds.frigate_tracks import FrigatePlateStage  # noqa: PLC0415
     from vigil_core.inference.session import SessionCache  # noqa: PLC0415
-    from vigil_core.sources.frigate_tracks import FrigatePlateStage  # noqa: PLC0415
 
     entries = [
         {"id": f"w{i}", "plate": p, "reason": "stolen vehicle report", "expires": "2099-12-31"}

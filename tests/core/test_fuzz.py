@@ -38,12 +38,12 @@ from vigil_core.anpr.watchlist import InvalidPlate, Watchlist, parse_pattern
 from vigil_core.cli import load_config as load_config_file
 from vigil_core.config import EngineConfig, SourceSpec, WatchlistEntry, WatchlistSpec
 from vigil_core.errors import ConfigInvalid, FrigateConfigInvalid
-from vigil_core.sources.frigate import frigate_server, zone_polygon
-from vigil_core.sources.frigate_mqtt import FrigateRouter, MalformedPayload, parse_message
-from vigil_core.sources.onvif_messages import MalformedMessage, notification_from_element
-from vigil_core.sources.onvif_states import TopicStates
-from vigil_core.sources.onvif_topics import PARSERS
-from vigil_core.sources.redact import MASK, StreamAddress, redact_text, redact_url
+from vigil_core.feeds.frigate import frigate_server, zone_polygon
+from vigil_core.feeds.frigate_mqtt import FrigateRouter, MalformedPayload, parse_message
+from vigil_core.feeds.onvif_messages import MalformedMessage, notification_from_element
+from vigil_core.feeds.onvif_states import TopicStates
+from vigil_core.feeds.onvif_topics import PARSERS
+from vigil_core.redact import MASK, StreamAddress, redact_text, redact_url
 
 FUZZ = settings(
     deadline=None,

@@ -16,7 +16,7 @@ from zeep.exceptions import Fault
 from tests.support.frigate_api import FrigateApi
 from tests.support.onvif_emulator import MAIN_TOKEN, SUB_TOKEN, AuthFailure, OnvifEmulator
 from vigil_core.errors import AuthFailed, SourceUnavailable
-from vigil_core.sources.onvif import (
+from vigil_core.feeds.onvif import (
     OnvifDeviceInfo,
     OnvifProfile,
     fetch_onvif_device,

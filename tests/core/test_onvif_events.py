@@ -21,21 +21,21 @@ from tests.support.onvif_event_service import (
     topic_set_xml,
 )
 from vigil_core.events.model import EventPhase, RuleEvent, VigilEvent
-from vigil_core.sources.onvif_events import (
+from vigil_core.feeds.onvif_events import (
     EventChannelState,
     EventChannelStatus,
     OnvifEventSettings,
     OnvifEventSource,
 )
-from vigil_core.sources.onvif_messages import (
+from vigil_core.feeds.onvif_messages import (
     MalformedMessage,
     OnvifMessage,
     normalize_topic,
     notification_from_element,
     topics_from_topic_set,
 )
-from vigil_core.sources.onvif_states import TopicStates
-from vigil_core.sources.onvif_topics import (
+from vigil_core.feeds.onvif_states import TopicStates
+from vigil_core.feeds.onvif_topics import (
     PARSERS,
     OnvifKind,
     ReadingShape,

@@ -248,9 +248,9 @@ def _frigate_run(
     """Feed a recorded Frigate scenario through a pipeline taking its tracks from Frigate."""
     from tests.core.test_frigate_tracks import Clock, frame, messages  # noqa: PLC0415
     from tests.support.frigate_payloads import T0  # noqa: PLC0415
+    from vigil_core.feeds.frigate_tracks import FrigateTrackFeed  # noqa: PLC0415
     from vigil_core.privacy.masks import PrivacyMasks  # noqa: PLC0415
     from vigil_core.rules import build_rules  # noqa: PLC0415
-    from vigil_core.sources.frigate_tracks import FrigateTrackFeed  # noqa: PLC0415
 
     assert spec.frigate is not None
     plate_stage = (stages or [None])[0]
@@ -300,8 +300,8 @@ def test_a_person_inside_a_mask_on_a_frigate_track_triggers_nothing(version: str
 def test_a_plate_frigate_reads_inside_a_mask_is_dropped() -> None:
     from vigil_core.anpr.runtime import AnprRuntime  # noqa: PLC0415
     from vigil_core.config import AnprSettings  # noqa: PLC0415
+    from vigil_core.feeds.frigate_tracks import FrigatePlateStage  # noqa: PLC0415
     from vigil_core.inference.session import SessionCache  # noqa: PLC0415
-    from vigil_core.sources.frigate_tracks import FrigatePlateStage  # noqa: PLC0415
 
     entry = {
         "id": "w",
@@ -328,7 +328,7 @@ def test_a_plate_frigate_reads_inside_a_mask_is_dropped() -> None:
 
 def test_frigate_objects_labelled_as_faces_are_never_tracks() -> None:
     from tests.support.frigate_payloads import encode, person  # noqa: PLC0415
-    from vigil_core.sources.frigate_mqtt import parse_message  # noqa: PLC0415
+    from vigil_core.feeds.frigate_mqtt import parse_message  # noqa: PLC0415
 
     walker = person("0.16")
     _topic, payload = walker.message("new", walker.state(walker.start_time, 0.5, 0.9))

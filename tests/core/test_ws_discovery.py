@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.support.ws_discovery import Answer, DiscoveryResponder
-from vigil_core.sources.ws_discovery import discover_onvif_cameras, parse_probe_matches
+from vigil_core.feeds.ws_discovery import discover_onvif_cameras, parse_probe_matches
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

@@ -62,9 +62,9 @@ from tests.ha.conftest import (
 from tests.ha.translations import load
 from tests.support.onvif_emulator import SUB_TOKEN, OnvifEmulator
 from tests.support.onvif_event_service import topic_of
+from vigil_core.feeds.onvif_events import OnvifEventSettings
+from vigil_core.feeds.onvif_messages import normalize_topic
 from vigil_core.server import VigilServer
-from vigil_core.sources.onvif_events import OnvifEventSettings
-from vigil_core.sources.onvif_messages import normalize_topic
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -124,7 +124,7 @@ TOPIC = "event.gate_camera_event_objectcrosses"
 @pytest.fixture(autouse=True)
 def fast_events() -> Iterator[None]:
     """Pull, renew and retry in fractions of a second (the server's channel settings)."""
-    with patch("vigil_core.sources.onvif_events.OnvifEventSettings", lambda: FAST):
+    with patch("vigil_core.feeds.onvif_events.OnvifEventSettings", lambda: FAST):
         yield
 
 

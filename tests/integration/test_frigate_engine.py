@@ -29,7 +29,7 @@ from tests.support.mosquitto import Mosquitto, mosquitto, publish  # noqa: F401
 from vigil_core.config import EngineConfig
 from vigil_core.engine import Engine
 from vigil_core.events.model import RuleEvent, SourceState, SourceStateEvent, VigilEvent
-from vigil_core.sources.frigate_tracks import track_id
+from vigil_core.feeds.frigate_tracks import track_id
 
 PORCH = [[0.115, 0.6], [0.5, 0.6], [0.5, 1.0], [0.115, 1.0]]
 
@@ -125,7 +125,7 @@ async def test_line_counted_once(
     the other camera is skipped and logged once.
     """
     run = await start(config(mosquitto, tmp_path))
-    with caplog.at_level(logging.WARNING, logger="vigil_core.sources.frigate_mqtt"):
+    with caplog.at_level(logging.WARNING, logger="vigil_core.feeds.frigate_mqtt"):
         await _publish(mosquitto, load_scenario(version))
         await wait_for(lambda: run.crossings() == 1, 10, "the crossing")
         await wait_for(lambda: len(run.rule_events("zone_presence")) == 2, 10, "the porch events")
@@ -275,7 +275,7 @@ async def test_poison_messages_do_not_stop_the_feed(
     """
     run = await start(config(mosquitto, tmp_path))
     walk = walk_messages("0.15")
-    with caplog.at_level(logging.DEBUG, logger="vigil_core.sources.frigate_mqtt"):
+    with caplog.at_level(logging.DEBUG, logger="vigil_core.feeds.frigate_mqtt"):
         await _publish(mosquitto, [*_poison(walk), *_poison(walk)])
         await _publish(mosquitto, walk)
         await wait_for(lambda: run.crossings() == 1, 10, "the crossing after the poison")

@@ -10,7 +10,7 @@ from tests.server.conftest import ServerFactory
 from tests.server.test_server import Pushes, _state, vtest_config
 from tests.support.onvif_emulator import OnvifEmulator
 from tests.support.onvif_event_service import topic_of
-from vigil_core.sources.onvif_messages import normalize_topic
+from vigil_core.feeds.onvif_messages import normalize_topic
 import vigil_protocol as vp
 
 type Connect = Callable[..., Awaitable[VigilClient]]

@@ -22,7 +22,7 @@ from vigil_core.errors import (
     SourceUnavailable,
     StreamNotFound,
 )
-from vigil_core.sources.redact import StreamAddress, redact_text
+from vigil_core.redact import StreamAddress, redact_text
 from vigil_core.types import RGBImage
 
 from .convert import fit_size, to_rgb

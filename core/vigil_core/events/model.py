@@ -123,7 +123,7 @@ class ChannelEvent:
 
     camera_id: str
     state: str
-    """The channel's state (`sources.onvif_events.EventChannelState` values)."""
+    """The channel's state (`feeds.onvif_events.EventChannelState` values)."""
     reason: str = ""
     translation_key: str | None = None
     topics: tuple[str, ...] | None = None

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from vigil_core.config import KServeSpec
 from vigil_core.errors import VigilError
-from vigil_core.sources.redact import redact_url
+from vigil_core.redact import redact_url
 
 from .graph import FREE_INPUT
 from .registry import ModelSpec

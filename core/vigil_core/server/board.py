@@ -32,11 +32,11 @@ from vigil_core.events.model import (
     SourceStateEvent,
     VigilEvent,
 )
+from vigil_core.feeds.onvif_states import SOURCE_ONVIF
+from vigil_core.feeds.onvif_topics import DATA_ITEMS, SOURCE_ITEMS, allowed_items
 from vigil_core.health import RULE_ID as TAMPER_RULE_ID
 from vigil_core.privacy.context import Violation, keeps_images, missing_paperwork
 from vigil_core.privacy.purposes import EVENT_ATTRIBUTES
-from vigil_core.sources.onvif_states import SOURCE_ONVIF
-from vigil_core.sources.onvif_topics import DATA_ITEMS, SOURCE_ITEMS, allowed_items
 from vigil_protocol import (
     CameraState,
     EventPush,

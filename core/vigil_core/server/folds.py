@@ -19,10 +19,10 @@ from vigil_core.events.model import (
     SourceState,
     SourceStateEvent,
 )
+from vigil_core.feeds.onvif_topics import HEALTH_KINDS, PARSERS, OnvifKind
 from vigil_core.health import TamperBoard, Thresholds
 from vigil_core.health.conditions import VIEW_CONDITIONS
 from vigil_core.health.conditions import TamperCondition as CoreCondition
-from vigil_core.sources.onvif_topics import HEALTH_KINDS, PARSERS, OnvifKind
 from vigil_protocol import (
     CameraState,
     ConditionState,

@@ -26,6 +26,9 @@ from vigil_core.decode.av_decoder import first_frame
 from vigil_core.decode.convert import fit_size, to_rgb
 from vigil_core.errors import ConfigInvalid, VigilError
 from vigil_core.events.model import SourceState
+from vigil_core.feeds.frigate import FrigateCamera, fetch_frigate
+from vigil_core.feeds.onvif import fetch_onvif_device, pick_analysis_profile
+from vigil_core.feeds.ws_discovery import discover_onvif_cameras
 from vigil_core.privacy.access_log import AccessAction, Actor
 from vigil_core.privacy.assessment import write_documents
 from vigil_core.privacy.context import (
@@ -37,10 +40,7 @@ from vigil_core.privacy.context import (
 from vigil_core.privacy.inventory import plate_queries_allowed
 from vigil_core.privacy.purposes import Allowance
 from vigil_core.privacy.summary import LogStatus, ProcessingSummary, Recipient, Texts
-from vigil_core.sources.frigate import FrigateCamera, fetch_frigate
-from vigil_core.sources.onvif import fetch_onvif_device, pick_analysis_profile
-from vigil_core.sources.redact import StreamAddress
-from vigil_core.sources.ws_discovery import discover_onvif_cameras
+from vigil_core.redact import StreamAddress
 from vigil_core.store.files import write_atomically
 import vigil_protocol as vp
 from vigil_protocol.privacy import DeploymentContext, DetectorKind, LegalBasis

@@ -1,12 +1,13 @@
 """Frame sources: the FrameSource seam, the PyAV-backed AvSource and their helpers.
 
-AvSource lives in `vigil_core.sources.av_source`; it is not re-exported here so that the
-decode package can use the redaction helpers without an import cycle.
+AvSource lives in `vigil_core.sources.av_source`; it is not re-exported here, so that importing
+the seam does not load the decoder. Camera-side event feeds (ONVIF, Frigate) are in
+`vigil_core.feeds`; credential redaction is the leaf module `vigil_core.redact`.
 """
 
-from .base import FrameCallback, FrameSource, SourceStats, StateCallback
-from .redact import redact_text, redact_url
-from .slot import LatestFrameSlot
+from vigil_core.redact import redact_text, redact_url
+from vigil_core.sources.base import FrameCallback, FrameSource, SourceStats, StateCallback
+from vigil_core.sources.slot import LatestFrameSlot
 
 __all__ = [
     "FrameCallback",

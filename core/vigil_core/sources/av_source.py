@@ -18,11 +18,10 @@ from vigil_core.decode.convert import fit_size, to_rgb
 from vigil_core.decode.timing import RateMeter, RateSampler, StreamClock
 from vigil_core.errors import NotVideo, SourceError, SourceUnavailable
 from vigil_core.events.model import SourceState, SourceStateEvent
+from vigil_core.redact import StreamAddress, redact_text
+from vigil_core.sources.base import FrameCallback, SourceStats, StateCallback
+from vigil_core.sources.reachability import Cancelled, wait_reachable
 from vigil_core.types import Frame
-
-from .base import FrameCallback, SourceStats, StateCallback
-from .reachability import Cancelled, wait_reachable
-from .redact import StreamAddress, redact_text
 
 _LOGGER = logging.getLogger(__name__)
 

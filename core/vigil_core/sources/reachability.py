@@ -16,8 +16,7 @@ import time
 from urllib.parse import urlsplit
 
 from vigil_core.errors import SourceTimeout, SourceUnavailable
-
-from .redact import redact_url
+from vigil_core.redact import redact_url
 
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "http": 80, "https": 443}
 STEP_S = 0.25

@@ -30,8 +30,7 @@ from zeep.exceptions import Fault, XMLParseError, XMLSyntaxError
 
 from vigil_core.errors import AuthFailed, VigilError
 from vigil_core.events.model import VigilEvent
-
-from .onvif import (
+from vigil_core.feeds.onvif import (
     LIBRARY_ERRORS,
     connect_camera,
     fault_code,
@@ -40,15 +39,15 @@ from .onvif import (
     new_camera,
     translate_error,
 )
-from .onvif_messages import (
+from vigil_core.feeds.onvif_messages import (
     MalformedMessage,
     OnvifMessage,
     message_from_element,
     message_from_zeep,
     topics_from_topic_set,
 )
-from .onvif_states import TopicStates
-from .onvif_topics import LAST_REBOOT_TOPIC, PARSERS, Reading, ReadingShape
+from vigil_core.feeds.onvif_states import TopicStates
+from vigil_core.feeds.onvif_topics import LAST_REBOOT_TOPIC, PARSERS, Reading, ReadingShape
 
 _LOGGER = logging.getLogger(__name__)
 

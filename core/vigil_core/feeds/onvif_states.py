@@ -12,10 +12,8 @@ import time
 from typing import Final
 
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
-from vigil_core.health.reports import CameraReport, camera_report_event
-
-from .onvif_messages import OnvifMessage
-from .onvif_topics import (
+from vigil_core.feeds.onvif_messages import OnvifMessage
+from vigil_core.feeds.onvif_topics import (
     DATA_ITEMS,
     HEALTH_KINDS,
     SOURCE_ITEMS,
@@ -24,6 +22,7 @@ from .onvif_topics import (
     ReadingShape,
     allowed_items,
 )
+from vigil_core.health.reports import CameraReport, camera_report_event
 
 SOURCE_ONVIF: Final = "onvif"
 """The ``source`` of every event a camera's own analytics raised over ONVIF."""

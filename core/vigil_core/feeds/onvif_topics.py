@@ -42,10 +42,9 @@ import math
 import re
 from typing import Final
 
+from vigil_core.feeds.onvif_messages import MalformedMessage, OnvifMessage
 from vigil_core.health.reports import CameraReport
 from vigil_core.privacy.purposes import describes_person
-
-from .onvif_messages import MalformedMessage, OnvifMessage
 
 
 class ReadingShape(StrEnum):

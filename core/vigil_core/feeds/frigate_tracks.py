@@ -56,12 +56,7 @@ from vigil_core.config import (
 )
 from vigil_core.errors import VigilError
 from vigil_core.events.model import RuleEvent, SourceState, SourceStateEvent
-from vigil_core.privacy.masks import PrivacyMasks
-from vigil_core.stages import TrackStage, TrackStep
-from vigil_core.types import BBox, Frame, RGBImage, Track, TrackState
-
-from .base import FrameCallback, SourceStats, StateCallback
-from .frigate_mqtt import (
+from vigil_core.feeds.frigate_mqtt import (
     FrigateAvailability,
     FrigateEventType,
     FrigateMessage,
@@ -72,6 +67,10 @@ from .frigate_mqtt import (
     MqttTransport,
     PahoTransport,
 )
+from vigil_core.privacy.masks import PrivacyMasks
+from vigil_core.sources.base import FrameCallback, SourceStats, StateCallback
+from vigil_core.stages import TrackStage, TrackStep
+from vigil_core.types import BBox, Frame, RGBImage, Track, TrackState
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import threading
 from typing import TYPE_CHECKING
 
+from vigil_core.compliance.inventory import enforce_context
 from vigil_core.feeds.event_source import EventSource
 from vigil_core.feeds.frigate_mqtt import MqttTransport
 from vigil_core.feeds.frigate_tracks import FrigateDetections, plates_from_frigate
@@ -29,7 +30,6 @@ from .inference.kserve import LOCAL_STATUS, BackendState, BackendStatus, backend
 from .inference.session import SessionCache
 from .pipeline import AnalysedFrame, CameraPipeline, CameraStats
 from .privacy.context import ControllerSpec, PaperworkSpec, gate_event
-from .privacy.inventory import enforce_context
 from .privacy.retention import RetentionRegistry
 from .rules import build_rules
 from .stages import TrackObserver, TrackStage

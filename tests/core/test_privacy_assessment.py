@@ -15,16 +15,13 @@ import subprocess
 from PIL import Image
 import pytest
 
-from vigil_core.config import EngineConfig
-from vigil_core.inference.registry import default_registry
-from vigil_core.privacy.assessment import (
+from vigil_core.compliance.assessment import (
     documents,
     impact_assessment,
     record_of_processing,
     write_documents,
 )
-from vigil_core.privacy.context import EnabledDetector
-from vigil_core.privacy.document import (
+from vigil_core.compliance.document import (
     Bullets,
     Document,
     Heading,
@@ -35,8 +32,11 @@ from vigil_core.privacy.document import (
     render_markdown,
     render_pdf,
 )
-from vigil_core.privacy.signage import signage
-from vigil_core.privacy.summary import LogStatus, ProcessingSummary, Recipient
+from vigil_core.compliance.signage import signage
+from vigil_core.compliance.summary import LogStatus, ProcessingSummary, Recipient
+from vigil_core.config import EngineConfig
+from vigil_core.inference.registry import default_registry
+from vigil_core.privacy.context import EnabledDetector
 from vigil_protocol.privacy import DetectorKind
 
 NOW = datetime(2025, 6, 1, 14, 5, tzinfo=UTC)

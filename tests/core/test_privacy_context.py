@@ -10,6 +10,12 @@ from typing import Any
 
 import pytest
 
+from vigil_core.compliance.inventory import (
+    enabled_detectors,
+    enforce_context,
+    plate_queries_allowed,
+)
+from vigil_core.compliance.summary import LANGUAGES, Texts
 from vigil_core.config import EngineConfig
 from vigil_core.engine import Engine
 from vigil_core.events.model import EventPhase, RuleEvent
@@ -27,11 +33,6 @@ from vigil_core.privacy.context import (
     shows_tracks,
     statistics_only,
 )
-from vigil_core.privacy.inventory import (
-    enabled_detectors,
-    enforce_context,
-    plate_queries_allowed,
-)
 from vigil_core.privacy.purposes import (
     CAMERA_SIDE_KINDS,
     PURPOSES,
@@ -39,7 +40,6 @@ from vigil_core.privacy.purposes import (
     DataLevel,
     describes_person,
 )
-from vigil_core.privacy.summary import LANGUAGES, Texts
 from vigil_protocol.privacy import DeploymentContext, DetectorKind, LegalBasis
 
 HOME, PREMISES, PUBLIC = (

@@ -85,7 +85,7 @@ def test_the_engine_wheel_holds_its_data_files_and_command(dist: Path) -> None:
         entry_points = archive.read(f"vigil_analytics-{_version(REPO)}.dist-info/entry_points.txt")
     assert registry == (REPO / "models" / "registry.yaml").read_bytes()
     assert "vigil_core/py.typed" in names
-    assert any(n.startswith("vigil_core/privacy/templates/") for n in names)
+    assert any(n.startswith("vigil_core/compliance/templates/") for n in names)
     assert not any(n.startswith(("tests/", "custom_components/")) for n in names)
     assert b"vigil-analytics = vigil_core.cli:main" in entry_points
 

@@ -1,5 +1,8 @@
-"""Privacy: what Vigil blanks before it looks and before it keeps or shows anything."""
+"""Privacy safeguards at run time: masks, purposes, deployment contexts, retention, access log.
 
-from .masks import PrivacyMasks
+The documents written from them (assessment, signage) are in `vigil_core.compliance`.
+"""
+
+from vigil_core.privacy.masks import PrivacyMasks
 
 __all__ = ["PrivacyMasks"]

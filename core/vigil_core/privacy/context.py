@@ -17,6 +17,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil_core.events.model import RuleEvent
+from vigil_core.privacy.purposes import CAMERA_SIDE_KINDS, PURPOSES, VIGIL_SOURCE, Allowance
+from vigil_core.privacy.retention import RetentionSpec
 from vigil_protocol.privacy import (
     JUSTIFICATION_MIN_CHARS,
     DeploymentContext,
@@ -24,9 +26,6 @@ from vigil_protocol.privacy import (
     LegalBasis,
     Paperwork,
 )
-
-from .purposes import CAMERA_SIDE_KINDS, PURPOSES, VIGIL_SOURCE, Allowance
-from .retention import RetentionSpec
 
 
 class _Spec(BaseModel):

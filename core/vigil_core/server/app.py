@@ -23,12 +23,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from vigil_core.compliance.inventory import enforce_context
 from vigil_core.config import EngineConfig
 from vigil_core.engine import Engine, RestartRequired
 from vigil_core.errors import ConfigInvalid, ModelError, VigilError
 from vigil_core.privacy.access_log import AccessLog, load_or_create_key
 from vigil_core.privacy.context import missing_paperwork
-from vigil_core.privacy.inventory import enforce_context
 from vigil_core.privacy.retention import DirectoryStore
 from vigil_protocol import (
     CAPABILITIES,

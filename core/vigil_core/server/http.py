@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from vigil_core.compliance.inventory import camera_detectors
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.privacy.context import shows_tracks
-from vigil_core.privacy.inventory import camera_detectors
 import vigil_protocol as vp
 
 from .picture_access import check_crop_view, check_frame_view

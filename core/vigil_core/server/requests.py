@@ -21,6 +21,9 @@ from pydantic import ValidationError
 
 from vigil_core.anpr.store import MatchRecord, MatchStatus
 from vigil_core.anpr.watchlist import WILDCARDS, InvalidPlate, parse_pattern
+from vigil_core.compliance.assessment import write_documents
+from vigil_core.compliance.inventory import plate_queries_allowed
+from vigil_core.compliance.summary import LogStatus, ProcessingSummary, Recipient, Texts
 from vigil_core.config import EngineConfig, WatchlistSpec
 from vigil_core.decode.av_decoder import first_frame
 from vigil_core.decode.convert import fit_size, to_rgb
@@ -30,16 +33,13 @@ from vigil_core.feeds.frigate import FrigateCamera, fetch_frigate
 from vigil_core.feeds.onvif import fetch_onvif_device, pick_analysis_profile
 from vigil_core.feeds.ws_discovery import discover_onvif_cameras
 from vigil_core.privacy.access_log import AccessAction, Actor
-from vigil_core.privacy.assessment import write_documents
 from vigil_core.privacy.context import (
     allowance,
     detector_key,
     keeps_images,
     needs_acknowledgement,
 )
-from vigil_core.privacy.inventory import plate_queries_allowed
 from vigil_core.privacy.purposes import Allowance
-from vigil_core.privacy.summary import LogStatus, ProcessingSummary, Recipient, Texts
 from vigil_core.redact import StreamAddress
 from vigil_core.store.files import write_atomically
 import vigil_protocol as vp

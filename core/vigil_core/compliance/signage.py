@@ -7,10 +7,9 @@ running detectors only, so a sign never promises less (or more) than the camera 
 
 from __future__ import annotations
 
+from vigil_core.compliance.document import Block, Bullets, Document, Heading, PageBreak, Paragraph
+from vigil_core.compliance.summary import CameraSummary, Language, ProcessingSummary, Texts
 from vigil_protocol.privacy import Artefact
-
-from .document import Block, Bullets, Document, Heading, PageBreak, Paragraph
-from .summary import CameraSummary, Language, ProcessingSummary, Texts
 
 
 def camera_sign(

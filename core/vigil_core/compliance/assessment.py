@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
 
-from vigil_protocol.privacy import RETENTION, Artefact, DeploymentContext
-
-from .document import (
+from vigil_core.compliance.document import (
     Block,
     Bullets,
     Document,
@@ -26,8 +24,16 @@ from .document import (
     render_markdown,
     render_pdf,
 )
-from .signage import signage
-from .summary import LANGUAGES, CameraSummary, DetectorUse, Language, ProcessingSummary, Texts
+from vigil_core.compliance.signage import signage
+from vigil_core.compliance.summary import (
+    LANGUAGES,
+    CameraSummary,
+    DetectorUse,
+    Language,
+    ProcessingSummary,
+    Texts,
+)
+from vigil_protocol.privacy import RETENTION, Artefact, DeploymentContext
 
 
 def _controller_value(value: str, t: Texts) -> str:

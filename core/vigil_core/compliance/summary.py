@@ -16,12 +16,11 @@ from importlib import resources
 import json
 from typing import Any, Literal
 
+from vigil_core.compliance.inventory import camera_detectors, check_engine_config, hub_detectors
 from vigil_core.config import CameraSpec, EngineConfig
 from vigil_core.errors import VigilError
 from vigil_core.inference.registry import ModelSpec, default_registry
-from vigil_protocol.privacy import Artefact, DeploymentContext, DetectorKind
-
-from .context import (
+from vigil_core.privacy.context import (
     Acknowledgement,
     ControllerSpec,
     EnabledDetector,
@@ -29,9 +28,9 @@ from .context import (
     acknowledged,
     allowance,
 )
-from .inventory import camera_detectors, check_engine_config, hub_detectors
-from .purposes import PURPOSES, Allowance, Purpose
-from .retention import RetentionSpec
+from vigil_core.privacy.purposes import PURPOSES, Allowance, Purpose
+from vigil_core.privacy.retention import RetentionSpec
+from vigil_protocol.privacy import Artefact, DeploymentContext, DetectorKind
 
 type Language = Literal["en", "fr"]
 LANGUAGES: tuple[Language, ...] = ("en", "fr")
@@ -278,7 +277,7 @@ _MONTHS = {
 
 @cache
 def _catalogue(language: Language) -> dict[str, Any]:
-    resource = resources.files("vigil_core.privacy") / "templates" / f"{language}.json"
+    resource = resources.files("vigil_core.compliance") / "templates" / f"{language}.json"
     data: dict[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
     return data
 

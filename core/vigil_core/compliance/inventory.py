@@ -18,9 +18,8 @@ from vigil_core.config import (
     WrongWaySpec,
     ZoneSpec,
 )
+from vigil_core.privacy.context import EnabledDetector, Violation, check_configuration
 from vigil_protocol.privacy import DetectorKind
-
-from .context import EnabledDetector, Violation, check_configuration
 
 _PLATE_KINDS = {
     "watchlist": DetectorKind.ANPR_WATCHLIST,

@@ -997,7 +997,7 @@ class AnprSpec(_Model):
     @field_validator("countries")
     @classmethod
     def _countries_known(cls, value: list[str]) -> list[str]:
-        from .anpr.normalize import COUNTRIES  # noqa: PLC0415
+        from vigil_core.plates.normalize import COUNTRIES  # noqa: PLC0415
 
         unknown = sorted(set(value) - set(COUNTRIES))
         if unknown:
@@ -1236,7 +1236,7 @@ class WatchlistEntry(_Model):
     @field_validator("plate")
     @classmethod
     def _plate_ok(cls, value: str) -> str:
-        from .anpr.watchlist import parse_pattern  # noqa: PLC0415
+        from vigil_core.plates.watchlist import parse_pattern  # noqa: PLC0415
 
         try:
             return parse_pattern(value)

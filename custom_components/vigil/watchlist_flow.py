@@ -62,7 +62,7 @@ CONF_FULL_ACKNOWLEDGED: Final = "full_acknowledged"
 
 ANPR_MODES: Final = ("vehicle_crops", "full_frame", "both")
 PRIVACY_MODES: Final = ("watchlist", "hashed", "full")
-# The countries whose plate formats the server knows (vigil_core.anpr.normalize.COUNTRIES; a
+# The countries whose plate formats the server knows (vigil_core.plates.normalize.COUNTRIES; a
 # test keeps them equal).
 COUNTRIES: Final = (
     *("ar", "at", "be", "bg", "bo", "br", "ch", "cy", "cz", "de", "dk", "ee", "es", "fi", "fr"),

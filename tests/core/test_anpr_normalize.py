@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vigil_core.anpr.decode import FormatPrior, SlotDecoder
-from vigil_core.anpr.normalize import (
+from vigil_core.plates.normalize import (
     COUNTRIES,
     all_formats,
     canonical,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from vigil_core.anpr.decode import SlotRead
-from vigil_core.anpr.normalize import formats_for
 from vigil_core.anpr.vote import PlateVote
+from vigil_core.plates.normalize import formats_for
 
 
 def _read(text: str, confidence: float = 0.9, chars: dict[int, float] | None = None) -> SlotRead:

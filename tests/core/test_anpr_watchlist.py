@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from vigil_core.anpr.routes import RouteTracker
-from vigil_core.anpr.watchlist import (
+from vigil_core.config import EngineConfig, WatchlistEntry, WatchlistSpec
+from vigil_core.errors import ConfigInvalid
+from vigil_core.plates.watchlist import (
     DEFAULT_MAX_DISTANCE,
     MIN_PATTERN_CHARACTERS,
     InvalidPlate,
@@ -21,8 +23,6 @@ from vigil_core.anpr.watchlist import (
     parse_pattern,
     plate_distance,
 )
-from vigil_core.config import EngineConfig, WatchlistEntry, WatchlistSpec
-from vigil_core.errors import ConfigInvalid
 
 NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC).timestamp()
 REASON = "stolen vehicle report"

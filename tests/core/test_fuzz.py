@@ -34,7 +34,6 @@ from tests.support.frigate_api import load_config
 from tests.support.frigate_payloads import VERSIONS as MQTT_VERSIONS
 from tests.support.frigate_payloads import load_scenario
 from tests.support.onvif_event_service import EVENT_FIXTURES, sample_names
-from vigil_core.anpr.watchlist import InvalidPlate, Watchlist, parse_pattern
 from vigil_core.cli import load_config as load_config_file
 from vigil_core.config import EngineConfig, SourceSpec, WatchlistEntry, WatchlistSpec
 from vigil_core.errors import ConfigInvalid, FrigateConfigInvalid
@@ -43,6 +42,7 @@ from vigil_core.feeds.frigate_mqtt import FrigateRouter, MalformedPayload, parse
 from vigil_core.feeds.onvif_messages import MalformedMessage, notification_from_element
 from vigil_core.feeds.onvif_states import TopicStates
 from vigil_core.feeds.onvif_topics import PARSERS
+from vigil_core.plates.watchlist import InvalidPlate, Watchlist, parse_pattern
 from vigil_core.redact import MASK, StreamAddress, redact_text, redact_url
 
 FUZZ = settings(

@@ -36,7 +36,7 @@ from tests.ha.conftest import CAMERA_ID, ENTRY_ID, camera_subentry, wait_until
 from tests.ha.flows import loaded, reloaded, server_entry, suggested
 from vigil_core import config as core_config
 from vigil_core.anpr import watchlist as core_watchlist
-from vigil_core.anpr.normalize import COUNTRIES as SERVER_COUNTRIES
+from vigil_core.plates.normalize import COUNTRIES as SERVER_COUNTRIES
 from vigil_core.server import VigilServer
 
 PLATE = "AB-123-CD"

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import numpy.typing as npt
 
-from .normalize import CONFUSABLE_PAIRS, PlateFormat, is_confusable
+from vigil_core.plates.normalize import CONFUSABLE_PAIRS, PlateFormat, is_confusable
 
 type SlotProbs = npt.NDArray[np.float32]
 """S×K probabilities: one softmax over the OCR alphabet per character slot."""

@@ -8,18 +8,17 @@ import logging
 from pathlib import Path
 import threading
 
+from vigil_core.anpr.decode import FormatPrior, SlotDecoder
+from vigil_core.anpr.detect import BoxFinder, PlateFinder
+from vigil_core.anpr.ocr import CctOcr, RapidOcr, shared_rapid_ocr
+from vigil_core.anpr.reader import DEFAULT_VARIANTS, PlateReader, StageTimes
+from vigil_core.anpr.text_detect import TextPlateFinder
 from vigil_core.errors import ModelInvalid
 from vigil_core.inference.detectors import YoloV8Detector
 from vigil_core.inference.loader import resolve_model
 from vigil_core.inference.registry import Architecture, ModelRegistry, default_registry
 from vigil_core.inference.session import SessionCache, SessionOptions
-
-from .decode import FormatPrior, SlotDecoder
-from .detect import BoxFinder, PlateFinder
-from .normalize import all_formats, formats_for
-from .ocr import CctOcr, RapidOcr, shared_rapid_ocr
-from .reader import DEFAULT_VARIANTS, PlateReader, StageTimes
-from .text_detect import TextPlateFinder
+from vigil_core.plates.normalize import all_formats, formats_for
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -17,10 +17,9 @@ from pathlib import Path
 import threading
 import uuid
 
+from vigil_core.anpr.store import PlateKeyer
 from vigil_core.errors import VigilError
 from vigil_core.store.files import write_atomically
-
-from .store import PlateKeyer
 
 _LOGGER = logging.getLogger(__name__)
 

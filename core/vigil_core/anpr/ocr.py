@@ -17,9 +17,8 @@ from vigil_core.errors import ModelInvalid, ModelMissing
 from vigil_core.inference.loader import file_sha256
 from vigil_core.inference.registry import Architecture
 from vigil_core.inference.session import ModelSession, SessionOptions
+from vigil_core.plates.normalize import ALNUM
 from vigil_core.types import RGBImage
-
-from .normalize import ALNUM
 
 type TextRead = tuple[str, float]
 """(upper-case A-Z 0-9 text, mean character probability 0–1)."""

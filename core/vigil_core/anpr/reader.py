@@ -13,13 +13,12 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from vigil_core.anpr.decode import FLAT, SlotDecoder, SlotProbs, SlotRead
+from vigil_core.anpr.detect import BoxFinder, PlateBox, merge
+from vigil_core.anpr.ocr import CctOcr, RapidOcr
+from vigil_core.anpr.rows import TWO_ROW_MAX_ASPECT, side_by_side, split_rows
+from vigil_core.plates.normalize import PlateFormat, canonical, resolve_text
 from vigil_core.types import BBox, RGBImage
-
-from .decode import FLAT, SlotDecoder, SlotProbs, SlotRead
-from .detect import BoxFinder, PlateBox, merge
-from .normalize import PlateFormat, canonical, resolve_text
-from .ocr import CctOcr, RapidOcr
-from .rows import TWO_ROW_MAX_ASPECT, side_by_side, split_rows
 
 type CropVariant = tuple[float, float, float]
 """(horizontal pad, vertical pad, rotation in degrees) of one OCR crop, pads relative to the box."""

@@ -13,19 +13,12 @@ import time
 from typing import TYPE_CHECKING, Any
 import uuid
 
-from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
-from vigil_core.inference.session import SessionCache, SessionOptions
-from vigil_core.privacy.retention import RetentionSpec
-from vigil_core.types import Frame
-from vigil_protocol.privacy import Artefact
-
-from .decode import FormatPrior
-from .models import AnprModels, ReaderSettings, format_prior
-from .normalize import PlateFormat
-from .objections import OBJECTIONS_FILE, Objection, ObjectionList
-from .routes import RouteTracker
-from .stage import RULE_ID, AnprStage, Passage, make_event
-from .store import (
+from vigil_core.anpr.decode import FormatPrior
+from vigil_core.anpr.models import AnprModels, ReaderSettings, format_prior
+from vigil_core.anpr.objections import OBJECTIONS_FILE, Objection, ObjectionList
+from vigil_core.anpr.routes import RouteTracker
+from vigil_core.anpr.stage import RULE_ID, AnprStage, Passage, make_event
+from vigil_core.anpr.store import (
     AUDIT_FILE,
     DATABASE_FILE,
     SECRET_FILE,
@@ -43,7 +36,13 @@ from .store import (
     Sighting,
     StoredCrop,
 )
-from .watchlist import Watchlist, WatchMatch
+from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
+from vigil_core.inference.session import SessionCache, SessionOptions
+from vigil_core.plates.normalize import PlateFormat
+from vigil_core.plates.watchlist import Watchlist, WatchMatch
+from vigil_core.privacy.retention import RetentionSpec
+from vigil_core.types import Frame
+from vigil_protocol.privacy import Artefact
 
 if TYPE_CHECKING:
     from vigil_core.config import AnprSettings, AnprSpec, CameraSpec, EngineConfig, WatchlistSpec

@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 import time
 from typing import TYPE_CHECKING, Protocol
 
+from vigil_core.anpr.reader import PlateObservation, PlateReader
+from vigil_core.anpr.vote import PlateVote, VotedPlate
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.types import BBox, Frame, RGBImage, Track, TrackState
-
-from .reader import PlateObservation, PlateReader
-from .vote import PlateVote, VotedPlate
 
 if TYPE_CHECKING:
     from vigil_core.config import AnprSpec

@@ -35,10 +35,9 @@ import numpy as np
 from PIL import Image
 
 from vigil_core.errors import ConfigInvalid, VigilError
+from vigil_core.plates.normalize import canonical, partners
 from vigil_core.store.files import load_or_create_secret
 from vigil_core.types import RGBImage
-
-from .normalize import canonical, partners
 
 SECRET_FILE = "anpr_secret.key"
 DATABASE_FILE = "anpr.sqlite3"

@@ -18,11 +18,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage  # type: ignore[import-untyped]
 
+from vigil_core.anpr.detect import MIN_VEHICLE_PX, PlateBox, merge
 from vigil_core.inference.preprocess import resize
 from vigil_core.inference.session import ModelSession
 from vigil_core.types import BBox, RGBImage
-
-from .detect import MIN_VEHICLE_PX, PlateBox, merge
 
 type ProbMap = npt.NDArray[np.float32]
 

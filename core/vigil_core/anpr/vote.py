@@ -6,8 +6,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .decode import SlotRead
-from .normalize import PlateFormat, find_format, resolve_text
+from vigil_core.anpr.decode import SlotRead
+from vigil_core.plates.normalize import PlateFormat, find_format, resolve_text
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,6 @@ from vigil_core.anpr.models import (
     ReaderSettings,
     format_prior,
 )
-from vigil_core.anpr.normalize import COUNTRIES, canonical
 from vigil_core.anpr.reader import (
     PlateObservation,
     PlateReader,
@@ -49,6 +48,7 @@ from vigil_core.inference.loader import resolve_model
 from vigil_core.inference.preprocess import resize
 from vigil_core.inference.registry import default_registry
 from vigil_core.inference.session import SessionCache, SessionOptions
+from vigil_core.plates.normalize import COUNTRIES, canonical
 from vigil_core.types import BBox, RGBImage
 
 from .rendered_plates import rendered_set

@@ -136,7 +136,7 @@ def rendered_set(
     photos: Sequence[tuple[Image, BBox]], plates: Sequence[RenderedPlate] = PLATES
 ) -> list[tuple[str, Image, BBox]]:
     """Return (canonical label, image, plate box) for every plate painted on every photo."""
-    from vigil_core.anpr.normalize import canonical  # noqa: PLC0415
+    from vigil_core.plates.normalize import canonical  # noqa: PLC0415
 
     out = []
     for plate in plates:

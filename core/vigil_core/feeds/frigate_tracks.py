@@ -44,7 +44,6 @@ from typing import Final
 
 import numpy as np
 
-from vigil_core.anpr.normalize import canonical, find_format, formats_for
 from vigil_core.anpr.stage import Passage, PassageSink, direction_of
 from vigil_core.anpr.vote import VotedPlate
 from vigil_core.config import (
@@ -67,6 +66,7 @@ from vigil_core.feeds.frigate_mqtt import (
     MqttTransport,
     PahoTransport,
 )
+from vigil_core.plates.normalize import canonical, find_format, formats_for
 from vigil_core.privacy.masks import PrivacyMasks
 from vigil_core.sources.base import FrameCallback, SourceStats, StateCallback
 from vigil_core.stages import TrackStage, TrackStep

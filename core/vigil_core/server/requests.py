@@ -20,7 +20,6 @@ import aiohttp
 from pydantic import ValidationError
 
 from vigil_core.anpr.store import MatchRecord, MatchStatus
-from vigil_core.anpr.watchlist import WILDCARDS, InvalidPlate, parse_pattern
 from vigil_core.compliance.assessment import write_documents
 from vigil_core.compliance.inventory import plate_queries_allowed
 from vigil_core.compliance.summary import LogStatus, ProcessingSummary, Recipient, Texts
@@ -32,6 +31,7 @@ from vigil_core.events.model import SourceState
 from vigil_core.feeds.frigate import FrigateCamera, fetch_frigate
 from vigil_core.feeds.onvif import fetch_onvif_device, pick_analysis_profile
 from vigil_core.feeds.ws_discovery import discover_onvif_cameras
+from vigil_core.plates.watchlist import WILDCARDS, InvalidPlate, parse_pattern
 from vigil_core.privacy.access_log import AccessAction, Actor
 from vigil_core.privacy.context import (
     allowance,

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 import unicodedata
 
 from vigil_core.errors import ConfigInvalid
-
-from .normalize import ALNUM, is_confusable
+from vigil_core.plates.normalize import ALNUM, is_confusable
 
 if TYPE_CHECKING:
     from vigil_core.config import WatchlistSpec

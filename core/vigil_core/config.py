@@ -25,6 +25,8 @@ from .errors import ConfigInvalid, InvalidPolygon, VigilError
 from .geometry.calibration import Homography, rectangle_from_distances
 from .geometry.line import validate_line
 from .geometry.polygon import validate_polygon
+from .plates.normalize import COUNTRIES
+from .plates.watchlist import parse_pattern
 from .privacy.context import PrivacySpec
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -997,8 +999,6 @@ class AnprSpec(_Model):
     @field_validator("countries")
     @classmethod
     def _countries_known(cls, value: list[str]) -> list[str]:
-        from vigil_core.plates.normalize import COUNTRIES  # noqa: PLC0415
-
         unknown = sorted(set(value) - set(COUNTRIES))
         if unknown:
             raise ValueError(
@@ -1236,8 +1236,6 @@ class WatchlistEntry(_Model):
     @field_validator("plate")
     @classmethod
     def _plate_ok(cls, value: str) -> str:
-        from vigil_core.plates.watchlist import parse_pattern  # noqa: PLC0415
-
         try:
             return parse_pattern(value)
         except ConfigInvalid as err:

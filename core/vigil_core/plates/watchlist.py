@@ -2,17 +2,62 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 import unicodedata
 
 from vigil_core.errors import ConfigInvalid
 from vigil_core.plates.normalize import ALNUM, is_confusable
 
-if TYPE_CHECKING:
-    from vigil_core.config import WatchlistSpec
+
+class WatchlistEntrySettings(Protocol):
+    """What compiling needs from one configured entry (`config.WatchlistEntry` has it)."""
+
+    @property
+    def id(self) -> str:
+        """The entry's stable id."""
+
+    @property
+    def plate(self) -> str:
+        """The plate or pattern as written."""
+
+    @property
+    def label(self) -> str:
+        """What the user calls it."""
+
+    @property
+    def reason(self) -> str:
+        """Why the plate is watched."""
+
+    @property
+    def expires(self) -> datetime | date | None:
+        """When the entry stops matching."""
+
+    @property
+    def max_distance(self) -> float | None:
+        """The tolerance (None on an entry: the list's default)."""
+
+    @property
+    def legal_obligation(self) -> bool:
+        """Whether it answers a legal obligation."""
+
+
+class WatchlistSettings(Protocol):
+    """What compiling needs from the configured watchlist (`config.WatchlistSpec` has it).
+
+    A structural type, so that this leaf module needs nothing from the configuration above it.
+    """
+
+    @property
+    def max_distance(self) -> float:
+        """The entries' default tolerance."""
+
+    @property
+    def entries(self) -> Sequence[WatchlistEntrySettings]:
+        """The entries."""
+
 
 WILDCARDS = "*?"
 SEPARATORS = " -._·/"
@@ -176,7 +221,7 @@ class Watchlist:
         self.confusable_cost = confusable_cost
 
     @classmethod
-    def from_spec(cls, spec: WatchlistSpec) -> Watchlist:
+    def from_spec(cls, spec: WatchlistSettings) -> Watchlist:
         """Compile the configured watchlist."""
         default = spec.max_distance
         entries = spec.entries

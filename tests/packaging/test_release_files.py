@@ -70,7 +70,7 @@ def test_the_readme_keeps_its_two_commands_and_says_how_to_run_the_server() -> N
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     lines = readme.splitlines()
     assert lines[0].rstrip() == "scripts/setup && .venv/bin/vigil-analytics demo"
-    assert lines[1] == "scripts/setup && .venv/bin/python -m pytest"
+    assert lines[1] == "scripts/setup && .venv/bin/python -m pytest -n 4"
     section = readme.split("## Run the Vigil server", 1)[1].split("\n## ", 1)[0]
     for needle in (
         "vigil-analytics serve",

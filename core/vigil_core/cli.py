@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from collections.abc import Callable, Sequence
 import contextlib
+from importlib.metadata import entry_points
 import json
 import logging
 from pathlib import Path
@@ -58,15 +59,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = parser.add_subparsers(title="commands")
 
-    demo = sub.add_parser("demo", help="run the pipeline on the embedded demo clip (vtest.avi)")
-    demo.add_argument(
-        "--out", type=Path, default=Path("vigil-demo"), help="folder for the annotated image"
-    )
-    demo.add_argument("--events", type=Path, help="also write the events to this JSON-lines file")
-    demo.add_argument("--models-dir", type=Path, help="folder holding the model files")
-    demo.add_argument("--no-download", action="store_true", help="never download the clip or model")
-    demo.set_defaults(handler=_cmd_demo)
-
     run = sub.add_parser("run", help="run cameras from a YAML config until interrupted")
     run.add_argument(
         "--config", type=Path, required=True, help="YAML file (see `vigil-analytics schema`)"
@@ -78,66 +70,6 @@ def _parser() -> argparse.ArgumentParser:
         "--realtime", action="store_true", help="pace file sources at their native speed"
     )
     run.set_defaults(handler=_cmd_run)
-
-    bench = sub.add_parser(
-        "bench", help="measure decode, inference, end-to-end and tracking figures"
-    )
-    bench.add_argument(
-        "sections", nargs="*", help="sections to run (default: all); clips may follow `tamper`"
-    )
-    bench.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    bench.add_argument("--quick", action="store_true", help="shorter runs (smoke check)")
-    bench.add_argument("--models-dir", type=Path, help="folder holding the model files")
-    bench.add_argument("--fps", type=float, default=5.0, help="tamper: analysed frames per second")
-    bench.add_argument("--width", type=int, default=640, help="tamper: analysis width in pixels")
-    bench.add_argument(
-        "--mask",
-        action="append",
-        default=[],
-        metavar="[CLIP=]X1,Y1,X2,Y2",
-        help="tamper: leave out a relative rectangle (burned-in label) on CLIP or every clip",
-    )
-    bench.add_argument(
-        "--cameras", default="", help="e2e: camera counts to run, e.g. 8,16,24 (default: 1-32)"
-    )
-    bench.add_argument("--seconds", type=float, help="e2e: measured seconds per run")
-    bench.add_argument(
-        "--no-network", action="store_true", help="e2e: paced files only (no RTSP server)"
-    )
-    bench.add_argument(
-        "--detector-input",
-        default="",
-        help="tracking, rules: detector input fits side by side, e.g. square,aspect "
-        "(default: both for tracking, the config's for rules)",
-    )
-    bench.add_argument("--clip", type=Path, help="rules: run this clip instead of vtest")
-    bench.add_argument("--geometry", type=Path, help="rules: YAML camera (zones, rules) for --clip")
-    bench.add_argument("--truth", type=Path, help="rules: MOT-style ground truth csv for --clip")
-    bench.add_argument("--countries", default="", help="anpr: expected plate countries, e.g. fr,de")
-    bench.add_argument(
-        "--ocr", help="anpr: cct, rapidocr or cct+rapidocr (default: with rapidocr if installed)"
-    )
-    bench.add_argument(
-        "--no-refine", action="store_true", help="anpr: never re-detect uncertain plates"
-    )
-    bench.add_argument(
-        "--no-warmup", action="store_true", help="anpr: cold start only (no second pass)"
-    )
-    bench.add_argument("--failures", action="store_true", help="anpr: list the photos read wrong")
-    bench.add_argument(
-        "--chains",
-        default="default,agpl,plain",
-        help="anpr: chains side by side: default (licence-clean), agpl, plain (off the shelf)",
-    )
-    bench.add_argument(
-        "--no-rendered", action="store_true", help="anpr: leave out the rendered-plates row"
-    )
-    bench.add_argument("--kserve-url", help="remote: a KServe v2 / Triton server's base URL")
-    bench.add_argument("--kserve-model", help="remote: its model name (default: yolox_nano)")
-    bench.add_argument(
-        "--kserve-pid", type=int, help="remote: the server's process id (its CPU is read)"
-    )
-    bench.set_defaults(handler=_cmd_bench)
 
     models = sub.add_parser("models", help="list, verify or download the registry's models")
     models.add_argument("action", choices=["list", "verify", "download"])
@@ -151,7 +83,34 @@ def _parser() -> argparse.ArgumentParser:
     from .server.main import add_commands  # noqa: PLC0415 - serve and token
 
     add_commands(sub)
+    _add_plugin_commands(sub)
     return parser
+
+
+PLUGIN_GROUP = "vigil_analytics.commands"
+"""Entry points adding commands: vigil-tools adds `demo` and `bench` (tools/pyproject.toml)."""
+TOOLS_COMMANDS = {
+    "demo": "run the pipeline on the embedded demo clip (vtest.avi)",
+    "bench": "measure decode, inference, end-to-end, tracking and accuracy figures",
+}
+
+
+def _add_plugin_commands(sub: Any) -> None:
+    """Add the commands other distributions register; say where the tools' commands come from."""
+    for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        entry.load()(sub)
+    for name, text in TOOLS_COMMANDS.items():
+        if name not in sub.choices:
+            missing = sub.add_parser(name, help=f"{text} (needs vigil-tools)", add_help=False)
+            missing.add_argument("rest", nargs=argparse.REMAINDER)
+            missing.set_defaults(handler=_tools_missing)
+
+
+def _tools_missing(_args: argparse.Namespace) -> int:
+    raise VigilError(
+        "the demo and the benches come with the vigil-tools distribution, which is not "
+        "installed here: pip install vigil-tools (a server image leaves it out on purpose)"
+    )
 
 
 def load_config(path: Path) -> EngineConfig:
@@ -255,57 +214,6 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import E2eOptions, RemoteBenchOptions, TamperBenchOptions, run_bench  # noqa: PLC0415
-
-    if args.sections[:1] == ["anpr"]:  # `vigil-analytics bench anpr DIR...`: labelled plate photos
-        from .eval.anpr import run_anpr_bench  # noqa: PLC0415
-
-        return run_anpr_bench(
-            args.sections[1:],
-            as_json=args.json,
-            models_dir=args.models_dir,
-            countries=[c.strip() for c in args.countries.split(",") if c.strip()],
-            ocr=args.ocr,
-            refine=not args.no_refine,
-            warmup=not args.no_warmup,
-            quick=args.quick,
-            failures=args.failures,
-            chains=[c.strip() for c in args.chains.split(",") if c.strip()],
-            rendered=not args.no_rendered,
-        )
-    from .eval.rules import RulesBenchOptions  # noqa: PLC0415
-
-    tamper = TamperBenchOptions(fps=args.fps, width=args.width, masks=tuple(args.mask))
-    fits = tuple(f.strip() for f in args.detector_input.split(",") if f.strip())
-    if any(fit not in ("square", "aspect") for fit in fits):
-        raise VigilError(
-            f"--detector-input takes square and/or aspect, not '{args.detector_input}'"
-        )
-    rules = RulesBenchOptions(
-        clip=args.clip,
-        geometry=args.geometry,
-        truth=args.truth,
-        fits=fits,
-    )
-    try:
-        counts = tuple(int(c) for c in args.cameras.split(",") if c.strip())
-    except ValueError:
-        raise VigilError(f"--cameras takes counts like 8,16,24, not '{args.cameras}'") from None
-    e2e = E2eOptions(cameras=counts, seconds=args.seconds, network=not args.no_network)
-    return run_bench(
-        args.sections,
-        as_json=args.json,
-        quick=args.quick,
-        models_dir=args.models_dir,
-        tamper=tamper,
-        rules=rules,
-        e2e=e2e,
-        fits=fits or ("square", "aspect"),
-        remote=RemoteBenchOptions(args.kserve_url, args.kserve_model, args.kserve_pid),
-    )
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.realtime:
@@ -319,28 +227,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 ]
             }
         )
-    with _open_events(args.events) as out:
+    with open_events(args.events) as out:
         failures = asyncio.run(run_engine(config, out))
     return EXIT_FAILED if failures else EXIT_OK
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import DemoRecorder, demo_config  # noqa: PLC0415
-
-    config = demo_config(models_dir=args.models_dir, allow_download=not args.no_download)
-    recorder = DemoRecorder(args.out)
-    with _open_events(args.events, tee=True) as out:
-        failures = asyncio.run(run_engine(config, out, on_engine=recorder.attach))
-    path = recorder.write()
-    print(
-        f"vigil-analytics demo: {recorder.events} events; annotated frame: {path or 'none'}",
-        file=sys.stderr,
-    )
-    return EXIT_FAILED if failures else EXIT_OK
-
-
 @contextlib.contextmanager
-def _open_events(path: Path | None, *, tee: bool = False) -> Any:
+def open_events(path: Path | None, *, tee: bool = False) -> Any:
+    """Yield the streams events are written to: stdout, or a JSON-lines file (and stdout)."""
     if path is None:
         yield [sys.stdout]
         return

@@ -12,8 +12,8 @@ from tests.support.plates import plate_on_photo, read_rgb
 from tests.support.shared import MEDIA_DIR, MODELS_DIR
 from vigil_core.cli import main
 from vigil_core.errors import VigilError
-from vigil_core.eval.anpr import load_folder
 from vigil_core.types import BBox
+from vigil_tools.eval.anpr import load_folder
 
 
 def _write(path: Path, image: object) -> None:

@@ -11,8 +11,8 @@ from tests.support.plates import encode_clip, plate_on_photo, read_rgb, zoom_tow
 from tests.support.shared import MEDIA_DIR
 from vigil_core.config import EngineConfig
 from vigil_core.engine import Engine
-from vigil_core.eval.anpr import load_folder
 from vigil_core.events.model import RuleEvent, VigilEvent
+from vigil_tools.eval.anpr import load_folder
 
 
 @pytest.fixture

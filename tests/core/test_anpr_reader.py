@@ -21,10 +21,10 @@ from vigil_core.anpr.detect import square_tiles
 from vigil_core.anpr.models import AGPL_DETECTOR, AnprModels, ReaderSettings
 from vigil_core.anpr.reader import PlateReader, main_plate, plate_crop
 from vigil_core.anpr.rows import split_rows
-from vigil_core.eval.anpr import default_ocr, load_folder
 from vigil_core.inference.session import SessionCache
 from vigil_core.plates.normalize import canonical
 from vigil_core.types import BBox
+from vigil_tools.eval.anpr import default_ocr, load_folder
 
 PLATES = MEDIA_DIR / "plates"
 

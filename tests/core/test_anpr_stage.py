@@ -18,11 +18,11 @@ from vigil_core.anpr.runtime import AnprRuntime
 from vigil_core.anpr.stage import AnprStage, direction_of
 from vigil_core.anpr.store import MatchAlreadyReviewed, MatchStatus, UnknownMatch
 from vigil_core.config import AnprSettings, CameraSpec
-from vigil_core.eval.anpr import load_folder
 from vigil_core.events.model import RuleEvent
 from vigil_core.inference.session import SessionCache
 from vigil_core.privacy.retention import RetentionSpec
 from vigil_core.types import BBox, Frame, Track, TrackState
+from vigil_tools.eval.anpr import load_folder
 
 PLATE = "AB-123-CD"
 PLATE_TEXT = "AB123CD"

@@ -237,3 +237,26 @@ def test_an_empty_source_is_refused_as_empty(
     assert len(lines) == 1
     assert "cameras.0.source" in lines[0]
     assert "empty" in lines[0]
+
+
+def test_the_tools_commands_say_where_they_come_from_when_the_tools_are_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server installed without vigil-tools (the image) explains `demo` and `bench`."""
+    from vigil_core import cli  # noqa: PLC0415
+
+    monkeypatch.setattr(cli, "entry_points", lambda group: [])
+    assert cli.main(["demo"]) == cli.EXIT_FAILED
+    assert cli.main(["bench", "tamper", "--quick"]) == cli.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert err.count("pip install vigil-tools") == 2
+
+
+def test_the_tools_add_demo_and_bench_through_their_entry_point() -> None:
+    from vigil_core import cli  # noqa: PLC0415
+
+    parser = cli._parser()
+    args = parser.parse_args(["bench", "anpr", "photos", "--json"])
+    assert args.handler.__module__ == "vigil_tools.cli"
+    assert args.sections == ["anpr", "photos"]
+    assert parser.parse_args(["demo", "--no-download"]).handler.__module__ == "vigil_tools.cli"

@@ -8,10 +8,10 @@ import time
 
 import av
 
-from vigil_core.bench import _account, _jain, _stage_matrix
 from vigil_core.config import CameraSpec, EngineConfig, SourceSpec
 from vigil_core.costs import NO_LAPS, REQUIRED_STAGES, StageCost, StageCosts, difference, merge
 from vigil_core.engine import Engine
+from vigil_tools.bench import _account, _jain, _stage_matrix
 
 
 def _spin(seconds: float) -> None:

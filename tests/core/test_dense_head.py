@@ -172,7 +172,7 @@ def test_plate_models_fall_back_to_the_fixed_size(
 
 
 def test_bench_times_the_cut_graph_beside_the_fixed_one() -> None:
-    from vigil_core.bench import DENSE_SIZES, _dense_rows  # noqa: PLC0415
+    from vigil_tools.bench import DENSE_SIZES, _dense_rows  # noqa: PLC0415
 
     rows = _dense_rows(PLATE_MODEL, model_file(f"{PLATE_MODEL}.onnx"), runs=2)
     assert [row["model"] for row in rows] == [

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.shared import media
-from vigil_core.eval import evaluate_mot, read_mot_csv
-from vigil_core.eval.mot import FrameBoxes, iou_matrix
 from vigil_core.types import BBox
+from vigil_tools.eval import evaluate_mot, read_mot_csv
+from vigil_tools.eval.mot import FrameBoxes, iou_matrix
 
 
 def box(x: float, y: float = 0.0, w: float = 10.0, h: float = 20.0) -> BBox:

@@ -9,11 +9,6 @@ import pytest
 
 from tests.support.shared import media
 from vigil_core.config import CameraSpec, DetectorSpec, InferenceSpec, SourceSpec, ZoneSpec
-from vigil_core.demo import DEMO_ZONE
-from vigil_core.eval.ground_truth import read_mot_csv
-from vigil_core.eval.mot import evaluate_mot
-from vigil_core.eval.rules import match_events
-from vigil_core.eval.vtest import decode_all, track_clip
 from vigil_core.events.model import EventPhase, RuleEvent, RuleStateEvent, VigilEvent
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.inference.batcher import InferenceBatcher
@@ -21,6 +16,11 @@ from vigil_core.inference.detectors import build_detector
 from vigil_core.inference.session import SessionCache
 from vigil_core.types import BBox, RGBImage
 from vigil_protocol import ZoneState
+from vigil_tools.demo import DEMO_ZONE
+from vigil_tools.eval.ground_truth import read_mot_csv
+from vigil_tools.eval.mot import evaluate_mot
+from vigil_tools.eval.rules import match_events
+from vigil_tools.eval.vtest import decode_all, track_clip
 
 STEP = 2  # vtest is 10 fps; the default analysis rate is 5 fps
 

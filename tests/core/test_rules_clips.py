@@ -16,11 +16,11 @@ import pytest
 from tests.core.test_rules_support import ALLOWED_ATTRS
 from tests.support.object_left_clips import parked_vehicles
 from tests.support.shared import MODELS_DIR, media
-from vigil_core.bench import run_bench
-from vigil_core.eval import rules as evaluation
-from vigil_core.eval.ground_truth import read_mot_csv
-from vigil_core.eval.vtest import decode_all
 from vigil_core.inference.batcher import InferenceBatcher
+from vigil_tools.bench import run_bench
+from vigil_tools.eval import rules as evaluation
+from vigil_tools.eval.ground_truth import read_mot_csv
+from vigil_tools.eval.vtest import decode_all
 
 
 def _models() -> Path:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from tests.support.shared import media
-from vigil_core.eval.rules import VTEST_GEOMETRY, parse_geometry
 from vigil_core.geometry.calibration import Homography, TsaiCamera, ground_points_from_tsai
 from vigil_core.geometry.line import DirectedLine
 from vigil_core.geometry.speed import estimate_speed
+from vigil_tools.eval.rules import VTEST_GEOMETRY, parse_geometry
 
 
 def test_side_a_is_on_the_left_looking_from_a_to_b() -> None:

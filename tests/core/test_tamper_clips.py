@@ -11,8 +11,8 @@ import pytest
 
 from tests.support.shared import media
 from vigil_core.config import TamperSpec
-from vigil_core.eval.tamper import ClipRun, analyse_clip
 from vigil_core.events.model import EventPhase
+from vigil_tools.eval.tamper import ClipRun, analyse_clip
 
 NORMAL_CLIPS = (
     "vtest.avi",

@@ -41,8 +41,8 @@ from tests.support.tamper_clips import (
     source_frames,
     turned_to,
 )
-from vigil_core.eval.tamper import ClipRun, analyse_clip
 from vigil_core.events.model import EventPhase
+from vigil_tools.eval.tamper import ClipRun, analyse_clip
 
 CHANGE_AT_S = 8.0
 MOVES = {

@@ -11,10 +11,10 @@ import pytest
 
 from tests.support.shared import MODELS_DIR, media
 from vigil_core.config import InferenceSpec, TrackerSpec
-from vigil_core.eval import evaluate_mot, read_mot_csv
-from vigil_core.eval.mot import FrameBoxes, MotMetrics
 from vigil_core.tracking import ByteTracker
 from vigil_core.types import BBox, Detection, Track, TrackState
+from vigil_tools.eval import evaluate_mot, read_mot_csv
+from vigil_tools.eval.mot import FrameBoxes, MotMetrics
 
 FPS = 5.0
 
@@ -268,7 +268,7 @@ def test_frame_edge_ends_coasting() -> None:
 
 def test_the_bench_reports_the_update_cost_against_its_budget() -> None:
     """The cost is a `vigil-analytics bench tracking` figure; here only that it is reported."""
-    from vigil_core.bench import TRACKER_BUDGET_MS, tracker_update_cost  # noqa: PLC0415
+    from vigil_tools.bench import TRACKER_BUDGET_MS, tracker_update_cost  # noqa: PLC0415
 
     report = tracker_update_cost(frames=60)
     assert report["tracks"] == 20

@@ -8,9 +8,9 @@ from typing import Any
 
 from tests.support.shared import MODELS_DIR, media
 from vigil_core.config import CameraSpec, EngineConfig, SourceSpec
-from vigil_core.demo import DEMO_ZONE
 from vigil_core.engine import Engine
 from vigil_core.events.model import RuleEvent, SourceState, SourceStateEvent, VigilEvent
+from vigil_tools.demo import DEMO_ZONE
 
 
 async def wait_for(predicate: Callable[[], bool], limit_s: float, what: str) -> None:

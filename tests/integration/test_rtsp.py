@@ -373,7 +373,7 @@ def test_one_server_serves_every_bench_camera_at_its_own_mount(
     rtsp_server: RtspServerFactory, rtsp_media_dir: Path
 ) -> None:
     # The e2e bench's network path: one GStreamer server, one mount per camera, clips in turn.
-    from vigil_core.bench import _RtspServer  # noqa: PLC0415
+    from vigil_tools.bench import _RtspServer  # noqa: PLC0415
 
     clips = [
         ensure_h264_mp4(media("vtest.avi"), rtsp_media_dir, seconds=3),

@@ -9,12 +9,16 @@ import sys
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECTS = {"vigil-protocol": REPO / "protocol", "vigil-analytics": REPO}
+PROJECTS = {
+    "vigil-protocol": REPO / "protocol",
+    "vigil-analytics": REPO,
+    "vigil-tools": REPO / "tools",
+}
 
 
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build the sdist, then the wheel from it, of both distributions (no build isolation)."""
+    """Build the sdist, then the wheel from it, of every distribution (no build isolation)."""
     pytest.importorskip("build", reason="the `build` package is not in this environment")
     out = tmp_path_factory.mktemp("dist")
     for project in PROJECTS.values():

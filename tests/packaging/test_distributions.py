@@ -1,4 +1,4 @@
-"""Both distributions build (sdist, then the wheel from it) with setuptools ≥ 77, offline.
+"""The three distributions build (sdist, then the wheel from it) with setuptools ≥ 77, offline.
 
 Each carries the Apache-2.0 licence as a PEP 639 licence expression and the licence text, and
 the engine's wheel holds the data files the engine reads at run time.
@@ -86,10 +86,24 @@ def test_the_engine_wheel_holds_its_data_files_and_command(dist: Path) -> None:
     assert registry == (REPO / "models" / "registry.yaml").read_bytes()
     assert "vigil_core/py.typed" in names
     assert any(n.startswith("vigil_core/compliance/templates/") for n in names)
-    assert not any(n.startswith(("tests/", "custom_components/")) for n in names)
+    assert not any(n.startswith(("tests/", "custom_components/", "vigil_tools/")) for n in names)
     assert b"vigil-analytics = vigil_core.cli:main" in entry_points
 
 
-def test_the_protocol_folder_carries_the_same_licence_text() -> None:
-    # setuptools takes licence files from the project's own folder only: protocol/ keeps a copy.
-    assert (REPO / "protocol" / "LICENSE").read_bytes() == (REPO / "LICENSE").read_bytes()
+def test_the_tools_are_a_distribution_of_their_own_beside_the_engine(dist: Path) -> None:
+    """The demo, benches and evaluations stay out of the engine a server (or the image) installs."""
+    release = _version(PROJECTS["vigil-tools"])
+    wheel = dist / f"vigil_tools-{release}-py3-none-any.whl"
+    assert _metadata(wheel).get_all("Requires-Dist") == [f"vigil-analytics=={_version(REPO)}"]
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        entry_points = archive.read(f"vigil_tools-{release}.dist-info/entry_points.txt")
+    assert {"vigil_tools/bench.py", "vigil_tools/demo.py", "vigil_tools/eval/anpr.py"} <= names
+    assert not any(n.startswith("vigil_core/") for n in names)
+    assert b"[vigil_analytics.commands]" in entry_points
+
+
+def test_the_protocol_and_tools_folders_carry_the_same_licence_text() -> None:
+    # setuptools takes licence files from the project's own folder only: each keeps a copy.
+    for folder in ("protocol", "tools"):
+        assert (REPO / folder / "LICENSE").read_bytes() == (REPO / "LICENSE").read_bytes()

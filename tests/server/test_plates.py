@@ -20,9 +20,9 @@ from tests.server.conftest import ServerFactory
 from tests.server.test_server import Pushes, _state
 from tests.support.plates import encode_clip, plate_on_photo, read_rgb, zoom_towards
 from tests.support.shared import MEDIA_DIR
-from vigil_core.eval.anpr import load_folder
 from vigil_core.server import VigilServer
 import vigil_protocol as vp
+from vigil_tools.eval.anpr import load_folder
 
 type Connect = Callable[..., Awaitable[VigilClient]]
 

@@ -68,9 +68,8 @@ from vigil_core.rules import build_rules
 from vigil_core.store.counters import CounterStore
 from vigil_core.types import BBox, Frame, RGBImage, Track
 from vigil_protocol import CrowdState, StateValue
-
-from .ground_truth import read_mot_csv
-from .vtest import VTEST, VTEST_TRUTH, InputFit, decode_all
+from vigil_tools.eval.ground_truth import read_mot_csv
+from vigil_tools.eval.vtest import VTEST, VTEST_TRUTH, InputFit, decode_all
 
 type Report = dict[str, Any]
 type Truth = Mapping[int, Sequence[tuple[int, BBox]]]

@@ -24,17 +24,24 @@ from typing import TYPE_CHECKING, Any
 import av
 import numpy as np
 
-from .config import CameraSpec, EngineConfig, InferenceSpec, MotionSpec, SourceSpec, ZoneSpec
-from .costs import REQUIRED_STAGES, StageCost, difference
-from .errors import VigilError
-from .events.model import RuleEvent, VigilEvent
-from .inference.loader import cache_dir, resolve_model, shared_candidates
-from .types import RGBImage
+from vigil_core.config import (
+    CameraSpec,
+    EngineConfig,
+    InferenceSpec,
+    MotionSpec,
+    SourceSpec,
+    ZoneSpec,
+)
+from vigil_core.costs import REQUIRED_STAGES, StageCost, difference
+from vigil_core.errors import VigilError
+from vigil_core.events.model import RuleEvent, VigilEvent
+from vigil_core.inference.loader import cache_dir, resolve_model, shared_candidates
+from vigil_core.types import RGBImage
 
 if TYPE_CHECKING:
-    from .eval.rules import RulesBenchOptions
-    from .eval.vtest import InputFit
-    from .inference.registry import ModelSpec
+    from vigil_core.inference.registry import ModelSpec
+    from vigil_tools.eval.rules import RulesBenchOptions
+    from vigil_tools.eval.vtest import InputFit
 
 SECTIONS = ("decode", "inference", "remote", "e2e", "tracking", "tamper", "rules")
 E2E_CLIPS = (
@@ -187,7 +194,7 @@ def bench_decode(*, quick: bool) -> Report:
 
 def bench_inference(models_dir: Path | None, *, quick: bool) -> Report:
     """Measure session.run per model at 1 and 2 intra-op threads, and detector throughput."""
-    from .inference.registry import Architecture, default_registry  # noqa: PLC0415
+    from vigil_core.inference.registry import Architecture, default_registry  # noqa: PLC0415
 
     runs = 20 if quick else 60
     rows = []
@@ -223,8 +230,8 @@ def _aspect_rows(spec: ModelSpec, path: Path, runs: int) -> list[Report]:
     The square file and the rewritten graph at each input take turns, so the ratios hold on a
     busy machine.
     """
-    from .inference.graph import free_input_size  # noqa: PLC0415
-    from .inference.preprocess import input_size  # noqa: PLC0415
+    from vigil_core.inference.graph import free_input_size  # noqa: PLC0415
+    from vigil_core.inference.preprocess import input_size  # noqa: PLC0415
 
     model = free_input_size(path.read_bytes())
     stride = max(spec.decode.strides, default=1)
@@ -250,8 +257,8 @@ def _aspect_rows(spec: ModelSpec, path: Path, runs: int) -> list[Report]:
 
 def _preprocess_rows(runs: int) -> list[Report]:
     """Time YOLOX pre-processing of 640x360 frames: the canvas path vs the gather, per input."""
-    from .inference.preprocess import input_size, letterbox_into, prepare  # noqa: PLC0415
-    from .inference.registry import default_registry  # noqa: PLC0415
+    from vigil_core.inference.preprocess import input_size, letterbox_into, prepare  # noqa: PLC0415
+    from vigil_core.inference.registry import default_registry  # noqa: PLC0415
 
     spec = default_registry().get("yolox_nano").input
     frames = _sample_frames(_transcoded(media_dir() / E2E_CLIPS[0], 640, 360, 60), 8)
@@ -290,7 +297,7 @@ and a re-detection band (height × width)."""
 
 def _dense_rows(name: str, path: Path, runs: int) -> list[Report]:
     """Time the same model with its fixed-size decode cut off (graph.py), at several sizes."""
-    from .inference.graph import GraphRewriteError, yolov8_dense_head  # noqa: PLC0415
+    from vigil_core.inference.graph import GraphRewriteError, yolov8_dense_head  # noqa: PLC0415
 
     try:
         model = yolov8_dense_head(path.read_bytes())
@@ -357,10 +364,10 @@ def _random_feed(session: Any, fixed: tuple[int, ...] | None = None) -> dict[str
 
 def _detector_throughput(models_dir: Path | None, *, quick: bool) -> list[Report]:
     """Frames/s of the shared YOLOX detector on real frames: 1 worker × 2 threads vs 2 × 1."""
-    from .config import DetectorSpec  # noqa: PLC0415
-    from .inference.batcher import InferenceBatcher  # noqa: PLC0415
-    from .inference.detectors import build_detector  # noqa: PLC0415
-    from .inference.session import SessionCache  # noqa: PLC0415
+    from vigil_core.config import DetectorSpec  # noqa: PLC0415
+    from vigil_core.inference.batcher import InferenceBatcher  # noqa: PLC0415
+    from vigil_core.inference.detectors import build_detector  # noqa: PLC0415
+    from vigil_core.inference.session import SessionCache  # noqa: PLC0415
 
     frames = _sample_frames(media_dir() / "vtest.avi", 16)
     total = 60 if quick else 200
@@ -427,10 +434,10 @@ def bench_remote(models_dir: Path | None, options: RemoteBenchOptions, *, quick:
     pid) used. The cameras rows say how many frames per second the server must give to carry
     N cameras at 5 fps, against what it gave here.
     """
-    from .config import DetectorSpec, KServeSpec  # noqa: PLC0415
-    from .inference.batcher import InferenceBatcher  # noqa: PLC0415
-    from .inference.detectors import build_detector  # noqa: PLC0415
-    from .inference.session import SessionCache  # noqa: PLC0415
+    from vigil_core.config import DetectorSpec, KServeSpec  # noqa: PLC0415
+    from vigil_core.inference.batcher import InferenceBatcher  # noqa: PLC0415
+    from vigil_core.inference.detectors import build_detector  # noqa: PLC0415
+    from vigil_core.inference.session import SessionCache  # noqa: PLC0415
 
     if options.url is None:
         return {"skipped": "no --kserve-url given (scripts/bench-kserve starts a local server)"}
@@ -611,7 +618,7 @@ async def _warm_up(pipelines: Sequence[Any]) -> None:
 
 async def _run_e2e(params: Report) -> Report:
     """Run the engine on paced streams for `seconds`; return its figures and per-stage costs."""
-    from .engine import Engine  # noqa: PLC0415
+    from vigil_core.engine import Engine  # noqa: PLC0415
 
     rss_before = _rss_mb()
     engine = Engine(_e2e_config(params))
@@ -735,7 +742,7 @@ def _run_child(params: Report, server_pid: int | None = None) -> Report:
     server0 = _pid_cpu_s(server_pid) if server_pid else 0.0
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "vigil_core.bench", "e2e-child", json.dumps(params)],
+        [sys.executable, "-m", "vigil_tools.bench", "e2e-child", json.dumps(params)],
         capture_output=True,
         text=True,
         check=False,
@@ -767,7 +774,7 @@ class _RtspServer:
     @classmethod
     def script(cls) -> Path | None:
         """Return the server script of this source checkout, or None (installed wheel)."""
-        from .inference.loader import repository_root  # noqa: PLC0415
+        from vigil_core.inference.loader import repository_root  # noqa: PLC0415
 
         root = repository_root()
         path = root.joinpath(*cls.SCRIPT) if root else None
@@ -820,9 +827,9 @@ class _RtspServer:
 
 def _unit_costs(clip: Path, models_dir: Path | None) -> Report:
     """Measure, alone in this process, 1-thread decode ms per frame and detector ms per frame."""
-    from .config import DetectorSpec  # noqa: PLC0415
-    from .inference.detectors import build_detector  # noqa: PLC0415
-    from .inference.session import SessionCache  # noqa: PLC0415
+    from vigil_core.config import DetectorSpec  # noqa: PLC0415
+    from vigil_core.inference.detectors import build_detector  # noqa: PLC0415
+    from vigil_core.inference.session import SessionCache  # noqa: PLC0415
 
     decode_ms = 1000.0 / _decode_fps(clip, 1, False)
     detector = build_detector(DetectorSpec(), InferenceSpec(), SessionCache(), models_dir)
@@ -981,7 +988,7 @@ def bench_tracking(
     models_dir: Path | None, *, quick: bool, fits: Sequence[InputFit] = ("square", "aspect")
 ) -> Report:
     """Run detector + tracker over vtest and score MOTA / IDF1 against the PETS2009 truth."""
-    from .eval.vtest import evaluate_vtest  # noqa: PLC0415
+    from vigil_tools.eval.vtest import evaluate_vtest  # noqa: PLC0415
 
     report = evaluate_vtest(media_dir(), models_dir=models_dir, quick=quick, fits=fits)
     return {**report, "update_20_tracks": tracker_update_cost()}
@@ -989,9 +996,9 @@ def bench_tracking(
 
 def tracker_update_cost(tracks: int = 20, frames: int = 600) -> Report:
     """Time ByteTracker.update (thread CPU) with `tracks` people walking, after a warm-up."""
-    from .config import TrackerSpec  # noqa: PLC0415
-    from .tracking.tracker import ByteTracker  # noqa: PLC0415
-    from .types import BBox, Detection  # noqa: PLC0415 - bench-only imports
+    from vigil_core.config import TrackerSpec  # noqa: PLC0415
+    from vigil_core.tracking.tracker import ByteTracker  # noqa: PLC0415
+    from vigil_core.types import BBox, Detection  # noqa: PLC0415 - bench-only imports
 
     rng = np.random.default_rng(1)
     start = rng.uniform(0, 1200, (tracks, 2))
@@ -1033,7 +1040,7 @@ class TamperBenchOptions:
 
 def bench_tamper_clips(clips: Sequence[str], options: TamperBenchOptions, *, quick: bool) -> Report:
     """Run the camera-health checks over clips (default: the shared footage) and report each."""
-    from .eval.tamper import bench_tamper  # noqa: PLC0415
+    from vigil_tools.eval.tamper import bench_tamper  # noqa: PLC0415
 
     try:
         media: Path | None = media_dir()
@@ -1054,8 +1061,8 @@ def bench_tamper_clips(clips: Sequence[str], options: TamperBenchOptions, *, qui
 
 def bench_rules(models_dir: Path | None, options: RulesBenchOptions | None) -> Report:
     """Run every rule family on vtest (vs PETS2009 truth) and the bag and tree clips, or a clip."""
-    from .eval.rules import RulesBenchOptions  # noqa: PLC0415
-    from .eval.rules import bench_rules as evaluate  # noqa: PLC0415
+    from vigil_tools.eval.rules import RulesBenchOptions  # noqa: PLC0415
+    from vigil_tools.eval.rules import bench_rules as evaluate  # noqa: PLC0415
 
     options = options or RulesBenchOptions()
     return evaluate(media_dir() if options.clip is None else Path(), models_dir, options)

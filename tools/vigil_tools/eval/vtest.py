@@ -17,9 +17,8 @@ from vigil_core.inference.detectors import build_detector
 from vigil_core.inference.session import SessionCache
 from vigil_core.pipeline import CameraPipeline
 from vigil_core.types import BBox, Frame, RGBImage
-
-from .ground_truth import read_mot_csv
-from .mot import MotMetrics, evaluate_mot
+from vigil_tools.eval.ground_truth import read_mot_csv
+from vigil_tools.eval.mot import MotMetrics, evaluate_mot
 
 VTEST = "vtest.avi"
 VTEST_TRUTH = "vtest_PETS2009-S2L1_mot.csv"

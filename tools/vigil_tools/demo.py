@@ -6,13 +6,13 @@ import os
 from pathlib import Path
 import sys
 
-from .annotate import annotate
-from .config import CameraSpec, EngineConfig, SourceSpec, ZoneSpec
-from .errors import SourceUnavailable
-from .events.model import EventPhase, RuleEvent, VigilEvent
-from .inference.loader import cache_dir, download_verified, file_sha256, shared_candidates
-from .pipeline import AnalysedFrame
-from .rules.zone import ZonePresenceRule
+from vigil_core.annotate import annotate
+from vigil_core.config import CameraSpec, EngineConfig, SourceSpec, ZoneSpec
+from vigil_core.errors import SourceUnavailable
+from vigil_core.events.model import EventPhase, RuleEvent, VigilEvent
+from vigil_core.inference.loader import cache_dir, download_verified, file_sha256, shared_candidates
+from vigil_core.pipeline import AnalysedFrame
+from vigil_core.rules.zone import ZonePresenceRule
 
 DEMO_CLIP = "vtest.avi"
 DEMO_CLIP_SHA256 = "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf"
@@ -52,7 +52,7 @@ def _media_dirs() -> list[str]:
 
 def demo_config(*, models_dir: Path | None, allow_download: bool) -> EngineConfig:
     """Return the demo configuration, fetching the clip and model first when allowed."""
-    from .inference.loader import resolve_model  # noqa: PLC0415
+    from vigil_core.inference.loader import resolve_model  # noqa: PLC0415
 
     clip = find_demo_clip(allow_download=allow_download)
     model = resolve_model("yolox_nano", models_dir=models_dir, allow_download=allow_download)
@@ -78,14 +78,14 @@ class DemoRecorder:
 
     def attach(self, engine: object) -> None:
         """Watch the engine's zone events."""
-        from .engine import Engine  # noqa: PLC0415
+        from vigil_core.engine import Engine  # noqa: PLC0415
 
         assert isinstance(engine, Engine)
         self._engine = engine
         engine.bus.subscribe(self._on_event)
 
     def _on_event(self, event: VigilEvent) -> None:
-        from .engine import Engine  # noqa: PLC0415
+        from vigil_core.engine import Engine  # noqa: PLC0415
 
         if not isinstance(event, RuleEvent) or not isinstance(self._engine, Engine):
             return

@@ -50,8 +50,7 @@ from vigil_core.inference.registry import default_registry
 from vigil_core.inference.session import SessionCache, SessionOptions
 from vigil_core.plates.normalize import COUNTRIES, canonical
 from vigil_core.types import BBox, RGBImage
-
-from .rendered_plates import rendered_set
+from vigil_tools.eval.rendered_plates import rendered_set
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VEHICLE_CLASSES = ("car", "truck", "bus", "motorcycle")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from vigil_core.config import CameraSpec
 from vigil_core.store.counters import CounterStore
 
 # Each family registers its rule on import. Imported here, when Vigil itself is imported (Home
@@ -19,11 +18,11 @@ from . import (  # noqa: F401 - imported for their registrations
     wrong_way,
 )
 from .base import Rule, RuleContext
-from .registry import RuleSetup, build_rule, register_rule
+from .registry import CameraRules, RuleSetup, build_rule, register_rule
 from .zone import ZonePresenceRule
 
 
-def build_rules(camera: CameraSpec, *, counters: CounterStore | None = None) -> list[Rule]:
+def build_rules(camera: CameraRules, *, counters: CounterStore | None = None) -> list[Rule]:
     """Return the rules a camera's configuration asks for: its zones, then its `rules`."""
     setup = RuleSetup.for_camera(camera, counters)
     rules: list[Rule] = [ZonePresenceRule(zone) for zone in camera.zones]
@@ -32,6 +31,7 @@ def build_rules(camera: CameraSpec, *, counters: CounterStore | None = None) -> 
 
 
 __all__ = [
+    "CameraRules",
     "Rule",
     "RuleContext",
     "RuleSetup",

@@ -7,11 +7,11 @@ is one new module in this package (plus its spec in `config.py`, and its name in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from vigil_core.config import CameraSpec, ZoneSpec
+from vigil_core.config import ZoneSpec
 from vigil_core.errors import ConfigInvalid
 from vigil_core.geometry.calibration import Homography
 from vigil_core.geometry.polygon import Polygon
@@ -21,6 +21,37 @@ from .base import Rule
 
 type RuleFactory = Callable[[Any, RuleSetup], Rule]
 
+
+class Calibration(Protocol):
+    """A camera's ground calibration (`config.GroundCalibration`)."""
+
+    def homography(self) -> Homography:
+        """Return the image-to-ground homography."""
+
+
+class CameraRules(Protocol):
+    """What building rules needs from a camera's configuration (`config.CameraSpec` has it).
+
+    A structural type: the rule families sit below the configuration that lists them.
+    """
+
+    @property
+    def id(self) -> str:
+        """The camera's id."""
+
+    @property
+    def zones(self) -> Sequence[ZoneSpec]:
+        """Its zones."""
+
+    @property
+    def rules(self) -> Sequence[Any]:
+        """Its rule specs (each built by the rule registered for its type)."""
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """Its ground calibration, if any."""
+
+
 _FACTORIES: dict[type, RuleFactory] = {}
 
 
@@ -28,12 +59,12 @@ _FACTORIES: dict[type, RuleFactory] = {}
 class RuleSetup:
     """What a rule may need from its camera besides its own spec."""
 
-    camera: CameraSpec
+    camera: CameraRules
     counters: CounterStore = field(default_factory=CounterStore)
     calibration: Homography | None = None
 
     @classmethod
-    def for_camera(cls, camera: CameraSpec, counters: CounterStore | None = None) -> RuleSetup:
+    def for_camera(cls, camera: CameraRules, counters: CounterStore | None = None) -> RuleSetup:
         """Return the setup of one camera, with its calibration fitted once."""
         calibration = camera.calibration.homography() if camera.calibration else None
         return cls(camera=camera, counters=counters or CounterStore(), calibration=calibration)

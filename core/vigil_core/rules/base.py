@@ -1,15 +1,64 @@
-"""The Rule seam: every rule family is one module implementing this protocol."""
+"""What every rule family builds on: its spec's base and the Rule protocol it implements."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 import time
-from typing import Protocol
+from typing import Annotated, ClassVar, Protocol, Self
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
+from vigil_core.specs import Anchor, Point, Spec, checked_polygon, checked_slug
 from vigil_core.types import Frame, Track
 from vigil_protocol import StateValue
+
+BAG_CLASSES = ("backpack", "handbag", "suitcase")
+
+
+class RuleSpecBase(Spec):
+    """The fields every rule's spec has: its id, name and the object classes it watches."""
+
+    id: Annotated[str, Field(description="Stable slug, unique among the camera's zones and rules.")]
+    name: str = ""
+    classes: Annotated[
+        list[str], Field(description="Object classes the rule watches; empty means every class.")
+    ] = Field(default_factory=lambda: ["person"])
+
+    _slug = field_validator("id")(checked_slug)
+
+
+class RegionRuleSpec(RuleSpecBase):
+    """A rule watching an area: a zone of the camera (by id) or its own polygon."""
+
+    zone: Annotated[str | None, Field(description="Id of one of the camera's zones.")] = None
+    polygon: Annotated[
+        list[Point] | None, Field(description="Or an own polygon (relative points).")
+    ] = None
+    anchor: Annotated[
+        Anchor,
+        Field(description="Point of the box tested against the area: the feet or the centre."),
+    ] = "bottom_center"
+
+    region_required: ClassVar[bool] = True
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon_ok(cls, value: list[Point] | None) -> list[Point] | None:
+        return None if value is None else checked_polygon(value)
+
+    @model_validator(mode="after")
+    def _one_region(self) -> Self:
+        if self.zone is not None and self.polygon is not None:
+            raise ValueError("give either zone or polygon, not both")
+        if self.region_required and self.zone is None and self.polygon is None:
+            raise ValueError("needs a zone (id) or a polygon")
+        return self
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,18 +21,87 @@ from dataclasses import dataclass
 from enum import StrEnum
 import math
 import statistics
+from typing import Annotated, Literal, Self
 
-from vigil_core.config import CrowdMovementSpec, CrowdSpec
+from pydantic import (
+    Field,
+    model_validator,
+)
+
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.geometry.calibration import Homography
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.geometry.speed import estimate_speed
+from vigil_core.rules.base import RegionRuleSpec
+from vigil_core.specs import Spec
 from vigil_core.types import Track
 from vigil_protocol import CrowdState
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point
 from .registry import RuleSetup, register_rule
+
+
+class CrowdMovementSpec(Spec):
+    """Detect a sudden collective speed-up or dispersal of the people in the area."""
+
+    speedup_factor: Annotated[
+        float,
+        Field(
+            gt=1, le=20, description="Mean speed this many times its recent level is a speed-up."
+        ),
+    ] = 2.5
+    dispersal_factor: Annotated[
+        float,
+        Field(
+            gt=1, le=20, description="Spread of the group growing this many times is a dispersal."
+        ),
+    ] = 1.8
+    window_s: Annotated[
+        float, Field(gt=0, le=60, description="Seconds over which the change must happen.")
+    ] = 3.0
+    min_people: Annotated[
+        int, Field(ge=2, le=1000, description="Fewest people for a collective movement.")
+    ] = 4
+    min_speed_kmh: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=100,
+            description="The mean speed (speed-up) or the growth of the spread (dispersal) "
+            "must reach this.",
+        ),
+    ] = 8.0
+
+
+class CrowdSpec(RegionRuleSpec):
+    """People in an area: a count or, with a ground calibration, a density, in three levels."""
+
+    type: Literal["crowd"]
+    metric: Annotated[
+        Literal["count", "density"],
+        Field(description="Compare the count, or people per m² (needs the camera's calibration)."),
+    ] = "count"
+    high: Annotated[float, Field(gt=0, le=10000, description="Level 'high' from this value.")] = 5.0
+    critical: Annotated[
+        float, Field(gt=0, le=10000, description="Level 'critical' from this value.")
+    ] = 10.0
+    hysteresis: Annotated[
+        float,
+        Field(ge=0, lt=1, description="A level ends only below (1 − hysteresis) × its threshold."),
+    ] = 0.2
+    hold_s: Annotated[
+        float,
+        Field(ge=0, le=600, description="Seconds a new level must hold before it is reported."),
+    ] = 2.0
+    movement: CrowdMovementSpec | None = None
+
+    @model_validator(mode="after")
+    def _levels_ordered(self) -> Self:
+        if self.critical <= self.high:
+            raise ValueError(f"critical ({self.critical}) must be above high ({self.high})")
+        return self
+
 
 KIND = "crowd"
 MOVEMENT_KIND = "crowd_movement"

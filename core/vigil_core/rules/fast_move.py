@@ -12,18 +12,51 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated, ClassVar, Literal, Self
 
-from vigil_core.config import FastMoveSpec
+from pydantic import (
+    Field,
+    model_validator,
+)
+
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.geometry.calibration import Homography
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.geometry.speed import SpeedEstimate, estimate_speed
+from vigil_core.rules.base import RegionRuleSpec
 from vigil_core.types import Track
 from vigil_protocol import FastMoveState
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
 from .registry import RuleSetup, register_rule
+
+
+class FastMoveSpec(RegionRuleSpec):
+    """Objects moving faster than a threshold (px/s on the image, or km/h with a calibration)."""
+
+    type: Literal["fast_move"]
+    speed_kmh: Annotated[
+        float | None, Field(gt=0, le=400, description="Threshold in km/h (needs a calibration).")
+    ] = None
+    speed_px_s: Annotated[
+        float | None, Field(gt=0, le=100000, description="Threshold in image pixels per second.")
+    ] = None
+    min_duration_s: Annotated[
+        float, Field(ge=0, le=60, description="Seconds the speed must stay over the threshold.")
+    ] = 1.0
+    window_s: Annotated[
+        float, Field(gt=0, le=10, description="Seconds of track history each speed estimate uses.")
+    ] = 1.5
+
+    region_required: ClassVar[bool] = False
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Self:
+        if (self.speed_kmh is None) == (self.speed_px_s is None):
+            raise ValueError("give one threshold: speed_kmh or speed_px_s")
+        return self
+
 
 KIND = "fast_move"
 

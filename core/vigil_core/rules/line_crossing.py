@@ -18,10 +18,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 import time
+from typing import Annotated, Literal
 
-from vigil_core.config import LineCrossingSpec
+from pydantic import (
+    Field,
+    field_validator,
+)
+
+from vigil_core.errors import ConfigInvalid
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
-from vigil_core.geometry.line import DirectedLine, Direction, PixelLine, Side
+from vigil_core.geometry.line import DirectedLine, Direction, PixelLine, Side, validate_line
+from vigil_core.rules.base import RuleSpecBase
+from vigil_core.specs import Anchor, Point, field_error
 from vigil_core.types import Track
 from vigil_protocol import LineCounts, LineCrossing, LineState
 
@@ -29,6 +37,49 @@ from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
 from .continuity import Continuity
 from .registry import RuleSetup, register_rule
+
+
+class LineCrossingSpec(RuleSpecBase):
+    """Count objects crossing a directed line, per class and direction."""
+
+    type: Literal["line_crossing"]
+    line: Annotated[
+        list[Point],
+        Field(description="2 points A, B in 0–1. Side A is on your left looking from A to B."),
+    ]
+    direction: Annotated[
+        Literal["a_to_b", "b_to_a", "both"],
+        Field(description="Crossings that count and raise events."),
+    ] = "both"
+    anchor: Anchor = "bottom_center"
+    margin: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=0.2,
+            description="How far (fraction of the frame's larger side) past the line a point must "
+            "go on each side before a crossing counts: walking along or jittering on it never "
+            "does.",
+        ),
+    ] = 0.015
+    gap_s: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=60,
+            description="A lost track replaced by a new id within this time keeps its side.",
+        ),
+    ] = 1.5
+
+    @field_validator("line")
+    @classmethod
+    def _line_ok(cls, value: list[Point]) -> list[Point]:
+        try:
+            validate_line(value)
+        except ConfigInvalid as err:
+            raise field_error(err) from err
+        return value
+
 
 KIND = "line_crossing"
 

@@ -12,10 +12,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
-from vigil_core.config import LoiteringSpec
+from pydantic import (
+    Field,
+    field_validator,
+)
+
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.geometry.polygon import Polygon
+from vigil_core.rules.base import RegionRuleSpec
 from vigil_core.types import Track
 from vigil_protocol import LoiteringState
 
@@ -23,6 +29,37 @@ from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
 from .continuity import Continuity
 from .registry import RuleSetup, register_rule
+
+
+class LoiteringSpec(RegionRuleSpec):
+    """A track staying inside an area longer than a dwell time."""
+
+    type: Literal["loitering"]
+    dwell_s: Annotated[
+        float, Field(gt=0, le=86400, description="Seconds inside before loitering starts.")
+    ] = 20.0
+    class_dwell_s: Annotated[
+        dict[str, float],
+        Field(description="Dwell time per class, overriding dwell_s (e.g. {car: 300})."),
+    ] = Field(default_factory=dict)
+    gap_s: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=600,
+            description="Seconds an object may vanish (occlusion, id change) or step out and "
+            "still be the same stay.",
+        ),
+    ] = 3.0
+
+    @field_validator("class_dwell_s")
+    @classmethod
+    def _dwell_ok(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [label for label, seconds in value.items() if not 0 < seconds <= 86400]
+        if bad:
+            raise ValueError(f"dwell time of {', '.join(bad)} must be in (0, 86400] seconds")
+        return value
+
 
 KIND = "loitering"
 

@@ -24,13 +24,18 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 import math
+from typing import Annotated, ClassVar, Literal, Self
 
 import numpy as np
+from pydantic import (
+    Field,
+    model_validator,
+)
 
-from vigil_core.config import ObjectLeftSpec
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.geometry.polygon import Polygon
 from vigil_core.geometry.raster import polygon_mask
+from vigil_core.rules.base import BAG_CLASSES, RegionRuleSpec
 from vigil_core.types import BBox, Track
 from vigil_protocol import ObjectLeftState
 
@@ -38,6 +43,59 @@ from .background import BoolMap, StaticChangeModel
 from .base import RuleContext
 from .common import ClassFilter
 from .registry import RuleSetup, register_rule
+
+
+class ObjectLeftSpec(RegionRuleSpec):
+    """Objects left behind (static, unattended) and parts of the scene removed."""
+
+    type: Literal["object_left"]
+    detect: Annotated[
+        list[Literal["left", "removed"]],
+        Field(
+            min_length=1,
+            description="What a static change in the area means: an object left (unattended "
+            "baggage), an object removed (watch valuables), or both (the rule then tells them "
+            "apart from the image, best effort).",
+        ),
+    ] = Field(default_factory=lambda: list[Literal["left", "removed"]](["left"]))
+    classes: Annotated[
+        list[str], Field(description="Detector classes that are objects that can be left.")
+    ] = Field(default_factory=lambda: list(BAG_CLASSES))
+    person_classes: Annotated[
+        list[str], Field(description="Classes whose presence near an object means it is attended.")
+    ] = Field(default_factory=lambda: ["person"])
+    static_s: Annotated[
+        float,
+        Field(
+            ge=1, le=3600, description="Seconds an object must stay, unattended, before the event."
+        ),
+    ] = 10.0
+    min_area: Annotated[
+        float, Field(gt=0, lt=1, description="Smallest object, as a fraction of the frame area.")
+    ] = 0.0008
+    max_area: Annotated[
+        float, Field(gt=0, le=1, description="Largest object, as a fraction of the frame area.")
+    ] = 0.05
+    sensitivity: Annotated[
+        float, Field(gt=0, lt=1, description="Higher finds fainter changes (and more false ones).")
+    ] = 0.5
+    attended_distance: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=20,
+            description="A person within this many of their own heights attends the object.",
+        ),
+    ] = 1.5
+
+    region_required: ClassVar[bool] = False
+
+    @model_validator(mode="after")
+    def _areas_ordered(self) -> Self:
+        if self.max_area <= self.min_area:
+            raise ValueError(f"max_area ({self.max_area}) must be above min_area ({self.min_area})")
+        return self
+
 
 KIND = "object_left"
 REMOVED_KIND = "object_removed"

@@ -1,8 +1,9 @@
 """The rule registry: each rule module registers the spec type it builds a rule from.
 
 `build_rules` finds a camera's rules here by the type of each spec, so adding a rule family
-is one new module in this package (plus its spec in `config.py`, and its name in the package's
-`__init__`, which imports every family when Vigil is imported; each registers itself then).
+is one new module in this package holding its spec and its rule (plus its name in the package's
+`__init__`, which imports every family when Vigil is imported, each registering itself then,
+and its spec in the `RuleSpec` union there).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from vigil_core.config import ZoneSpec
 from vigil_core.errors import ConfigInvalid
 from vigil_core.geometry.calibration import Homography
 from vigil_core.geometry.polygon import Polygon
+from vigil_core.rules.zone import ZoneSpec
 from vigil_core.store.counters import CounterStore
 
 from .base import Rule

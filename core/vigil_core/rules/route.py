@@ -12,10 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+import itertools
+from typing import Annotated, Literal, Self
 
-from vigil_core.config import RouteSpec
+from pydantic import (
+    Field,
+    model_validator,
+)
+
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.geometry.polygon import Polygon
+from vigil_core.rules.base import RuleSpecBase
 from vigil_core.types import Track
 from vigil_protocol import RouteState
 
@@ -23,6 +30,51 @@ from .base import RuleContext
 from .common import ClassFilter, anchor_point
 from .continuity import Continuity
 from .registry import RuleSetup, register_rule
+
+
+class RouteSpec(RuleSpecBase):
+    """An ordered sequence of the camera's zones, each step within a time limit."""
+
+    type: Literal["route"]
+    zones: Annotated[
+        list[str], Field(min_length=2, description="Zone ids in the order they must be visited.")
+    ]
+    max_step_s: Annotated[
+        float,
+        Field(gt=0, le=86400, description="Seconds allowed from one zone to the next."),
+    ] = 30.0
+    step_s: Annotated[
+        list[float] | None,
+        Field(description="Per-step limits overriding max_step_s (one fewer than zones)."),
+    ] = None
+    gap_s: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=600,
+            description="A lost track replaced by a new id within this time keeps its progress.",
+        ),
+    ] = 3.0
+
+    @model_validator(mode="after")
+    def _steps_ok(self) -> Self:
+        for a, b in itertools.pairwise(self.zones):
+            if a == b:
+                raise ValueError(f"zone {a} follows itself: consecutive zones must differ")
+        if self.step_s is not None:
+            if len(self.step_s) != len(self.zones) - 1:
+                raise ValueError(
+                    f"step_s needs {len(self.zones) - 1} values (one per step), "
+                    f"got {len(self.step_s)}"
+                )
+            if min(self.step_s) <= 0:
+                raise ValueError("step_s values must be positive seconds")
+        return self
+
+    def limit_s(self, step: int) -> float:
+        """Return the time allowed for step `step` (0: from the first zone to the second)."""
+        return self.step_s[step] if self.step_s is not None else self.max_step_s
+
 
 KIND = "route"
 

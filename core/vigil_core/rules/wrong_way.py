@@ -13,10 +13,19 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 import math
+from typing import Annotated, Literal
 
-from vigil_core.config import WrongWaySpec
+from pydantic import (
+    Field,
+    field_validator,
+)
+
+from vigil_core.errors import ConfigInvalid
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
+from vigil_core.geometry.line import validate_line
 from vigil_core.geometry.polygon import Polygon
+from vigil_core.rules.base import RegionRuleSpec
+from vigil_core.specs import Point
 from vigil_core.types import Track
 from vigil_protocol import WrongWayState
 
@@ -24,6 +33,47 @@ from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
 from .continuity import Continuity
 from .registry import RuleSetup, register_rule
+
+
+class WrongWaySpec(RegionRuleSpec):
+    """Movement against the allowed direction of a zone or lane."""
+
+    type: Literal["wrong_way"]
+    direction: Annotated[
+        list[Point],
+        Field(
+            description="2 points: the allowed direction of travel, from the first to the second."
+        ),
+    ]
+    tolerance_deg: Annotated[
+        float,
+        Field(
+            gt=0,
+            lt=90,
+            description="Movement within this angle of the opposite direction is wrong way.",
+        ),
+    ] = 45.0
+    min_distance: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=1,
+            description="Distance (fraction of the frame's larger side) travelled the wrong way.",
+        ),
+    ] = 0.05
+    classes: Annotated[
+        list[str], Field(description="Classes watched; empty means every class.")
+    ] = Field(default_factory=list)
+
+    @field_validator("direction")
+    @classmethod
+    def _direction_ok(cls, value: list[Point]) -> list[Point]:
+        try:
+            validate_line(value)
+        except ConfigInvalid as err:
+            raise ValueError(err.message.replace("line", "direction")) from err
+        return value
+
 
 KIND = "wrong_way"
 

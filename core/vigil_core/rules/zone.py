@@ -5,16 +5,80 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
-from vigil_core.config import ZoneSpec
+from pydantic import (
+    Field,
+    field_validator,
+)
+
+from vigil_core.errors import InvalidPolygon
 from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
-from vigil_core.geometry.polygon import Polygon
+from vigil_core.geometry.polygon import Polygon, validate_polygon
+from vigil_core.specs import Point, Spec, checked_slug, field_error
 from vigil_core.types import Track
 from vigil_protocol import ZoneState
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
 from .continuity import Continuity
+
+
+class ZoneSpec(Spec):
+    """A polygon in relative coordinates (0–1) with the presence rule that watches it."""
+
+    id: Annotated[str, Field(description="Stable slug; never changes when the name does.")]
+    name: str = ""
+    polygon: Annotated[
+        list[Point],
+        Field(
+            description="At least 3 points (x, y), each in 0–1 of the frame; not self-intersecting."
+        ),
+    ]
+    classes: Annotated[
+        list[str], Field(description="Object classes that count; empty means every class.")
+    ] = Field(default_factory=lambda: ["person"])
+    inertia: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=100,
+            description="Analysed frames a track must be inside (or outside) before it counts "
+            "as entered (or left).",
+        ),
+    ] = 3
+    anchor: Annotated[
+        Literal["bottom_center", "center"],
+        Field(
+            description="Point of the box tested against the polygon: the feet (default) or the "
+            "centre."
+        ),
+    ] = "bottom_center"
+    min_dwell_s: Annotated[
+        float,
+        Field(ge=0, le=3600, description="Seconds inside before the intrusion fires (0: at once)."),
+    ] = 0.0
+    gap_s: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=60,
+            description="A track lost inside and replaced by a new id nearby within this time "
+            "continues the stay.",
+        ),
+    ] = 0.0
+
+    _slug = field_validator("id")(checked_slug)
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon_ok(cls, value: list[Point]) -> list[Point]:
+        try:
+            validate_polygon(value)
+        except InvalidPolygon as err:
+            raise field_error(err) from err
+        return value
+
 
 KIND = "zone_presence"
 

@@ -7,15 +7,8 @@ from collections.abc import Iterable
 from vigil_core.config import (
     AnprSpec,
     CameraSpec,
-    CrowdSpec,
     EngineConfig,
-    FastMoveSpec,
-    LineCrossingSpec,
-    LoiteringSpec,
-    ObjectLeftSpec,
-    RouteSpec,
     RuleSpec,
-    WrongWaySpec,
     ZoneSpec,
 )
 from vigil_core.privacy.context import EnabledDetector, Violation, check_configuration
@@ -27,15 +20,6 @@ _PLATE_KINDS = {
     "full": DetectorKind.ANPR_FULL,
 }
 
-_RULE_KINDS: dict[type, DetectorKind] = {
-    LineCrossingSpec: DetectorKind.LINE_CROSSING,
-    LoiteringSpec: DetectorKind.LOITERING,
-    CrowdSpec: DetectorKind.CROWD,
-    FastMoveSpec: DetectorKind.FAST_MOVE,
-    WrongWaySpec: DetectorKind.WRONG_WAY,
-    RouteSpec: DetectorKind.ROUTE,
-}
-
 
 def zone_kind(zone: ZoneSpec) -> DetectorKind:
     """Return what a zone does: presence, or loitering when it waits for a dwell time."""
@@ -43,16 +27,8 @@ def zone_kind(zone: ZoneSpec) -> DetectorKind:
 
 
 def rule_kinds(rule: RuleSpec) -> list[DetectorKind]:
-    """Return the detector kinds one rule runs (a crowd may watch movements too)."""
-    if isinstance(rule, ObjectLeftSpec):
-        return [
-            DetectorKind.OBJECT_LEFT if change == "left" else DetectorKind.OBJECT_REMOVED
-            for change in rule.detect
-        ]
-    kinds = [_RULE_KINDS[type(rule)]]
-    if isinstance(rule, CrowdSpec) and rule.movement is not None:
-        kinds.append(DetectorKind.CROWD_MOVEMENT)
-    return kinds
+    """Return the detector kinds one rule runs, as its family's spec says."""
+    return rule.detector_kinds()
 
 
 def camera_detectors(camera: CameraSpec) -> list[EnabledDetector]:
@@ -183,21 +159,8 @@ def _rule_without(
 ) -> RuleSpec | None:
     """Return the rule without its blocked detectors, or None when nothing of it may run."""
     kinds = [k for k in rule_kinds(rule) if (camera_id, rule.id, k) not in blocked]
-    if not kinds:
-        return None
-    if isinstance(rule, ObjectLeftSpec) and len(kinds) < len(rule.detect):
-        kept = ["left" if k is DetectorKind.OBJECT_LEFT else "removed" for k in kinds]
-        return rule.model_copy(update={"detect": kept})
-    if isinstance(rule, CrowdSpec):
-        if DetectorKind.CROWD not in kinds:
-            return None
-        if DetectorKind.CROWD_MOVEMENT not in kinds and rule.movement is not None:
-            return rule.model_copy(update={"movement": None})
-    return rule
+    return rule.restricted_to(kinds)
 
 
 def _refers_to(rule: RuleSpec, zone_ids: set[str]) -> bool:
-    if isinstance(rule, RouteSpec):
-        return bool(zone_ids & set(rule.zones))
-    zone = getattr(rule, "zone", None)
-    return zone is not None and zone in zone_ids
+    return bool(zone_ids & set(rule.zone_refs()))

@@ -17,9 +17,6 @@ from vigil_core.config.source import FrigateDetectionSpec, OnvifSpec, SourceSpec
 from vigil_core.errors import ConfigInvalid
 from vigil_core.geometry.calibration import Homography, rectangle_from_distances
 from vigil_core.rules import RuleSpec
-from vigil_core.rules.crowd import CrowdSpec
-from vigil_core.rules.fast_move import FastMoveSpec
-from vigil_core.rules.route import RouteSpec
 from vigil_core.rules.zone import ZoneSpec
 from vigil_core.specs import Point, Spec, checked_polygon, checked_slug, field_error
 
@@ -70,14 +67,10 @@ def check_camera_rules(camera: CameraSpec) -> None:
     if dupes:
         raise ValueError(f"zone and rule ids must be unique, repeated: {', '.join(dupes)}")
     for rule in camera.rules:
-        refs = rule.zones if isinstance(rule, RouteSpec) else [getattr(rule, "zone", None)]
-        for ref in refs:
-            if ref is not None and ref not in zone_ids:
+        for ref in rule.zone_refs():
+            if ref not in zone_ids:
                 raise ValueError(f"rule {rule.id} refers to zone '{ref}', which is not defined")
-        needs_calibration = (isinstance(rule, CrowdSpec) and rule.metric == "density") or (
-            isinstance(rule, FastMoveSpec) and rule.speed_kmh is not None
-        )
-        if needs_calibration and camera.calibration is None:
+        if rule.needs_calibration() and camera.calibration is None:
             raise ValueError(f"rule {rule.id} works in metres: the camera needs a calibration")
 
 

@@ -51,7 +51,6 @@ from vigil_core.config import (
     CameraSpec,
     FrigateDetectionSpec,
     FrigateMqttSpec,
-    ObjectLeftSpec,
 )
 from vigil_core.errors import VigilError
 from vigil_core.events.model import RuleEvent, SourceState, SourceStateEvent
@@ -698,11 +697,7 @@ def needs_pixels(camera: CameraSpec) -> bool:
     if spec.pixels == "never":
         return False
     reads_plates = camera.anpr.enabled and spec.plates == "vigil"
-    return (
-        reads_plates
-        or camera.tamper.enabled
-        or any(isinstance(rule, ObjectLeftSpec) for rule in camera.rules)
-    )
+    return reads_plates or camera.tamper.enabled or any(rule.needs_pixels for rule in camera.rules)
 
 
 def plates_from_frigate(camera: CameraSpec) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 import time
 from typing import Annotated, ClassVar, Protocol, Self
@@ -17,6 +17,7 @@ from vigil_core.events.model import AttrValue, EventPhase, RuleEvent
 from vigil_core.specs import Anchor, Point, Spec, checked_polygon, checked_slug
 from vigil_core.types import Frame, Track
 from vigil_protocol import StateValue
+from vigil_protocol.privacy import DetectorKind
 
 BAG_CLASSES = ("backpack", "handbag", "suitcase")
 
@@ -31,6 +32,28 @@ class RuleSpecBase(Spec):
     ] = Field(default_factory=lambda: ["person"])
 
     _slug = field_validator("id")(checked_slug)
+
+    detector_kind: ClassVar[DetectorKind]
+    """The detector (privacy/purposes.py's table) the family runs: gated by the context."""
+    needs_pixels: ClassVar[bool] = False
+    """The rule looks at the frames themselves, not only at the tracks (detections from Frigate
+    then still need the camera's pixels)."""
+
+    def detector_kinds(self) -> list[DetectorKind]:
+        """Return every detector this rule runs (a family may run more than one)."""
+        return [self.detector_kind]
+
+    def restricted_to(self, kinds: Collection[DetectorKind]) -> Self | None:
+        """Return the rule running only the detectors in `kinds`, or None if none of it may run."""
+        return self if self.detector_kind in kinds else None
+
+    def zone_refs(self) -> list[str]:
+        """Return the ids of the camera's zones this rule refers to."""
+        return []
+
+    def needs_calibration(self) -> bool:
+        """Return whether the rule works in metres (the camera needs a ground calibration)."""
+        return False
 
 
 class RegionRuleSpec(RuleSpecBase):
@@ -59,6 +82,10 @@ class RegionRuleSpec(RuleSpecBase):
         if self.region_required and self.zone is None and self.polygon is None:
             raise ValueError("needs a zone (id) or a polygon")
         return self
+
+    def zone_refs(self) -> list[str]:
+        """Return the zone the rule watches, if it watches one of the camera's zones."""
+        return [] if self.zone is None else [self.zone]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,12 @@ settings suit near and far people.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 import math
 import statistics
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import (
     Field,
@@ -36,6 +36,7 @@ from vigil_core.rules.base import RegionRuleSpec
 from vigil_core.specs import Spec
 from vigil_core.types import Track
 from vigil_protocol import CrowdState
+from vigil_protocol.privacy import DetectorKind
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point
@@ -77,6 +78,8 @@ class CrowdMovementSpec(Spec):
 class CrowdSpec(RegionRuleSpec):
     """People in an area: a count or, with a ground calibration, a density, in three levels."""
 
+    detector_kind: ClassVar[DetectorKind] = DetectorKind.CROWD
+
     type: Literal["crowd"]
     metric: Annotated[
         Literal["count", "density"],
@@ -101,6 +104,24 @@ class CrowdSpec(RegionRuleSpec):
         if self.critical <= self.high:
             raise ValueError(f"critical ({self.critical}) must be above high ({self.high})")
         return self
+
+    def detector_kinds(self) -> list[DetectorKind]:
+        """Return the crowd levels, and the collective movements when watched."""
+        if self.movement is None:
+            return [DetectorKind.CROWD]
+        return [DetectorKind.CROWD, DetectorKind.CROWD_MOVEMENT]
+
+    def restricted_to(self, kinds: Collection[DetectorKind]) -> Self | None:
+        """Return the rule without movements if those may not run; None without the levels."""
+        if DetectorKind.CROWD not in kinds:
+            return None
+        if self.movement is not None and DetectorKind.CROWD_MOVEMENT not in kinds:
+            return self.model_copy(update={"movement": None})
+        return self
+
+    def needs_calibration(self) -> bool:
+        """Return whether the levels are densities (people per m²)."""
+        return self.metric == "density"
 
 
 KIND = "crowd"

@@ -26,6 +26,7 @@ from vigil_core.geometry.speed import SpeedEstimate, estimate_speed
 from vigil_core.rules.base import RegionRuleSpec
 from vigil_core.types import Track
 from vigil_protocol import FastMoveState
+from vigil_protocol.privacy import DetectorKind
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
@@ -34,6 +35,8 @@ from .registry import RuleSetup, register_rule
 
 class FastMoveSpec(RegionRuleSpec):
     """Objects moving faster than a threshold (px/s on the image, or km/h with a calibration)."""
+
+    detector_kind: ClassVar[DetectorKind] = DetectorKind.FAST_MOVE
 
     type: Literal["fast_move"]
     speed_kmh: Annotated[
@@ -56,6 +59,10 @@ class FastMoveSpec(RegionRuleSpec):
         if (self.speed_kmh is None) == (self.speed_px_s is None):
             raise ValueError("give one threshold: speed_kmh or speed_px_s")
         return self
+
+    def needs_calibration(self) -> bool:
+        """Return whether the threshold is in km/h."""
+        return self.speed_kmh is not None
 
 
 KIND = "fast_move"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 import time
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -32,6 +32,7 @@ from vigil_core.rules.base import RuleSpecBase
 from vigil_core.specs import Anchor, Point, field_error
 from vigil_core.types import Track
 from vigil_protocol import LineCounts, LineCrossing, LineState
+from vigil_protocol.privacy import DetectorKind
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
@@ -41,6 +42,8 @@ from .registry import RuleSetup, register_rule
 
 class LineCrossingSpec(RuleSpecBase):
     """Count objects crossing a directed line, per class and direction."""
+
+    detector_kind: ClassVar[DetectorKind] = DetectorKind.LINE_CROSSING
 
     type: Literal["line_crossing"]
     line: Annotated[

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -24,6 +24,7 @@ from vigil_core.geometry.polygon import Polygon
 from vigil_core.rules.base import RegionRuleSpec
 from vigil_core.types import Track
 from vigil_protocol import LoiteringState
+from vigil_protocol.privacy import DetectorKind
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
@@ -33,6 +34,8 @@ from .registry import RuleSetup, register_rule
 
 class LoiteringSpec(RegionRuleSpec):
     """A track staying inside an area longer than a dwell time."""
+
+    detector_kind: ClassVar[DetectorKind] = DetectorKind.LOITERING
 
     type: Literal["loitering"]
     dwell_s: Annotated[

@@ -21,7 +21,7 @@ height of the picture), or spans a quarter of the view's width or height.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 import math
 from typing import Annotated, ClassVar, Literal, Self
@@ -38,6 +38,7 @@ from vigil_core.geometry.raster import polygon_mask
 from vigil_core.rules.base import BAG_CLASSES, RegionRuleSpec
 from vigil_core.types import BBox, Track
 from vigil_protocol import ObjectLeftState
+from vigil_protocol.privacy import DetectorKind
 
 from .background import BoolMap, StaticChangeModel
 from .base import RuleContext
@@ -47,6 +48,9 @@ from .registry import RuleSetup, register_rule
 
 class ObjectLeftSpec(RegionRuleSpec):
     """Objects left behind (static, unattended) and parts of the scene removed."""
+
+    detector_kind: ClassVar[DetectorKind] = DetectorKind.OBJECT_LEFT
+    needs_pixels: ClassVar[bool] = True
 
     type: Literal["object_left"]
     detect: Annotated[
@@ -95,6 +99,24 @@ class ObjectLeftSpec(RegionRuleSpec):
         if self.max_area <= self.min_area:
             raise ValueError(f"max_area ({self.max_area}) must be above min_area ({self.min_area})")
         return self
+
+    def detector_kinds(self) -> list[DetectorKind]:
+        """Return object left, object removed or both, as `detect` asks."""
+        return [
+            DetectorKind.OBJECT_LEFT if change == "left" else DetectorKind.OBJECT_REMOVED
+            for change in self.detect
+        ]
+
+    def restricted_to(self, kinds: Collection[DetectorKind]) -> Self | None:
+        """Return the rule detecting only the changes whose detector may run, or None."""
+        kept = [
+            change
+            for change, kind in zip(self.detect, self.detector_kinds(), strict=True)
+            if kind in kinds
+        ]
+        if not kept:
+            return None
+        return self if kept == self.detect else self.model_copy(update={"detect": kept})
 
 
 KIND = "object_left"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 import itertools
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import (
     Field,
@@ -25,6 +25,7 @@ from vigil_core.geometry.polygon import Polygon
 from vigil_core.rules.base import RuleSpecBase
 from vigil_core.types import Track
 from vigil_protocol import RouteState
+from vigil_protocol.privacy import DetectorKind
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point
@@ -34,6 +35,8 @@ from .registry import RuleSetup, register_rule
 
 class RouteSpec(RuleSpecBase):
     """An ordered sequence of the camera's zones, each step within a time limit."""
+
+    detector_kind: ClassVar[DetectorKind] = DetectorKind.ROUTE
 
     type: Literal["route"]
     zones: Annotated[
@@ -70,6 +73,10 @@ class RouteSpec(RuleSpecBase):
             if min(self.step_s) <= 0:
                 raise ValueError("step_s values must be positive seconds")
         return self
+
+    def zone_refs(self) -> list[str]:
+        """Return the zones of the route, in order."""
+        return list(self.zones)
 
     def limit_s(self, step: int) -> float:
         """Return the time allowed for step `step` (0: from the first zone to the second)."""

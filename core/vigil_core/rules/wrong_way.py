@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 import math
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -28,6 +28,7 @@ from vigil_core.rules.base import RegionRuleSpec
 from vigil_core.specs import Point
 from vigil_core.types import Track
 from vigil_protocol import WrongWayState
+from vigil_protocol.privacy import DetectorKind
 
 from .base import RuleContext
 from .common import ClassFilter, anchor_point, relative
@@ -37,6 +38,8 @@ from .registry import RuleSetup, register_rule
 
 class WrongWaySpec(RegionRuleSpec):
     """Movement against the allowed direction of a zone or lane."""
+
+    detector_kind: ClassVar[DetectorKind] = DetectorKind.WRONG_WAY
 
     type: Literal["wrong_way"]
     direction: Annotated[

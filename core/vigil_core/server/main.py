@@ -256,7 +256,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the server until SIGINT or SIGTERM."""
-    from vigil_core.cli import load_raw_config  # noqa: PLC0415 - the CLI imports this module
+    from vigil_core.config.file import load_raw_config  # noqa: PLC0415 - loads only to serve
 
     from .app import ServerSettings  # noqa: PLC0415 - the engine loads only to serve
 

@@ -14,10 +14,10 @@ of a left bag does not restart its clock.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage  # type: ignore[import-untyped]
 
 from vigil_core.types import RGBImage
 
@@ -61,6 +61,17 @@ def box_cells(
         r2 = min(rows, math.ceil(y2 / scale) + pad)
         covered[r1:r2, c1:c2] = True
     return covered
+
+
+def _ndimage() -> Any:
+    """Return scipy.ndimage, imported with the first object-left rule, not with the config.
+
+    Every rule family is imported with the configuration (its spec is part of it); scipy takes
+    about a second to import, which the command line and a server's start need not pay.
+    """
+    from scipy import ndimage  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    return ndimage
 
 
 class StaticChangeModel:
@@ -171,6 +182,7 @@ class StaticChangeModel:
 
     def blobs(self, min_static_s: float) -> list[tuple[BoolMap, tuple[int, int, int, int]]]:
         """Return connected static regions as (mask, (r1, c1, r2, c2) exclusive ends)."""
+        ndimage = _ndimage()
         cells = self.static_cells(min_static_s)
         if not cells.any():
             return []
@@ -192,6 +204,7 @@ class StaticChangeModel:
         surface is plain enough to stay still; the cells that differ from the background around
         them (a cell apart at most) show how large it really is.
         """
+        ndimage = _ndimage()
         if self.present is None or self.covered is None:
             return None
         changed = (self.present & ~self.covered) | mask
@@ -211,6 +224,7 @@ class StaticChangeModel:
         None while tracked objects hide most of the region or its surroundings: a walker in
         front of it or beside it says nothing about it.
         """
+        ndimage = _ndimage()
         if self.current is None or self.long is None:
             return None
         ring = ndimage.binary_dilation(mask, iterations=2) & ~mask

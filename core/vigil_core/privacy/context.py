@@ -14,11 +14,12 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from vigil_core.events.model import RuleEvent
 from vigil_core.privacy.purposes import CAMERA_SIDE_KINDS, PURPOSES, VIGIL_SOURCE, Allowance
 from vigil_core.privacy.retention import RetentionSpec
+from vigil_core.specs import Spec
 from vigil_protocol.privacy import (
     JUSTIFICATION_MIN_CHARS,
     DeploymentContext,
@@ -28,11 +29,7 @@ from vigil_protocol.privacy import (
 )
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Acknowledgement(_Spec):
+class Acknowledgement(Spec):
     """Someone enabled a gated detector and wrote down why it is lawful and necessary."""
 
     detector: DetectorKind
@@ -50,7 +47,7 @@ class Acknowledgement(_Spec):
     context: DeploymentContext
 
 
-class ControllerSpec(_Spec):
+class ControllerSpec(Spec):
     """Who is responsible for the processing, as written on the signs and in the records."""
 
     name: Annotated[str, Field(max_length=200)] = ""
@@ -62,7 +59,7 @@ class ControllerSpec(_Spec):
     ] = ""
 
 
-class PaperworkSpec(_Spec):
+class PaperworkSpec(Spec):
     """The paperwork of the processing: the impact assessment, the authorisation, the signs."""
 
     assessment_reference: Annotated[
@@ -84,7 +81,7 @@ class PaperworkSpec(_Spec):
     ] = False
 
 
-class PrivacySpec(_Spec):
+class PrivacySpec(Spec):
     """The context, the acknowledgements given, the retention, the controller, the paperwork."""
 
     context: Annotated[

@@ -17,9 +17,10 @@ from pathlib import Path
 import threading
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from vigil_core.specs import Spec
 from vigil_protocol.privacy import RETENTION, Artefact
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,10 +36,8 @@ def _days(artefact: Artefact) -> Any:
     )
 
 
-class RetentionSpec(BaseModel):
+class RetentionSpec(Spec):
     """Retention in days of every artefact; each defaults to `RETENTION`'s default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     events: int = _days(Artefact.EVENTS)
     snapshots: int = _days(Artefact.SNAPSHOTS)

@@ -35,7 +35,7 @@ from custom_components.vigil.watchlist_flow import COUNTRIES, _expiry_error
 from tests.ha.conftest import CAMERA_ID, ENTRY_ID, camera_subentry, wait_until
 from tests.ha.flows import loaded, reloaded, server_entry, suggested
 from vigil_core import config as core_config
-from vigil_core.anpr import watchlist as core_watchlist
+from vigil_core.plates import watchlist as core_watchlist
 from vigil_core.plates.normalize import COUNTRIES as SERVER_COUNTRIES
 from vigil_core.server import VigilServer
 

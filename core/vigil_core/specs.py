@@ -22,6 +22,13 @@ from vigil_core.geometry.polygon import validate_polygon
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
+RESERVED_RULE_IDS = {
+    "tamper": "camera health (vigil_core.health.RULE_ID)",
+    "anpr": "plate reading (vigil_core.anpr.stage.RULE_ID)",
+}
+"""Rule ids the engine's own detectors raise events under: a zone or rule may not take one,
+or its events would be read as theirs."""
+
 
 type Point = tuple[float, float]
 

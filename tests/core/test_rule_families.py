@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import typing
 
+from pydantic import ValidationError
+import pytest
+
+from vigil_core import health
+from vigil_core.anpr import stage as anpr_stage
 from vigil_core.config import CameraSpec
 from vigil_core.privacy.purposes import PURPOSES
 from vigil_core.rules import RuleSpec
 from vigil_core.rules.base import RuleSpecBase
 from vigil_core.rules.registry import registered_spec_types
+from vigil_core.specs import RESERVED_RULE_IDS
 
 
 def _union_members() -> set[type]:
@@ -63,3 +69,13 @@ def test_a_rule_restricted_to_part_of_its_detectors_keeps_only_that_part() -> No
     assert [rule.zone_refs() for rule in camera.rules] == [["door"], ["door"], []]
     assert not any(rule.needs_calibration() for rule in camera.rules)
     assert [rule.needs_pixels for rule in camera.rules] == [True, False, False]
+
+
+@pytest.mark.parametrize("taken", ["tamper", "anpr"])
+def test_a_zone_or_rule_may_not_take_an_id_the_engines_detectors_use(taken: str) -> None:
+    assert {health.RULE_ID, anpr_stage.RULE_ID} == RESERVED_RULE_IDS.keys()
+    zone = {"id": taken, "polygon": [[0, 0], [1, 0], [1, 1]]}
+    line = {"id": taken, "type": "line_crossing", "line": [[0, 0.5], [1, 0.5]]}
+    for camera in ({"zones": [zone]}, {"rules": [line]}):
+        with pytest.raises(ValidationError, match=f"the id '{taken}' is reserved"):
+            CameraSpec.model_validate({"id": "hall", "source": "file:///clip.mp4", **camera})

@@ -18,7 +18,14 @@ from vigil_core.errors import ConfigInvalid
 from vigil_core.geometry.calibration import Homography, rectangle_from_distances
 from vigil_core.rules import RuleSpec
 from vigil_core.rules.zone import ZoneSpec
-from vigil_core.specs import Point, Spec, checked_polygon, checked_slug, field_error
+from vigil_core.specs import (
+    RESERVED_RULE_IDS,
+    Point,
+    Spec,
+    checked_polygon,
+    checked_slug,
+    field_error,
+)
 
 
 class GroundCalibration(Spec):
@@ -66,6 +73,9 @@ def check_camera_rules(camera: CameraSpec) -> None:
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ValueError(f"zone and rule ids must be unique, repeated: {', '.join(dupes)}")
+    taken = sorted(set(ids) & RESERVED_RULE_IDS.keys())
+    if taken:
+        raise ValueError(f"the id '{taken[0]}' is reserved for {RESERVED_RULE_IDS[taken[0]]}")
     for rule in camera.rules:
         for ref in rule.zone_refs():
             if ref not in zone_ids:

@@ -223,7 +223,10 @@ async def test_engine_reports_where_the_detector_runs(kserve: KServeServer, tmp_
     config = EngineConfig.parse(
         {
             "models_dir": str(MODELS_DIR),
-            "detector": {"backend": "kserve", "kserve": {"url": kserve.url}},
+            "detector": {
+                "backend": "kserve",
+                "kserve": {"url": kserve.url, "timeout_s": TIMEOUT_S},
+            },
             "cameras": [
                 {
                     "id": "road",

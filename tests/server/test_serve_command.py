@@ -22,7 +22,9 @@ import vigil_protocol as vp
 COMMAND = [sys.executable, "-m", "vigil_core.cli"]
 
 
-def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    # Generous: the command imports the engine, which took over 60 s with four test workers
+    # and other jobs sharing two cores.
     return subprocess.run(
         [*COMMAND, *args], capture_output=True, text=True, timeout=timeout, check=False
     )

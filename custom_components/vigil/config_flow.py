@@ -163,7 +163,8 @@ class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a Vigil server; reauthenticate when its token changes."""
 
     VERSION = 2
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
+    """2.2: each camera subentry holds the key its device and entities are keyed on."""
 
     def __init__(self) -> None:
         """Start with nothing known about the server."""

@@ -59,7 +59,10 @@ SHAPE_SCHEMA: Final = vol.Schema(
         vol.Optional("direction"): vol.In(DIRECTIONS),
     }
 )
-CAMERA_FIELDS: Final = {vol.Required("entry_id"): str, vol.Required("camera"): str}
+CAMERA_FIELDS: Final[dict[str | vol.Marker, Any]] = {
+    vol.Required("entry_id"): str,
+    vol.Required("camera"): str,
+}
 FORM_FIELDS: Final = {"polygon": "points", "line": "points"}
 """The server's fields a shape's points are."""
 

@@ -30,10 +30,18 @@ import vigil_protocol as vp
 from .access import SETTINGS_ACTOR
 from .anpr_entities import async_log_watchlist_removals
 from .client import AuthRefused, IncompatibleServer, ServerError, VigilClientError
-from .const import CONF_SERVER_ID, CONF_TOKEN, DEFAULT_PORT, DOMAIN, MANUFACTURER
+from .const import (
+    CONF_CAMERA_KEY,
+    CONF_SERVER_ID,
+    CONF_TOKEN,
+    DEFAULT_PORT,
+    DOMAIN,
+    MANUFACTURER,
+    SUBENTRY_CAMERA,
+)
 from .data import VigilConfigEntry, VigilRuntime
 from .editor import async_register_editor
-from .entity import async_register_devices, camera_identifier
+from .entity import async_migrate_camera_ids, async_register_devices, camera_identifier
 from .frigate_setup import async_check_frigate
 from .issues import async_setup_issues
 from .mqtt_broker import async_frigate_broker
@@ -43,6 +51,7 @@ from .privacy import async_setup_privacy
 from .server_config import (
     SUBENTRY_WATCHLIST,
     cameras_of,
+    of_type,
     rules_of,
     server_config,
     watchlist_config,
@@ -50,6 +59,7 @@ from .server_config import (
 )
 from .services import async_setup_services
 from .store import VigilStore, new_client
+from .validation import free_camera_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -114,7 +124,28 @@ async def async_migrate_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> b
             "address and token",
             entry.title,
         )
+    if entry.minor_version < 2:
+        _add_camera_keys(hass, entry)
+        hass.config_entries.async_update_entry(entry, minor_version=2)
     return True
+
+
+def _add_camera_keys(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
+    """Give each camera the key its ids are made of (version 2.2), from what identifies it.
+
+    A camera's subentry unique id is its stream, ONVIF profile or Frigate camera: the key the
+    flows give the same camera when it is added again. The devices and entities keyed on the
+    subentry id are re-keyed at setup (`async_migrate_camera_ids`), once the server id is known.
+    """
+    cameras = of_type(entry, SUBENTRY_CAMERA)
+    taken = {str(sub.data[CONF_CAMERA_KEY]) for sub in cameras if sub.data.get(CONF_CAMERA_KEY)}
+    for sub in cameras:
+        if not sub.data.get(CONF_CAMERA_KEY):
+            key = free_camera_key(sub.unique_id or sub.subentry_id, taken)
+            taken.add(key)
+            hass.config_entries.async_update_subentry(
+                entry, sub, data={**sub.data, CONF_CAMERA_KEY: key}
+            )
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> bool:
@@ -169,6 +200,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
         settings_key=_settings_key(entry),
     )
     entry.async_on_unload(store.async_stop)
+    async_migrate_camera_ids(hass, entry.entry_id, entry.runtime_data.cameras)
     entry.runtime_data.devices = async_register_devices(
         hass,
         entry.entry_id,
@@ -238,7 +270,7 @@ async def async_remove_config_entry_device(
     its subentry, which removes its device with it.
     """
     kept = {(DOMAIN, entry.entry_id)} | {
-        camera_identifier(entry.entry_id, camera_id) for camera_id in cameras_of(entry)
+        camera_identifier(camera) for camera in cameras_of(entry).values()
     }
     return not device.identifiers & kept
 

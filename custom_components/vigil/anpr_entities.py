@@ -14,6 +14,7 @@ administrators only, each view logged by the server (picture_view.py), never as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 import logging
 from typing import Any, Final
@@ -292,15 +293,12 @@ def async_setup_anpr_events(
     entry: VigilConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
     """Add a watchlist match event per reading camera, and the server's route event."""
-    store = entry.runtime_data.store
-    cameras = reading_cameras(entry)
-    for camera in cameras:
-        async_add_entities(
-            [WatchlistMatchEvent(store, camera, MATCH_EVENT)],
-            config_subentry_id=camera.subentry_id,
-        )
-    if cameras:
-        async_add_entities([PlateRouteEvent(entry, ROUTE_EVENT)])
+    _async_add_reading(
+        entry,
+        async_add_entities,
+        lambda store, camera: WatchlistMatchEvent(store, camera, MATCH_EVENT),
+        lambda: PlateRouteEvent(entry, ROUTE_EVENT),
+    )
 
 
 @callback
@@ -308,15 +306,28 @@ def async_setup_anpr_sensors(
     entry: VigilConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
     """Add a passage counter per reading camera, and the server's last watchlist match."""
+    _async_add_reading(
+        entry,
+        async_add_entities,
+        lambda store, camera: PlatePassagesSensor(store, camera, PASSAGES_SENSOR),
+        lambda: LastWatchlistMatchSensor(entry, LAST_MATCH_SENSOR),
+    )
+
+
+@callback
+def _async_add_reading(
+    entry: VigilConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    per_camera: Callable[[VigilStore, CameraInfo], Entity],
+    server_wide: Callable[[], Entity],
+) -> None:
+    """Add an entity per camera reading plates (in its subentry), and one for the server."""
     store = entry.runtime_data.store
     cameras = reading_cameras(entry)
     for camera in cameras:
-        async_add_entities(
-            [PlatePassagesSensor(store, camera, PASSAGES_SENSOR)],
-            config_subentry_id=camera.subentry_id,
-        )
+        async_add_entities([per_camera(store, camera)], config_subentry_id=camera.subentry_id)
     if cameras:
-        async_add_entities([LastWatchlistMatchSensor(entry, LAST_MATCH_SENSOR)])
+        async_add_entities([server_wide()])
 
 
 # --- query_plate ---------------------------------------------------------------------------------

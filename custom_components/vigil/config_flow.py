@@ -20,7 +20,6 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SSL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -42,7 +41,7 @@ from vigil_protocol.privacy import DeploymentContext
 
 from .access import SETTINGS_ACTOR
 from .camera_flow import CameraSubentryFlow
-from .client import AuthRefused, IncompatibleServer, VigilClient, VigilClientError
+from .client import AuthRefused, IncompatibleServer, VigilClientError
 from .const import (
     CONF_ANALYSIS_FPS,
     CONF_CHANGE_REASON,
@@ -73,6 +72,7 @@ from .server_config import (
     SUBENTRY_RULE,
     SUBENTRY_WATCHLIST,
 )
+from .store import new_client
 from .watchlist_flow import PlateReadingSubentryFlow, WatchlistSubentryFlow
 from .zone_flow import ZoneSubentryFlow
 
@@ -136,15 +136,7 @@ async def async_check_server(
     hass: HomeAssistant, data: Mapping[str, Any]
 ) -> tuple[vp.Hello | None, dict[str, str]]:
     """Connect and authenticate; return the server's Hello, or the form errors."""
-    client = VigilClient(
-        async_get_clientsession(hass, verify_ssl=bool(data.get(CONF_VERIFY_SSL, True))),
-        data[CONF_HOST],
-        data[CONF_PORT],
-        data[CONF_TOKEN],
-        tls=bool(data.get(CONF_SSL)),
-        verify_ssl=bool(data.get(CONF_VERIFY_SSL, True)),
-        client_name="home-assistant (setup)",
-    )
+    client = new_client(hass, data, "home-assistant (setup)")
     try:
         hello = await client.connect()
     except AuthRefused:
@@ -163,7 +155,8 @@ class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a Vigil server; reauthenticate when its token changes."""
 
     VERSION = 2
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
+    """2.2: each camera subentry holds the key its device and entities are keyed on."""
 
     def __init__(self) -> None:
         """Start with nothing known about the server."""
@@ -387,15 +380,7 @@ async def _async_record_context(
     reason: str,
 ) -> None:
     """Write the context chosen (or changed) to the server's access log."""
-    client = VigilClient(
-        async_get_clientsession(hass, verify_ssl=bool(data.get(CONF_VERIFY_SSL, True))),
-        data[CONF_HOST],
-        data[CONF_PORT],
-        data[CONF_TOKEN],
-        tls=bool(data.get(CONF_SSL)),
-        verify_ssl=bool(data.get(CONF_VERIFY_SSL, True)),
-        client_name="home-assistant (settings)",
-    )
+    client = new_client(hass, data, "home-assistant (settings)")
     try:
         await client.connect()
         await client.call(

@@ -34,6 +34,9 @@ SOURCE_STREAM: Final = "stream"
 SOURCE_ONVIF: Final = "onvif"
 SOURCE_FRIGATE: Final = "frigate"
 SOURCE_TYPES: Final = (SOURCE_STREAM, SOURCE_ONVIF, SOURCE_FRIGATE)
+CONF_CAMERA_KEY: Final = "camera_key"
+"""What a camera's device and entities are keyed on (server_config.camera_key): written when the
+camera is added, kept when it is reconfigured, the same when it is deleted and added again."""
 CONF_PROFILE: Final = "profile"
 CONF_STREAM_URL: Final = "stream_url"
 CONF_FRIGATE_CAMERA: Final = "frigate_camera"

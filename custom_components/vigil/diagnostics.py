@@ -27,7 +27,7 @@ from homeassistant.core import HomeAssistant
 import vigil_protocol as vp
 
 from .client import VigilClientError
-from .const import CONF_SERVER_ID, CONF_STREAM_URL, CONF_TOKEN
+from .const import CONF_CAMERA_KEY, CONF_SERVER_ID, CONF_STREAM_URL, CONF_TOKEN
 from .data import VigilConfigEntry
 from .server_config import CONF_MQTT_HOST, CONF_PLATE, SUBENTRY_WATCHLIST
 
@@ -43,8 +43,10 @@ TO_REDACT = {
     CONF_MQTT_HOST,
     CONF_PLATE,
     "plates",
-    # A camera subentry's unique id is its stream address (without credentials).
+    # A camera subentry's unique id is its stream address (without credentials), and its
+    # key a digest of it (a guessable one: an address in the home's network).
     "unique_id",
+    CONF_CAMERA_KEY,
 }
 _STATE_NAMES = {vp.PlateState.KIND: "plate_reading"}
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)

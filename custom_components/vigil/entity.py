@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Final
 from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 
@@ -47,15 +48,15 @@ _VIA_DEVICE_ID_ON_CREATE: Final = (
 until 2027.8); older releases (2025.4 to 2026.7) set it with `async_update_device`."""
 
 
-def camera_identifier(entry_id: str, camera_id: str) -> tuple[str, str]:
-    """Return the identifier of a camera's device (unchanged since the first release)."""
-    return (DOMAIN, f"{entry_id}_{camera_id}")
+def camera_identifier(camera: CameraInfo) -> tuple[str, str]:
+    """Return the identifier of a camera's device: the same when the camera is added again."""
+    return (DOMAIN, camera.unique_id)
 
 
-def camera_device_info(entry_id: str, camera: CameraInfo) -> DeviceInfo:
+def camera_device_info(camera: CameraInfo) -> DeviceInfo:
     """Return the device of a camera (its server is set by `async_register_devices`)."""
     return DeviceInfo(
-        identifiers={camera_identifier(entry_id, camera.camera_id)},
+        identifiers={camera_identifier(camera)},
         name=camera.name,
         manufacturer=MANUFACTURER,
         model=_MODELS.get(camera.source_type, "Video stream"),
@@ -67,6 +68,35 @@ def camera_device_info(entry_id: str, camera: CameraInfo) -> DeviceInfo:
 def server_device_info(entry_id: str) -> DeviceInfo:
     """Return the server's device."""
     return DeviceInfo(identifiers={(DOMAIN, entry_id)})
+
+
+@callback
+def async_migrate_camera_ids(
+    hass: HomeAssistant, entry_id: str, cameras: dict[str, CameraInfo]
+) -> None:
+    """Re-key the devices and entities of cameras from their subentry to their stable id.
+
+    Before, a camera's device and entities were keyed on the entry and the camera's subentry
+    id, which a camera deleted and added again does not keep. Their entity ids, registry ids
+    (and so their history and the automations using them) stay; only the keys change. Run
+    before the devices are registered, at every setup: it finds nothing once done.
+    """
+    devices = dr.async_get(hass)
+    prefixes: dict[str, str] = {}
+    for camera in cameras.values():
+        old = f"{entry_id}_{camera.camera_id}"
+        prefixes[f"{old}_"] = f"{camera.unique_id}_"
+        device = devices.async_get_device(identifiers={(DOMAIN, old)})
+        if device is not None and not devices.async_get_device({camera_identifier(camera)}):
+            devices.async_update_device(device.id, new_identifiers={camera_identifier(camera)})
+    entities = er.async_get(hass)
+    for entity in er.async_entries_for_config_entry(entities, entry_id):
+        for old, new in prefixes.items():
+            unique_id = new + entity.unique_id.removeprefix(old)
+            if entity.unique_id.startswith(old) and not entities.async_get_entity_id(
+                entity.domain, DOMAIN, unique_id
+            ):
+                entities.async_update_entity(entity.entity_id, new_unique_id=unique_id)
 
 
 @callback
@@ -87,7 +117,7 @@ def async_register_devices(
         create: dict[str, Any] = {
             "config_entry_id": entry_id,
             "config_subentry_id": camera.subentry_id,
-            **camera_device_info(entry_id, camera),
+            **camera_device_info(camera),
         }
         if _VIA_DEVICE_ID_ON_CREATE:
             create["via_device_id"] = server_id
@@ -121,11 +151,10 @@ class VigilEntity(Entity):
         self.camera = camera
         self.rule_id = rule_id
         self.entity_description = description
-        entry_id = store.entry.entry_id
-        parts = [entry_id, camera.camera_id, *([rule_id] if rule_id else []), description.key]
+        parts = [camera.unique_id, *([rule_id] if rule_id else []), description.key]
         self._attr_unique_id = "_".join(parts)
         if self.owns_camera_device or not LINKS_BY_DEVICE_ENTRY:
-            self._attr_device_info = camera_device_info(entry_id, camera)
+            self._attr_device_info = camera_device_info(camera)
         else:
             device_id = store.entry.runtime_data.devices.get(camera.camera_id)
             if device_id is not None:

@@ -25,9 +25,9 @@ from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, Tex
 import vigil_protocol as vp
 
 from .client import CannotConnect, ServerError, VigilClient, VigilClientError
-from .const import PROBE_TIMEOUT_S, SUBENTRY_CAMERA
+from .const import CONF_CAMERA_KEY, PROBE_TIMEOUT_S, SUBENTRY_CAMERA
 from .store import VigilStore
-from .validation import field_errors, form_error
+from .validation import field_errors, form_error, free_camera_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ class VigilSubentryFlow(ConfigSubentryFlow):
     def _finish(
         self, title: str, data: dict[str, Any], unique_id: str | None = None
     ) -> SubentryFlowResult:
+        if self.handler[1] == SUBENTRY_CAMERA:
+            data = self._with_camera_key(data, unique_id)
         if self._reconfiguring:
             return self.async_update_and_abort(
                 self._get_entry(),
@@ -85,6 +87,27 @@ class VigilSubentryFlow(ConfigSubentryFlow):
                 unique_id=unique_id,
             )
         return self.async_create_entry(title=title, data=data, unique_id=unique_id)
+
+    def _with_camera_key(self, data: dict[str, Any], identity: str | None) -> dict[str, Any]:
+        """Return a camera's data with its key (`_camera_key`)."""
+        return {**data, CONF_CAMERA_KEY: self._camera_key(str(identity))}
+
+    def _camera_key(self, identity: str) -> str:
+        """Return the key of the camera being saved: kept when reconfigured, else a new one.
+
+        A reconfigured camera (another address, profile or Frigate camera) keeps its device
+        and entities; one deleted and added again gets its key, and so its ids, back.
+        """
+        reconfigured = self._get_reconfigure_subentry() if self._reconfiguring else None
+        if reconfigured is not None and (kept := reconfigured.data.get(CONF_CAMERA_KEY)):
+            return str(kept)
+        current = self._reconfigure_subentry_id if self._reconfiguring else None
+        taken = {
+            str(sub.data.get(CONF_CAMERA_KEY))
+            for sub in camera_subentries(self._get_entry())
+            if sub.subentry_id != current
+        }
+        return free_camera_key(identity, taken)
 
     def _is_duplicate_camera(self, unique_id: str) -> bool:
         current = self._reconfigure_subentry_id if self._reconfiguring else None

@@ -40,6 +40,7 @@ from vigil_protocol.shapes import ShapeError, check_polygon
 from .client import VigilClientError
 from .const import (
     CONF_CAMERA,
+    CONF_CAMERA_KEY,
     CONF_CLASSES,
     CONF_DETECT_HEIGHT,
     CONF_DETECT_WIDTH,
@@ -70,7 +71,12 @@ from .flow_base import (
     without_password,
 )
 from .server_config import frigate_info
-from .validation import form_error, frigate_stream_url, frigate_unique_id, valid_stream_url
+from .validation import (
+    form_error,
+    frigate_stream_url,
+    frigate_unique_id,
+    valid_stream_url,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -298,6 +304,9 @@ class FrigateCameraFlow(VigilSubentryFlow):
             CONF_STREAM_URL: frigate_stream_url(camera),
             CONF_DETECTIONS: detections,
             CONF_TOPIC_PREFIX: server.topic_prefix,
+            CONF_CAMERA_KEY: self._camera_key(
+                frigate_unique_id(self._frigate[CONF_URL], camera.name)
+            ),
         }
         if camera.width and camera.height:
             data[CONF_DETECT_WIDTH], data[CONF_DETECT_HEIGHT] = camera.width, camera.height

@@ -52,7 +52,7 @@ async def async_setup_entry(
         # Entities of pictures now served only to administrators (an older version made them).
         gone = [MATCH_CROP_KEY, *([ANALYSED_FRAME.key] if sensitive else [])]
         for key in gone:
-            unique_id = f"{entry.entry_id}_{camera.camera_id}_{key}"
+            unique_id = f"{camera.unique_id}_{key}"
             if entity_id := registry.async_get_entity_id("image", DOMAIN, unique_id):
                 registry.async_remove(entity_id)
         if not sensitive:

@@ -27,6 +27,7 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
+from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
 import vigil_protocol as vp
@@ -193,7 +194,7 @@ def _match(entry: VigilConfigEntry, match: vp.WatchlistMatch) -> dict[str, Any]:
     }
 
 
-def _erased(erased: vp.PlateRecordsErased) -> dict[str, int]:
+def _erased(erased: vp.PlateRecordsErased) -> dict[str, JsonValueType]:
     return {
         "hashed": erased.hashed,
         "reads": erased.reads,

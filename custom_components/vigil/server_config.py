@@ -29,6 +29,7 @@ from .const import (
     CONF_ACKNOWLEDGEMENTS,
     CONF_ANALYSIS_FPS,
     CONF_CAMERA,
+    CONF_CAMERA_KEY,
     CONF_CLASSES,
     CONF_CONFIDENCE,
     CONF_CONTROLLER,
@@ -141,6 +142,15 @@ def slug_id(subentry_id: str) -> str:
     return subentry_id.lower()
 
 
+def server_key(entry: ConfigEntry) -> str:
+    """Return what the ids of a server's cameras start with: the server's own id.
+
+    A server entry keeps its server (reconfiguring it to another is refused); an entry
+    migrated from version 1 learns it when it is first set up, before any device is made.
+    """
+    return entry.unique_id or entry.entry_id
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FrigateInfo:
     """A camera of a Frigate server: where its API is, and whose detections Vigil uses."""
@@ -168,6 +178,10 @@ class CameraInfo:
 
     subentry_id: str
     camera_id: str
+    """The server's id of the camera (a slug of its subentry id)."""
+    unique_id: str
+    """What its device identifier and its entities' unique ids start with: the server's id and
+    the camera's key, both unchanged when the camera is deleted and added again."""
     name: str
     source_type: str
     frigate: FrigateInfo | None = None
@@ -221,11 +235,13 @@ def frigate_info(data: Mapping[str, Any]) -> FrigateInfo | None:
     )
 
 
-def camera_info(subentry: ConfigSubentry) -> CameraInfo:
-    """Return the camera described by a camera subentry."""
+def camera_info(subentry: ConfigSubentry, server: str) -> CameraInfo:
+    """Return the camera described by a camera subentry of the server `server` (server_key)."""
+    key = subentry.data.get(CONF_CAMERA_KEY) or slug_id(subentry.subentry_id)
     return CameraInfo(
         subentry_id=subentry.subentry_id,
         camera_id=slug_id(subentry.subentry_id),
+        unique_id=f"{server}_{key}",
         name=subentry.title,
         source_type=subentry.data[CONF_SOURCE_TYPE],
         frigate=frigate_info(subentry.data),
@@ -254,7 +270,9 @@ def of_type(entry: ConfigEntry, subentry_type: str) -> list[ConfigSubentry]:
 
 def cameras_of(entry: ConfigEntry) -> dict[str, CameraInfo]:
     """Return the entry's cameras by server id."""
-    return {info.camera_id: info for info in map(camera_info, of_type(entry, SUBENTRY_CAMERA))}
+    server = server_key(entry)
+    cameras = (camera_info(sub, server) for sub in of_type(entry, SUBENTRY_CAMERA))
+    return {info.camera_id: info for info in cameras}
 
 
 def zones_of(entry: ConfigEntry) -> dict[str, ZoneInfo]:
@@ -458,7 +476,7 @@ def camera_settings(entry: ConfigEntry, camera_id: str) -> Json:
 def camera_config(entry: ConfigEntry, subentry: ConfigSubentry) -> Json:
     """Return the server's camera of a camera subentry, with its zones, rules and settings."""
     options = entry.options
-    info = camera_info(subentry)
+    info = camera_info(subentry, server_key(entry))
     data = subentry.data
     camera: Json = {
         "id": info.camera_id,

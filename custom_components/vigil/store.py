@@ -293,8 +293,13 @@ class VigilStore:
             ) from err
 
 
-def new_client(hass: HomeAssistant, data: dict[str, Any] | Any) -> VigilClient:
-    """Return a client for a server entry's data (host, port, token, TLS)."""
+def new_client(
+    hass: HomeAssistant, data: dict[str, Any] | Any, client_name: str | None = None
+) -> VigilClient:
+    """Return a client for a server entry's data (host, port, token, TLS).
+
+    `client_name` is how the server's log names it (this home, unless a flow says otherwise).
+    """
     from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SSL, CONF_VERIFY_SSL  # noqa: PLC0415
 
     verify = bool(data.get(CONF_VERIFY_SSL, True))
@@ -305,7 +310,7 @@ def new_client(hass: HomeAssistant, data: dict[str, Any] | Any) -> VigilClient:
         str(data.get(CONF_TOKEN, "")),
         tls=bool(data.get(CONF_SSL, False)),
         verify_ssl=verify,
-        client_name=f"home-assistant {hass.config.location_name}",
+        client_name=client_name or f"home-assistant {hass.config.location_name}",
     )
 
 

@@ -121,7 +121,7 @@ def _targeted_cameras(
         (entry, camera)
         for entry in entries
         for camera in entry.runtime_data.cameras.values()
-        if f"{entry.entry_id}_{camera.camera_id}" in identifiers
+        if camera.unique_id in identifiers
     ]
 
 

@@ -7,7 +7,8 @@ thresholds, plates) is checked by the server, whose errors carry translation key
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+import hashlib
 import logging
 import re
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -113,6 +114,29 @@ def stream_unique_id(url: str) -> str:
     port = f":{parts.port}" if parts.port else ""
     query = f"?{parts.query}" if parts.query else ""
     return f"{parts.scheme.lower()}://{host}{port}{parts.path}{query}"
+
+
+def camera_key(identity: str) -> str:
+    """Return the key of a camera: a digest of what identifies it (its subentry's unique id).
+
+    The identity is the stream's address, the ONVIF profile or the Frigate camera, so adding
+    the same camera again after deleting it gives the same key (and its device and entities
+    their ids back). A digest, so that no address is spread into the registries' ids.
+    """
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+def free_camera_key(identity: str, taken: Collection[str]) -> str:
+    """Return a camera's key, or the first free one after it when another camera has it.
+
+    Another camera of the server has it when it was reconfigured away from this identity (it
+    keeps its key): the new camera then gets its own, the same each time it is added again.
+    """
+    key, number = camera_key(identity), 1
+    while key in taken:
+        number += 1
+        key = camera_key(f"{identity}#{number}")
+    return key
 
 
 def onvif_profile_label(profile: vp.OnvifProfile) -> str:

@@ -17,10 +17,12 @@ import time
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
+import attr
 from blockbuster import BlockBuster, BlockBusterFunction, BlockingError, blockbuster_ctx
-from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.config_entries import ConfigEntry, ConfigSubentryData
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_URL, CONF_USERNAME
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
@@ -29,6 +31,7 @@ from syrupy.assertion import SnapshotAssertion
 import custom_components.vigil  # noqa: F401 - must come first (pytest-homeassistant pitfall 2)
 from custom_components.vigil.const import (
     CONF_CAMERA,
+    CONF_CAMERA_KEY,
     CONF_CLASSES,
     CONF_DEPLOYMENT_CONTEXT,
     CONF_INERTIA,
@@ -41,6 +44,7 @@ from custom_components.vigil.const import (
     SUBENTRY_CAMERA,
     SUBENTRY_ZONE,
 )
+from custom_components.vigil.validation import camera_key
 from tests.ha.translations import check_flow_translations
 from tests.integration.conftest import rtsp_media_dir, rtsp_server  # noqa: F401 - fixtures
 from tests.support.rtsp import RtspServer, gstreamer_available
@@ -291,6 +295,42 @@ def config_entry(vigil_server: VigilServer, pattern_stream: str) -> MockConfigEn
         data=server_data(vigil_server),
         subentries_data=[camera_subentry(pattern_stream), zone_subentry()],
     )
+
+
+def camera_uid(entry: ConfigEntry[Any], subentry_id: str = CAMERA_ID) -> str:
+    """Return what a camera's device and entities are keyed on: server id and camera key.
+
+    The key is the digest of the camera's identity (its subentry's unique id), so the same
+    camera deleted and added again gets the same ids; a second camera on the same stream (as
+    some tests make, which the flows refuse) gets the next free one.
+    """
+    camera = entry.subentries[subentry_id]
+    assert entry.unique_id and camera.unique_id
+    key = camera.data[CONF_CAMERA_KEY]
+    assert key in {camera_key(camera.unique_id), camera_key(f"{camera.unique_id}#2")}
+    return f"{entry.unique_id}_{key}"
+
+
+def camera_uid_of(
+    hass: HomeAssistant, camera_id: str = CAMERA_SLUG, entry_id: str = ENTRY_ID
+) -> str:
+    """Return `camera_uid` of a loaded entry's camera, named by its server id."""
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    return camera_uid(entry, next(s for s in entry.subentries if s.lower() == camera_id))
+
+
+def stable_ids(entry: ConfigEntry[Any], registry_entry: er.RegistryEntry) -> er.RegistryEntry:
+    """Return a registry entry with `<camera>` for its camera's part of its unique id.
+
+    That part holds the server's id and the digest of the stream's address, which change with
+    each run (a new server, a stream on another port): snapshots keep the rest.
+    """
+    cameras = [sub for sub in entry.subentries.values() if sub.data.get(CONF_CAMERA_KEY)]
+    unique_id = registry_entry.unique_id
+    for camera in cameras:
+        unique_id = unique_id.replace(camera_uid(entry, camera.subentry_id), "<camera>")
+    return attr.evolve(registry_entry, unique_id=unique_id)
 
 
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:

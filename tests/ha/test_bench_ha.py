@@ -48,7 +48,9 @@ async def test_stored_server_entry_loads_with_what_the_bench_measures(
     pattern_stream: str,
 ) -> None:
     bench = load_bench()
-    layout = bench.Layout((pattern_stream, pattern_stream), lines=True)
+    layout = bench.Layout(
+        (pattern_stream, pattern_stream), lines=True, server_id=vigil_server.server_id
+    )
     stored = bench.after_entry(
         layout, port=vigil_server.port, token=vigil_server.token, server_id=vigil_server.server_id
     )

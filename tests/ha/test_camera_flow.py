@@ -21,10 +21,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.vigil.const import (
+    CONF_CAMERA_KEY,
     CONF_SOURCE_TYPE,
     SOURCE_STREAM,
     SUBENTRY_CAMERA,
 )
+from custom_components.vigil.validation import camera_key
 from tests.ha.conftest import (
     CAMERA_ID,
     CLOSED_URL,
@@ -88,6 +90,7 @@ async def test_stream_camera_with_its_login(
         CONF_URL: locked.url_as(),
         CONF_USERNAME: USER,
         CONF_PASSWORD: PASSWORD,
+        CONF_CAMERA_KEY: camera_key(locked.url_as()),
     }
     assert result["unique_id"] == locked.url_as()
     # The entry reloads; the server runs the new camera with its login.
@@ -170,6 +173,8 @@ async def test_reconfigure_stream_keeps_its_password(
     await reloaded(hass, entry)
     assert CONF_PASSWORD not in entry.subentries[CAMERA_ID].data
     assert entry.subentries[CAMERA_ID].unique_id == pattern_stream
+    # Another stream, the same camera: it keeps the key its device and entities are keyed on.
+    assert entry.subentries[CAMERA_ID].data[CONF_CAMERA_KEY] == camera_key(locked.url_as())
 
 
 async def test_without_its_server(

@@ -53,6 +53,7 @@ from tests.ha.conftest import (
     ZONE_ID,
     ZONE_POLYGON,
     camera_subentry,
+    camera_uid,
     zone_subentry,
 )
 from tests.ha.flows import loaded, picture_ready, reloaded, server_entry
@@ -146,9 +147,7 @@ async def test_the_panel_is_for_administrators_and_its_files_are_served(
 async def test_each_camera_device_links_to_the_panel_with_it_chosen(
     hass: HomeAssistant, hub: MockConfigEntry
 ) -> None:
-    device = dr.async_get(hass).async_get_device(
-        identifiers={(DOMAIN, f"{ENTRY_ID}_{CAMERA_SLUG}")}
-    )
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, camera_uid(hub))})
     assert device is not None
     assert device.configuration_url == f"homeassistant://vigil?camera={CAMERA_ID}"
 

@@ -29,6 +29,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.vigil.const import (
     CONF_CAMERA,
+    CONF_CAMERA_KEY,
     CONF_CLASSES,
     CONF_DETECT_HEIGHT,
     CONF_DETECT_WIDTH,
@@ -50,6 +51,7 @@ from custom_components.vigil.const import (
 )
 from custom_components.vigil.frigate_setup import async_check_frigate
 from custom_components.vigil.server_config import server_config
+from custom_components.vigil.validation import camera_key
 from tests.ha.conftest import CLOSED_URL
 from tests.ha.flows import frigate_config, loaded, options, reloaded, server_entry
 from tests.ha.repair_flows import check_fix_flow_strings
@@ -159,6 +161,7 @@ async def test_cameras_and_zones_of_each_version(
         CONF_TOPIC_PREFIX: "frigate",
         CONF_DETECT_WIDTH: 640,
         CONF_DETECT_HEIGHT: 360,
+        CONF_CAMERA_KEY: camera_key(f"frigate+{api.url}/front_door"),
     }
     zones = {z.title.lower(): z for z in _of(hub, SUBENTRY_ZONE)}
     expected_zones = ["porch", "sidewalk"] + (["gate"] if version >= "0.16" else [])

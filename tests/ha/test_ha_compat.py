@@ -180,3 +180,28 @@ def test_no_deprecated_home_assistant_name(pattern: str, why: str, allowed: froz
         if re.search(pattern, line) and not line.lstrip().startswith("#")
     ]
     assert not used, f"{why}: {used}"
+
+
+SHIMMED_VOLUPTUOUS = frozenset(
+    {"All", "Coerce", "In", "Invalid", "Length", "Marker", "Optional", "Required", "Schema"}
+    | {"Strip"}
+)
+"""The voluptuous names the integration uses, all public ones probatio's shim keeps.
+
+Since Home Assistant 2026.9 `import voluptuous` is probatio (`install_as_voluptuous()` in
+homeassistant/__init__.py) and `import httpx` is httpx2. The shim promises voluptuous 0.16's
+public names, not its submodules or the text of its errors: the one place that sends an
+error's text on is editor.py's `_send_error`, said there."""
+
+
+def test_voluptuous_only_through_what_the_shim_keeps() -> None:
+    """`import voluptuous as vol` and public names only; no submodule, no httpx, no error text."""
+    used: set[str] = set()
+    for path in sorted(INTEGRATION.glob("*.py")):
+        source = path.read_text()
+        assert not re.search(r"^\s*(from voluptuous|import voluptuous\.)", source, re.M), path.name
+        assert not re.search(r"^\s*(from|import) httpx", source, re.M), path.name
+        used |= set(re.findall(r"\bvol\.(\w+)", source))
+        if path.name != "editor.py":
+            assert not re.search(r"except vol\.Invalid as (\w+)[^\n]*\n[^\n]*str\(\1\)", source)
+    assert used <= SHIMMED_VOLUPTUOUS, used - SHIMMED_VOLUPTUOUS

@@ -34,6 +34,7 @@ from tests.ha.conftest import (
     ENTRY_ID,
     ZONE_SLUG,
     camera_subentry,
+    camera_uid,
     server_data,
     setup_entry,
     wait_until,
@@ -156,7 +157,8 @@ async def test_devices_and_subentry_removal(
     """The camera's device hangs under the server's; removing the camera removes it."""
     await setup_entry(hass, config_entry)
     server = device_registry.async_get_device(identifiers={(DOMAIN, ENTRY_ID)})
-    camera = device_registry.async_get_device(identifiers={(DOMAIN, f"{ENTRY_ID}_{CAMERA_SLUG}")})
+    camera_identifier = (DOMAIN, camera_uid(config_entry))
+    camera = device_registry.async_get_device(identifiers={camera_identifier})
     assert server is not None
     assert camera is not None
     assert camera.via_device_id == server.id
@@ -172,10 +174,7 @@ async def test_devices_and_subentry_removal(
 
     hass.config_entries.async_remove_subentry(config_entry, CAMERA_ID)
     await hass.async_block_till_done()
-    assert (
-        device_registry.async_get_device(identifiers={(DOMAIN, f"{ENTRY_ID}_{CAMERA_SLUG}")})
-        is None
-    )
+    assert device_registry.async_get_device(identifiers={camera_identifier}) is None
     # Only the server's own entity (the impact assessment button) remains.
     assert [e.unique_id for e in er.async_entries_for_config_entry(entity_registry, ENTRY_ID)] == [
         f"{ENTRY_ID}_impact_assessment"

@@ -25,12 +25,14 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.vigil.const import (
+    CONF_CAMERA_KEY,
     CONF_PROFILE,
     CONF_SOURCE_TYPE,
     CONF_STREAM_URL,
     SOURCE_ONVIF,
     SUBENTRY_CAMERA,
 )
+from custom_components.vigil.validation import camera_key
 from tests.ha.conftest import CLOSED_URL, ServerFactory, wait_until
 from tests.ha.flows import loaded, options, reloaded, server_entry, start_camera_flow, suggested
 from tests.support.onvif_emulator import MAIN_TOKEN, MEDIA_PATH, SUB_TOKEN, OnvifEmulator, SoapFault
@@ -137,6 +139,7 @@ async def test_discovered_onvif_camera_is_offered_then_added(
         CONF_PASSWORD: onvif.password,
         CONF_PROFILE: SUB_TOKEN,
         CONF_STREAM_URL: pattern_stream,
+        CONF_CAMERA_KEY: camera_key(f"onvif://127.0.0.1:{onvif.port}/{SUB_TOKEN}"),
     }
     assert result["unique_id"] == f"onvif://127.0.0.1:{onvif.port}/{SUB_TOKEN}"
     await reloaded(hass, hub)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 import json
 from pathlib import Path
 import re
 import subprocess
 import sys
 import tomllib
+from typing import Any
 
 from homeassistant.const import __version__ as HA_VERSION
 import yaml
@@ -166,6 +168,37 @@ def test_translations_complete() -> None:
             "editor",
             "entry",
         }
+
+
+def _steps(data: object, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield every form step of the translations (flows, subentry flows, repair flows)."""
+    if not isinstance(data, dict):
+        return
+    if isinstance(data.get("data"), dict):
+        yield path, data
+    for key, value in data.items():
+        yield from _steps(value, f"{path}.{key}" if path else key)
+
+
+def test_every_password_field_says_what_it_does() -> None:
+    """Each step asking a password (or token) has a hint, in English and French.
+
+    The camera steps serve both adding and reconfiguring a camera, so their hint says what an
+    empty password does in each: nothing is asked when adding, the saved one is kept when
+    reconfiguring (for the same user).
+    """
+    for language in ("en", "fr"):
+        asked = 0
+        for path, step in _steps(load(language)):
+            for field in ("password", "token"):
+                if field in step["data"]:
+                    asked += 1
+                    assert step.get("data_description", {}).get(field), (language, path, field)
+        assert asked >= 11, language
+    camera = load("en")["config_subentries"]["camera"]["step"]
+    for step in ("stream", "onvif", "frigate"):
+        hint = camera[step]["data_description"]["password"]
+        assert "reconfigure" in hint and "same user" in hint, step
 
 
 DESCRIPTIONS = [

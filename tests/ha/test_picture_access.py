@@ -25,6 +25,7 @@ from tests.ha.conftest import (
     CAMERA_SLUG,
     ENTRY_ID,
     camera_subentry,
+    camera_uid,
     server_data,
     setup_entry,
     zone_subentry,
@@ -32,7 +33,8 @@ from tests.ha.conftest import (
 from vigil_core.server import VigilServer
 
 FRAME = FRAME_URL.format(entry_id=ENTRY_ID, camera_id=CAMERA_SLUG)
-FRAME_UNIQUE_ID = f"{ENTRY_ID}_{CAMERA_SLUG}_analysed_frame"
+OLD_FRAME_UNIQUE_ID = f"{ENTRY_ID}_{CAMERA_SLUG}_analysed_frame"
+"""How an older version keyed the analysed frame (on the camera's subentry id)."""
 
 
 def _entry(server: VigilServer, stream: str, context: str) -> MockConfigEntry:
@@ -72,10 +74,13 @@ async def test_public_space_frame_only_for_administrators_and_logged(
 ) -> None:
     """In a public space the frame is no entity; the view refuses non-administrators, logs views."""
     registry = er.async_get(hass)
+    entry = _entry(vigil_server, pattern_stream, "public_space")
+    entry.add_to_hass(hass)
     # An image entity left by an older version goes.
-    registry.async_get_or_create("image", DOMAIN, FRAME_UNIQUE_ID, config_entry=None)
-    await setup_entry(hass, _entry(vigil_server, pattern_stream, "public_space"))
-    assert registry.async_get_entity_id("image", DOMAIN, FRAME_UNIQUE_ID) is None
+    old = registry.async_get_or_create("image", DOMAIN, OLD_FRAME_UNIQUE_ID, config_entry=entry)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert registry.async_get(old.entity_id) is None
     assert not hass.states.async_entity_ids("image")
 
     assert (await (await hass_client_no_auth()).get(FRAME)).status == HTTPStatus.UNAUTHORIZED
@@ -115,8 +120,10 @@ async def test_private_home_frame_is_an_entity_and_not_logged(
 
     Vigil's view serves it too (administrators only), unlogged: it is not sensitive here.
     """
-    await setup_entry(hass, _entry(vigil_server, pattern_stream, "private_home"))
-    entity_id = er.async_get(hass).async_get_entity_id("image", DOMAIN, FRAME_UNIQUE_ID)
+    entry = _entry(vigil_server, pattern_stream, "private_home")
+    await setup_entry(hass, entry)
+    unique_id = f"{camera_uid(entry)}_analysed_frame"
+    entity_id = er.async_get(hass).async_get_entity_id("image", DOMAIN, unique_id)
     assert entity_id is not None
     reader = await hass_client(hass_read_only_access_token)
     # The image proxy answers 500 while the entity has no picture yet.

@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import MockUser
 
 from custom_components.vigil.const import DOMAIN
 from custom_components.vigil.plate_services import PLATE_SERVICES
-from tests.ha.conftest import CAMERA_SLUG, ENTRY_ID, wait_until
+from tests.ha.conftest import CAMERA_SLUG, ENTRY_ID, camera_uid, wait_until
 from tests.ha.test_watchlist import PLATE, PLATE_TEXT, WATCH_ID, _entry, _loaded, _match
 from vigil_core.server import VigilServer
 
@@ -96,8 +96,9 @@ async def test_a_confirmed_match_fires_the_event_automations_use(
     hass_read_only_user: MockUser,
 ) -> None:
     """Pending, then confirmed by an administrator: the event entity fires the confirmed event."""
-    await _loaded(hass, _entry(vigil_server, pattern_stream))
-    event_id = _entity(hass, "event", f"{ENTRY_ID}_{CAMERA_SLUG}_watchlist_match")
+    entry = _entry(vigil_server, pattern_stream)
+    await _loaded(hass, entry)
+    event_id = _entity(hass, "event", f"{camera_uid(entry)}_watchlist_match")
     last_id = _entity(hass, "sensor", f"{ENTRY_ID}_last_watchlist_match")
     await _pending_match(hass, vigil_server, "m1")
     await wait_until(

@@ -57,6 +57,7 @@ from tests.ha.conftest import (
     ENTRY_ID,
     ZONE_POLYGON,
     camera_subentry,
+    camera_uid_of,
     server_data,
     setup_entry,
     wait_until,
@@ -424,7 +425,7 @@ async def test_held_back_detector_raises_an_issue_and_has_no_entities(
     )
     assert [z.id for z in vigil_server.engine.config.cameras[0].zones] == [DWELL_ZONE_SLUG]
     unique_ids = {e.unique_id for e in er.async_entries_for_config_entry(entity_registry, ENTRY_ID)}
-    assert f"{ENTRY_ID}_{CAMERA_SLUG}_{DWELL_ZONE_SLUG}_occupied" in unique_ids
+    assert f"{camera_uid_of(hass)}_{DWELL_ZONE_SLUG}_occupied" in unique_ids
 
 
 async def test_held_back_issue_is_named_in_french(

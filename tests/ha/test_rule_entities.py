@@ -37,6 +37,7 @@ from tests.ha.conftest import (
     ENTRY_ID,
     ZONE_ID,
     camera_subentry,
+    camera_uid_of,
     rule_event,
     rule_state,
     server_data,
@@ -299,7 +300,7 @@ async def test_line_totals_persist_across_reloads_and_reset(
     # A camera's device targets its line counters; its other sensors are left alone.
     await hass.async_add_executor_job(count)
     await wait_until(hass, lambda: _state(hass, A_TO_B) == "5", "counted again")
-    device = device_registry.async_get_device(identifiers={(DOMAIN, f"{ENTRY_ID}_{CAMERA_SLUG}")})
+    device = device_registry.async_get_device(identifiers={(DOMAIN, camera_uid_of(hass))})
     assert device is not None
     await hass.services.async_call(
         DOMAIN, "reset_counter", target={"device_id": device.id}, blocking=True
@@ -347,7 +348,7 @@ async def test_line_direction_decides_the_sensors(
     }
     await setup_entry(hass, _entry(vigil_server, pattern_stream, rules))
     unique_ids = {e.unique_id for e in er.async_entries_for_config_entry(entity_registry, ENTRY_ID)}
-    prefix = f"{ENTRY_ID}_{CAMERA_SLUG}_"
+    prefix = f"{camera_uid_of(hass)}_"
     assert f"{prefix}{LINE}_b_to_a" in unique_ids
     assert f"{prefix}{LINE}_a_to_b" not in unique_ids
     crowd = SLUG["crowd"]

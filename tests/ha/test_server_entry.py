@@ -32,10 +32,10 @@ from custom_components.vigil.const import (
     DOMAIN,
 )
 from tests.ha.conftest import (
-    CAMERA_SLUG,
     ENTRY_ID,
     ZONE_SLUG,
     ServerFactory,
+    camera_uid_of,
     rule_event,
     rule_state,
     setup_entry,
@@ -228,16 +228,16 @@ async def test_entities_follow_the_server_states(
     )
     await wait_until(hass, lambda: _state(hass, PROBLEM) == STATE_ON, "the stream problem")
     assert _state(hass, OCCUPIED) == STATE_UNAVAILABLE
-    # Unique ids: the entry (the server), the camera, the zone (subentry ids), the key.
+    # Unique ids: the server and camera (camera_uid), the zone (its subentry id), the key.
     unique_ids = {
         e.unique_id for e in er.async_entries_for_config_entry(er.async_get(hass), ENTRY_ID)
     }
     assert {
-        f"{ENTRY_ID}_{CAMERA_SLUG}_stream_problem",
-        f"{ENTRY_ID}_{CAMERA_SLUG}_analysed_fps",
-        f"{ENTRY_ID}_{CAMERA_SLUG}_{ZONE_SLUG}_occupied",
-        f"{ENTRY_ID}_{CAMERA_SLUG}_{ZONE_SLUG}_count_person",
-        f"{ENTRY_ID}_{CAMERA_SLUG}_{ZONE_SLUG}_presence",
+        f"{camera_uid_of(hass)}_stream_problem",
+        f"{camera_uid_of(hass)}_analysed_fps",
+        f"{camera_uid_of(hass)}_{ZONE_SLUG}_occupied",
+        f"{camera_uid_of(hass)}_{ZONE_SLUG}_count_person",
+        f"{camera_uid_of(hass)}_{ZONE_SLUG}_presence",
     } <= unique_ids
 
 

@@ -48,8 +48,10 @@ from tests.ha.conftest import (
     CAMERA_SLUG,
     ENTRY_ID,
     camera_settings,
+    camera_uid_of,
     publish,
     setup_entry,
+    stable_ids,
     stream_state,
     wait_until,
 )
@@ -166,7 +168,7 @@ async def test_snapshots(
         (
             entry
             for entry in er.async_entries_for_config_entry(entity_registry, ENTRY_ID)
-            if entry.unique_id.rpartition(f"{CAMERA_SLUG}_")[2] in KEYS
+            if entry.unique_id.rpartition(f"{camera_uid_of(hass)}_")[2] in KEYS
         ),
         key=lambda entry: entry.entity_id,
     )
@@ -174,7 +176,7 @@ async def test_snapshots(
         [OBSTRUCTION, DEFOCUS, ORIENTATION, STREAM_LOSS, TAMPER, RECAPTURE]
     )
     for entry in entries:
-        assert entry == snapshot(name=f"{entry.entity_id}-entry")
+        assert stable_ids(loaded, entry) == snapshot(name=f"{entry.entity_id}-entry")
         assert hass.states.get(entry.entity_id) == snapshot(name=f"{entry.entity_id}-state")
 
     health(vigil_server, "obstruction", EventPhase.STARTED, 0.86, threshold=0.5)
@@ -350,7 +352,7 @@ async def test_action_targets_the_camera(
     floor_registry: fr.FloorRegistry,
 ) -> None:
     """The action takes the camera's device, any of its entities, an area, floor, label, or all."""
-    camera = device_registry.async_get_device(identifiers={(DOMAIN, f"{ENTRY_ID}_{CAMERA_SLUG}")})
+    camera = device_registry.async_get_device(identifiers={(DOMAIN, camera_uid_of(hass))})
     server = device_registry.async_get_device(identifiers={(DOMAIN, ENTRY_ID)})
     assert camera is not None
     assert server is not None
@@ -406,7 +408,7 @@ async def test_entities_follow_the_checks(
     found = {
         entry.entity_id
         for entry in er.async_entries_for_config_entry(entity_registry, ENTRY_ID)
-        if entry.unique_id.rpartition(f"{CAMERA_SLUG}_")[2] in KEYS
+        if entry.unique_id.rpartition(f"{camera_uid_of(hass)}_")[2] in KEYS
     }
     assert found == expected
     if TAMPER in expected:

@@ -20,7 +20,7 @@ from homeassistant.helpers.event import async_track_state_change_event
 import pytest
 
 from custom_components.vigil.const import DOMAIN
-from tests.ha.conftest import ProcessFactory
+from tests.ha.conftest import ProcessFactory, camera_uid_of
 from tests.ha.test_end_to_end import add_camera, add_server
 from tests.integration.conftest import RtspServerFactory
 from tests.support.tamper_stream import build_stream, covered_twice
@@ -114,7 +114,7 @@ async def test_covered_lens_end_to_end(
     await wait_for(hass, lambda: _state(hass, OBSTRUCTION) == STATE_ON, "the second cover", 60)
     assert turned_on == {OBSTRUCTION}
     device = dr.async_get(hass).async_get_device(
-        identifiers={(DOMAIN, f"{entry.entry_id}_{camera_id.lower()}")}
+        identifiers={(DOMAIN, camera_uid_of(hass, camera_id.lower(), entry.entry_id))}
     )
     assert device is not None
     await hass.services.async_call(

@@ -37,6 +37,7 @@ from tests.ha.conftest import (
     QUIET_HEALTH,
     camera_settings,
     camera_subentry,
+    camera_uid_of,
     rule_event,
     server_data,
     setup_entry,
@@ -127,7 +128,7 @@ def _state(hass: HomeAssistant, entity_id: str) -> State:
 
 
 def _entity(hass: HomeAssistant, key: str, camera: str | None = CAMERA_SLUG) -> str:
-    unique_id = f"{ENTRY_ID}_{camera}_{key}" if camera else f"{ENTRY_ID}_{key}"
+    unique_id = f"{camera_uid_of(hass, camera)}_{key}" if camera else f"{ENTRY_ID}_{key}"
     platform = {"watchlist_match": "event", "plate_route": "event"}.get(key, "sensor")
     if key == "watchlist_match_crop":
         platform = "image"
@@ -366,11 +367,13 @@ async def test_match_crop_only_for_administrators_each_view_logged(
 ) -> None:
     """A match's crop is no image entity: Vigil's view serves it to administrators, logged."""
     registry = er.async_get(hass)
+    entry = _entry(vigil_server, pattern_stream)
+    entry.add_to_hass(hass)
+    # The crop image entity an older version made (keyed on the camera's subentry) is removed.
     unique_id = f"{ENTRY_ID}_{CAMERA_SLUG}_watchlist_match_crop"
-    # The crop image entity an older version made is removed.
-    old = registry.async_get_or_create("image", DOMAIN, unique_id, config_entry=None)
-    await _loaded(hass, _entry(vigil_server, pattern_stream))
-    assert registry.async_get_entity_id("image", DOMAIN, unique_id) is None
+    old = registry.async_get_or_create("image", DOMAIN, unique_id, config_entry=entry)
+    await _loaded(hass, entry)
+    assert registry.async_get(old.entity_id) is None
     admin = await hass_client()
     assert (await admin.get(f"/api/image_proxy/{old.entity_id}")).status == HTTPStatus.NOT_FOUND
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal, cast
 from .codec import JsonValue, Tagged, loads
 from .values import HeldBack, RuleEvent, StateUpdate
 
-PROTOCOL_VERSION = "1.1"
+PROTOCOL_VERSION = "1.2"
 """``major.minor``: peers of different majors refuse each other; a minor only adds optional
 fields and message kinds, which older peers ignore or answer with `unknown_request`."""
 

@@ -364,6 +364,24 @@ class ServerState(Tagged):
     paperwork_missing: tuple[str, ...] = ()
     """What the deployment context requires and the configuration lacks (`privacy.Paperwork`
     values: ``signs_posted``, ``assessment_reference``, ``authorisation_reference``)."""
+    analysed_share: float | None = None
+    """Analysed frames per second over what the online cameras ask for (1.0 = all of it),
+    None while no camera is online. It also falls when a stream sends fewer frames than its
+    camera asks for, which costs no CPU: `overloaded` is the server falling behind."""
+    cpu_count: int | None = None
+    """CPU cores the server may use: `cpu_percent` can reach 100 times this."""
+    inference_p50_ms: float | None = None
+    """Median wait for the detector per inferred frame (queue included), over the recent
+    frames of every camera; None before any."""
+    inference_p95_ms: float | None = None
+    """95th percentile of the same wait."""
+    latency_p50_ms: float | None = None
+    """Median time from a frame's decoding to the end of its analysis, over the recent frames
+    of every camera; None before any."""
+    latency_p95_ms: float | None = None
+    """95th percentile of the same time."""
+    overloaded_cameras: tuple[str, ...] = ()
+    """The cameras whose analysis falls behind their stream now (sorted ids)."""
 
 
 type StateValue = (

@@ -205,3 +205,24 @@ def test_a_plate_match_carries_its_review_status() -> None:
     assert match.status == "pending"
     state = vp.PlateState(last_match=match)
     assert vp.loads(vp.PlateState, vp.dumps(state)) == state
+
+
+def test_the_server_load_is_an_additive_minor_version() -> None:
+    """Issue 19: the server's load figures came with 1.2; a 1.1 server's state still reads."""
+    assert vp.PROTOCOL_VERSION == "1.2"
+    older = '{"kind": "state", "update": {"camera_id": null, "rule_id": null, "state": {'
+    older += '"kind": "server", "cameras": 2, "analysed_fps": 9.5, "target_fps": 10.0}}}'
+    push = vp.load_server_message(older)
+    assert isinstance(push, vp.StatePush)
+    state = push.update.state
+    assert isinstance(state, vp.ServerState)
+    assert state.analysed_fps == 9.5
+    assert state.analysed_share is None and state.cpu_count is None
+    assert state.latency_p95_ms is None and state.overloaded_cameras == ()
+    load = vp.ServerState(
+        analysed_share=0.62, cpu_count=2, inference_p50_ms=8.1, inference_p95_ms=30.4,
+        latency_p50_ms=41.0, latency_p95_ms=180.5, overloaded_cameras=("a", "b"),
+        overloaded=True,
+    )  # fmt: skip
+    update = vp.StatePush(update=vp.StateUpdate(camera_id=None, rule_id=None, state=load))
+    assert vp.load_server_message(vp.dumps(update)) == update

@@ -28,6 +28,7 @@ from .inference.batcher import InferenceBatcher
 from .inference.detectors import build_detector
 from .inference.kserve import LOCAL_STATUS, BackendState, BackendStatus, backend_status
 from .inference.session import SessionCache
+from .load import LatencyFigures
 from .pipeline import AnalysedFrame, CameraPipeline, CameraStats
 from .privacy.context import ControllerSpec, PaperworkSpec, gate_event
 from .privacy.retention import RetentionRegistry
@@ -441,6 +442,18 @@ class Engine:
             overloaded_cameras=overloaded,
             min_kept_share=min((f.kept_share for f in figures), default=1.0),
         )
+
+    def latency(self) -> LatencyFigures:
+        """Return how long the recent frames of every online camera took, pooled."""
+        waits: list[float] = []
+        frames: list[float] = []
+        for pipeline in list(self._pipelines.values()):
+            if pipeline.state is not SourceState.ONLINE:
+                continue  # an offline camera's last figures are stale
+            camera_waits, camera_frames = pipeline.stats.recent_latencies()
+            waits += camera_waits
+            frames += camera_frames
+        return LatencyFigures.of(waits, frames)
 
     def _on_camera_load(self, camera_id: str, overloaded: bool) -> None:
         """Keep the set of cameras falling behind; log one line as the engine enters or leaves.

@@ -3,12 +3,14 @@
 A live camera's frames wait in a one-frame slot; when analysis is slower than the stream, the
 next frame replaces the waiting one and the replaced frame is counted as dropped. Over a
 sliding window, the share of delivered frames dropped says how far behind the camera is: the
-engine reports it per camera and raises one overload flag for all of them.
+engine reports it per camera and raises one overload flag for all of them. How long the
+recent frames took (`LatencyFigures`) is the other half of a server's load.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -77,3 +79,40 @@ class LoadMeter:
             overloaded = share > OVERLOAD_ON
         self._figures = LoadFigures(analysed_fps, dropped_fps, overloaded)
         return overloaded if overloaded != was else None
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyFigures:
+    """How long the recent frames of every camera took, in ms (None before any frame)."""
+
+    inference_p50_ms: float | None
+    inference_p95_ms: float | None
+    """Wait for the detector per inferred frame, its queue included."""
+    frame_p50_ms: float | None
+    frame_p95_ms: float | None
+    """From a frame's decoding to the end of its analysis."""
+
+    @classmethod
+    def of(cls, waits_s: Sequence[float], frames_s: Sequence[float]) -> LatencyFigures:
+        """Return the medians and 95th percentiles of samples in seconds."""
+        return cls(
+            inference_p50_ms=_ms(percentile(waits_s, 50)),
+            inference_p95_ms=_ms(percentile(waits_s, 95)),
+            frame_p50_ms=_ms(percentile(frames_s, 50)),
+            frame_p95_ms=_ms(percentile(frames_s, 95)),
+        )
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Return the q-th percentile (0-100) by linear interpolation, as numpy's default does."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100.0
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(1000.0 * seconds, 1)

@@ -76,6 +76,18 @@ class CameraStats:
         """Return the mean inference wait of recent inferred frames in ms."""
         return 1000.0 * sum(self.inference_s) / len(self.inference_s) if self.inference_s else 0.0
 
+    def recent_latencies(self) -> tuple[list[float], list[float]]:
+        """Return the recent inference waits and decode-to-analysed times, in s (any thread).
+
+        The frame times are the last `_STATS_WINDOW` of `latency_s`, which the benchmark drains.
+        """
+        for _ in range(3):
+            try:
+                return list(self.inference_s), list(self.latency_s)[-_STATS_WINDOW:]
+            except RuntimeError:  # appended to by the analysis thread while being copied
+                continue
+        return [], []
+
 
 class _FrameChannel:
     """Hand frames from the decode thread to the analysis thread.

@@ -18,6 +18,7 @@ from dataclasses import replace
 import json
 import logging
 import math
+import os
 from pathlib import Path
 import time
 from typing import Any
@@ -214,7 +215,7 @@ class StateBoard:
         engine = self._engine
         if engine is None:
             return
-        total_fps = target = 0.0
+        total_fps = target = online_fps = online_target = 0.0
         online = 0
         for camera_id, camera in self._cameras.items():
             try:
@@ -237,25 +238,50 @@ class StateBoard:
             self._set(camera_id, None, figures)
             total_fps += figures.analysed_fps
             target += camera.fps
-            online += figures.online
-        backend = engine.inference_backend()
+            if figures.online:
+                online += 1
+                online_fps += figures.analysed_fps
+                online_target += camera.fps
         server = replace(
             self._server,
-            inference=InferenceBackend(backend.state.value),
-            inference_reason=backend.reason,
-            inference_reason_key=backend.translation_key,
             cameras=len(self._cameras),
             cameras_online=online,
             analysed_fps=round(total_fps, 2),
             target_fps=round(target, 2),
-            cpu_percent=self._cpu_percent(),
-            overloaded=any(
-                isinstance(s := self.get(c, None, CameraState.KIND), CameraState) and s.overloaded
-                for c in self._cameras
-            ),
         )
-        self._server = server
-        self._set(None, None, server)
+        self._server = self._with_load(server, engine, online_fps, online_target)
+        self._set(None, None, self._server)
+
+    def _with_load(
+        self, server: ServerState, engine: Engine, online_fps: float, online_target: float
+    ) -> ServerState:
+        """Return the server state with its load: share, CPU, latencies, overloaded cameras."""
+        backend = engine.inference_backend()
+        latency = engine.latency()
+        overloaded = tuple(
+            sorted(
+                camera_id
+                for camera_id in self._cameras
+                if isinstance(s := self.get(camera_id, None, CameraState.KIND), CameraState)
+                and s.overloaded
+            )
+        )
+        share = round(min(online_fps / online_target, 1.0), 3) if online_target > 0 else None
+        return replace(
+            server,
+            inference=InferenceBackend(backend.state.value),
+            inference_reason=backend.reason,
+            inference_reason_key=backend.translation_key,
+            cpu_percent=self._cpu_percent(),
+            cpu_count=_cpu_count(),
+            analysed_share=share,
+            inference_p50_ms=latency.inference_p50_ms,
+            inference_p95_ms=latency.inference_p95_ms,
+            latency_p50_ms=latency.frame_p50_ms,
+            latency_p95_ms=latency.frame_p95_ms,
+            overloaded=bool(overloaded),
+            overloaded_cameras=overloaded,
+        )
 
     def set_paperwork(self, missing: Iterable[str]) -> None:
         """Say what paperwork the deployment context requires and the configuration lacks."""
@@ -459,6 +485,11 @@ def _wire(event: RuleEvent, attrs: dict[str, JsonValue]) -> WireRuleEvent:
         source=event.source,
         attrs=attrs,
     )
+
+
+def _cpu_count() -> int | None:
+    """Return the cores this process may run on (its affinity, not the machine's count)."""
+    return os.process_cpu_count()
 
 
 def _held_back(violation: Violation) -> HeldBack:

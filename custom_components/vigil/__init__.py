@@ -48,6 +48,7 @@ from .mqtt_broker import async_frigate_broker
 from .panel import async_setup_panel
 from .picture_view import async_register_picture_views
 from .privacy import async_setup_privacy
+from .saturation import async_setup_saturation
 from .server_config import (
     SUBENTRY_WATCHLIST,
     cameras_of,
@@ -216,6 +217,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_setup_issues(hass, entry)
+    async_setup_saturation(hass, entry)
     async_setup_privacy(hass, entry)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     async_log_watchlist_removals(hass, entry)

@@ -1,4 +1,4 @@
-"""Binary sensors: zones, stream problems, rule conditions, camera health, ONVIF analytics."""
+"""Binary sensors: server overload, zones, stream problems, rules, camera health, ONVIF."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from .data import VigilConfigEntry
 from .entity import VigilEntity
 from .onvif_entities import async_setup_onvif_binary_sensors
 from .rule_entities import async_setup_rule_binary_sensors, held_back_rules
+from .server_entities import async_setup_server_binary_sensors
 from .tamper_entities import async_setup_tamper_binary_sensors
 
 PARALLEL_UPDATES = 0
@@ -64,10 +65,11 @@ async def async_setup_entry(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the binary sensors of every camera, zone and rule, health and ONVIF analytics."""
+    """Add the server's overload, every camera's, zone's and rule's, health and ONVIF's."""
     runtime = entry.runtime_data
     store = runtime.store
     held = held_back_rules(store)
+    async_setup_server_binary_sensors(entry, async_add_entities)
     for camera in runtime.cameras.values():
         async_add_entities(
             (VigilCameraBinarySensor(store, camera, desc) for desc in CAMERA_BINARY_SENSORS),

@@ -1,4 +1,4 @@
-"""Sensors: objects in a zone by class, a camera's figures, rule figures, ONVIF counts, plates."""
+"""Sensors: objects in a zone by class, camera and server figures, rules, ONVIF counts, plates."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from .entity import VigilEntity
 from .onvif_entities import async_setup_onvif_sensors
 from .rule_entities import async_setup_rule_sensors, held_back_rules
 from .server_config import ZoneInfo
+from .server_entities import async_setup_server_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -100,10 +101,11 @@ async def async_setup_entry(
     entry: VigilConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of every camera, zone and rule, ONVIF counts and plate figures."""
+    """Add the server's load, the sensors of every camera, zone and rule, ONVIF, plates."""
     runtime = entry.runtime_data
     store = runtime.store
     held = held_back_rules(store)
+    async_setup_server_sensors(entry, async_add_entities)
     for camera in runtime.cameras.values():
         async_add_entities(
             (VigilCameraSensor(store, camera, desc) for desc in CAMERA_SENSORS),

@@ -202,16 +202,20 @@ async def serve(
 
     For the end-to-end journeys: the server runs in its own process, exactly as a user, the
     container or the add-on runs it (`--port 0 --no-zeroconf`, the shared models folder).
-    `serve(*extra_args)` starts one and waits for its "listening" line.
+    `serve(*extra_args)` starts one and waits for its "listening" line (`cpus="0"` pins it to
+    a core, as a container's CPU set does).
     """
     if not MODELS_DIR.exists():
         pytest.skip("shared models are not on this machine")
     processes: list[ServerProcess] = []
 
-    async def start(*args: str, name: str = "Vigil test server") -> ServerProcess:
+    async def start(
+        *args: str, name: str = "Vigil test server", cpus: str | None = None
+    ) -> ServerProcess:
         process = ServerProcess(
-            tmp_path / f"serve{len(processes)}", MODELS_DIR, name=name, extra_args=args
-        )
+            tmp_path / f"serve{len(processes)}", MODELS_DIR, name=name, extra_args=args,
+            cpus=cpus,
+        )  # fmt: skip
         processes.append(process)
         await hass.async_add_executor_job(process.start)
         return process

@@ -60,6 +60,12 @@ VOLATILE = (
     "frames_inferred",
     "events",
     "cpu_percent",
+    "cpu_count",
+    "analysed_share",
+    "inference_p50_ms",
+    "inference_p95_ms",
+    "latency_p50_ms",
+    "latency_p95_ms",
     "state",
     "server_version",
 )

@@ -27,6 +27,7 @@ from custom_components.vigil.const import (
 )
 from custom_components.vigil.issues import stream_issue_id
 from custom_components.vigil.plate_services import PLATE_SERVICES
+from custom_components.vigil.server_entities import SERVER_SENSORS
 from tests.ha.conftest import (
     CAMERA_ID,
     CAMERA_SLUG,
@@ -175,10 +176,11 @@ async def test_devices_and_subentry_removal(
     hass.config_entries.async_remove_subentry(config_entry, CAMERA_ID)
     await hass.async_block_till_done()
     assert device_registry.async_get_device(identifiers={camera_identifier}) is None
-    # Only the server's own entity (the impact assessment button) remains.
-    assert [e.unique_id for e in er.async_entries_for_config_entry(entity_registry, ENTRY_ID)] == [
-        f"{ENTRY_ID}_impact_assessment"
-    ]
+    # Only the server's own entities (the impact assessment button, its load) remain.
+    server_keys = ["impact_assessment", "server_overloaded", *(d.key for d in SERVER_SENSORS)]
+    assert sorted(
+        e.unique_id for e in er.async_entries_for_config_entry(entity_registry, ENTRY_ID)
+    ) == sorted(f"{ENTRY_ID}_{key}" for key in server_keys)
 
 
 async def test_removing_a_camera_clears_its_issues(

@@ -31,12 +31,18 @@ class ServerProcess:
         name: str = "Vigil test server",
         start_timeout_s: float = 120.0,
         extra_args: tuple[str, ...] = (),
+        cpus: str | None = None,
     ) -> None:
-        """Keep where the server keeps its data; nothing runs before `start`."""
+        """Keep where the server keeps its data; nothing runs before `start`.
+
+        `cpus` (a `taskset` CPU list, such as ``"0"``) keeps the server and every thread it
+        starts on those cores, as a container's CPU set does.
+        """
         self.data = data
         self.models_dir = models_dir
         self.name = name
         self.extra_args = extra_args
+        self.cpus = cpus
         self.start_timeout_s = start_timeout_s
         self.port = 0
         self.server_id = ""
@@ -66,8 +72,9 @@ class ServerProcess:
         stdout = self.data.parent / f"{self.data.name}.stdout"
         stdout.write_bytes(b"")
         self._log = self.log_path.open("ab")
+        pinned = ["taskset", "--cpu-list", self.cpus] if self.cpus is not None else []
         command = [
-            sys.executable, "-m", "vigil_core.cli", "serve",
+            *pinned, sys.executable, "-m", "vigil_core.cli", "serve",
             "--host", HOST, "--port", str(self.port), "--data", str(self.data),
             "--no-zeroconf", "--models-dir", str(self.models_dir), "--name", self.name,
             *self.extra_args,

@@ -51,3 +51,30 @@ async def test_an_inference_server_that_is_away_shows_as_fallback(
     assert inference["reason_key"] == "inference_server_unavailable"
     assert url not in str(diagnostics.data), "diagnostics name no URL or host"
     assert isinstance(inference["fallback_images"], int) and inference["fallback_images"] > 0
+
+
+async def test_a_server_owned_inference_server_holds_whatever_a_client_applies(
+    start_server: ServerFactory, connect: Connect
+) -> None:
+    """`serve --kserve-url`: a client's configuration (Home Assistant sends no backend) runs
+    its detector on the server's inference server, here away, so on the local session."""
+    url = f"http://127.0.0.1:{free_port()}"
+    server = await start_server(kserve={"url": url})
+    client = await connect(server)
+    pushes = Pushes(client)
+    await client.subscribe()
+    config = vtest_config("cam") | {"detector": {"confidence": 0.4}}
+    await client.call(vp.ApplyConfig(config=config), vp.ConfigApplied)
+    push = await pushes.wait(
+        lambda p: (
+            isinstance(p, vp.StatePush)
+            and isinstance(p.update.state, vp.ServerState)
+            and p.update.state.inference is vp.InferenceBackend.FALLBACK
+        ),
+        "the detector running locally in the server-owned inference server's place",
+    )
+    assert url in (push.update.state.inference_reason or "")
+    assert server.engine is not None
+    detector = server.engine.config.detector
+    assert detector.backend == "kserve" and detector.confidence == 0.4
+    assert detector.kserve is not None and detector.kserve.url == url

@@ -27,3 +27,20 @@ def test_a_bad_log_level_in_the_environment_is_refused_before_anything_starts(
     assert main(["serve", "--data", str(tmp_path), "--no-zeroconf"]) == 2
     assert "log level 'loud' is not one of debug, info, warning, error" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_the_inference_server_comes_from_the_option_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 19: a server of a compose file owns its inference server (no client sets one)."""
+    from vigil_core.server.main import kserve_settings  # noqa: PLC0415
+
+    assert kserve_settings(_parser().parse_args(["serve"])) is None
+    args = _parser().parse_args(["serve", "--kserve-url", "http://triton:8000"])
+    assert kserve_settings(args) == {"url": "http://triton:8000"}
+    monkeypatch.setenv("VIGIL_KSERVE_URL", "http://gpu-box:8000")
+    monkeypatch.setenv("VIGIL_KSERVE_MODEL", "yolox_nano_dynamic")
+    assert kserve_settings(_parser().parse_args(["serve"])) == {
+        "url": "http://gpu-box:8000",
+        "model": "yolox_nano_dynamic",
+    }

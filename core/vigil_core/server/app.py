@@ -85,6 +85,10 @@ class ServerSettings:
     """Seconds of recent tracks kept per camera for `ReplayRule` (0: none)."""
     mqtt: MqttSettings | None = None
     """Publish every state and event to this MQTT broker too (None: only to clients)."""
+    kserve: Mapping[str, Any] | None = None
+    """The detector's KServe v2 server settings (`url`, optionally `model`), owned by the
+    server: every configuration a client applies runs its detector there (None: as the
+    configuration says). A Home Assistant entry sends no inference server of its own."""
 
 
 class VigilServer:
@@ -242,6 +246,11 @@ class VigilServer:
         data = {key: value for key, value in raw.items() if key not in SERVER_OWNED}
         data["state_dir"] = str(self.data.state_dir)
         data["models_dir"] = str(self.models_dir)
+        detector = data.get("detector") or {}
+        if self.settings.kserve is not None and isinstance(detector, Mapping):
+            kserve = detector.get("kserve") or {}
+            kserve = {**(kserve if isinstance(kserve, Mapping) else {}), **self.settings.kserve}
+            data["detector"] = {**detector, "backend": "kserve", "kserve": kserve}
         try:
             return EngineConfig.model_validate(data)
         except ValidationError as err:

@@ -116,6 +116,20 @@ def add_commands(sub: Any) -> None:
         help="keep each camera's recent tracks this long, in memory only, for rule previews "
         "(default 300; 0 keeps none)",
     )
+    serve.add_argument(
+        "--kserve-url",
+        default=os.environ.get("VIGIL_KSERVE_URL") or None,
+        metavar="URL",
+        help="run the detector on this KServe v2 / Triton server whatever the clients' "
+        "configuration says, with the local session as fallback ($VIGIL_KSERVE_URL)",
+    )
+    serve.add_argument(
+        "--kserve-model",
+        default=os.environ.get("VIGIL_KSERVE_MODEL") or None,
+        metavar="NAME",
+        help="the inference server's name for the detector model ($VIGIL_KSERVE_MODEL; "
+        "default: the detector's own name)",
+    )
     _add_mqtt_options(serve)
     serve.set_defaults(handler=cmd_serve)  # fmt: skip
 
@@ -293,8 +307,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         discovery_targets=tuple(args.discovery_target) or None,
         track_memory_s=max(0.0, args.track_memory),
         mqtt=mqtt_settings(args),
+        kserve=kserve_settings(args),
     )
     return asyncio.run(serve(settings))
+
+
+def kserve_settings(args: argparse.Namespace) -> dict[str, str] | None:
+    """Return the inference server the options and environment give (None: the clients say)."""
+    if not args.kserve_url:
+        return None
+    found = {"url": str(args.kserve_url)}
+    if args.kserve_model:
+        found["model"] = str(args.kserve_model)
+    return found
 
 
 async def serve(settings: ServerSettings) -> int:

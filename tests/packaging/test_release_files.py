@@ -11,6 +11,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "ghcr.io/vigil-project/vigil"
+SCALING_SERVERS = ("vigil-1", "vigil-2", "vigil-3")
 
 
 def _yaml(path: Path) -> Any:
@@ -27,6 +28,9 @@ def test_every_released_thing_has_one_version() -> None:
     assert _yaml(REPO / "addon" / "vigil" / "config.yaml")["version"] == version
     compose = _yaml(REPO / "examples" / "compose" / "compose.yaml")
     assert compose["services"]["vigil"]["image"] == f"{IMAGE}:{version}"
+    scaling = _yaml(REPO / "examples" / "compose" / "scaling.yaml")
+    for name in SCALING_SERVERS:
+        assert scaling["services"][name]["image"] == f"{IMAGE}:{version}", name
     engine = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert f"vigil-protocol=={version}" in engine["project"]["dependencies"]
 
@@ -43,6 +47,50 @@ def test_the_compose_example_runs_the_server_beside_mosquitto() -> None:
     conf = (REPO / "examples" / "compose" / "mosquitto" / "mosquitto.conf").read_text()
     assert "allow_anonymous false" in conf
     assert "password_file /mosquitto/config/passwd" in conf
+
+
+def test_the_scaling_example_runs_three_servers_a_broker_and_an_inference_server() -> None:
+    """docs/scaling.md's compose file: each server its port, data and the shared peers."""
+    folder = REPO / "examples" / "compose"
+    compose = _yaml(folder / "scaling.yaml")
+    services = compose["services"]
+    assert set(services) == {*SCALING_SERVERS, "mosquitto", "triton"}
+    ports, volumes, clients = set(), set(), set()
+    for name in SCALING_SERVERS:
+        vigil = services[name]
+        (port,) = vigil["ports"]
+        assert port.endswith(":8765"), name
+        ports.add(port.split(":")[0])
+        (volume,) = vigil["volumes"]
+        assert volume.endswith(":/data"), name
+        volumes.add(volume.split(":")[0])
+        assert {"mosquitto", "triton"} <= set(vigil["depends_on"]), name
+        env = vigil["environment"]
+        assert env["VIGIL_KSERVE_URL"] == "http://triton:8000", name
+        assert env["VIGIL_MQTT_HOST"] == "mosquitto", name
+        assert env["VIGIL_MQTT_PASSWORD_FILE"] == "/run/secrets/mqtt_password", name
+        assert "mqtt_password" in vigil["secrets"], name
+        clients.add(env["VIGIL_MQTT_CLIENT_ID"])
+        assert vigil["cpus"] > 0, name
+    assert len(ports) == len(volumes) == len(clients) == len(SCALING_SERVERS)
+    assert volumes <= set(compose["volumes"])
+    assert "mqtt_password" in compose["secrets"]
+    mosquitto = services["mosquitto"]
+    assert mosquitto["image"].split("/")[-1].startswith("eclipse-mosquitto:")
+    assert "./mosquitto:/mosquitto/config" in mosquitto["volumes"]
+    triton = services["triton"]
+    assert triton["image"].split("/")[-1].startswith("tritonserver:")
+    assert "8000" in triton["expose"]
+    assert "./triton:/models:ro" in triton["volumes"]
+    assert "--model-repository=/models" in triton["command"]
+    # The model the servers ask for is in Triton's repository, on the onnxruntime backend.
+    model = services["vigil-1"]["environment"]["VIGIL_KSERVE_MODEL"]
+    config = (folder / "triton" / model / "config.pbtxt").read_text(encoding="utf-8")
+    assert f'name: "{model}"' in config
+    assert 'backend: "onnxruntime"' in config
+    assert "free_input_size" in config  # how to make the file Vigil's aspect inputs need
+    scaling = (REPO / "docs" / "scaling.md").read_text(encoding="utf-8")
+    assert "examples/compose/scaling.yaml" in scaling
 
 
 def test_the_release_workflow_publishes_both_distributions_and_the_image() -> None:

@@ -1,9 +1,9 @@
 """The detector on a real KServe v2 server (kserve's ModelServer on 127.0.0.1) against local.
 
 The server hosts the shared YOLOX-nano file with onnxruntime; Vigil sends it tensors over the
-protocol's REST API. Detections on frames of the shared clips must equal the local session's;
-with the server stopped mid-run the detector falls back to the local session (one log line),
-and goes back to the server when it returns.
+protocol's REST API and over its gRPC transport. Detections on frames of the shared clips must
+equal the local session's; with the server stopped mid-run the detector falls back to the local
+session (one log line), and goes back to the server when it returns.
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ from vigil_core.inference.batcher import InferenceBatcher
 from vigil_core.inference.detectors import ObjectDetector, OnnxDetector, build_detector
 from vigil_core.inference.kserve import (
     BackendState,
+    KServeClient,
     RemoteInferenceError,
     RemoteModel,
     RemoteModelMismatch,
     RemoteSession,
     backend_status,
 )
+from vigil_core.inference.kserve_grpc import KServeGrpcClient
 from vigil_core.inference.session import SessionCache
 from vigil_core.types import Detection
 
@@ -49,7 +51,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KServeServer]:
         pytest.skip("shared models are not on this machine")
     pytest.importorskip("kserve")
     log = tmp_path_factory.mktemp("kserve") / "server.log"
-    server = KServeServer("yolox_nano", log=log)
+    server = KServeServer("yolox_nano", log=log, grpc=True)
     yield server
     server.stop()
 
@@ -123,6 +125,37 @@ def test_remote_detections_equal_local(
     assert status.remote_images == len(frames)
     assert status.fallback_images == 0
     assert backend_status(local).state is BackendState.LOCAL
+
+
+def test_grpc_detections_equal_local(
+    kserve: KServeServer, sessions: SessionCache, frames: list[np.ndarray]
+) -> None:
+    """The same model over the protocol's gRPC transport: raw tensors, the same detections."""
+    local = _detector(sessions)
+    remote = _detector(sessions, kserve.grpc_url)
+    assert isinstance(remote, OnnxDetector) and isinstance(remote.session, RemoteSession)
+    assert isinstance(remote.session.client, KServeGrpcClient)
+    _assert_same(remote.detect_batch(frames), local.detect_batch(frames))
+    status = backend_status(remote)
+    assert status.state is BackendState.REMOTE
+    assert (status.remote_images, status.fallback_images) == (len(frames), 0)
+    assert isinstance(_detector(sessions, kserve.url).session.client, KServeClient)  # type: ignore[attr-defined]
+
+
+def test_grpc_server_away_falls_back_to_the_local_session(
+    socket_enabled: None, sessions: SessionCache, frames: list[np.ndarray]
+) -> None:
+    """A closed gRPC port on 127.0.0.1: frames run locally, and the state says which server."""
+    url = f"grpc://127.0.0.1:{free_port()}"
+    local = _detector(sessions)
+    remote = _detector(sessions, url, timeout_s=5.0)
+    status = backend_status(remote)
+    assert status.state is BackendState.FALLBACK
+    assert status.reason and url in status.reason
+    assert status.translation_key == "inference_server_unavailable"
+    busy = [frame for frame in frames if local.detect(frame)][:3]
+    _assert_same(remote.detect_batch(busy), local.detect_batch(busy))
+    assert backend_status(remote).fallback_images == len(busy)
 
 
 def test_batcher_gathers_cameras_into_requests(
@@ -283,3 +316,23 @@ async def test_an_engine_without_fallback_keeps_its_cameras_running(socket_enabl
     assert camera.error is None
     assert camera.frames_analysed > 1
     assert camera.frames_inferred == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "valid"),
+    [
+        ("grpc://127.0.0.1:8001", True),
+        ("grpcs://triton.example:8001", True),
+        ("http://user:pw@127.0.0.1:8000/prefix", True),
+        ("grpc://user@127.0.0.1:8001", False),  # gRPC carries no basic auth in its URL
+        ("grpc://127.0.0.1:8001/v2", False),  # nor a path: the service's name is fixed
+        ("ftp://127.0.0.1", False),
+    ],
+)
+def test_the_server_url_names_its_transport(url: str, valid: bool) -> None:
+    """http(s):// is the REST API's base, grpc(s):// the gRPC address; anything else is refused."""
+    if valid:
+        assert KServeSpec.model_validate({"url": url}).url == url
+    else:
+        with pytest.raises(ValueError, match="url"):
+            KServeSpec.model_validate({"url": url})

@@ -3,7 +3,7 @@
 Run as a program it serves one model on 127.0.0.1 with onnxruntime:
 
     python -m tests.support.kserve_server --port 8080 --model yolox_nano [--models-dir DIR]
-        [--input-fit aspect|square]
+        [--input-fit aspect|square] [--grpc-port 8081]
 
 The model file is found and sha256-checked by Vigil's own loader; with `--input-fit aspect` it
 is served with its input height and width freed (the same in-memory rewrite the local session
@@ -52,12 +52,15 @@ class KServeServer:
         input_fit: str = "aspect",
         port: int | None = None,
         log: Path | None = None,
+        grpc: bool = False,
     ) -> None:
-        """Choose the model and port; nothing runs until start()."""
+        """Choose the model and port; nothing runs until start() (`grpc`: serve gRPC too)."""
         self.model = model
         self.input_fit = input_fit
         self.port = port
         """Chosen at the first start (tests may open sockets only inside a test) and kept."""
+        self.grpc = grpc
+        self.grpc_port: int | None = None
         self.log = log
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -67,6 +70,13 @@ class KServeServer:
         if self.port is None:
             raise RuntimeError("the server has not been started")
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def grpc_url(self) -> str:
+        """Return the server's gRPC address as Vigil's configuration writes it."""
+        if self.grpc_port is None:
+            raise RuntimeError("the server has not been started with gRPC")
+        return f"grpc://127.0.0.1:{self.grpc_port}"
 
     @property
     def pid(self) -> int | None:
@@ -79,6 +89,8 @@ class KServeServer:
             return self
         if self.port is None:
             self.port = free_port()
+        if self.grpc and self.grpc_port is None:
+            self.grpc_port = free_port()
         command = [
             sys.executable,
             "-m",
@@ -89,6 +101,7 @@ class KServeServer:
             self.model,
             "--input-fit",
             self.input_fit,
+            *(["--grpc-port", str(self.grpc_port)] if self.grpc_port is not None else []),
         ]
         out = self.log.open("ab") if self.log is not None else subprocess.DEVNULL
         try:
@@ -156,8 +169,10 @@ def _child_env() -> dict[str, str]:
 # ---------------------------------------------------------------------- the server program
 
 
-def _serve(port: int, model_name: str, input_fit: str, models_dir: str | None) -> None:
-    """Serve one registry model with onnxruntime until SIGTERM."""
+def _serve(
+    port: int, model_name: str, input_fit: str, models_dir: str | None, grpc_port: int | None
+) -> None:
+    """Serve one registry model with onnxruntime until SIGTERM (and gRPC on `grpc_port`)."""
     import kserve  # noqa: PLC0415 - only in the server process
     from kserve import InferOutput, InferRequest, InferResponse  # noqa: PLC0415
     from kserve import model_server as kserve_model_server  # noqa: PLC0415
@@ -235,9 +250,31 @@ def _serve(port: int, model_name: str, input_fit: str, models_dir: str | None) -
             self._server.config.host = "127.0.0.1"
 
     kserve_model_server.RESTServer = LoopbackRESTServer
+    _loopback_grpc()
     model = OnnxModel()
     model.load()
-    kserve.ModelServer(http_port=port, enable_grpc=False, enable_docs_url=False).start([model])
+    kserve.ModelServer(
+        http_port=port,
+        grpc_port=grpc_port or 0,
+        enable_grpc=grpc_port is not None,
+        enable_docs_url=False,
+    ).start([model])
+
+
+def _loopback_grpc() -> None:
+    """Make kserve's gRPC server listen on 127.0.0.1 only (it binds [::] itself)."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from grpc import aio  # noqa: PLC0415
+    from kserve.protocol.grpc import server as grpc_server  # noqa: PLC0415
+
+    def server(*args: Any, **kwargs: Any) -> Any:
+        made = aio.server(*args, **kwargs)
+        add = made.add_insecure_port
+        made.add_insecure_port = lambda address: add(address.replace("[::]", "127.0.0.1"))
+        return made
+
+    grpc_server.aio = SimpleNamespace(server=server)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -247,10 +284,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="yolox_nano")
     parser.add_argument("--input-fit", choices=("aspect", "square"), default="aspect")
     parser.add_argument("--models-dir")
+    parser.add_argument("--grpc-port", type=int)
     args = parser.parse_args(argv)
     # kserve's ModelServer reads sys.argv for its own options: leave it only the program name.
     sys.argv = sys.argv[:1]
-    _serve(args.port, args.model, args.input_fit, args.models_dir)
+    _serve(args.port, args.model, args.input_fit, args.models_dir, args.grpc_port)
 
 
 if __name__ == "__main__":

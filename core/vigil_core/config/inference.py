@@ -42,16 +42,18 @@ class MotionSpec(Spec):
 class KServeSpec(Spec):
     """A KServe v2 (Open Inference Protocol) server that runs the detector's model.
 
-    Triton, KServe and Seldon MLServer speak this protocol over REST. The server hosts the same
-    model file; pre- and post-processing stay here, so the detections match the local session's.
+    Triton, KServe and Seldon MLServer speak this protocol over REST and gRPC. The server hosts
+    the same model file; pre- and post-processing stay here, so the detections match the local
+    session's.
     """
 
     url: Annotated[
         str,
         Field(
-            pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
-            description="Base URL of the server (http://host:8000 for Triton); the protocol's "
-            "paths (/v2/...) are added to it.",
+            pattern=r"^(https?://[^/\s]+(/[^\s]*)?|grpcs?://[^/@\s]+/?)$",
+            description="Base URL of the server's REST API (http://host:8000 for Triton; the "
+            "protocol's paths /v2/... are added to it), or its gRPC address (grpc://host:8001, "
+            "grpcs:// with TLS; needs the grpc extra).",
         ),
     ]
     model: Annotated[

@@ -1,10 +1,11 @@
-"""Run a detector's model on a KServe v2 (Open Inference Protocol) server, over REST.
+"""Run a detector's model on a KServe v2 (Open Inference Protocol) server, over REST or gRPC.
 
 The protocol is Triton's, KServe's and Seldon MLServer's. Only the model's run moves: the
 detector letterboxes, normalises, decodes and suppresses here exactly as with the local
 session, so the same model file served remotely gives the same detections. Tensors travel with
 the protocol's binary data extension (a JSON header, then raw little-endian bytes), which
-Triton, KServe and MLServer accept; an answer in plain JSON is read too. gRPC is not used.
+Triton, KServe and MLServer accept; an answer in plain JSON is read too. A ``grpc://`` URL
+takes the protocol's gRPC transport instead (kserve_grpc.py, the `grpc` extra).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 import numpy as np
@@ -296,6 +297,37 @@ def _error_text(payload: bytes) -> str:
     return str(error) if error else text
 
 
+class InferenceClient(Protocol):
+    """One model on a KServe v2 server, over either transport (REST here, gRPC beside)."""
+
+    url: str
+    """The server's URL for messages (no credentials)."""
+    model: str
+
+    def ready(self) -> None:
+        """Raise RemoteInferenceError unless the server and the model are ready."""
+
+    def metadata(self) -> RemoteModel:
+        """Return the model's declared input and outputs."""
+
+    def infer(
+        self, input_name: str, tensor: Tensor, outputs: tuple[str, ...]
+    ) -> list[npt.NDArray[Any]]:
+        """Run the model on one input tensor; return the named outputs in that order."""
+
+    def close(self) -> None:
+        """Close the connections."""
+
+
+def kserve_client(url: str, model: str, timeout_s: float) -> InferenceClient:
+    """Return the client of a server URL: gRPC for ``grpc(s)://``, REST for ``http(s)://``."""
+    if url.startswith(("grpc://", "grpcs://")):
+        from .kserve_grpc import KServeGrpcClient  # noqa: PLC0415 - grpcio only when asked for
+
+        return KServeGrpcClient(url, model, timeout_s)
+    return KServeClient(url, model, timeout_s)
+
+
 # ----------------------------------------------------------------- the session the detector uses
 
 
@@ -315,7 +347,7 @@ class RemoteSession:
         local: ModelSession,
         spec: KServeSpec,
         *,
-        client: KServeClient | None = None,
+        client: InferenceClient | None = None,
     ) -> None:
         """Wrap the local session; contact the server once to read its model's metadata."""
         self.local = local
@@ -328,7 +360,7 @@ class RemoteSession:
         self.output_names = local.output_names
         self.batch_size: int | None = spec.max_batch
         """Images per detector call: the configured request batch."""
-        self.client = client or KServeClient(
+        self.client = client or kserve_client(
             spec.url, spec.model or local.spec.name, spec.timeout_s
         )
         self._lock = threading.Lock()

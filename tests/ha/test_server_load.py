@@ -26,6 +26,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.vigil.const import CONF_SOURCE_TYPE, DOMAIN, SOURCE_STREAM, SUBENTRY_CAMERA
 from custom_components.vigil.saturation import saturation_issue_id
 from custom_components.vigil.server_entities import SERVER_SENSORS
+from custom_components.vigil.server_load import has_room, saturated
 from tests.ha.conftest import (
     ENTRY_ID,
     QUIET_HEALTH,
@@ -275,3 +276,29 @@ async def test_a_saturated_server_is_told_which_server_has_room(
             "the busy server keeping up and its suggestion gone",
             limit_s=120.0,
         )
+
+
+@pytest.mark.parametrize(
+    ("state", "is_saturated", "has_space"),
+    [
+        # Dropping frames: saturated whatever the CPU says.
+        (vp.ServerState(overloaded=True, cpu_percent=40.0, cpu_count=2), True, False),
+        # Busy cores and under 80 % analysed (file sources wait rather than drop).
+        (vp.ServerState(analysed_share=0.7, cpu_percent=180.0, cpu_count=2), True, False),
+        # Under 80 % analysed with idle cores: streams sending fewer frames, not load.
+        (vp.ServerState(analysed_share=0.5, cpu_percent=20.0, cpu_count=2), False, False),
+        # Keeping up at 30 % of its cores: room.
+        (vp.ServerState(analysed_share=1.0, cpu_percent=60.0, cpu_count=2), False, True),
+        # Keeping up but at 70 % of its cores: no room to give.
+        (vp.ServerState(analysed_share=1.0, cpu_percent=140.0, cpu_count=2), False, False),
+        # No camera yet (no share) and idle: room. Unknown CPU (a 1.1 server): no judgement.
+        (vp.ServerState(cpu_percent=2.0, cpu_count=4), False, True),
+        (vp.ServerState(), False, False),
+    ],
+)
+def test_saturation_and_room_read_the_servers_figures(
+    state: vp.ServerState, is_saturated: bool, has_space: bool
+) -> None:
+    """The thresholds of server_load.py on the protocol's own values (docs/scaling.md)."""
+    assert saturated(state) is is_saturated
+    assert has_room(state) is has_space

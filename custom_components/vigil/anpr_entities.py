@@ -152,9 +152,7 @@ class WatchlistMatchEvent(VigilEntity, EventEntity):
     async def async_added_to_hass(self) -> None:
         """Follow the camera's plate events."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            self.store.async_subscribe_events(self.camera.camera_id, RULE_ID, self._async_event)
-        )
+        self.async_follow_events(RULE_ID, self._async_event)
 
     @callback
     def _async_event(self, event: vp.RuleEvent) -> None:

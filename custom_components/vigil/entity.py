@@ -14,6 +14,7 @@ subentry would move it there, so removing the zone would remove the camera's dev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import inspect
 from typing import Any, ClassVar, Final
 
@@ -23,6 +24,8 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
+
+import vigil_protocol as vp
 
 from .const import DOMAIN, MANUFACTURER, SOURCE_FRIGATE, SOURCE_ONVIF
 from .panel import panel_url
@@ -176,6 +179,15 @@ class VigilEntity(Entity):
             self.async_on_remove(
                 store.async_subscribe(camera_id, self.rule_id, self._async_updated)
             )
+
+    @callback
+    def async_follow_events(
+        self, rule_id: str | None, handler: Callable[[vp.RuleEvent], None]
+    ) -> None:
+        """Call `handler` with the camera's events of `rule_id` (None: of every rule)."""
+        self.async_on_remove(
+            self.store.async_subscribe_events(self.camera.camera_id, rule_id, handler)
+        )
 
     @callback
     def _async_updated(self) -> None:

@@ -76,9 +76,7 @@ class VigilFrameImage(VigilEntity, ImageEntity):
     async def async_added_to_hass(self) -> None:
         """Also follow the camera's events (zone entries and exits refresh the picture)."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            self.store.async_subscribe_events(self.camera.camera_id, None, self._async_event)
-        )
+        self.async_follow_events(None, self._async_event)
 
     @callback
     def _async_updated(self) -> None:

@@ -158,9 +158,7 @@ class VigilOnvifEvent(VigilOnvifEntity, EventEntity):
     async def async_added_to_hass(self) -> None:
         """Follow the camera's events too."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            self.store.async_subscribe_events(self.camera.camera_id, None, self._async_event)
-        )
+        self.async_follow_events(None, self._async_event)
 
     @callback
     def _async_event(self, event: vp.RuleEvent) -> None:

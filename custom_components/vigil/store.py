@@ -227,28 +227,14 @@ class VigilStore:
         self, camera_id: str | None, rule_id: str | None, listener: Listener
     ) -> Callable[[], None]:
         """Call `listener` when a state of this camera and rule changes, or the connection."""
-        listeners = self._listeners.setdefault((camera_id, rule_id), [])
-        listeners.append(listener)
-
-        def remove() -> None:
-            if listener in listeners:
-                listeners.remove(listener)
-
-        return remove
+        return _follow(self._listeners.setdefault((camera_id, rule_id), []), listener)
 
     @callback
     def async_subscribe_events(
         self, camera_id: str | None, rule_id: str | None, listener: EventListener
     ) -> Callable[[], None]:
         """Call `listener` with every event of this camera and rule (rule None: any rule)."""
-        listeners = self._event_listeners.setdefault((camera_id, rule_id), [])
-        listeners.append(listener)
-
-        def remove() -> None:
-            if listener in listeners:
-                listeners.remove(listener)
-
-        return remove
+        return _follow(self._event_listeners.setdefault((camera_id, rule_id), []), listener)
 
     @callback
     def _on_push(self, push: vp.StatePush | vp.EventPush) -> None:
@@ -315,3 +301,14 @@ def new_client(
 
 
 __all__ = ["CannotConnect", "VigilStore", "new_client", "server_issue_id"]
+
+
+def _follow[L](listeners: list[L], listener: L) -> Callable[[], None]:
+    """Add `listener` to `listeners`; return what removes it (harmless when called twice)."""
+    listeners.append(listener)
+
+    def remove() -> None:
+        if listener in listeners:
+            listeners.remove(listener)
+
+    return remove

@@ -206,9 +206,7 @@ class VigilTamperEvent(VigilEntity, EventEntity):
     async def async_added_to_hass(self) -> None:
         """Follow the camera's health events (sent only when a condition turns on or off)."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            self.store.async_subscribe_events(self.camera.camera_id, RULE_ID, self._async_event)
-        )
+        self.async_follow_events(RULE_ID, self._async_event)
 
     @callback
     def _async_event(self, event: vp.RuleEvent) -> None:

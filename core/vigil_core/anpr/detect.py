@@ -38,6 +38,10 @@ class BoxFinder(Protocol):
     """Find plate boxes on a frame: in vehicle crops, over the frame, and again around one."""
 
     nms_iou: float
+    per_vehicle: int
+    """Boxes of one vehicle read in full (the most legible first); its best read stays."""
+    min_read_confidence: float
+    """Reads below this are no plate, whatever the camera's `min_confidence` says."""
 
     def in_vehicles(self, image: RGBImage, vehicles: Sequence[tuple[int, BBox]]) -> list[PlateBox]:
         """Return the plates found in each (id, box) vehicle crop."""
@@ -85,6 +89,9 @@ class PlateFinder:
         self.refine_side = refine_side
         self.tile_overlap = tile_overlap
         self.nms_iou = nms_iou
+        # The detector's top box is the plate often enough: read one per vehicle.
+        self.per_vehicle = 1
+        self.min_read_confidence = 0.0
         self._input_side = max(detector.spec.input.width, detector.spec.input.height)
 
     def in_vehicles(self, image: RGBImage, vehicles: Sequence[tuple[int, BBox]]) -> list[PlateBox]:

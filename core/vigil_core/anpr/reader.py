@@ -160,17 +160,20 @@ class PlateReader:
             if self.cct is not None
             else self._rapid_reads(image, boxes)
         )
+        accepted = [(box, read) for box, read in reads if self.accepts(read)]
+        if self.finder.per_vehicle > 1:
+            accepted = _one_per_vehicle(accepted)
         out = [
             PlateObservation(box, read, plate_crop(image, box.bbox, 0.15, 0.3))
-            for box, read in reads
-            if self.accepts(read)
+            for box, read in accepted
         ]
         out.sort(key=lambda obs: obs.score, reverse=True)
         return out
 
     def accepts(self, read: SlotRead) -> bool:
         """Return whether a read is confident and long enough to be a plate."""
-        return len(read.text) >= 2 and read.confidence >= self.min_confidence
+        floor = max(self.min_confidence, self.finder.min_read_confidence)
+        return len(read.text) >= 2 and read.confidence >= floor
 
     def _cct_reads(
         self, image: RGBImage, boxes: Sequence[PlateBox]
@@ -178,7 +181,7 @@ class PlateReader:
         # One crop per box first: most plates read cleanly on it, and the other crops, the
         # re-detection and the second opinion are spent only on the ones that hesitate.
         probes = self._cct_probs(image, boxes, self.variants[:1])
-        kept = _best_per_vehicle(boxes, probes)
+        kept = _best_per_vehicle(boxes, probes, self.finder.per_vehicle)
         return [self._cct_read(image, boxes[i], probes[i]) for i in kept]
 
     def _cct_read(
@@ -277,23 +280,67 @@ class PlateReader:
                 yield
 
 
-def _best_per_vehicle(boxes: Sequence[PlateBox], probes: npt.NDArray[np.float32]) -> list[int]:
-    """Return the indexes of the boxes to read: each vehicle's most legible one, and the rest.
+def _best_per_vehicle(
+    boxes: Sequence[PlateBox], probes: npt.NDArray[np.float32], count: int = 1
+) -> list[int]:
+    """Return the indexes of the boxes to read: each plate's `count` most legible boxes.
 
     A vehicle carries one plate at the back (or front); its crop may also show a sticker, a
-    dealer's name or the next car's plate. Boxes found over the frame are all read.
+    dealer's name or the next car's plate. Over the frame, a line and its parts (AB-123 and CD of
+    AB-123-CD: the finder keeps both) are one plate: a box lying inside another competes with
+    it, or each part would be read, and voted on, as a plate of its own. With more than one box
+    per plate, boxes the OCR cannot read at all on their first crop are left out.
     """
-    best: dict[int, tuple[float, int]] = {}
-    out = []
+    ranked: dict[tuple[str, int], list[tuple[float, int]]] = defaultdict(list)
     for index, box in enumerate(boxes):
-        if box.vehicle is None:
-            out.append(index)
+        legible = float(probes[index].max(axis=1).mean())
+        if count > 1 and legible < ESCALATE_MIN_CONFIDENCE:
             continue
         # The most legible, and the larger of a line and its part (AB-123 of AB-123-CD).
-        legible = float(probes[index].max(axis=1).mean()) * math.sqrt(box.bbox.area)
-        if box.vehicle not in best or legible > best[box.vehicle][0]:
-            best[box.vehicle] = (legible, index)
-    return sorted(out + [index for _, index in best.values()])
+        ranked[_plate_group(boxes, index)].append((legible * math.sqrt(box.bbox.area), index))
+    out = []
+    for candidates in ranked.values():
+        candidates.sort(key=lambda item: item[0], reverse=True)
+        out += [index for _, index in candidates[:count]]
+    return sorted(out)
+
+
+def _one_per_vehicle(reads: Sequence[tuple[PlateBox, SlotRead]]) -> list[tuple[PlateBox, SlotRead]]:
+    """Return each plate's best read only: confidence × the box's size to the ¼.
+
+    The size's weak weight keeps a whole line ahead of its equally confident part.
+    """
+    boxes = [box for box, _ in reads]
+    best: dict[tuple[str, int], tuple[float, int]] = {}
+    for index, (box, read) in enumerate(reads):
+        group = _plate_group(boxes, index)
+        weight = read.confidence * box.bbox.area**0.25
+        if group not in best or weight > best[group][0]:
+            best[group] = (weight, index)
+    return [reads[i] for i in sorted(index for _, index in best.values())]
+
+
+NESTED = 0.8
+"""Share of a box's area inside another frame box above which it is a part of it."""
+
+
+def _plate_group(boxes: Sequence[PlateBox], index: int) -> tuple[str, int]:
+    """Return which plate box `index` may be: its vehicle's, or the largest frame box holding it."""
+    vehicle = boxes[index].vehicle
+    if vehicle is not None:
+        return ("vehicle", vehicle)
+    inner = boxes[index].bbox
+    outer = index
+    for other, box in enumerate(boxes):
+        if box.vehicle is not None or box.bbox.area <= boxes[outer].bbox.area:
+            continue
+        b = box.bbox
+        overlap = max(0.0, min(inner.x2, b.x2) - max(inner.x1, b.x1)) * max(
+            0.0, min(inner.y2, b.y2) - max(inner.y1, b.y1)
+        )
+        if overlap >= NESTED * inner.area:
+            outer = other
+    return ("frame", outer)
 
 
 MAIN_PLATE_MIN_CONFIDENCE = 0.8

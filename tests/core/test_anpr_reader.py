@@ -17,9 +17,10 @@ from tests.support.plates import (
     render_two_row_plate,
 )
 from tests.support.shared import MEDIA_DIR
-from vigil_core.anpr.detect import square_tiles
+from vigil_core.anpr.decode import SlotRead
+from vigil_core.anpr.detect import PlateBox, square_tiles
 from vigil_core.anpr.models import AGPL_DETECTOR, AnprModels, ReaderSettings
-from vigil_core.anpr.reader import PlateReader, main_plate, plate_crop
+from vigil_core.anpr.reader import PlateObservation, PlateReader, main_plate, plate_crop
 from vigil_core.anpr.rows import split_rows
 from vigil_core.inference.session import SessionCache
 from vigil_core.plates.normalize import canonical
@@ -239,3 +240,33 @@ def test_rows_are_found_on_two_row_plates_only() -> None:
         assert split_rows(one, BBox(0, 0, one.shape[1], one.shape[0])) is None, written
     blank = np.full((60, 80, 3), 200, np.uint8)
     assert split_rows(blank, BBox(0, 0, 80, 60)) is None
+
+
+def _observation(text: str, confidence: float, box: BBox, vehicle: int | None) -> PlateObservation:
+    source = "vehicle" if vehicle is not None else "frame"
+    read = SlotRead(text, confidence, (confidence,) * len(text), None)
+    return PlateObservation(
+        PlateBox(box, 0.8, source, vehicle), read, np.zeros((2, 2, 3), np.uint8)
+    )
+
+
+def test_a_plate_read_twice_competes_with_its_more_confident_read() -> None:
+    """The looser box of the same plate (vehicle crop) must not win on size with a worse read."""
+    tight = _observation("UH1N2A", 1.0, BBox(600, 400, 680, 430), None)
+    loose = _observation("H1N2A", 0.92, BBox(592, 390, 688, 450), 0)
+    assert main_plate([loose, tight], 1280, 720) is tight
+    # A part of a line (narrower than 0.6 of it) is not the same plate: the whole line wins.
+    whole = _observation("AB123CD", 0.9, BBox(500, 400, 700, 440), None)
+    part = _observation("AB123", 0.99, BBox(500, 400, 600, 440), None)
+    assert main_plate([part, whole], 1280, 720) is whole
+
+
+def test_the_default_chain_boxes_hug_the_plate(
+    default_reader: PlateReader, photos: list[tuple[Path, BBox]]
+) -> None:
+    """The text finder's lines, trimmed of the unclip excess, are no taller than the plate."""
+    image, plate_box = plate_on_photo(read_rgb(photos[0][0]), photos[0][1], "AB-123-CD", "fr")
+    reads = default_reader.read(image, full_frame=True)
+    main = main_plate(reads, image.shape[1], image.shape[0])
+    assert main is not None and main.text == "AB123CD"
+    assert main.box.bbox.height <= 1.1 * plate_box.height

@@ -162,7 +162,7 @@ class PlateReader:
         )
         accepted = [(box, read) for box, read in reads if self.accepts(read)]
         if self.finder.per_vehicle > 1:
-            accepted = _one_per_vehicle(accepted)
+            accepted = _best_read_per_plate(accepted)
         out = [
             PlateObservation(box, read, plate_crop(image, box.bbox, 0.15, 0.3))
             for box, read in accepted
@@ -305,7 +305,9 @@ def _best_per_vehicle(
     return sorted(out)
 
 
-def _one_per_vehicle(reads: Sequence[tuple[PlateBox, SlotRead]]) -> list[tuple[PlateBox, SlotRead]]:
+def _best_read_per_plate(
+    reads: Sequence[tuple[PlateBox, SlotRead]],
+) -> list[tuple[PlateBox, SlotRead]]:
     """Return each plate's best read only: confidence × the box's size to the ¼.
 
     The size's weak weight keeps a whole line ahead of its equally confident part.

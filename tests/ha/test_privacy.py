@@ -33,6 +33,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 import voluptuous as vol
 
+from custom_components.vigil import privacy_flow
 from custom_components.vigil.const import (
     CONF_ACKNOWLEDGEMENTS,
     CONF_CAMERA,
@@ -669,3 +670,22 @@ async def test_periodic_purge_of_exports_documents_and_recorder_history(
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=6, seconds=302))
     await hass.async_block_till_done(wait_background_tasks=True)
     assert purges[-1].data["keep_days"] == 3
+
+
+def test_stored_paperwork_with_a_date_that_is_not_one_reads_as_unset() -> None:
+    """Options edited by hand (or by an older version) never break the privacy pages."""
+    stored = {
+        "paperwork": {
+            "assessment_reference": " DPIA-12 ",
+            "assessment_date": "2026-02-30",
+            "signs_posted": 1,
+        }
+    }
+    clean = privacy_flow.paperwork(stored)
+    assert clean["assessment_reference"] == "DPIA-12"
+    assert clean["assessment_date"] is None
+    assert clean["signs_posted"] is True
+    assert (
+        privacy_flow.paperwork({"paperwork": {"assessment_date": "2026-03-02"}})["assessment_date"]
+        == "2026-03-02"
+    )

@@ -35,7 +35,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
@@ -47,7 +47,7 @@ from .access import SETTINGS_ACTOR, async_register_admin_action, async_require_a
 from .client import ServerError
 from .const import CONF_REASON, DOMAIN
 from .data import VigilConfigEntry
-from .entity import VigilEntity, server_device_info
+from .entity import ServerDeviceEntity, VigilEntity
 from .privacy_flow import async_record
 from .server_config import CONF_LABEL, SUBENTRY_WATCHLIST, CameraInfo, of_type
 from .store import VigilStore
@@ -182,24 +182,8 @@ class PlatePassagesSensor(VigilEntity, SensorEntity):
 # --- the server's own ----------------------------------------------------------------------------
 
 
-class VigilServerEntity(Entity):
+class VigilServerEntity(ServerDeviceEntity):
     """An entity of the server's device, about all of its plate-reading cameras."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
-
-    def __init__(self, entry: VigilConfigEntry, description: EntityDescription) -> None:
-        """Attach the entity to the server's device."""
-        self.entity_description = description
-        self._entry = entry
-        self.store = entry.runtime_data.store
-        self._attr_unique_id = f"{entry.entry_id}_{description.key}"
-        self._attr_device_info = server_device_info(entry.entry_id)
-
-    @property
-    def available(self) -> bool:
-        """Return whether the server is reachable."""
-        return self.store.connected
 
     async def async_added_to_hass(self) -> None:
         """Follow the plate-reading cameras' states and the connection."""

@@ -28,6 +28,7 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 import vigil_protocol as vp
 
 from .const import DOMAIN, MANUFACTURER, SOURCE_FRIGATE, SOURCE_ONVIF
+from .data import VigilConfigEntry
 from .panel import panel_url
 from .server_config import CameraInfo
 from .store import VigilStore
@@ -129,6 +130,26 @@ def async_register_devices(
             device = registry.async_update_device(device.id, via_device_id=server_id) or device
         devices[camera.camera_id] = device.id
     return devices
+
+
+class ServerDeviceEntity(Entity):
+    """An entity of a server's own device (not a camera's), available while it is reachable."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, entry: VigilConfigEntry, description: EntityDescription) -> None:
+        """Attach the entity to the server's device."""
+        self.entity_description = description
+        self._entry = entry
+        self.store = entry.runtime_data.store
+        self._attr_unique_id = f"{entry.entry_id}_{description.key}"
+        self._attr_device_info = server_device_info(entry.entry_id)
+
+    @property
+    def available(self) -> bool:
+        """Return whether the server is reachable."""
+        return self.store.connected
 
 
 class VigilEntity(Entity):

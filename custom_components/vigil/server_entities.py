@@ -25,13 +25,12 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
 from homeassistant.core import callback
-from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 import vigil_protocol as vp
 
 from .data import VigilConfigEntry
-from .entity import server_device_info
+from .entity import ServerDeviceEntity
 from .server_load import cpu_share
 
 
@@ -129,19 +128,8 @@ def async_setup_server_binary_sensors(
     async_add_entities([VigilServerOverloaded(entry, SERVER_OVERLOADED)])
 
 
-class VigilServerLoadEntity(Entity):
+class VigilServerLoadEntity(ServerDeviceEntity):
     """An entity of the server's device reading the server's own state."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
-
-    def __init__(self, entry: VigilConfigEntry, description: EntityDescription) -> None:
-        """Attach the entity to the server's device."""
-        self.entity_description = description
-        self._entry = entry
-        self.store = entry.runtime_data.store
-        self._attr_unique_id = f"{entry.entry_id}_{description.key}"
-        self._attr_device_info = server_device_info(entry.entry_id)
 
     @property
     def server(self) -> vp.ServerState | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 import logging
 import time
@@ -50,6 +50,9 @@ measured keyframe interval (and at least this many frames)."""
 # Demuxers that carry no timestamps: FFmpeg numbers their frames at a guessed 25 fps, which
 # runs a 10 fps MJPEG camera's clock at 0.4x real time, so arrival times are used instead.
 UNTIMED_FORMATS = frozenset({"mpjpeg", "mjpeg", "jpeg_pipe", "image2pipe", "mjpeg_2000"})
+
+HELD_PACKETS_MAX = 64
+"""Packets held back for one decode burst at most (a bound on memory when no frame is due)."""
 
 _AUTH_ERRORS = (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError)
 # FFmpeg's RTSP demuxer reports a server that accepts and never answers as invalid data once
@@ -257,19 +260,46 @@ class AvDecoder:
         base = self._stream.time_base
         return float(base) if base else None
 
-    def frames(self) -> Iterator[av.VideoFrame | None]:
+    def frames(
+        self, due: Callable[[float | None], bool] | None = None
+    ) -> Iterator[av.VideoFrame | None]:
         """Yield decoded frames until the end of the input; None marks a pause without a frame.
 
         A None comes after a packet that decoded to nothing or a poll interval without data, so
         the caller can check its stop flag and its stall timers. Raise SourceUnavailable on a
         read error or after read_timeout_s without data.
+
+        With `due`, packets are decoded in bursts: `due(pts_s)` says whether the frame of a
+        packet (its timestamp in seconds, None when unknown) may be needed now; the packets
+        before one that is due are held and decoded with it. Every frame is still decoded and
+        yielded in order; what changes is when. Decoding one camera's frames back to back keeps
+        its decoder's state in the CPU's cache, where decoding each frame on its own after a
+        wake-up, between other cameras' frames, cost up to 1.3 times as much CPU per frame (24
+        paced 640×360 streams, 5 frames per burst). A stream that reorders frames (B-frames)
+        is decoded packet by packet: its due frame would come out one packet late.
         """
         self.last_packet_at = time.monotonic()
+        held: list[av.Packet] = []
+        context = self._stream.codec_context
+        base = self.time_base if self.has_timestamps else None
         while True:
             try:
                 for packet in self._container.demux(self._stream):
                     self.last_packet_at = time.monotonic()
-                    decoded = [frame for frame in self._decode(packet) if self._clean(frame)]
+                    if (
+                        due is not None
+                        and packet.size
+                        and len(held) < HELD_PACKETS_MAX
+                        and not context.has_b_frames
+                        and not due(_seconds(packet.pts, base))
+                    ):
+                        held.append(packet)
+                        yield None
+                        continue
+                    held.append(packet)
+                    decoded = [frame for held_packet in held for frame in self._decode(held_packet)]
+                    held.clear()
+                    decoded = [frame for frame in decoded if self._clean(frame)]
                     if not decoded:
                         yield None
                     yield from decoded
@@ -325,6 +355,10 @@ class AvDecoder:
     def _error(self, reason: str) -> SourceTimeout:
         safe_url = self._safe_url
         return SourceTimeout(f"{safe_url}: {reason}", {"url": safe_url, "reason": reason})
+
+
+def _seconds(pts: int | None, base: float | None) -> float | None:
+    return pts * base if pts is not None and base else None
 
 
 def first_frame(

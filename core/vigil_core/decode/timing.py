@@ -104,6 +104,10 @@ class RateSampler:
         self._tolerance_s = min(1e-3, self._period_s / 10)
         self._next_s: float | None = None
 
+    def due(self, t_s: float) -> bool:
+        """Return whether take(t_s) would analyse the frame at stream time t_s (no change)."""
+        return self._next_s is None or t_s >= self._next_s - self._tolerance_s
+
     def take(self, t_s: float) -> bool:
         """Return whether the frame at stream time t_s should be analysed."""
         if self._next_s is not None and t_s < self._next_s - self._tolerance_s:

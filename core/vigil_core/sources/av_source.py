@@ -101,6 +101,8 @@ class AvSource:
         self._size_key: tuple[int, int] = (0, 0)
         self._size: tuple[int, int] = (0, 0)
         self._pace_origin: tuple[float, float] | None = None
+        self._last_pts: tuple[float, float] | None = None
+        """The last decoded frame's timestamp and stream time, to tell a packet's time."""
         self._online_since: float | None = None
 
     @property
@@ -187,7 +189,7 @@ class AvSource:
             self._begin_session(decoder)
             laps = self.costs.laps()
             try:
-                for frame in decoder.frames():
+                for frame in decoder.frames(self._due):
                     if self._stop_event.is_set():
                         return
                     if frame is not None:
@@ -259,7 +261,7 @@ class AvSource:
         last_frame_at: float | None = None
         laps = self.costs.laps()
         try:
-            for frame in decoder.frames():
+            for frame in decoder.frames(self._due):
                 if self._stop_event.is_set():
                     return None
                 now = time.monotonic()
@@ -291,6 +293,7 @@ class AvSource:
         # A file without timestamps still gets an even clock from the frame rate; a live one
         # without them falls back to arrival times inside StreamClock.
         self._time_base = decoder.time_base if decoder.has_timestamps else None
+        self._last_pts = None
         self._decoder = decoder
         # The rate of this connection, not an average over the outage before it.
         self._meter = RateMeter()
@@ -306,6 +309,8 @@ class AvSource:
         base = self._time_base
         pts_s = float(frame.pts * base) if frame.pts is not None and base else None
         t_s = self._clock.advance(pts_s, received_at)
+        if pts_s is not None:
+            self._last_pts = (pts_s, t_s)
         self._meter.add(t_s)
         index = self._decoded
         self._decoded += 1
@@ -335,6 +340,24 @@ class AvSource:
             )
         )
         laps("handoff")
+
+    def _due(self, pts_s: float | None) -> bool:
+        """Return whether a packet's frame may be sampled: decode it and those held before it.
+
+        Its stream time is the last frame's plus the timestamp step, as StreamClock gives on a
+        regular timeline; an unknown, repeated or backward timestamp decodes at once. A paced
+        file waits here for the due frame's time, so the frames before it decode in one burst
+        (and the frames' own pacing finds their time passed).
+        """
+        last = self._last_pts
+        if pts_s is None or last is None or pts_s <= last[0]:
+            return True
+        t_s = last[1] + (pts_s - last[0])
+        if not self._sampler.due(t_s):
+            return False
+        if self._spec.realtime and not self._live:
+            self._pace(t_s)
+        return True
 
     def _analysis_size(self, width: int, height: int) -> tuple[int, int]:
         if (width, height) != self._size_key:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer as _ThreadingHTTPServer
 import io
@@ -25,6 +25,7 @@ from tests.support.clips import damaged_copy, ensure_h264_mp4, ffmpeg, looped, m
 from tests.support.shared import media
 from vigil_core.config import SourceSpec
 from vigil_core.decode import AvDecoder, fit_size, grab_frame, probe
+from vigil_core.decode.av_decoder import HELD_PACKETS_MAX
 from vigil_core.decode.timing import RateSampler, StreamClock
 from vigil_core.errors import (
     AuthFailed,
@@ -101,6 +102,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_clip(folder, "odd.mp4", seconds=1, size=(853, 479), fps=10, pix_fmt="yuv444p")
     make_clip(folder, "moov_at_end.mp4", seconds=4, faststart=False)
     make_clip(folder, "short.mp4", seconds=1.6, fps=10)
+    make_clip(folder, "bframes.mp4", seconds=2, fps=10, gop=10, bframes=2)
     return folder
 
 
@@ -144,6 +146,61 @@ def test_vtest_sampled_at_5_fps(vtest_path: Path) -> None:
     stats = source.stats
     assert (stats.frames_decoded, stats.frames_delivered) == (VTEST_FRAMES, 398)
     assert stats.input_fps == pytest.approx(10.0)
+
+
+def decode_all(path: Path, due: Callable[[float | None], bool] | None = None) -> list[object]:
+    """Return what frames() yields: each frame's pts, or None for a pause."""
+    with AvDecoder.open(str(path)) as decoder:
+        return [None if frame is None else frame.pts for frame in decoder.frames(due)]
+
+
+def bursts(items: list[object]) -> list[int]:
+    """Return the lengths of the runs of frames between pauses."""
+    runs = itertools.groupby(items, lambda item: item is not None)
+    return [len(list(run)) for is_frame, run in runs if is_frame]
+
+
+def test_frames_decode_in_bursts_up_to_the_due_one(clips: Path) -> None:
+    path = clips / "h264.mp4"  # 10 fps, no B-frames
+    asked: list[float | None] = []
+
+    def every_fifth(pts_s: float | None) -> bool:
+        asked.append(pts_s)
+        return pts_s is not None and round(pts_s * 10) % 5 == 0
+
+    plain = [pts for pts in decode_all(path) if pts is not None]
+    held = decode_all(path, every_fifth)
+    # The same frames in the same order, only decoded later: four held, then five at once.
+    assert [pts for pts in held if pts is not None] == plain
+    assert len(plain) == 40
+    assert bursts(held) == [1, *[5] * 7, 4]
+    assert asked[:3] == pytest.approx([0.0, 0.1, 0.2])
+
+
+def test_held_packets_are_bounded_and_flushed_at_the_end(vtest_path: Path) -> None:
+    never = decode_all(vtest_path, lambda pts_s: False)
+    frames = [pts for pts in never if pts is not None]
+    assert len(frames) == VTEST_FRAMES
+    assert all(b > a for a, b in itertools.pairwise(frames))  # type: ignore[operator]
+    assert max(bursts(never)) == HELD_PACKETS_MAX + 1
+
+
+def test_a_stream_with_b_frames_decodes_packet_by_packet(clips: Path) -> None:
+    path = clips / "bframes.mp4"
+    with AvDecoder.open(str(path)) as decoder:
+        assert decoder._stream.codec_context.has_b_frames
+    plain = decode_all(path)
+    never = decode_all(path, lambda pts_s: False)
+    # Its due frame would come out a packet late: nothing is held.
+    assert never == plain
+    assert len([pts for pts in plain if pts is not None]) == 20
+
+
+def test_paced_file_samples_the_same_frames_in_bursts(clips: Path) -> None:
+    fast = run_file(clips / "h264.mp4", fps=5.0)[1].frames
+    paced = run_file(clips / "h264.mp4", fps=5.0, realtime=True)[1].frames
+    assert [(f.index, f.pts_s) for f in paced] == [(f.index, f.pts_s) for f in fast]
+    assert [f.index for f in paced[:3]] == [0, 2, 4]
 
 
 def test_h264_clip_made_by_ffmpeg(clips: Path) -> None:

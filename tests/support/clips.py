@@ -28,10 +28,12 @@ def make_clip(
     gop: int = 10,
     faststart: bool = True,
     pix_fmt: str = "yuv420p",
+    bframes: int = 0,
 ) -> Path:
     """Encode an H.264 test pattern clip (testsrc) and return its path.
 
-    Odd sizes need pix_fmt="yuv444p": 4:2:0 chroma cannot cover an odd width.
+    Odd sizes need pix_fmt="yuv444p": 4:2:0 chroma cannot cover an odd width. `bframes` > 0
+    encodes B-frames (frames stored out of display order), as few cameras do.
     """
     out = folder / name
     width, height = size
@@ -39,7 +41,7 @@ def make_clip(
         ffmpeg(), "-v", "error", "-y", "-f", "lavfi",
         "-i", f"testsrc=size={width}x{height}:rate={fps}:duration={seconds}",
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", pix_fmt,
-        "-g", str(gop), "-bf", "0",
+        "-g", str(gop), "-bf", str(bframes),
     ]  # fmt: skip
     if faststart:
         cmd += ["-movflags", "+faststart"]

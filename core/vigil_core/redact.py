@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import re
 from urllib.parse import quote, unquote
 
+from vigil_protocol.urls import ambiguous_at, authority_end, split_userinfo
+
 MASK = "***"
 
 # Query and path parameters that cameras and NVRs use for credentials and tokens. Matching too
@@ -33,8 +35,6 @@ SHORT_SECRET_KEYS = frozenset({"u", "p", "pw", "pin"})
 URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*://\S+")
 _URL_CLOSERS = "'\",;)]}>"
 
-_HOST = re.compile(r"[A-Za-z0-9._~%!$&'()*+,;=:\[\]-]+")
-_PORT_PATH = re.compile(r"(\d{1,5})(?:[/?#]|$)")
 # Dahua's path form runs key=value pairs together with underscores; a value may hold an
 # underscore itself, so a pair ends only where the next `_key=` starts.
 _DAHUA_PAIR = re.compile(r"_(?=[A-Za-z][A-Za-z0-9]*=)")
@@ -85,8 +85,8 @@ class StreamAddress:
         if strict and MASK in text:
             raise ValueError(f"the url holds '{MASK}' (a redacted URL?): give the URL itself")
         scheme, rest = text.split("://", 1)
-        userinfo, rest = _split_userinfo(rest)
-        if strict and _ambiguous(rest):  # what is left is what is kept (and parsed again)
+        userinfo, rest = split_userinfo(rest)
+        if strict and ambiguous_at(rest):  # what is left is what is kept (and parsed again)
             raise ValueError(
                 "the url has an '@' after its host and port: percent-encode a '/', '?' or '#' "
                 "in the password (or give the password apart), or an '@' of the path as %40"
@@ -190,56 +190,9 @@ def _agree(given: str | None, found: str | None, what: str) -> str | None:
     return given if given is not None else found
 
 
-def _split_userinfo(rest: str) -> tuple[str | None, str]:
-    """Return (userinfo, the rest without it) of the text after ``scheme://``.
-
-    A password may hold an unencoded ``#``, ``/``, ``?`` or ``@``, which ends the authority for a
-    URL parser: the userinfo then runs to the last ``@``, provided what precedes it starts like
-    ``user:`` (not ``host:port/…``) and what follows it starts with a host.
-    """
-    end = _authority_end(rest)
-    at = rest.rfind("@", 0, end)
-    if at >= 0:
-        return rest[:at], rest[at + 1 :]
-    at = rest.rfind("@")
-    if at < 0:
-        return None, rest
-    before, after = rest[:at], rest[at + 1 :]
-    user, colon, secret = before.partition(":")
-    if not user or any(char in user for char in "/?#[]"):  # not a user name: a path, [IPv6]
-        return None, rest
-    if colon and _is_port_path(secret):
-        return None, rest  # host:port/path?…@…: an @ in the path or query, not credentials
-    host = after[: _authority_end(after)]
-    if not host or not _HOST.fullmatch(host):
-        return None, rest
-    return before, after
-
-
-def _is_port_path(text: str) -> bool:
-    """Return whether text starts like ``554/…``: a valid port, then the path (or nothing)."""
-    match = _PORT_PATH.match(text)
-    return match is not None and 0 < int(match.group(1)) <= 65535
-
-
-def _ambiguous(rest: str) -> bool:
-    """Return whether ``host:port/…@…`` could be a password holding an unencoded ``/``."""
-    end = _authority_end(rest)
-    if "@" not in rest[end:]:
-        return False
-    head, colon, tail = rest.partition(":")
-    return bool(colon) and "/" not in head and _is_port_path(tail)
-
-
-def _authority_end(text: str) -> int:
-    """Return where the authority ends: at the first ``/``, ``?`` or ``#``."""
-    ends = [i for i in (text.find(c) for c in "/?#") if i >= 0]
-    return min(ends, default=len(text))
-
-
 def _mask_secrets(rest: str) -> tuple[list[str], list[str]]:
     """Cut the authority, path and query at each secret value; return (pieces, secrets)."""
-    end = _authority_end(rest)
+    end = authority_end(rest)
     head, tail = rest[:end], rest[end:]
     tail, hash_mark, fragment = tail.partition("#")
     path, question, query = tail.partition("?")

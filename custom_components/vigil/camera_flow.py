@@ -16,12 +16,13 @@ from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_URL, CONF_USERNAM
 import voluptuous as vol
 
 import vigil_protocol as vp
+from vigil_protocol.urls import split_credentials
 
 from .const import CONF_SOURCE_TYPE, SOURCE_FRIGATE, SOURCE_ONVIF, SOURCE_STREAM
 from .flow_base import PASSWORD_FIELD, TEXT_FIELD, URL_FIELD, kept_password, without_password
 from .frigate_flow import FrigateCameraFlow
 from .onvif_flow import OnvifCameraFlow
-from .validation import split_credentials, stream_unique_id, valid_stream_url
+from .validation import stream_unique_id, stream_url_error
 
 STREAM_SCHEMA = vol.Schema(
     {
@@ -75,8 +76,8 @@ class CameraSubentryFlow(OnvifCameraFlow, FrigateCameraFlow):
         """Take an RTSP/HTTP URL (any NVR), check it plays, and save it."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            if not valid_stream_url(str(user_input[CONF_URL])):
-                errors[CONF_URL] = "invalid_url"
+            if url_error := stream_url_error(str(user_input[CONF_URL])):
+                errors[CONF_URL] = url_error
             else:
                 data = self._stream_data(user_input)
                 unique_id = stream_unique_id(data[CONF_URL])

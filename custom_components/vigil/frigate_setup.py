@@ -17,13 +17,13 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
 import vigil_protocol as vp
+from vigil_protocol.urls import split_credentials
 
 from .client import ServerError, VigilClientError
 from .const import CONF_DETECT_HEIGHT, CONF_DETECT_WIDTH, DOMAIN
 from .flow_base import connected_store
 from .repairs import CONF_SUBENTRY_ID, FRIGATE_AUTH_ISSUE
 from .server_config import CameraInfo, cameras_of, slug_id
-from .validation import split_credentials
 
 _LOGGER = logging.getLogger(__name__)
 

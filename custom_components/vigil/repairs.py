@@ -23,6 +23,7 @@ from homeassistant.core import HomeAssistant
 import voluptuous as vol
 
 import vigil_protocol as vp
+from vigil_protocol.urls import split_credentials
 
 from .client import CannotConnect, VigilClientError
 from .const import CONF_SOURCE_TYPE, DOMAIN, PROBE_TIMEOUT_S, SOURCE_FRIGATE, SOURCE_ONVIF
@@ -30,7 +31,7 @@ from .flow_base import PASSWORD_FIELD, TEXT_FIELD, connected_store
 from .frigate_flow import frigate_server_cameras
 from .picture_flow import stream_credentials
 from .server_config import frigate_info
-from .validation import form_error, split_credentials
+from .validation import form_error
 
 _LOGGER = logging.getLogger(__name__)
 

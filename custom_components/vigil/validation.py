@@ -11,10 +11,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 import hashlib
 import logging
 import re
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import vigil_protocol as vp
 from vigil_protocol.shapes import ShapeError, ShapeProblem, check_line, check_polygon
+from vigil_protocol.urls import ambiguous_at, split_credentials
 
 from .client import ServerError, VigilClientError
 
@@ -27,6 +28,7 @@ SOURCE_ERRORS = frozenset(
         "invalid_auth",
         "not_video",
         "invalid_url",
+        "url_ambiguous",
         "timeout",
         "not_found",
         "frigate_config_invalid",
@@ -86,25 +88,31 @@ def field_errors(
 
 
 def valid_stream_url(url: str) -> bool:
-    """Return whether `url` is an absolute stream URL with a supported scheme and a host."""
+    """Return whether `url` is an absolute stream URL with a supported scheme and a host.
+
+    The credentials are split off first, the way the server reads them: a password may hold an
+    unencoded ``#``, ``/``, ``?`` or ``@``.
+    """
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(split_credentials(url)[0])
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:
         return False
     return parts.scheme.lower() in STREAM_SCHEMES and bool(parts.hostname)
 
 
-def split_credentials(url: str) -> tuple[str, str | None, str | None]:
-    """Return the URL without userinfo, and the username and password it carried."""
-    parts = urlsplit(url.strip())
-    if "@" not in parts.netloc:
-        return url.strip(), None, None
-    host = parts.netloc.rpartition("@")[2]
-    clean = urlunsplit(parts._replace(netloc=host))
-    username = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else None
-    return clean, username, password
+def stream_url_error(url: str) -> str | None:
+    """Return the form error of a typed stream URL, or None when the server can be asked.
+
+    ``url_ambiguous``: ``host:port/…@…`` reads as a password holding an unencoded ``/`` as well
+    as a path holding an ``@``; the server refuses to guess.
+    """
+    if not valid_stream_url(url):
+        return "invalid_url"
+    rest = split_credentials(url)[0].partition("://")[2]
+    if ambiguous_at(rest):
+        return "url_ambiguous"
+    return None
 
 
 def stream_unique_id(url: str) -> str:

@@ -100,6 +100,24 @@ async def test_stream_camera_with_its_login(
     await wait_until(hass, lambda: store.camera_online(hall), "the new camera's frames")
 
 
+async def test_stream_password_typed_unencoded(
+    hass: HomeAssistant,
+    hub: MockConfigEntry,
+    rtsp_server: RtspServerFactory,
+    vigil_server: VigilServer,
+) -> None:
+    """A password with '#', '?' and '/' typed as is in the URL still moves to its field."""
+    secret = "pa#ss?w/d"
+    stream = rtsp_server(media("vtest.avi"), seconds=20, user=USER, password=secret)
+    typed = stream.url_as().replace("rtsp://", f"rtsp://{USER}:{secret}@")
+    result = await _start(hass, hub, SOURCE_STREAM)
+    result = await _submit(hass, result["flow_id"], {CONF_NAME: "Yard", CONF_URL: typed})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_URL] == stream.url_as()
+    assert (result["data"][CONF_USERNAME], result["data"][CONF_PASSWORD]) == (USER, secret)
+    assert result["unique_id"] == stream.url_as()
+
+
 async def test_stream_errors_then_recovers(
     hass: HomeAssistant,
     hub: MockConfigEntry,
@@ -115,6 +133,8 @@ async def test_stream_errors_then_recovers(
         ("rtsp:///nohost", {CONF_URL: "invalid_url"}),
         ("rtsp://[::1/broken", {CONF_URL: "invalid_url"}),
         ("rtsp://127.0.0.1:99999/a", {CONF_URL: "invalid_url"}),
+        # A password holding '/' or a path holding '@'? Refused until one is percent-encoded.
+        ("rtsp://127.0.0.1:554/a@b", {CONF_URL: "url_ambiguous"}),
         (pattern_stream.replace("rtsp://", "RTSP://"), {"base": "already_configured"}),
         (CLOSED_URL, {"base": "cannot_connect"}),
         (f"http://127.0.0.1:{vigil_server.port}/api/health", {"base": "not_video"}),

@@ -415,12 +415,15 @@ class Engine:
         """Return a camera's state and figures."""
         pipeline = self._pipelines[camera_id]
         stats: CameraStats = pipeline.stats
-        load = pipeline.load.figures
+        meter = pipeline.load
+        load = meter.figures
         return CameraStatus(
             camera_id=camera_id,
             state=pipeline.state,
             error=str(pipeline.error) if pipeline.error else None,
-            analysed_fps=load.analysed_fps or stats.analysed_fps(),
+            # The frames' own rate until the meter spans some time; then the meter's, which
+            # falls to zero when the frames stop (the frames' rate would keep their last one).
+            analysed_fps=load.analysed_fps if meter.measuring else stats.analysed_fps(),
             inference_ms=stats.inference_ms(),
             frames_analysed=stats.frames_analysed,
             frames_inferred=stats.frames_inferred,

@@ -52,6 +52,12 @@ class LoadMeter:
         self._figures = LoadFigures(0.0, 0.0, overloaded=False)
 
     @property
+    def measuring(self) -> bool:
+        """Return whether the window spans some time yet (its rates mean something)."""
+        samples = self._samples
+        return len(samples) >= 2 and samples[-1][0] > samples[0][0]
+
+    @property
     def figures(self) -> LoadFigures:
         """Return the latest figures."""
         return self._figures

@@ -288,6 +288,8 @@ class CameraPipeline:
             while not self._stopping.is_set():
                 item = self._channel.get(timeout=0.5)
                 if item is False:
+                    # No frame: the camera's rates fall to zero and its overload clears with them.
+                    self._follow_load()
                     continue
                 if item is None:
                     break

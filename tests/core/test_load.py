@@ -54,6 +54,19 @@ def test_falling_behind_raises_the_flag_once_and_recovering_lowers_it() -> None:
     assert meter.figures.dropped_fps == 0.0
 
 
+def test_a_camera_that_stops_sending_falls_to_zero_and_is_no_longer_overloaded() -> None:
+    meter = LoadMeter()
+    camera = _Camera(meter)
+    assert not meter.measuring
+    assert [change for _, change in camera.run(20, 5.0, 0.6)] == [True]
+    assert meter.measuring
+    # The stream stops: the analysis thread still updates the meter on every idle wait.
+    stopped_at, analysed, dropped = camera.t, int(camera.analysed), int(camera.dropped)
+    changes = [meter.update(stopped_at + 0.5 * i, analysed, dropped) for i in range(1, 30)]
+    assert [change for change in changes if change is not None] == [False]
+    assert (meter.figures.analysed_fps, meter.figures.dropped_fps) == (0.0, 0.0)
+
+
 def test_a_share_between_the_thresholds_does_not_flap() -> None:
     assert _Camera(LoadMeter()).run(30, 5.0, 0.94) == []  # 6 % dropped: under the 10 % mark
     camera = _Camera(LoadMeter())

@@ -58,6 +58,12 @@ async def test_engine_follows_an_rtsp_camera_through_an_outage(rtsp_server: Any)
         )
         outage = states()[first_outage:]
         assert outage[0] in (SourceState.STALLED, SourceState.OFFLINE)
+        # Offline, its analysed rate falls to zero (the window is 10 s), not its last value.
+        await wait_for(
+            lambda: engine.status("crossroads").analysed_fps == 0.0, 30, "the rate to fall"
+        )
+        assert not engine.status("crossroads").overloaded
+        assert engine.load().analysed_fps == 0.0
         analysed = engine.status("crossroads").frames_analysed
         server.restart()
         await wait_for(

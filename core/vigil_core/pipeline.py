@@ -289,7 +289,10 @@ class CameraPipeline:
                 item = self._channel.get(timeout=0.5)
                 if item is False:
                     # No frame: the camera's rates fall to zero and its overload clears with them.
-                    self._follow_load()
+                    # Not before its first frame: the frames a stream sends at once when it
+                    # opens (what the probe buffered) are no sign of overload.
+                    if self.stats.frames_analysed:
+                        self._follow_load()
                     continue
                 if item is None:
                     break

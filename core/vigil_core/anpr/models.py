@@ -7,12 +7,13 @@ from dataclasses import dataclass
 import logging
 from pathlib import Path
 import threading
+from typing import Literal
 
 from vigil_core.anpr.decode import FormatPrior, SlotDecoder
 from vigil_core.anpr.detect import BoxFinder, PlateFinder
 from vigil_core.anpr.ocr import CctOcr, RapidOcr, shared_rapid_ocr
 from vigil_core.anpr.reader import DEFAULT_VARIANTS, PlateReader, StageTimes
-from vigil_core.anpr.text_detect import TextPlateFinder
+from vigil_core.anpr.text_detect import DEFAULT_SEARCH, TextPlateFinder
 from vigil_core.errors import ModelInvalid
 from vigil_core.inference.detectors import YoloV8Detector
 from vigil_core.inference.loader import resolve_model
@@ -27,6 +28,7 @@ DEFAULT_DETECTOR = "ppocr_v6_det_small"
 AGPL_DETECTOR = "safelicensing_yolov8n_plate_384"
 """The YOLOv8 plate detector: AGPL-3.0, used only when the user chooses it."""
 DEFAULT_OCR = "cct_xs_v1_global"
+type VehicleSearch = Literal["windows", "tiles"]
 DETECTOR_MIN_SCORE = 0.1
 """Plate boxes kept from the detector; the OCR's confidence rejects what is not a plate."""
 
@@ -56,14 +58,21 @@ class AnprModels:
         detector_model: str = DEFAULT_DETECTOR,
         ocr_model: str = DEFAULT_OCR,
         registry: ModelRegistry | None = None,
+        vehicle_search: VehicleSearch = "windows",
     ) -> None:
-        """Remember where the models are; nothing is loaded before first use."""
+        """Remember where the models are; nothing is loaded before first use.
+
+        `vehicle_search` says how the text finder looks at a vehicle: a few likely windows
+        (`windows`, the default) or tiles over its whole lower part (`tiles`, the earlier
+        default, kept for the benchmark's comparison).
+        """
         self._sessions = sessions or SessionCache()
         self._options = options or SessionOptions(intra_op_threads=2)
         self._models_dir = models_dir
         self._detector_model = detector_model
         self._ocr_model = ocr_model
         self._registry = registry or default_registry()
+        self._vehicle_search = vehicle_search
         self._lock = threading.Lock()
         self._finder: BoxFinder | None = None
         self._cct: CctOcr | None = None
@@ -77,7 +86,9 @@ class AnprModels:
                     spec.name, models_dir=self._models_dir, registry=self._registry
                 )
                 if spec.architecture is Architecture.DB_TEXT:
-                    self._finder = TextPlateFinder(self._sessions.get(spec, path, self._options))
+                    search = DEFAULT_SEARCH if self._vehicle_search == "windows" else None
+                    session = self._sessions.get(spec, path, self._options)
+                    self._finder = TextPlateFinder(session, search=search)
                     return self._finder
                 if spec.architecture is not Architecture.YOLOV8:
                     raise ModelInvalid(

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage  # type: ignore[import-untyped]
 
+from vigil_core.anpr.candidates import CandidateSearch, find_candidates
 from vigil_core.anpr.detect import MIN_VEHICLE_PX, PlateBox, merge
 from vigil_core.inference.preprocess import resize
 from vigil_core.inference.session import ModelSession
@@ -34,6 +35,10 @@ UNCLIP_RATIO = 1.6
 JOIN_BONUS = 0.01
 TILE = (128, 64)
 """Size the scaled search window is cut into (see `TextPlateFinder.lines_in`)."""
+DEFAULT_SEARCH = CandidateSearch()
+WINDOW = (128, 64)
+"""Detector input (width, height) of one candidate window (see `TextPlateFinder.in_vehicles`)."""
+MAX_WINDOW_ZOOM = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,10 @@ class PlateShape:
     plate_height: float = 0.07
     """Usual plate height as a share of the vehicle's width (median of the labelled photos)."""
     target_px: float = 14.0
+    window_text_px: float = 10.0
+    """Height of a candidate band of characters at the detector's input (see `WINDOW`)."""
+    text_height: float = 0.035
+    """Usual height of a plate's characters as a share of the vehicle's width (half a plate)."""
     min_height_px: float = 6.0
     margin_x: float = 0.0
     margin_y: float = 0.0
@@ -180,12 +189,15 @@ class TextPlateFinder:
         frame_side: int = 768,
         shape: PlateShape | None = None,
         nms_iou: float = 0.5,
+        search: CandidateSearch | None = DEFAULT_SEARCH,
+        windows: int = 2,
     ) -> None:
         """Wrap a loaded PP-OCR detector session.
 
-        `vehicle_width` is the detector input's width for a vehicle crop (the characters of a
-        plate on a car seen from the front or back are then about 10 px tall), `frame_side`
-        the long side for the full-frame pass.
+        In a vehicle crop the detector runs on the `windows` most likely plate windows that
+        `search` finds (`in_vehicles`); with `search` None, on tiles over the whole lower part
+        of the vehicle at `vehicle_width` (`in_vehicles_tiled`, the earlier default).
+        `frame_side` is the long side for the full-frame pass.
         """
         self.session = session
         spec = session.spec.input
@@ -199,6 +211,8 @@ class TextPlateFinder:
         self.frame_side = frame_side
         self.shape = shape or PlateShape()
         self.nms_iou = nms_iou
+        self.search = search
+        self.windows = windows
         # A vehicle's lower part holds several text lines; the CCT's confidence on the three
         # most legible tells the plate better than legibility on one crop (plates/us, vehicle
         # crops: 0.514 → 0.545 exact, tuned there).
@@ -306,21 +320,104 @@ class TextPlateFinder:
 
     def in_vehicles(self, image: RGBImage, vehicles: Sequence[tuple[int, BBox]]) -> list[PlateBox]:
         """Return the plate-shaped text lines in the lower part of each (id, box) vehicle."""
+        if self.search is None:
+            return self.in_vehicles_tiled(image, vehicles)
+        height, width = int(image.shape[0]), int(image.shape[1])
+        found: list[PlateBox] = []
+        for key, vehicle in vehicles:
+            if vehicle.width < MIN_VEHICLE_PX or vehicle.height < MIN_VEHICLE_PX:
+                continue
+            for box, score in self.lines_in_candidates(image, vehicle):
+                if self._plate_shaped(box, vehicle.width):
+                    plate = self._plate_box(box, width, height)
+                    found.append(PlateBox(plate, score, "vehicle", key))
+        return found
+
+    def candidate_windows(
+        self, image: RGBImage, vehicle: BBox
+    ) -> list[tuple[tuple[int, int, int, int], float]]:
+        """Return the detector windows (x1, y1, x2, y2 in image pixels, scale) for a vehicle.
+
+        The lower part of the vehicle, scaled to the search width, is searched for bands of
+        dense strokes (`candidates.find_candidates`); each band becomes a window of WINDOW
+        detector pixels around it, at the scale of `_window_scale`.
+        """
+        assert self.search is not None
+        height, width = int(image.shape[0]), int(image.shape[1])
+        x1, y1, x2, y2 = self._lower_part(vehicle, width, height)
+        zoom = self.search.width / vehicle.width
+        gray = _grey(resize(image[y1:y2, x1:x2], *_scaled_size(x2 - x1, y2 - y1, zoom)))
+        sx, sy = (x2 - x1) / gray.shape[1], (y2 - y1) / gray.shape[0]
+        out = []
+        for cand in find_candidates(gray, self.windows, self.search):
+            band = cand.box
+            scale = self._window_scale(vehicle, band.width * sx)
+            cx, cy = x1 + band.center[0] * sx, y1 + band.center[1] * sy
+            win_w, win_h = WINDOW[0] / scale, WINDOW[1] / scale
+            wx1 = round(min(max(0.0, cx - win_w / 2), max(0.0, width - win_w)))
+            wy1 = round(min(max(0.0, cy - win_h / 2), max(0.0, height - win_h)))
+            wx2 = min(width, wx1 + max(1, round(win_w)))
+            wy2 = min(height, wy1 + max(1, round(win_h)))
+            out.append(((wx1, wy1, wx2, wy2), scale))
+        return out
+
+    def _window_scale(self, vehicle: BBox, band_w: float) -> float:
+        """Return the detector scale of a candidate window.
+
+        A usual plate for the vehicle's width gets characters `window_text_px` tall: the
+        vehicle's width tells a plate's size better than the band's height does (on plates/us
+        the plate's height over the band's varied twice as much as over the vehicle's width).
+        The band, stretched to its line of strokes, must fit the window's width.
+        """
+        shape = self.shape
+        usual = shape.window_text_px / (shape.text_height * vehicle.width)
+        # Upscaling a small vehicle's plate helps the detector, up to a point (blur).
+        return min(usual, 0.8 * WINDOW[0] / max(1.0, band_w), MAX_WINDOW_ZOOM)
+
+    def lines_in_candidates(self, image: RGBImage, vehicle: BBox) -> list[tuple[BBox, float]]:
+        """Return the text lines found in a vehicle's candidate windows, in image pixels."""
+        windows = self.candidate_windows(image, vehicle)
+        if not windows:
+            return []
+        batch = []
+        for (x1, y1, x2, y2), scale in windows:
+            canvas, _ = self._normalised(image[y1:y2, x1:x2], scale, WINDOW[0], WINDOW[1])
+            batch.append(canvas)
+        probs = self.session.run(np.ascontiguousarray(np.stack(batch)))[0][:, 0]
+        out = []
+        for prob, ((x1, y1, x2, y2), scale) in zip(probs, windows, strict=True):
+            used_w = min(WINDOW[0], max(1, round((x2 - x1) * scale)))
+            used_h = min(WINDOW[1], max(1, round((y2 - y1) * scale)))
+            sx, sy = (x2 - x1) / used_w, (y2 - y1) / used_h
+            for line in stacked(joined(text_lines(prob[:used_h, :used_w]))):
+                box = _trimmed(line.box, *self.shape.trim_px)
+                out.append((_placed(box, x1, y1, sx, sy), line.score))
+        return out
+
+    def _lower_part(self, vehicle: BBox, width: int, height: int) -> tuple[int, int, int, int]:
+        """Return where a vehicle's plate may be: below `top`, `side` left out at each side."""
+        shape = self.shape
+        inset = shape.side * vehicle.width
+        return _clamped(
+            vehicle.x1 + inset,
+            vehicle.y1 + shape.top * vehicle.height,
+            vehicle.x2 - inset,
+            vehicle.y2 + 0.03 * vehicle.height,
+            width=width,
+            height=height,
+        )
+
+    def in_vehicles_tiled(
+        self, image: RGBImage, vehicles: Sequence[tuple[int, BBox]]
+    ) -> list[PlateBox]:
+        """Return the plate-shaped text lines of the whole lower part of each vehicle, tiled."""
         height, width = int(image.shape[0]), int(image.shape[1])
         shape = self.shape
         found: list[PlateBox] = []
         for key, vehicle in vehicles:
             if vehicle.width < MIN_VEHICLE_PX or vehicle.height < MIN_VEHICLE_PX:
                 continue
-            inset = shape.side * vehicle.width
-            window = _clamped(
-                vehicle.x1 + inset,
-                vehicle.y1 + shape.top * vehicle.height,
-                vehicle.x2 - inset,
-                vehicle.y2 + 0.03 * vehicle.height,
-                width=width,
-                height=height,
-            )
+            window = self._lower_part(vehicle, width, height)
             scale = min(1.0, shape.target_px / (shape.plate_height * vehicle.width))
             scale = min(scale, self.vehicle_width / max(1, window[2] - window[0]))
             for box, score in self.lines_in(image, window, scale):
@@ -405,6 +502,22 @@ def _trimmed(box: BBox, dx: float, dy: float) -> BBox:
     dx = min(dx, max(0.0, box.width - 2.0) / 2)
     dy = min(dy, max(0.0, box.height - 2.0) / 2)
     return BBox(box.x1 + dx, box.y1 + dy, box.x2 - dx, box.y2 - dy)
+
+
+def _placed(box: BBox, x: float, y: float, sx: float, sy: float) -> BBox:
+    """Return a box of a scaled window in image pixels (the window's corner at x, y)."""
+    return BBox(x + box.x1 * sx, y + box.y1 * sy, x + box.x2 * sx, y + box.y2 * sy)
+
+
+def _grey(image: RGBImage) -> npt.NDArray[np.uint8]:
+    """Return the luma of an RGB image (ITU-R 601 weights), as uint8."""
+    weights = np.asarray([0.299, 0.587, 0.114], np.float32)
+    luma: npt.NDArray[np.uint8] = (image.astype(np.float32) @ weights).astype(np.uint8)
+    return luma
+
+
+def _scaled_size(width: int, height: int, zoom: float) -> tuple[int, int]:
+    return max(8, round(width * zoom)), max(8, round(height * zoom))
 
 
 def _ceil_32(value: int) -> int:

@@ -1,0 +1,214 @@
+"""Find a few likely plate windows in a vehicle crop from cheap image cues (numpy only).
+
+The text detector costs about 1.4 µs per input pixel on one core: running it over the whole
+lower part of a vehicle at a scale where plates read well does not fit the time budget. A
+plate's characters are a band of dense dark strokes that fills the whole width of its window
+and stops above and below it (a grille's bars go on, a lamp's edge is no stroke, a wheel's
+texture is a blob): box filters over a stroke map say where such bands are, for a few sizes,
+in a few milliseconds. The best few bands are then confirmed, and boxed, by the text detector
+on small windows only (`TextPlateFinder.in_vehicles`).
+
+Dark strokes only: on plates/us, the best two bands held the plate on 92 % of the vehicles
+with dark strokes, 88 % with dark and light ones (light characters on a dark plate are rarer;
+a camera in `full_frame` or `both` mode also looks for them over the frame).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil_core.types import BBox
+
+type GrayImage = npt.NDArray[np.uint8]
+type FloatMap = npt.NDArray[np.float32]
+
+PER_SIZE = 64
+"""Best positions kept per band size before separation (neighbours of one peak crowd the top)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A likely band of plate characters, in the pixels of the image it was searched on."""
+
+    box: BBox
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateSearch:
+    """How bands of characters are looked for (sizes relative to the searched image's width).
+
+    Tuned on plates/us (the tune half of the photo folders); plates/mixed is held out.
+    """
+
+    text_heights: tuple[int, ...] = (8, 12, 16, 21)
+    """Heights of the character band tried, in pixels of the search image (see `width`)."""
+    aspects: tuple[float, ...] = (3.0, 5.0)
+    """Band widths tried, in band heights: a US plate's characters about 3.5, a European's 5-6."""
+    width: int = 320
+    """Width the vehicle is scaled to before the search (its plate's characters 8-21 px tall)."""
+    edge_cap: float = 40.0
+    """Strokes darker than this (grey levels) count as one: a black hole is not more text."""
+    context: float = 0.5
+    """Weight of the stroke density just above or below a band (a grille's bars go on)."""
+    stride: int = 2
+    """Positions tried every `stride` pixels."""
+    separation: float = 0.2
+    """Two candidates may share at most this share of the smaller one's area."""
+    size_weight: float = 0.5
+    """Scores are multiplied by (band height / smallest height) to this power."""
+    widen: bool = True
+    """Stretch each band to the ends of its line of strokes (`widened`)."""
+
+
+def stroke_map(gray: GrayImage, cap: float, reaches: tuple[int, ...] = (1, 2, 3)) -> FloatMap:
+    """Return how much darker each pixel is than both its left and right neighbours.
+
+    A dark stroke narrower than twice a `reach` answers; a single edge (a lamp, a bumper's
+    line) does not, because one side of it is as dark as itself. Capped at `cap` grey levels.
+    """
+    g = gray.astype(np.float32)
+    out = np.zeros_like(g)
+    for reach in reaches:
+        if 2 * reach >= g.shape[1]:
+            break
+        left, centre, right = g[:, : -2 * reach], g[:, reach:-reach], g[:, 2 * reach :]
+        darker = np.minimum(left - centre, right - centre)
+        np.maximum(out[:, reach:-reach], darker, out=out[:, reach:-reach])
+    np.minimum(out, np.float32(cap), out=out)
+    return out
+
+
+def find_candidates(
+    gray: GrayImage, count: int, search: CandidateSearch | None = None
+) -> list[Candidate]:
+    """Return up to `count` separate bands of dense vertical strokes, best first.
+
+    `gray` is the searched part of the vehicle at the search scale. A band's score is its
+    stroke density — the smallest of its three thirds', so that strokes must fill it from one
+    end to the other — less `context` times the density of a band as tall just above or below.
+    """
+    search = search or CandidateSearch()
+    if gray.ndim != 2 or count <= 0:
+        return []
+    height, width = int(gray.shape[0]), int(gray.shape[1])
+    step = max(1, search.stride)
+    # Summed over step × step cells: positions and sizes then move by whole cells.
+    strokes = stroke_map(gray, search.edge_cap)
+    total = _integral(_cells(strokes, step))
+    scored: list[tuple[float, int, int, int, int]] = []
+    for band_px in search.text_heights:
+        band = max(1, round(band_px / step))
+        for aspect in search.aspects:
+            third = max(1, round(aspect * band_px / 3 / step))
+            if 3 * third * step >= width or 3 * band * step > height:
+                continue
+            score = _band_scores(total, band, third, search.context)
+            if search.size_weight:
+                # Density alone favours small bands inside a line over the whole line.
+                score *= np.float32((band_px / search.text_heights[0]) ** search.size_weight)
+            scored += _best_positions(score, band * step, 3 * third * step, step, PER_SIZE)
+    scored.sort(key=lambda item: item[0], reverse=True)
+    kept: list[Candidate] = []
+    for value, x, y, w, h in scored:
+        if value <= 0.0:
+            break
+        box = BBox(float(x), float(y), float(x + w), float(y + h))
+        if all(_shared(box, other.box) <= search.separation for other in kept):
+            kept.append(Candidate(box, value))
+            if len(kept) == count:
+                break
+    if not search.widen:
+        return kept
+    return [Candidate(widened(strokes, cand.box), cand.score) for cand in kept]
+
+
+def widened(strokes: FloatMap, band: BBox, share: float = 0.35) -> BBox:
+    """Return the band stretched along its row to the ends of its strokes (column projection).
+
+    A band is one of a few fixed widths and often covers part of a line of characters: the
+    window around it would cut the rest. The columns of its rows, smoothed over a character's
+    width, that are at least `share` as dense as the band itself, and joined to it, are the
+    line, up to one band's width on either side.
+    """
+    width = int(strokes.shape[1])
+    x1, y1, x2, y2 = int(band.x1), int(band.y1), int(band.x2), int(band.y2)
+    reach = max(1, x2 - x1)
+    left, right = max(0, x1 - reach), min(width, x2 + reach)
+    cols = strokes[y1:y2, left:right].mean(axis=0)
+    size = max(1, y2 - y1)
+    smooth = np.convolve(cols, np.ones(size, np.float32) / size, mode="same")
+    floor = share * float(smooth[x1 - left : x2 - left].mean())
+    first, last = x1 - left, x2 - left - 1
+    while first > 0 and smooth[first - 1] >= floor:
+        first -= 1
+    while last < len(smooth) - 1 and smooth[last + 1] >= floor:
+        last += 1
+    return BBox(float(left + first), band.y1, float(left + last + 1), band.y2)
+
+
+def _cells(values: FloatMap, step: int) -> FloatMap:
+    """Return the sums of step × step cells (the ragged right and bottom edges dropped)."""
+    if step == 1:
+        return values
+    rows, cols = int(values.shape[0]) // step, int(values.shape[1]) // step
+    cut = values[: rows * step, : cols * step].reshape(rows, step, cols, step)
+    summed: FloatMap = cut.sum(axis=(1, 3), dtype=np.float32)
+    return summed
+
+
+def _integral(values: FloatMap) -> FloatMap:
+    """Return the summed-area table, one row and column of zeros in front."""
+    out = np.zeros((values.shape[0] + 1, values.shape[1] + 1), np.float32)
+    out[1:, 1:] = values.cumsum(axis=0).cumsum(axis=1)
+    return out
+
+
+def _band_scores(total: FloatMap, band: int, third: int, context: float) -> FloatMap:
+    """Return the score of every band of `band` × 3·`third` cells, by its top-left cell."""
+    sums = total[band:, third:] - total[:-band, third:]
+    sums -= total[band:, :-third]
+    sums += total[:-band, :-third]
+    sums *= np.float32(1.0 / (band * third))
+    rows = int(sums.shape[0])
+    cols = int(sums.shape[1]) - 2 * third
+    left, middle, right = sums[:, :cols], sums[:, third : third + cols], sums[:, 2 * third :]
+    core: FloatMap = np.minimum(np.minimum(left, middle), right)
+    whole = left + middle
+    whole += right
+    whole *= np.float32(1.0 / 3.0)
+    near = np.zeros_like(whole)
+    if rows > band:
+        near[band:] = whole[:-band]  # the band just above
+        np.maximum(near[:-band], whole[band:], out=near[:-band])  # and just below
+    near *= np.float32(context)
+    core -= near
+    return core
+
+
+def _best_positions(
+    score: FloatMap, band: int, width: int, step: int, count: int
+) -> list[tuple[float, int, int, int, int]]:
+    """Return the `count` best (score, x, y, width, height) of one score map."""
+    flat = score.ravel()
+    if flat.size == 0:
+        return []
+    top = min(count, int(flat.size))
+    index = np.argpartition(flat, -top)[-top:]
+    rows, cols = np.unravel_index(index, score.shape)
+    return [
+        (float(flat[i]), int(c) * step, int(r) * step, width, band)
+        for i, r, c in zip(index, rows, cols, strict=True)
+    ]
+
+
+def _shared(a: BBox, b: BBox) -> float:
+    """Return the share of the smaller box's area that the two boxes have in common."""
+    iw = min(a.x2, b.x2) - max(a.x1, b.x1)
+    ih = min(a.y2, b.y2) - max(a.y1, b.y1)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    return iw * ih / max(1e-6, min(a.area, b.area))

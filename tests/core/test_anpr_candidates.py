@@ -1,0 +1,200 @@
+"""The licence-clean finder's window search: cheap plate candidates confirmed by the text detector.
+
+Real photos (plates/us), the real COCO vehicle detector and the real PP-OCR text detector from
+the rapidocr wheel (both loaded by path with their sha256 checked by the loader).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.plates import read_rgb
+from tests.support.shared import MEDIA_DIR
+from vigil_core.anpr.candidates import CandidateSearch, find_candidates, stroke_map
+from vigil_core.anpr.models import AnprModels, ReaderSettings
+from vigil_core.anpr.reader import PlateReader, main_plate
+from vigil_core.anpr.text_detect import WINDOW, TextPlateFinder
+from vigil_core.inference.detectors import YoloxDetector
+from vigil_core.inference.preprocess import resize
+from vigil_core.inference.session import SessionCache
+from vigil_core.types import BBox
+from vigil_tools.eval.anpr import (
+    MAX_WIDTH,
+    VEHICLE_CLASSES,
+    VEHICLE_MIN_SCORE,
+    LabelledPhoto,
+    load_folder,
+)
+
+PHOTOS = ("0b86cecf-67d1-4fc0-87c9-b36b0ee228bb.jpg", "car13.jpg", "car5.jpg", "car9-2.jpg")
+"""plates/us photos: a 33-px plate on a 1280-px frame, a 102-px one, a 600-px photo, and a
+street of 13 vehicles."""
+
+
+@pytest.fixture(scope="module")
+def models_dir() -> Path:  # module scope: the shared fixture is per test
+    from tests.support.shared import MODELS_DIR  # noqa: PLC0415
+
+    if not MODELS_DIR.exists():
+        pytest.skip("shared models are not on this machine")
+    return MODELS_DIR
+
+
+@pytest.fixture(scope="module")
+def sessions() -> SessionCache:
+    return SessionCache()
+
+
+@pytest.fixture(scope="module")
+def models(models_dir: Path, sessions: SessionCache) -> AnprModels:
+    """The default, licence-clean models: PP-OCR text detector (windows) and CCT OCR."""
+    return AnprModels(sessions=sessions, models_dir=models_dir)
+
+
+@pytest.fixture(scope="module")
+def reader(models: AnprModels) -> PlateReader:
+    return models.reader(ReaderSettings())
+
+
+@pytest.fixture(scope="module")
+def finder(reader: PlateReader) -> TextPlateFinder:
+    assert isinstance(reader.finder, TextPlateFinder)
+    return reader.finder
+
+
+@pytest.fixture(scope="module")
+def vehicles(models_dir: Path, sessions: SessionCache) -> YoloxDetector:
+    return YoloxDetector.load(
+        models_dir=models_dir,
+        sessions=sessions,
+        confidence=VEHICLE_MIN_SCORE,
+        classes=VEHICLE_CLASSES,
+    )
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[str, LabelledPhoto]:
+    folder = MEDIA_DIR / "plates" / "us"
+    if not folder.is_dir():
+        pytest.skip("the shared plate photos are not on this machine")
+    return {p.path.name: p for p in load_folder(folder) if p.path.name in PHOTOS}
+
+
+def _frame(photo: LabelledPhoto) -> tuple[np.ndarray, BBox]:
+    """Return the photo at the engine's default analysis width (1280 at most) and its plate."""
+    image = read_rgb(photo.path)
+    assert photo.box is not None
+    scale = min(1.0, MAX_WIDTH / image.shape[1])
+    if scale == 1.0:
+        return image, photo.box
+    size = (MAX_WIDTH, round(image.shape[0] * scale))
+    return resize(image, *size), photo.box.scaled(scale, scale)
+
+
+def _holds(window: tuple[int, int, int, int], box: BBox) -> bool:
+    x1, y1, x2, y2 = window
+    return x1 <= box.x1 and box.x2 <= x2 and y1 <= box.y1 and box.y2 <= y2
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_the_window_search_finds_and_reads_the_plate_on_a_real_photo(
+    name: str,
+    photos: dict[str, LabelledPhoto],
+    vehicles: YoloxDetector,
+    finder: TextPlateFinder,
+    reader: PlateReader,
+) -> None:
+    """A window holds the labelled plate, the detector boxes it there, and the CCT reads it."""
+    photo = photos[name]
+    image, plate = _frame(photo)
+    found = [(index, det.bbox) for index, det in enumerate(vehicles.detect(image))]
+    assert found, "the vehicle detector found no vehicle"
+    windows = [window for _, box in found for window, _ in finder.candidate_windows(image, box)]
+    assert len(windows) <= finder.windows * len(found)
+    assert any(_holds(window, plate) for window in windows)
+    boxes = finder.in_vehicles(image, found)
+    assert any(box.bbox.iou(plate) > 0.3 for box in boxes)
+    assert all(box.source == "vehicle" and box.vehicle is not None for box in boxes)
+    main = main_plate(reader.read(image, found), image.shape[1], image.shape[0])
+    assert main is not None and main.text == photo.plate
+    assert main.box.bbox.iou(plate) > 0.3
+
+
+def test_windows_are_small_and_at_the_plate_scale(
+    photos: dict[str, LabelledPhoto], vehicles: YoloxDetector, finder: TextPlateFinder
+) -> None:
+    """Each window is WINDOW detector pixels: the labelled plate is 10-40 px tall in its own."""
+    image, plate = _frame(photos[PHOTOS[0]])
+    vehicle = max((det.bbox for det in vehicles.detect(image)), key=lambda box: box.area)
+    windows = finder.candidate_windows(image, vehicle)
+    assert 1 <= len(windows) <= finder.windows
+    holding = [scale for window, scale in windows if _holds(window, plate)]
+    assert holding and 10 <= plate.height * holding[0] <= 40
+    for (x1, y1, x2, y2), scale in windows:
+        assert round((x2 - x1) * scale) <= WINDOW[0] + 1
+        assert round((y2 - y1) * scale) <= WINDOW[1] + 1
+
+
+def test_dark_strokes_answer_and_single_edges_do_not() -> None:
+    gray = np.full((20, 40), 200, np.uint8)
+    gray[:, 10:12] = 40  # a dark stroke, 2 px wide
+    gray[:, 30:] = 40  # an edge: dark from here to the right border
+    strokes = stroke_map(gray, cap=40.0)
+    assert strokes[5, 10] == 40.0 and strokes[5, 11] == 40.0
+    assert strokes[5, 29:].max() == 0.0 and strokes[5, :9].max() == 0.0
+    gray[:, 10:12] = 250  # a light stroke is no dark one
+    assert stroke_map(gray, cap=40.0)[5, 10] == 0.0
+
+
+def test_a_band_of_strokes_beats_a_single_blob() -> None:
+    """Strokes across a band make a candidate; a blob as dense in one third does not win."""
+    gray = np.full((120, 320), 180, np.uint8)
+    gray[60:72, 100:160:4] = 30  # 15 strokes, 12 px tall: a line of characters
+    gray[20:32, 250:262:2] = 30  # a dense blob, a third as wide
+    (best, *_) = find_candidates(gray, 2, CandidateSearch())
+    assert best.box.x1 <= 110 and best.box.x2 >= 150
+    assert best.box.y1 <= 64 and best.box.y2 >= 68
+
+
+@pytest.mark.parametrize(
+    "gray",
+    [
+        np.zeros((0, 0), np.uint8),
+        np.zeros((5, 5), np.uint8),
+        np.full((200, 320), 128, np.uint8),
+        np.zeros((10,), np.uint8),
+    ],
+    ids=["empty", "tiny", "uniform", "one-dimensional"],
+)
+def test_nothing_to_find_gives_no_candidate(gray: np.ndarray) -> None:
+    assert find_candidates(gray, 3) == []
+
+
+def test_no_candidate_is_asked_for() -> None:
+    gray = np.full((120, 320), 180, np.uint8)
+    gray[60:72, 100:160:4] = 30
+    assert find_candidates(gray, 0) == []
+
+
+def test_bad_vehicle_boxes_and_blank_frames_give_no_plate(finder: TextPlateFinder) -> None:
+    """Off-frame, degenerate, too small and blank vehicles: no box, no error."""
+    frame = np.full((360, 640, 3), 128, np.uint8)
+    bad = [
+        (0, BBox(700, 400, 900, 500)),  # wholly outside the frame
+        (1, BBox(100, 100, 100, 300)),  # no width
+        (2, BBox(10, 10, 30, 30)),  # smaller than a vehicle can be
+        (3, BBox(-50, -50, 700, 420)),  # larger than the frame, blank
+    ]
+    assert finder.in_vehicles(frame, bad) == []
+    small = np.full((20, 30, 3), 128, np.uint8)  # a frame smaller than one window
+    assert finder.in_vehicles(small, [(0, BBox(0, 0, 30, 20))]) == []
+
+
+def test_the_earlier_tiled_search_is_still_there(models_dir: Path, sessions: SessionCache) -> None:
+    """`tiles` runs the detector over the whole lower part (the benchmark's `tiled` chain)."""
+    models = AnprModels(sessions=sessions, models_dir=models_dir, vehicle_search="tiles")
+    finder = models.finder()
+    assert isinstance(finder, TextPlateFinder) and finder.search is None

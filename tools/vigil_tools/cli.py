@@ -75,7 +75,8 @@ def add_commands(sub: Any) -> None:
     bench.add_argument(
         "--chains",
         default="default,agpl,plain",
-        help="anpr: chains side by side: default (licence-clean), agpl, plain (off the shelf)",
+        help="anpr: chains side by side: default (licence-clean), agpl, plain (off the shelf), "
+        "tiled (the licence-clean chain before its window search)",
     )
     bench.add_argument(
         "--no-rendered", action="store_true", help="anpr: leave out the rendered-plates row"

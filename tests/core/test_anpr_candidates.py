@@ -29,8 +29,8 @@ from vigil_tools.eval.anpr import (
     load_folder,
 )
 
-PHOTOS = ("0b86cecf-67d1-4fc0-87c9-b36b0ee228bb.jpg", "car13.jpg", "car5.jpg", "car9-2.jpg")
-"""plates/us photos: a 33-px plate on a 1280-px frame, a 102-px one, a 600-px photo, and a
+PHOTOS = ("33fa5185-0286-4e8f-b775-46162eba39d4.jpg", "car13.jpg", "car2.jpg", "car9-2.jpg")
+"""plates/us photos: a 29-px plate on a 1280-px frame, a 102-px one, a 1024-px photo, and a
 street of 13 vehicles."""
 
 

@@ -25,6 +25,8 @@ from vigil_core.types import BBox
 type GrayImage = npt.NDArray[np.uint8]
 type FloatMap = npt.NDArray[np.float32]
 
+POOL = 3
+"""Candidates kept per window asked for before widened parts of one line are merged."""
 PER_SIZE = 64
 """Best positions kept per band size before separation (neighbours of one peak crowd the top)."""
 
@@ -112,6 +114,9 @@ def find_candidates(
                 score *= np.float32((band_px / search.text_heights[0]) ** search.size_weight)
             scored += _best_positions(score, band * step, 3 * third * step, step, PER_SIZE)
     scored.sort(key=lambda item: item[0], reverse=True)
+    # Without widening, `count` separate bands; with it, more, because parts of one line
+    # (split at a dash or a space) become one candidate once stretched.
+    pool = count if not search.widen else POOL * count
     kept: list[Candidate] = []
     for value, x, y, w, h in scored:
         if value <= 0.0:
@@ -119,11 +124,26 @@ def find_candidates(
         box = BBox(float(x), float(y), float(x + w), float(y + h))
         if all(_shared(box, other.box) <= search.separation for other in kept):
             kept.append(Candidate(box, value))
-            if len(kept) == count:
+            if len(kept) == pool:
                 break
     if not search.widen:
         return kept
-    return [Candidate(widened(strokes, cand.box), cand.score) for cand in kept]
+    return _joined([Candidate(widened(strokes, c.box), c.score) for c in kept], search)[:count]
+
+
+def _joined(candidates: list[Candidate], search: CandidateSearch) -> list[Candidate]:
+    """Return the candidates with those overlapping a better one merged into it, best first."""
+    out: list[Candidate] = []
+    for cand in candidates:
+        for index, other in enumerate(out):
+            if _shared(cand.box, other.box) > search.separation:
+                a, b = other.box, cand.box
+                union = BBox(min(a.x1, b.x1), min(a.y1, b.y1), max(a.x2, b.x2), max(a.y2, b.y2))
+                out[index] = Candidate(union, other.score)
+                break
+        else:
+            out.append(cand)
+    return out
 
 
 def widened(strokes: FloatMap, band: BBox, share: float = 0.35) -> BBox:

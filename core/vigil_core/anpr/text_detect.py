@@ -71,10 +71,12 @@ class PlateShape:
     plate_height: float = 0.07
     """Usual plate height as a share of the vehicle's width (median of the labelled photos)."""
     target_px: float = 14.0
-    window_text_px: float = 10.0
+    window_text_px: float = 18.0
     """Height of a candidate band of characters at the detector's input (see `WINDOW`)."""
     text_height: float = 0.035
     """Usual height of a plate's characters as a share of the vehicle's width (half a plate)."""
+    window_fill: float = 0.8
+    """Largest share of a window's width a band may fill (the detector fades at its edges)."""
     min_height_px: float = 6.0
     margin_x: float = 0.0
     margin_y: float = 0.0
@@ -372,7 +374,7 @@ class TextPlateFinder:
         shape = self.shape
         usual = shape.window_text_px / (shape.text_height * vehicle.width)
         # Upscaling a small vehicle's plate helps the detector, up to a point (blur).
-        return min(usual, 0.8 * WINDOW[0] / max(1.0, band_w), MAX_WINDOW_ZOOM)
+        return min(usual, shape.window_fill * WINDOW[0] / max(1.0, band_w), MAX_WINDOW_ZOOM)
 
     def lines_in_candidates(self, image: RGBImage, vehicle: BBox) -> list[tuple[BBox, float]]:
         """Return the text lines found in a vehicle's candidate windows, in image pixels."""

@@ -27,8 +27,8 @@ type FloatMap = npt.NDArray[np.float32]
 
 POOL = 3
 """Candidates kept per window asked for before widened parts of one line are merged."""
-PER_SIZE = 64
-"""Best positions kept per band size before separation (neighbours of one peak crowd the top)."""
+PER_SIZE = 16
+"""Best local maxima kept per band size before separation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ def find_candidates(
     # Summed over step × step cells: positions and sizes then move by whole cells.
     strokes = stroke_map(gray, search.edge_cap)
     total = _integral(_cells(strokes, step))
-    scored: list[tuple[float, int, int, int, int]] = []
+    found: list[FloatMap] = []
     for band_px in search.text_heights:
         band = max(1, round(band_px / step))
         for aspect in search.aspects:
@@ -112,20 +112,16 @@ def find_candidates(
             if search.size_weight:
                 # Density alone favours small bands inside a line over the whole line.
                 score *= np.float32((band_px / search.text_heights[0]) ** search.size_weight)
-            scored += _best_positions(score, band * step, 3 * third * step, step, PER_SIZE)
-    scored.sort(key=lambda item: item[0], reverse=True)
+            found.append(_best_positions(score, band * step, 3 * third * step, step, PER_SIZE))
+    if not found:
+        return []
     # Without widening, `count` separate bands; with it, more, because parts of one line
     # (split at a dash or a space) become one candidate once stretched.
     pool = count if not search.widen else POOL * count
-    kept: list[Candidate] = []
-    for value, x, y, w, h in scored:
-        if value <= 0.0:
-            break
-        box = BBox(float(x), float(y), float(x + w), float(y + h))
-        if all(_shared(box, other.box) <= search.separation for other in kept):
-            kept.append(Candidate(box, value))
-            if len(kept) == pool:
-                break
+    kept = [
+        Candidate(BBox(float(x1), float(y1), float(x2), float(y2)), float(value))
+        for value, x1, y1, x2, y2 in _separate(np.concatenate(found), search.separation, pool)
+    ]
     if not search.widen:
         return kept
     return _joined([Candidate(widened(strokes, c.box), c.score) for c in kept], search)[:count]
@@ -175,8 +171,12 @@ def _cells(values: FloatMap, step: int) -> FloatMap:
     if step == 1:
         return values
     rows, cols = int(values.shape[0]) // step, int(values.shape[1]) // step
-    cut = values[: rows * step, : cols * step].reshape(rows, step, cols, step)
-    summed: FloatMap = cut.sum(axis=(1, 3), dtype=np.float32)
+    cut = values[: rows * step, : cols * step]
+    summed: FloatMap = cut[::step, ::step].copy()
+    for dy in range(step):
+        for dx in range(step):
+            if dy or dx:
+                summed += cut[dy::step, dx::step]
     return summed
 
 
@@ -209,20 +209,59 @@ def _band_scores(total: FloatMap, band: int, third: int, context: float) -> Floa
     return core
 
 
-def _best_positions(
-    score: FloatMap, band: int, width: int, step: int, count: int
-) -> list[tuple[float, int, int, int, int]]:
-    """Return the `count` best (score, x, y, width, height) of one score map."""
+def _best_positions(score: FloatMap, band: int, width: int, step: int, count: int) -> FloatMap:
+    """Return the `count` best local maxima of one score map as rows (score, x1, y1, x2, y2).
+
+    Local maxima only (no lower than their 8 neighbours): the neighbours of one peak would
+    crowd the list, and shifted by a cell or two some would pass the separation test.
+    """
     flat = score.ravel()
-    if flat.size == 0:
-        return []
-    top = min(count, int(flat.size))
-    index = np.argpartition(flat, -top)[-top:]
+    index = np.flatnonzero((score >= _max_3x3(score)) & (score > 0))
+    top = min(count, int(index.size))
+    out = np.empty((top, 5), np.float32)
+    if top == 0:
+        return out
+    if index.size > top:
+        index = index[np.argpartition(flat[index], -top)[-top:]]
     rows, cols = np.unravel_index(index, score.shape)
-    return [
-        (float(flat[i]), int(c) * step, int(r) * step, width, band)
-        for i, r, c in zip(index, rows, cols, strict=True)
-    ]
+    out[:, 0] = flat[index]
+    out[:, 1] = cols * step
+    out[:, 2] = rows * step
+    out[:, 3] = out[:, 1] + width
+    out[:, 4] = out[:, 2] + band
+    return out
+
+
+def _max_3x3(score: FloatMap) -> FloatMap:
+    """Return the largest value of each 3 × 3 neighbourhood (separable, edges clamped)."""
+    rows = score.copy()
+    np.maximum(rows[:, 1:], score[:, :-1], out=rows[:, 1:])
+    np.maximum(rows[:, :-1], score[:, 1:], out=rows[:, :-1])
+    out = rows.copy()
+    np.maximum(out[1:], rows[:-1], out=out[1:])
+    np.maximum(out[:-1], rows[1:], out=out[:-1])
+    return out
+
+
+def _separate(rows: FloatMap, separation: float, count: int) -> FloatMap:
+    """Return up to `count` positive rows, best first, no two sharing more than `separation`.
+
+    Greedy: the best row is kept, the rows sharing more than `separation` of the smaller one's
+    area with it are dropped, and so on.
+    """
+    rows = rows[rows[:, 0] > 0]
+    rows = rows[np.argsort(-rows[:, 0], kind="stable")]
+    kept: list[FloatMap] = []
+    while rows.shape[0] and len(kept) < count:
+        best = rows[0]
+        kept.append(best)
+        iw = np.minimum(rows[:, 3], best[3]) - np.maximum(rows[:, 1], best[1])
+        ih = np.minimum(rows[:, 4], best[4]) - np.maximum(rows[:, 2], best[2])
+        area = (rows[:, 3] - rows[:, 1]) * (rows[:, 4] - rows[:, 2])
+        smaller = np.maximum(np.minimum(area, (best[3] - best[1]) * (best[4] - best[2])), 1e-6)
+        shared = np.clip(iw, 0, None) * np.clip(ih, 0, None) / smaller
+        rows = rows[shared <= separation]
+    return np.asarray(kept, np.float32).reshape(-1, 5)
 
 
 def _shared(a: BBox, b: BBox) -> float:

@@ -181,8 +181,24 @@ class PlateReader:
         # One crop per box first: most plates read cleanly on it, and the other crops, the
         # re-detection and the second opinion are spent only on the ones that hesitate.
         probes = self._cct_probs(image, boxes, self.variants[:1])
-        kept = _best_per_vehicle(boxes, probes, self.finder.per_vehicle)
-        return [self._cct_read(image, boxes[i], probes[i]) for i in kept]
+        reads: dict[int, tuple[PlateBox, SlotRead]] = {}
+        for ranked in _ranked_per_plate(boxes, probes, self.finder.per_vehicle):
+            # The most legible box of a plate gets the escalation (more crops, a second
+            # opinion); its runners-up are read from their first crop only. On plates/us with
+            # the text finder: 0.771 exact against 0.776 when all three escalated, for half the
+            # reading time per vehicle (tuned there).
+            first, *others = ranked
+            reads[first] = self._cct_read(image, boxes[first], probes[first])
+            for index in others:
+                reads[index] = (boxes[index], self._first_crop_read(probes[index]))
+        return [reads[index] for index in sorted(reads)]
+
+    def _first_crop_read(self, probe: SlotProbs) -> SlotRead:
+        """Decode a box from its first crop alone (no more crops, no second opinion)."""
+        with self._measure("decode"):
+            read = self.decoder.decode(probe)
+            self._learn(probe, None, 0.0)
+        return read
 
     def _cct_read(
         self, image: RGBImage, first: PlateBox, probe: SlotProbs
@@ -280,10 +296,10 @@ class PlateReader:
                 yield
 
 
-def _best_per_vehicle(
+def _ranked_per_plate(
     boxes: Sequence[PlateBox], probes: npt.NDArray[np.float32], count: int = 1
-) -> list[int]:
-    """Return the indexes of the boxes to read: each plate's `count` most legible boxes.
+) -> list[list[int]]:
+    """Return the indexes of the boxes to read: each plate's `count` most legible, best first.
 
     A vehicle carries one plate at the back (or front); its crop may also show a sticker, a
     dealer's name or the next car's plate. Over the frame, a line and its parts (AB-123 and CD of
@@ -301,7 +317,7 @@ def _best_per_vehicle(
     out = []
     for candidates in ranked.values():
         candidates.sort(key=lambda item: item[0], reverse=True)
-        out += [index for _, index in candidates[:count]]
+        out.append([index for _, index in candidates[:count]])
     return sorted(out)
 
 

@@ -14,6 +14,7 @@ import pytest
 from tests.support.plates import read_rgb
 from tests.support.shared import MEDIA_DIR
 from vigil_core.anpr.candidates import CandidateSearch, find_candidates, stroke_map
+from vigil_core.anpr.detect import PlateBox
 from vigil_core.anpr.models import AnprModels, ReaderSettings
 from vigil_core.anpr.reader import PlateReader, main_plate
 from vigil_core.anpr.text_detect import WINDOW, TextPlateFinder
@@ -198,3 +199,35 @@ def test_the_earlier_tiled_search_is_still_there(models_dir: Path, sessions: Ses
     models = AnprModels(sessions=sessions, models_dir=models_dir, vehicle_search="tiles")
     finder = models.finder()
     assert isinstance(finder, TextPlateFinder) and finder.search is None
+
+
+def test_the_search_stops_once_the_reader_finds_a_legible_plate(
+    photos: dict[str, LabelledPhoto], vehicles: YoloxDetector, finder: TextPlateFinder
+) -> None:
+    """Windows run best first until `enough`: always enough is the first window's boxes only."""
+    image, plate = _frame(photos[PHOTOS[0]])
+    vehicle = max((det.bbox for det in vehicles.detect(image)), key=lambda box: box.area)
+    windows = finder.candidate_windows(image, vehicle)
+    assert len(windows) == 2
+
+    def boxes(found: list[PlateBox]) -> list[BBox]:
+        return sorted((box.bbox for box in found), key=lambda b: (b.x1, b.y1))
+
+    first = finder.in_vehicles(image, [(0, vehicle)], lambda _found: True)
+    assert boxes(first) == boxes(finder._plates_in(image, windows[:1], 0, vehicle))
+    every = finder.in_vehicles(image, [(0, vehicle)], lambda _found: False)
+    assert boxes(every) == boxes(finder.in_vehicles(image, [(0, vehicle)]))
+    assert len(every) >= len(first) and any(box.bbox.iou(plate) > 0.3 for box in first)
+
+
+def test_the_reader_stops_on_a_legible_plate(
+    photos: dict[str, LabelledPhoto], reader: PlateReader
+) -> None:
+    """The reader's test: a box whose first crop reads with a mean slot probability of 0.9."""
+    image, plate = _frame(photos[PHOTOS[1]])
+    enough = reader._legible_in(image)
+    assert enough is not None
+    assert enough([PlateBox(plate, 0.9, "vehicle", 0)])
+    blank = BBox(0, 0, plate.width, plate.height)  # the photo's top-left corner: sky or wall
+    assert not enough([PlateBox(blank, 0.9, "vehicle", 0)])
+    assert not enough([])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 import math
 from typing import Literal, Protocol
@@ -34,6 +34,10 @@ class PlateBox:
     """Index of the vehicle box (or track id) it was found in; None for the full-frame pass."""
 
 
+type Enough = Callable[[Sequence[PlateBox]], bool]
+"""Whether the boxes found so far in a vehicle hold a legible plate (the reader's OCR says)."""
+
+
 class BoxFinder(Protocol):
     """Find plate boxes on a frame: in vehicle crops, over the frame, and again around one."""
 
@@ -43,8 +47,17 @@ class BoxFinder(Protocol):
     min_read_confidence: float
     """Reads below this are no plate, whatever the camera's `min_confidence` says."""
 
-    def in_vehicles(self, image: RGBImage, vehicles: Sequence[tuple[int, BBox]]) -> list[PlateBox]:
-        """Return the plates found in each (id, box) vehicle crop."""
+    def in_vehicles(
+        self,
+        image: RGBImage,
+        vehicles: Sequence[tuple[int, BBox]],
+        enough: Enough | None = None,
+    ) -> list[PlateBox]:
+        """Return the plates found in each (id, box) vehicle crop.
+
+        A finder that searches a vehicle in steps stops once `enough` says its boxes so far
+        hold a legible plate.
+        """
         ...
 
     def in_frame(self, image: RGBImage, region: BBox | None = None) -> list[PlateBox]:
@@ -94,8 +107,13 @@ class PlateFinder:
         self.min_read_confidence = 0.0
         self._input_side = max(detector.spec.input.width, detector.spec.input.height)
 
-    def in_vehicles(self, image: RGBImage, vehicles: Sequence[tuple[int, BBox]]) -> list[PlateBox]:
-        """Return the plates found in each (id, box) vehicle crop."""
+    def in_vehicles(
+        self,
+        image: RGBImage,
+        vehicles: Sequence[tuple[int, BBox]],
+        enough: Enough | None = None,
+    ) -> list[PlateBox]:
+        """Return the plates found in each (id, box) vehicle crop (one run each: no `enough`)."""
         height, width = int(image.shape[0]), int(image.shape[1])
         found: list[PlateBox] = []
         for key, vehicle in vehicles:

@@ -14,7 +14,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from vigil_core.anpr.decode import FLAT, SlotDecoder, SlotProbs, SlotRead
-from vigil_core.anpr.detect import BoxFinder, PlateBox, merge
+from vigil_core.anpr.detect import BoxFinder, Enough, PlateBox, merge
 from vigil_core.anpr.ocr import CctOcr, RapidOcr
 from vigil_core.anpr.rows import TWO_ROW_MAX_ASPECT, side_by_side, split_rows
 from vigil_core.plates.normalize import PlateFormat, canonical, resolve_text
@@ -39,6 +39,8 @@ SECOND_OPINION_CROP: tuple[float, float] = (0.03, 0.08)
 UNCERTAIN_RUNNER_UP = 0.05
 """A slot whose second choice has this probability makes the read uncertain."""
 UNCERTAIN_CONFIDENCE = 0.9
+LEGIBLE_ENOUGH = 0.9
+"""Mean slot probability on one crop at which a vehicle's plate search may stop."""
 ESCALATE_MIN_CONFIDENCE = 0.5
 """Mean slot probability of the first crop below which a box is dropped without more crops.
 
@@ -132,11 +134,24 @@ class PlateReader:
         boxes: list[PlateBox] = []
         if vehicles:
             with self._measure("plate_detect_vehicle"):
-                boxes += self.finder.in_vehicles(image, vehicles)
+                boxes += self.finder.in_vehicles(image, vehicles, self._legible_in(image))
         if full_frame:
             with self._measure("plate_detect_frame"):
                 boxes += self.finder.in_frame(image, region)
         return merge(boxes, self.finder.nms_iou)[: self.max_plates]
+
+    def _legible_in(self, image: RGBImage) -> Enough | None:
+        """Return the test a finder searching in steps stops on: a box legible on one crop."""
+        if self.cct is None:
+            return None
+
+        def enough(boxes: Sequence[PlateBox]) -> bool:
+            if not boxes:
+                return False
+            probes = self._cct_probs(image, boxes, self.variants[:1])
+            return float(probes.max(axis=2).mean(axis=1).max()) >= LEGIBLE_ENOUGH
+
+        return enough
 
     def read(
         self,

@@ -80,6 +80,12 @@ class PlateShape:
     """Usual height of a plate's characters as a share of the vehicle's width (half a plate)."""
     window_fill: float = 0.8
     """Largest share of a window's width a band may fill (the detector fades at its edges)."""
+    window_grow: float = 0.35
+    """A line found in a window is its core grown by this share of the core's height each side.
+
+    The box then scales with the characters, where PP-OCR's unclipping and `trim_px` do not:
+    on plates/us (tuned there) 0.3-0.4 read 170-172 of 214 labelled plates exactly, the
+    unclipped and trimmed lines 168, 0.45-0.5 165-166."""
     min_height_px: float = 6.0
     margin_x: float = 0.0
     margin_y: float = 0.0
@@ -93,8 +99,15 @@ class PlateShape:
     The CCT reads tight boxes best (its crop adds its own margin). Tuned on plates/us."""
 
 
-def text_lines(prob: ProbMap, *, threshold: float | None = None) -> list[TextLine]:
-    """Return the text lines of a DB probability map, grown back to their full extent."""
+def text_lines(
+    prob: ProbMap, *, threshold: float | None = None, grow: float | None = None
+) -> list[TextLine]:
+    """Return the text lines of a DB probability map, grown back to their full extent.
+
+    The detector marks a shrunk core of each line: PP-OCR grows it back by area × ratio /
+    perimeter (UNCLIP_RATIO); with `grow`, each side moves out by that share of the core's
+    height instead.
+    """
     mask = prob > (BIN_THRESHOLD if threshold is None else threshold)
     # PP-OCR dilates by a 2×2 kernel so that characters of one line join.
     mask = ndimage.binary_dilation(mask, structure=np.ones((2, 2), dtype=bool))
@@ -112,14 +125,14 @@ def text_lines(prob: ProbMap, *, threshold: float | None = None) -> list[TextLin
         score = float(prob[window][component].mean())
         if score < MIN_LINE_SCORE:
             continue
-        grow = (w * h * UNCLIP_RATIO) / (2.0 * (w + h))
+        out = (w * h * UNCLIP_RATIO) / (2.0 * (w + h)) if grow is None else grow * h
         lines.append(
             TextLine(
                 BBox(
-                    max(0.0, cols.start - grow),
-                    max(0.0, rows.start - grow),
-                    min(float(width), cols.stop + grow),
-                    min(float(height), rows.stop + grow),
+                    max(0.0, cols.start - out),
+                    max(0.0, rows.start - out),
+                    min(float(width), cols.stop + out),
+                    min(float(height), rows.stop + out),
                 ),
                 score,
             )
@@ -424,9 +437,9 @@ class TextPlateFinder:
             used_w = min(WINDOW[0], max(1, round((x2 - x1) * scale)))
             used_h = min(WINDOW[1], max(1, round((y2 - y1) * scale)))
             sx, sy = (x2 - x1) / used_w, (y2 - y1) / used_h
-            for line in stacked(joined(text_lines(prob[:used_h, :used_w]))):
-                box = _trimmed(line.box, *self.shape.trim_px)
-                out.append((_placed(box, x1, y1, sx, sy), line.score))
+            lines = text_lines(prob[:used_h, :used_w], grow=self.shape.window_grow)
+            for line in stacked(joined(lines)):
+                out.append((_placed(line.box, x1, y1, sx, sy), line.score))
         return out
 
     def _lower_part(self, vehicle: BBox, width: int, height: int) -> tuple[int, int, int, int]:

@@ -50,6 +50,16 @@ class TextLine:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowLine:
+    """A text line found in a candidate window, in image pixels."""
+
+    box: BBox
+    score: float
+    cut: bool
+    """It reaches a side of its window that is not the image's: it may go on outside."""
+
+
+@dataclass(frozen=True, slots=True)
 class PlateShape:
     """Where plates are on a vehicle and what their text lines look like.
 
@@ -80,7 +90,7 @@ class PlateShape:
     """Usual height of a plate's characters as a share of the vehicle's width (half a plate)."""
     window_fill: float = 0.8
     """Largest share of a window's width a band may fill (the detector fades at its edges)."""
-    window_grow: float = 0.35
+    window_grow: float | None = 0.35
     """A line found in a window is its core grown by this share of the core's height each side.
 
     The box then scales with the characters, where PP-OCR's unclipping and `trim_px` do not:
@@ -357,12 +367,16 @@ class TextPlateFinder:
                 continue
             windows = self.candidate_windows(image, vehicle)
             steps = [windows] if enough is None else [[window] for window in windows]
-            boxes: list[PlateBox] = []
+            whole: list[PlateBox] = []
             for step in steps:
-                boxes += self._plates_in(image, step, key, vehicle)
-                if enough is not None and enough(boxes):
+                for box, cut in self._plates_in(image, step, key, vehicle):
+                    found.append(box)
+                    if not cut:
+                        whole.append(box)
+                # A line cut by a window's side may be part of a plate: it reads, but it
+                # does not stop the search.
+                if enough is not None and enough(whole):
                     break
-            found += boxes
         return found
 
     def _plates_in(
@@ -371,13 +385,16 @@ class TextPlateFinder:
         windows: Sequence[tuple[tuple[int, int, int, int], float]],
         key: int,
         vehicle: BBox,
-    ) -> list[PlateBox]:
-        """Return the plate-shaped lines of some of a vehicle's windows as its plate boxes."""
+    ) -> list[tuple[PlateBox, bool]]:
+        """Return the plate-shaped lines of some of a vehicle's windows: box, cut by a side."""
         height, width = int(image.shape[0]), int(image.shape[1])
         return [
-            PlateBox(self._plate_box(box, width, height), score, "vehicle", key)
-            for box, score in self.lines_in_windows(image, windows)
-            if self._plate_shaped(box, vehicle.width)
+            (
+                PlateBox(self._plate_box(line.box, width, height), line.score, "vehicle", key),
+                line.cut,
+            )
+            for line in self.lines_in_windows(image, windows)
+            if self._plate_shaped(line.box, vehicle.width)
         ]
 
     def candidate_windows(
@@ -423,7 +440,7 @@ class TextPlateFinder:
 
     def lines_in_windows(
         self, image: RGBImage, windows: Sequence[tuple[tuple[int, int, int, int], float]]
-    ) -> list[tuple[BBox, float]]:
+    ) -> list[WindowLine]:
         """Return the text lines of (window, scale) detector windows, in image pixels."""
         if not windows:
             return []
@@ -437,9 +454,14 @@ class TextPlateFinder:
             used_w = min(WINDOW[0], max(1, round((x2 - x1) * scale)))
             used_h = min(WINDOW[1], max(1, round((y2 - y1) * scale)))
             sx, sy = (x2 - x1) / used_w, (y2 - y1) / used_h
-            lines = text_lines(prob[:used_h, :used_w], grow=self.shape.window_grow)
-            for line in stacked(joined(lines)):
-                out.append((_placed(line.box, x1, y1, sx, sy), line.score))
+            grow = self.shape.window_grow
+            # A line reaching a side of the window that is not the image's may go on outside.
+            left = 1.0 if x1 > 0 else -1.0
+            right = used_w - 1.0 if x2 < int(image.shape[1]) else used_w + 1.0
+            for line in stacked(joined(text_lines(prob[:used_h, :used_w], grow=grow))):
+                box = line.box if grow is not None else _trimmed(line.box, *self.shape.trim_px)
+                cut = line.box.x1 <= left or line.box.x2 >= right
+                out.append(WindowLine(_placed(box, x1, y1, sx, sy), line.score, cut))
         return out
 
     def _lower_part(self, vehicle: BBox, width: int, height: int) -> tuple[int, int, int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 import sys
+from typing import Any
 
 from hypothesis import settings
 import pytest
@@ -50,14 +51,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the container tests unless --container asks for them (CI runs them apart)."""
-    if config.getoption("--container"):
-        return
-    skip = pytest.mark.skip(reason="container image test: run with --container (see .ci/run)")
-    for item in items:
-        if "container" in item.keywords:
-            item.add_marker(skip)
+    """Skip the container tests unless --container asks for them (CI runs them apart).
+
+    In an xdist worker, also put the files holding long runs first (tests/support/scheduling.py).
+    """
+    if not config.getoption("--container"):
+        skip = pytest.mark.skip(reason="container image test: run with --container (see .ci/run)")
+        for item in items:
+            if "container" in item.keywords:
+                item.add_marker(skip)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        from tests.support.scheduling import long_files_first  # noqa: PLC0415
+
+        long_files_first(items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With --dist loadfile (pyproject.toml), hand out the files in the workers' order."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from tests.support.scheduling import LongFilesFirst  # noqa: PLC0415
+
+    return LongFilesFirst(config, log)
 
 
 def pytest_configure(config: pytest.Config) -> None:

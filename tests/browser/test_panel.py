@@ -26,7 +26,7 @@ from tests.support.home_assistant import PASSWORD, USERNAME, HomeAssistant
 from tests.support.serve import VigilServe
 from tests.support.shared import media
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "custom_components" / "vigil" / "translations"
 CROSSROADS = [(0.42, 0.36), (0.90, 0.20), (0.97, 0.50), (0.70, 0.62), (0.45, 0.52)]

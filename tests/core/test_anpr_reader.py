@@ -91,6 +91,7 @@ def test_rendered_plates_on_real_photos_are_read_exactly(
         assert best.read.format is not None and best.read.format.country in (country, "us", "uk")
 
 
+@pytest.mark.slow
 def test_the_default_chain_reads_rendered_plates_on_real_photos(
     default_reader: PlateReader, photos: list[tuple[Path, BBox]]
 ) -> None:

@@ -22,6 +22,8 @@ from vigil_tools.eval.mot import evaluate_mot
 from vigil_tools.eval.rules import match_events
 from vigil_tools.eval.vtest import decode_all, track_clip
 
+pytestmark = pytest.mark.slow
+
 STEP = 2  # vtest is 10 fps; the default analysis rate is 5 fps
 
 

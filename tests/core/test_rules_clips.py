@@ -22,6 +22,8 @@ from vigil_tools.eval import rules as evaluation
 from vigil_tools.eval.ground_truth import read_mot_csv
 from vigil_tools.eval.vtest import decode_all
 
+pytestmark = pytest.mark.slow
+
 
 def _models() -> Path:
     if not MODELS_DIR.exists():

@@ -57,7 +57,7 @@ from tests.integration.conftest import RtspServerFactory
 from tests.support.server_process import ServerProcess
 from tests.support.shared import media
 
-pytestmark = pytest.mark.usefixtures("socket_enabled")
+pytestmark = [pytest.mark.usefixtures("socket_enabled"), pytest.mark.slow]
 
 # The crossroads of the PETS2009 view, where people walk from the first second of the clip.
 CROSSROADS = "0.42,0.36 0.90,0.20 0.97,0.50 0.70,0.62 0.45,0.52"

@@ -45,6 +45,8 @@ from tests.support.frigate_payloads import T0, person
 from tests.support.mosquitto import Mosquitto, mosquitto, publish  # noqa: F401
 
 USER, PASSWORD = "admin", "frigate-pass"
+pytestmark = pytest.mark.slow
+
 OCCUPIED = "binary_sensor.front_door_porch_occupied"
 PEOPLE = "sensor.front_door_porch_people"
 PROBLEM = "binary_sensor.front_door_stream_problem"

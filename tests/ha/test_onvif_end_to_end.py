@@ -33,7 +33,7 @@ from tests.support.onvif_emulator import SUB_TOKEN, OnvifEmulator
 from tests.support.onvif_event_service import topic_of
 from tests.support.ws_discovery import Answer, DiscoveryResponder
 
-pytestmark = pytest.mark.usefixtures("socket_enabled")
+pytestmark = [pytest.mark.usefixtures("socket_enabled"), pytest.mark.slow]
 
 USER = "e2e-operator"
 PASSWORD = "E2e/p@ss"

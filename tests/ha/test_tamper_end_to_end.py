@@ -25,7 +25,7 @@ from tests.ha.test_end_to_end import add_camera, add_server
 from tests.integration.conftest import RtspServerFactory
 from tests.support.tamper_stream import build_stream, covered_twice
 
-pytestmark = pytest.mark.usefixtures("socket_enabled")
+pytestmark = [pytest.mark.usefixtures("socket_enabled"), pytest.mark.slow]
 
 OBSTRUCTION = "binary_sensor.gate_obstruction"
 DEFOCUS = "binary_sensor.gate_defocus"

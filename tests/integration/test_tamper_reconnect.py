@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tests.support.shared import MODELS_DIR, media
 from tests.support.tamper_clips import Image, encode, source_frames
@@ -29,6 +30,8 @@ from vigil_core.events.model import (
     SourceStateEvent,
     VigilEvent,
 )
+
+pytestmark = pytest.mark.slow
 
 FPS = 10.0
 GREY_S = 1.6

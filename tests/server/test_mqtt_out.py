@@ -537,6 +537,7 @@ async def _wait_for_log(broker: Mosquitto, text: str, limit_s: float = 60.0) -> 
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.slow
 async def test_the_last_will_says_a_killed_server_is_offline(
     tmp_path: Path,
     socket_enabled: None,

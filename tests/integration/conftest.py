@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.clips import ensure_h264_mp4, looped
 from tests.support.rtsp import RtspServer, gstreamer_available
+from tests.support.workers import run_folder
 
 type RtspServerFactory = Callable[..., RtspServer]
 
@@ -22,8 +23,12 @@ def _gstreamer() -> bool:
 
 @pytest.fixture(scope="session")
 def rtsp_media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return a session folder for clips transcoded to H.264, so each is transcoded once."""
-    return tmp_path_factory.mktemp("rtsp-media")
+    """Return the run's folder for clips transcoded to H.264, so each is transcoded once.
+
+    The xdist workers share it (tests/support/workers.py): tests/support/clips.py makes each
+    file in it once, under the folder's lock.
+    """
+    return run_folder(tmp_path_factory, "rtsp-media")
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import subprocess
 import av
 import pytest
 
+from tests.support.workers import made_once
+
 
 def ffmpeg() -> str:
     """Return the ffmpeg executable, or skip the test when it is missing."""
@@ -63,22 +65,24 @@ def ensure_h264_mp4(source: Path, folder: Path, *, seconds: float | None = None)
 
     GStreamer's test server streams with `qtdemux ! h264parse ! rtph264pay`, so clips such as
     vtest.avi (msmpeg4) are transcoded once per folder, never into the repository. `seconds`
-    keeps only the beginning (vtest.avi in full takes about 4 s to transcode here).
+    keeps only the beginning (vtest.avi in full takes about 4 s to transcode here). The folder
+    may be shared by several processes (tests/support/workers.py): each file is made once.
     """
     is_h264_mp4 = source.suffix.lower() in {".mp4", ".mov", ".m4v"} and codec_of(source) == "h264"
     if is_h264_mp4 and seconds is None:
         return source
     suffix = f".{seconds:g}s" if seconds is not None else ""
-    out = folder / f"{source.stem}{suffix}.h264.mp4"
-    if not out.exists():
-        limit = ["-t", f"{seconds:g}"] if seconds is not None else []
+    limit = ["-t", f"{seconds:g}"] if seconds is not None else []
+
+    def transcode(out: Path) -> None:
         cmd = [
             ffmpeg(), "-v", "error", "-y", "-i", str(source), *limit, "-an",
             "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-bf", "0",
             "-movflags", "+faststart", str(out),
         ]  # fmt: skip
         subprocess.run(cmd, check=True, timeout=300)
-    return out
+
+    return made_once(folder / f"{source.stem}{suffix}.h264.mp4", transcode)
 
 
 def looped(source: Path, folder: Path, times: int) -> Path:
@@ -88,14 +92,15 @@ def looped(source: Path, folder: Path, times: int) -> Path:
     """
     if times <= 1:
         return source
-    out = folder / f"{source.stem}.x{times}{source.suffix}"
-    if not out.exists():
+
+    def loop(out: Path) -> None:
         cmd = [
             ffmpeg(), "-v", "error", "-y", "-stream_loop", str(times - 1), "-i", str(source),
             "-an", "-c", "copy", "-movflags", "+faststart", str(out),
         ]  # fmt: skip
         subprocess.run(cmd, check=True, timeout=120)
-    return out
+
+    return made_once(folder / f"{source.stem}.x{times}{source.suffix}", loop)
 
 
 def damaged_copy(source: Path, out: Path, packet_index: int, length: int = 200) -> Path:
@@ -127,8 +132,8 @@ def damaged_copy(source: Path, out: Path, packet_index: int, length: int = 200) 
 def multi_slice_clip(source: Path, folder: Path, *, seconds: float = 6.0) -> Path:
     """Encode `source` as H.264 with four slices per frame, as x264's zerolatency tune and many
     cameras do (a slice-based stream is where broken RTP packetisation shows)."""
-    out = folder / f"{source.stem}.slices.mp4"
-    if not out.exists():
+
+    def encode(out: Path) -> None:
         cmd = [
             ffmpeg(), "-v", "error", "-y", "-i", str(source), "-t", f"{seconds:g}", "-an",
             "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
@@ -136,7 +141,8 @@ def multi_slice_clip(source: Path, folder: Path, *, seconds: float = 6.0) -> Pat
             "-movflags", "+faststart", str(out),
         ]  # fmt: skip
         subprocess.run(cmd, check=True, timeout=120)
-    return out
+
+    return made_once(folder / f"{source.stem}.slices.mp4", encode)
 
 
 def resolution_change_clip(
@@ -148,25 +154,25 @@ def resolution_change_clip(
 ) -> Path:
     """Return an mp4 whose picture size changes mid-stream (new SPS in-band), like a camera
     whose resolution is changed in its web page while it streams."""
-    out = folder / "resolution_change.mp4"
-    if out.exists():
-        return out
-    parts = []
-    for index, (width, height) in enumerate(sizes):
-        part = folder / f"part{index}.h264"
+
+    def encode(out: Path) -> None:
+        parts = []
+        for index, (width, height) in enumerate(sizes):
+            part = folder / f"part{index}.h264"
+            cmd = [
+                ffmpeg(), "-v", "error", "-y", "-f", "lavfi",
+                "-i", f"testsrc=size={width}x{height}:rate={fps}:duration={seconds}",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                "-g", str(fps), "-bf", "0", "-bsf:v", "h264_mp4toannexb", "-f", "h264", str(part),
+            ]  # fmt: skip
+            subprocess.run(cmd, check=True, timeout=60)
+            parts.append(part.read_bytes())
+        stream = folder / "resolution_change.h264"
+        stream.write_bytes(b"".join(parts))
         cmd = [
-            ffmpeg(), "-v", "error", "-y", "-f", "lavfi",
-            "-i", f"testsrc=size={width}x{height}:rate={fps}:duration={seconds}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-            "-g", str(fps), "-bf", "0", "-bsf:v", "h264_mp4toannexb", "-f", "h264", str(part),
+            ffmpeg(), "-v", "error", "-y", "-r", str(fps), "-i", str(stream), "-c", "copy",
+            "-movflags", "+faststart", str(out),
         ]  # fmt: skip
         subprocess.run(cmd, check=True, timeout=60)
-        parts.append(part.read_bytes())
-    stream = folder / "resolution_change.h264"
-    stream.write_bytes(b"".join(parts))
-    cmd = [
-        ffmpeg(), "-v", "error", "-y", "-r", str(fps), "-i", str(stream), "-c", "copy",
-        "-movflags", "+faststart", str(out),
-    ]  # fmt: skip
-    subprocess.run(cmd, check=True, timeout=60)
-    return out
+
+    return made_once(folder / "resolution_change.mp4", encode)

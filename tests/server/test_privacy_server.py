@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from custom_components.vigil.client import VigilClient
 from tests.server.conftest import ServerFactory
 from tests.server.test_server import Pushes, _state, vtest_config
+from tests.support.clips import ensure_h264_mp4
 from tests.support.onvif_emulator import OnvifEmulator
 from tests.support.onvif_event_service import topic_of
+from tests.support.shared import media
 from vigil_core.feeds.onvif_messages import normalize_topic
 import vigil_protocol as vp
 
@@ -76,17 +81,23 @@ async def test_a_face_recognition_onvif_message_in_public_space_reaches_no_clien
     assert not any("Face" in (topic.topic or "") for topic in state.topics)
 
 
+@pytest.fixture(scope="module")
+def short_vtest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return vtest's first 15 s (people walk in view throughout), transcoded once."""
+    return ensure_h264_mp4(media("vtest.avi"), tmp_path_factory.mktemp("clips"), seconds=15)
+
+
 async def _ended_picture(
-    start_server: ServerFactory, connect: Connect, context: str
+    start_server: ServerFactory, connect: Connect, clip: Path, context: str
 ) -> tuple[bytes, bytes]:
-    """Run vtest to its end with a counting line; return its picture with and without boxes."""
+    """Run the clip to its end with a counting line; return its picture with and without boxes."""
     server = await start_server()
     client = await connect(server)
     pushes = Pushes(client)
     await client.subscribe()
     config = vtest_config("square", zone=False, fps=2.0)
     camera = config["cameras"][0]
-    camera["source"]["realtime"] = False
+    camera["source"] = {"url": str(clip), "realtime": False}
     camera["rules"] = [{"type": "line_crossing", "id": "count", "line": [[0, 0.6], [1, 0.6]]}]
     config["privacy"] = {"context": context}
     await client.call(vp.ApplyConfig(config=config), vp.ConfigApplied)
@@ -107,11 +118,11 @@ async def _ended_picture(
 
 
 async def test_pictures_in_the_statistics_mode_carry_no_boxes_or_ids(
-    start_server: ServerFactory, connect: Connect
+    start_server: ServerFactory, connect: Connect, short_vtest: Path
 ) -> None:
-    boxed, plain = await _ended_picture(start_server, connect, "public_space")
+    boxed, plain = await _ended_picture(start_server, connect, short_vtest, "public_space")
     assert boxed == plain  # asked for boxes, drawn none: a public counting camera
-    boxed, plain = await _ended_picture(start_server, connect, "private_premises")
+    boxed, plain = await _ended_picture(start_server, connect, short_vtest, "private_premises")
     assert boxed != plain  # the same camera on private premises shows its tracks
 
 

@@ -33,9 +33,12 @@ AUTOMATION = vp.Actor(name="automation", is_admin=True, origin="automation")
 NO_ID = vp.Actor(name="someone", is_admin=True)
 
 
-@pytest.fixture
-def clip(tmp_path: Path) -> Path:
-    """Return a clip of a real photo with a rendered plate, zooming in: a car approaching."""
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a clip of a real photo with a rendered plate, zooming in: a car approaching.
+
+    Made once for the module (about 1.2 s of CPU): every test only reads it.
+    """
     folder = MEDIA_DIR / "plates" / "us"
     if not folder.is_dir():
         pytest.skip("the shared plate photos are not on this machine")
@@ -43,7 +46,7 @@ def clip(tmp_path: Path) -> Path:
     assert photo.box is not None
     image, plate = plate_on_photo(read_rgb(photo.path), photo.box, PLATE, "fr")
     frames = [zoom_towards(image, plate.center, 1.0 + 0.04 * k) for k in range(30)]
-    return encode_clip(frames, tmp_path / "gate.mp4", fps=10.0)
+    return encode_clip(frames, tmp_path_factory.mktemp("plates") / "gate.mp4", fps=10.0)
 
 
 def plates_config(

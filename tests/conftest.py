@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-import sys
 from typing import Any
 
 from hypothesis import settings
 import pytest
 
+from tests.support.bytecode import compile_before_the_workers, keep_bytecode_in_the_venv
 from tests.support.shared import MODELS_DIR, media
 
-
-def _keep_bytecode_in_the_venv() -> None:
-    """Let every process of the run reuse compiled bytecode, kept in the venv's `pycache`.
-
-    uv installs no bytecode and these machines set PYTHONDONTWRITEBYTECODE, so each process
-    the suite runs (the xdist workers, every `vigil-analytics`, `hass` and helper process the
-    tests start) compiled Home Assistant, SciPy and the engine from source again: 31 s of CPU
-    to collect the suite in each worker instead of 10, 7 s to start a server instead of 2.5.
-    The bytecode goes to the venv (PYTHONPYCACHEPREFIX), never into the repository; processes
-    started from here inherit the setting. Outside a venv nothing changes.
-    """
-    if sys.prefix == sys.base_prefix:
-        return
-    prefix = os.environ.setdefault("PYTHONPYCACHEPREFIX", str(Path(sys.prefix) / "pycache"))
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    sys.pycache_prefix = prefix
-    sys.dont_write_bytecode = False
-
-
-_keep_bytecode_in_the_venv()
+keep_bytecode_in_the_venv()
 
 settings.register_profile("quick", max_examples=40)
 settings.register_profile("long", max_examples=20_000)
@@ -79,8 +60,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Load the fuzz profile the command line asks for."""
+    """Load the fuzz profile the command line asks for; give xdist's workers bytecode."""
     settings.load_profile("long" if config.getoption("--fuzz-long") else "quick")
+    compile_before_the_workers(config)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import av
 from vigil_core.config import CameraSpec, EngineConfig, SourceSpec
 from vigil_core.costs import NO_LAPS, REQUIRED_STAGES, StageCost, StageCosts, difference, merge
 from vigil_core.engine import Engine
-from vigil_tools.bench import _account, _jain, _stage_matrix
+from vigil_tools.bench import _account, _jain, _machine_cpu_ticks, _stage_matrix, _steal_share
 
 
 def _spin(seconds: float) -> None:
@@ -106,3 +106,15 @@ async def test_the_engines_stage_counts_match_what_the_camera_did(
     # Every stage ran on a thread of this process inside the window: together no more than it.
     assert measured <= cpu * 1.02 + 0.05
     assert set(REQUIRED_STAGES) - {"track_stages"} <= set(costs)
+
+
+def test_the_steal_share_is_the_hypervisors_part_of_the_machines_cpu_time() -> None:
+    # user nice system idle iowait irq softirq steal guest guest_nice, in ticks
+    before = [100, 0, 10, 500, 0, 0, 0, 40, 0, 0]
+    after = [160, 0, 20, 530, 0, 0, 0, 100, 0, 0]
+    assert _steal_share(before, after) == 0.375  # 60 of 160 ticks
+    assert _steal_share(before, before) is None
+    assert _steal_share(None, after) is None
+    ticks = _machine_cpu_ticks()
+    if ticks is not None:  # Linux
+        assert len(ticks) >= 8 and all(value >= 0 for value in ticks)

@@ -642,6 +642,7 @@ async def _run_e2e(params: Report) -> Report:
     costs0 = engine.stage_costs()
     helpers0 = _helper_thread_cpu_s()
     cpu0 = time.process_time()
+    machine0 = _machine_cpu_ticks()
     started = time.perf_counter()
     while time.perf_counter() - started < params["seconds"]:
         await asyncio.sleep(0.25)
@@ -650,6 +651,7 @@ async def _run_e2e(params: Report) -> Report:
                 frame_latency.append(pipeline.stats.latency_s.popleft())
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu0
+    steal = _steal_share(machine0, _machine_cpu_ticks())
     helpers = _helper_thread_cpu_s() - helpers0
     costs = difference(engine.stage_costs(), costs0)
     per_camera = [
@@ -678,6 +680,7 @@ async def _run_e2e(params: Report) -> Report:
         "overloaded": overloaded,
         "inferred_share": round(inferred / max(1.0, analysed), 2),
         "cpu_use": round(cpu / elapsed / (os.cpu_count() or 1), 2),
+        "steal": steal,
         "frame_latency_p50_ms": pct(frame_latency, 50),
         "frame_latency_p95_ms": pct(frame_latency, 95),
         "event_latency_p50_ms": pct(event_latency, 50),
@@ -688,6 +691,32 @@ async def _run_e2e(params: Report) -> Report:
     }
     row.update(_account(costs, helpers, cpu, elapsed, analysed))
     return row
+
+
+def _machine_cpu_ticks() -> list[int] | None:
+    """Return the machine's CPU time counters (Linux /proc/stat `cpu` line), None elsewhere."""
+    try:
+        with Path("/proc/stat").open(encoding="ascii") as handle:
+            fields = handle.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    return [int(value) for value in fields[1:]]
+
+
+def _steal_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """Return the share of the machine's CPU time its hypervisor gave to other machines.
+
+    On a virtual machine the cores are shared with other guests: a run with a large steal share
+    had less CPU than its core count says, whatever its own load average.
+    """
+    if before is None or after is None or len(before) < 8 or len(after) < 8:
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is already inside user).
+    spent = [b - a for a, b in zip(before[:8], after[:8], strict=True)]
+    total = sum(spent)
+    return round(spent[7] / total, 3) if total > 0 else None
 
 
 def _jain(values: Sequence[float]) -> float:
@@ -933,7 +962,8 @@ def _load_average() -> list[float] | None:
 
 E2E_COLUMNS = (
     "cameras", "session", "source", "target_fps", "analysed_fps", "camera_fps_min",
-    "camera_fps_max", "fairness", "overloaded", "inferred_share", "cpu_use", "frame_latency_p95_ms",
+    "camera_fps_max", "fairness", "overloaded", "inferred_share", "cpu_use", "steal",
+    "frame_latency_p95_ms",
     "event_latency_p95_ms", "rss_mb", "required_ms_per_frame", "bound_fps", "efficiency",
     "accounted", "overhead", "unmeasured", "server_cpu_use",
 )  # fmt: skip

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+import contextlib
 from dataclasses import replace
 import logging
 import time
+from typing import Any
 
 from lxml import etree
 import pytest
+from zeep.exceptions import TransportError
 
 from tests.support.onvif_emulator import OnvifEmulator
 from tests.support.onvif_event_service import (
@@ -369,7 +372,7 @@ def _source(
         port=camera.port,
         username=USER,
         password=password,
-        settings=OnvifEventSettings(**(FAST.__dict__ | settings)) if settings else FAST,
+        settings=replace(FAST, **settings),
         on_status=collector.statuses.append,
         on_topics=collector.topics.append,
     )
@@ -526,6 +529,85 @@ async def test_stop_returns_when_a_library_swallows_the_cancellation(
     await asyncio.wait_for(entered.wait(), 5)
     await asyncio.wait_for(source.stop(), 5)
     assert source.status.state is EventChannelState.STOPPED
+
+
+@pytest.mark.usefixtures("socket_enabled")
+@pytest.mark.parametrize(
+    ("operation", "swallow"),
+    [("SetSynchronizationPoint", "as an error"), ("PullMessages", "as a normal reply")],
+)
+async def test_a_cancellation_the_http_library_swallows_still_stops_the_channel(
+    camera: OnvifEmulator, monkeypatch: pytest.MonkeyPatch, operation: str, swallow: str
+) -> None:
+    """stop() while a request is in flight, and the HTTP library eats the cancellation: it
+    turns it into a transport error (which synchronising suppresses: best effort) or returns
+    as if nothing happened (httpcore closing a response). The channel must not pull on."""
+    entered = asyncio.Event()
+
+    async def swallowing() -> None:
+        entered.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if swallow == "as an error":
+                raise TransportError(503, "connection torn down") from None
+
+    class SwallowingPullPoint:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            if name == operation:
+                return lambda *_args: swallowing()
+            return getattr(self._inner, name)
+
+    subscribe = OnvifEventSource._subscribe
+
+    async def subscribe_swallowing(self: OnvifEventSource, onvif_camera: Any) -> Any:
+        subscription = await subscribe(self, onvif_camera)
+        if subscription is not None:
+            subscription.pullpoint = SwallowingPullPoint(subscription.pullpoint)
+        return subscription
+
+    monkeypatch.setattr(OnvifEventSource, "_subscribe", subscribe_swallowing)
+    collector = Collector()
+    source = _source(camera, collector, stop_timeout_s=30.0)
+    await source.start(collector.publish)
+    await asyncio.wait_for(entered.wait(), 5)
+    task = source._task
+    assert task is not None
+    await asyncio.wait_for(source.stop(), 5)
+    assert task.done()
+    assert source.status.state is EventChannelState.STOPPED
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_stop_returns_when_closing_the_camera_never_ends(
+    camera: OnvifEmulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A close that ignores cancellation: stop() gives up on it in time, and says so."""
+    release = asyncio.Event()
+
+    async def stuck_close(self: OnvifEventSource, _camera: object) -> None:
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await release.wait()
+
+    monkeypatch.setattr(OnvifEventSource, "_close", stuck_close)
+    collector = Collector()
+    source = await _started(camera, collector, stop_timeout_s=0.5)
+    task = source._task
+    assert task is not None
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(source.stop(), 5)
+    assert asyncio.get_running_loop().time() - started < 3
+    assert source.status.state is EventChannelState.STOPPED
+    assert "did not stop within" in caplog.text
+    assert not task.done()
+    release.set()  # the library returns at last: the task ends, cancelled
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert task.done()
 
 
 @pytest.mark.usefixtures("socket_enabled")

@@ -113,6 +113,10 @@ class OnvifEventSettings:
     """How long a stateless alarm (Axis tampering) stays on."""
     unreadable_limit: int = 3
     """Consecutive unreadable PullMessages replies before subscribing again."""
+    close_timeout_s: float = 2.0
+    """How long unsubscribing, then closing the camera's HTTP clients, may take each."""
+    stop_timeout_s: float = 5.0
+    """How long `stop` waits for the channel's task before it leaves it behind, cancelled."""
 
 
 class SubscriptionLost(Exception):
@@ -188,11 +192,17 @@ class OnvifEventSource:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                if _cancel_requested():
-                    raise  # the caller itself is being cancelled
+            # Bounded: a library that never returns from a close must not hang an unload.
+            done, _ = await asyncio.wait({task}, timeout=self.settings.stop_timeout_s)
+            if not done:
+                _LOGGER.warning(
+                    "Camera %s event channel did not stop within %.0f s; left cancelled",
+                    self.camera_id,
+                    self.settings.stop_timeout_s,
+                )
+                task.add_done_callback(_retrieve)
+            elif not task.cancelled() and (err := task.exception()) is not None:
+                _LOGGER.debug("Camera %s event channel ended with %r", self.camera_id, err)
         for handle in self._pulses.values():
             handle.cancel()
         self._pulses.clear()
@@ -493,12 +503,14 @@ class OnvifEventSource:
     async def _close(self, camera: Any) -> None:
         """Unsubscribe (best effort, briefly) and close the camera's HTTP clients."""
         subscription, self._subscription = self._subscription, None
+        limit = self.settings.close_timeout_s
         if subscription is not None:
             with contextlib.suppress(Fault, TimeoutError, *LIBRARY_ERRORS):
-                async with asyncio.timeout(2.0):
+                async with asyncio.timeout(limit):
                     await subscription.manager.Unsubscribe()
-        with contextlib.suppress(*LIBRARY_ERRORS):
-            await camera.close()
+        with contextlib.suppress(TimeoutError, *LIBRARY_ERRORS):
+            async with asyncio.timeout(limit):
+                await camera.close()
 
     async def _lossy(
         self, call: Awaitable[_T], operation: str, *, timeout_s: float | None = None
@@ -525,9 +537,23 @@ class OnvifEventSource:
             ) from err
 
     async def _call(self, call: Awaitable[_T], timeout_s: float | None = None) -> _T:
-        """Await one request within the request timeout."""
-        async with asyncio.timeout(timeout_s or self.settings.request_timeout_s):
-            return await call
+        """Await one request within the request timeout.
+
+        The HTTP library may swallow the cancellation `stop` sends (httpcore catches it while
+        it closes a response, and the request returns as if nothing happened) or turn it into
+        an error of its own, which some callers suppress (`_synchronize`): either way the
+        channel would go on pulling after `stop`. A requested cancellation wins over both.
+        """
+        try:
+            async with asyncio.timeout(timeout_s or self.settings.request_timeout_s):
+                result = await call
+        except Exception:
+            if _cancel_requested():
+                raise asyncio.CancelledError from None
+            raise
+        if _cancel_requested():
+            raise asyncio.CancelledError
+        return result
 
     def _set_status(
         self, state: EventChannelState, reason: str = "", translation_key: str | None = None
@@ -590,6 +616,12 @@ class _Holder:
 @dataclass(frozen=True, slots=True)
 class _Payload:
     _value_1: Any
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Read a left-behind task's outcome when it ends, so asyncio does not log it as lost."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _cancel_requested() -> bool:

@@ -123,7 +123,9 @@ async def test_the_server_device_shows_the_load_the_server_measures(
         "server_inference_p95": figures.inference_p95_ms,
         "server_latency_p50": figures.latency_p50_ms,
         "server_latency_p95": figures.latency_p95_ms,
-        "server_overloaded_cameras": 0,
+        # Whether a 5 fps camera keeps up depends on what else the machine runs (the suite
+        # must pass with both cores busy): the entities show what the server measured.
+        "server_overloaded_cameras": len(figures.overloaded_cameras),
     }
     # The refresh runs twice a second: read the store and the states within one loop turn.
     assert {key: _number(hass, ids[key]) for key in expected} == pytest.approx(expected)
@@ -139,7 +141,9 @@ async def test_the_server_device_shows_the_load_the_server_measures(
     cpu = hass.states.get(ids["server_cpu"])
     assert cpu is not None and cpu.attributes["cores"] == figures.cpu_count
     state = hass.states.get(overloaded)
-    assert state is not None and state.state == STATE_OFF and state.attributes["cameras"] == []
+    assert state is not None
+    assert state.state == (STATE_ON if figures.overloaded else STATE_OFF)
+    assert state.attributes["cameras"] == list(figures.overloaded_cameras)
 
     server_device = device_registry.async_get_device(identifiers={(DOMAIN, ENTRY_ID)})
     assert server_device is not None

@@ -53,14 +53,21 @@ class BBox:
         """Return this box with x scaled by sx and y by sy."""
         return BBox(self.x1 * sx, self.y1 * sy, self.x2 * sx, self.y2 * sy)
 
-    def iou(self, other: BBox) -> float:
-        """Return the intersection over union with another box."""
+    def intersection(self, other: BBox) -> float:
+        """Return the area the two boxes have in common, in square pixels."""
         iw = min(self.x2, other.x2) - max(self.x1, other.x1)
         ih = min(self.y2, other.y2) - max(self.y1, other.y1)
-        if iw <= 0 or ih <= 0:
-            return 0.0
-        inter = iw * ih
-        return inter / (self.area + other.area - inter)
+        return iw * ih if iw > 0 and ih > 0 else 0.0
+
+    def iou(self, other: BBox) -> float:
+        """Return the intersection over union with another box."""
+        inter = self.intersection(other)
+        return inter / (self.area + other.area - inter) if inter else 0.0
+
+    def overlap(self, other: BBox) -> float:
+        """Return the share of the smaller box's area that the two boxes have in common."""
+        inter = self.intersection(other)
+        return inter / max(1e-9, min(self.area, other.area)) if inter else 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -233,3 +233,12 @@ def test_the_reader_stops_on_a_legible_plate(
     blank = BBox(0, 0, plate.width, plate.height)  # the photo's top-left corner: sky or wall
     assert not enough([PlateBox(blank, 0.9, "vehicle", 0)])
     assert not enough([])
+
+
+def test_box_overlap_is_the_shared_share_of_the_smaller_box() -> None:
+    big, small = BBox(0, 0, 10, 10), BBox(5, 5, 7, 7)
+    assert big.intersection(small) == 4.0
+    assert big.overlap(small) == small.overlap(big) == 1.0
+    assert BBox(0, 0, 10, 10).overlap(BBox(5, 0, 15, 10)) == 0.5
+    assert big.iou(BBox(5, 0, 15, 10)) == 50.0 / 150.0
+    assert big.overlap(BBox(10, 0, 20, 10)) == big.iou(BBox(10, 0, 20, 10)) == 0.0

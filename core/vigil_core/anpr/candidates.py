@@ -132,7 +132,7 @@ def _joined(candidates: list[Candidate], search: CandidateSearch) -> list[Candid
     out: list[Candidate] = []
     for cand in candidates:
         for index, other in enumerate(out):
-            if _shared(cand.box, other.box) > search.separation:
+            if cand.box.overlap(other.box) > search.separation:
                 a, b = other.box, cand.box
                 union = BBox(min(a.x1, b.x1), min(a.y1, b.y1), max(a.x2, b.x2), max(a.y2, b.y2))
                 out[index] = Candidate(union, other.score)
@@ -262,12 +262,3 @@ def _separate(rows: FloatMap, separation: float, count: int) -> FloatMap:
         shared = np.clip(iw, 0, None) * np.clip(ih, 0, None) / smaller
         rows = rows[shared <= separation]
     return np.asarray(kept, np.float32).reshape(-1, 5)
-
-
-def _shared(a: BBox, b: BBox) -> float:
-    """Return the share of the smaller box's area that the two boxes have in common."""
-    iw = min(a.x2, b.x2) - max(a.x1, b.x1)
-    ih = min(a.y2, b.y2) - max(a.y1, b.y1)
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    return iw * ih / max(1e-6, min(a.area, b.area))

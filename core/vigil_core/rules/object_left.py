@@ -398,17 +398,17 @@ class ObjectLeftRule:
         """Return the candidate this region continues (it may have grown or shrunk a little)."""
         best = max(
             (c for c in self._candidates if c.source == source),
-            key=lambda c: _overlap(c.box, box),
+            key=lambda c: c.box.overlap(box),
             default=None,
         )
-        return best if best is not None and _overlap(best.box, box) >= _MATCH_OVERLAP else None
+        return best if best is not None and best.box.overlap(box) >= _MATCH_OVERLAP else None
 
     def _duplicate(self, candidate: _Candidate) -> bool:
         """Return whether another candidate already reported this object."""
         return any(
             other is not candidate
             and other.reported
-            and _overlap(other.box, candidate.box) >= _MATCH_OVERLAP
+            and other.box.overlap(candidate.box) >= _MATCH_OVERLAP
             for other in self._candidates
         )
 
@@ -471,17 +471,4 @@ class ObjectLeftRule:
 
 def _overlap_of(a: BBox, b: BBox) -> float:
     """Return the share of box a that box b covers."""
-    iw = min(a.x2, b.x2) - max(a.x1, b.x1)
-    ih = min(a.y2, b.y2) - max(a.y1, b.y1)
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    return iw * ih / max(1e-9, a.area)
-
-
-def _overlap(a: BBox, b: BBox) -> float:
-    """Return the intersection over the smaller area of two boxes."""
-    iw = min(a.x2, b.x2) - max(a.x1, b.x1)
-    ih = min(a.y2, b.y2) - max(a.y1, b.y1)
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    return iw * ih / max(1e-9, min(a.area, b.area))
+    return a.intersection(b) / max(1e-9, a.area)

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.plates import read_rgb
+from tests.support.plates import plate_on_photo, read_rgb, render_plate
 from tests.support.shared import MEDIA_DIR
 from vigil_core.anpr.candidates import CandidateSearch, find_candidates, stroke_map
 from vigil_core.anpr.detect import PlateBox
 from vigil_core.anpr.models import AnprModels, ReaderSettings
 from vigil_core.anpr.reader import PlateReader, main_plate
-from vigil_core.anpr.text_detect import WINDOW, TextPlateFinder
+from vigil_core.anpr.text_detect import WIDER_ZOOM, WINDOW, TextPlateFinder
 from vigil_core.inference.detectors import YoloxDetector
 from vigil_core.inference.preprocess import resize
 from vigil_core.inference.session import SessionCache
@@ -242,3 +242,108 @@ def test_box_overlap_is_the_shared_share_of_the_smaller_box() -> None:
     assert BBox(0, 0, 10, 10).overlap(BBox(5, 0, 15, 10)) == 0.5
     assert big.iou(BBox(5, 0, 15, 10)) == 50.0 / 150.0
     assert big.overlap(BBox(10, 0, 20, 10)) == big.iou(BBox(10, 0, 20, 10)) == 0.0
+
+
+# --- over the frame (`full_frame` and `both` cameras) -------------------------------------------
+
+FRAME_PHOTOS = (PHOTOS[0], PHOTOS[1], PHOTOS[3])
+"""car2's plate is in a window but the detector finds no line there over the frame (its vehicle's
+window does: the test above)."""
+
+
+def _inside(box: BBox, point: tuple[float, float]) -> bool:
+    return box.x1 <= point[0] <= box.x2 and box.y1 <= point[1] <= box.y2
+
+
+@pytest.mark.parametrize("name", FRAME_PHOTOS)
+def test_the_frame_search_finds_and_reads_the_plate_on_a_real_photo(
+    name: str, photos: dict[str, LabelledPhoto], finder: TextPlateFinder, reader: PlateReader
+) -> None:
+    """A few small windows over the whole frame: one holds the plate, the detector boxes it."""
+    photo = photos[name]
+    image, plate = _frame(photo)
+    whole = (0, 0, int(image.shape[1]), int(image.shape[0]))
+    windows = finder.frame_candidate_windows(image, whole)
+    assert 1 <= len(windows) <= finder.frame_windows
+    for (x1, y1, x2, y2), scale in windows:
+        assert round((x2 - x1) * scale) <= WINDOW[0] + 1
+        assert round((y2 - y1) * scale) <= WINDOW[1] + 1
+    assert any(_holds(window, plate) for window, _ in windows)
+    boxes = finder.in_frame(image)
+    assert any(box.bbox.iou(plate) > 0.3 for box in boxes)
+    assert all(box.source == "frame" and box.vehicle is None for box in boxes)
+    main = main_plate(reader.read(image, full_frame=True), image.shape[1], image.shape[0])
+    assert main is not None and main.text == photo.plate
+    assert main.box.bbox.iou(plate) > 0.3
+
+
+def test_a_plate_cut_by_its_window_is_seen_whole_in_a_wider_one(models: AnprModels) -> None:
+    """A band can be part of a large plate's line: its window then cuts the line at a side.
+
+    car12 with a French plate painted 246 px wide over its own: the first windows see part of
+    the line, cut; a window centred on the part at WIDER_ZOOM times its scale sees the whole
+    line, which replaces the part, and the whole plate reads.
+    """
+    folder = MEDIA_DIR / "plates" / "us"
+    if not folder.is_dir():
+        pytest.skip("the shared plate photos are not on this machine")
+    (photo,) = [p for p in load_folder(folder) if p.path.name == "car12.jpg"]
+    assert photo.box is not None
+    image, plate = plate_on_photo(read_rgb(photo.path), photo.box, "AB-123-CD", "fr")
+    reader = models.reader(ReaderSettings(countries=("fr",)))
+    finder = reader.finder
+    assert isinstance(finder, TextPlateFinder)
+    whole = (0, 0, int(image.shape[1]), int(image.shape[0]))
+    windows = finder.frame_candidate_windows(image, whole)
+    first = finder.lines_in_windows(image, windows)
+    parts = [line for line in first if line.cut and _inside(plate, line.box.center)]
+    assert parts and all(line.box.width < 0.8 * plate.width for line in parts)
+    wider = finder._wider_windows(whole, windows, first)
+    assert 1 <= len(wider) <= len(windows)
+    assert any(
+        scale == pytest.approx(windows[parts[0].window][1] * WIDER_ZOOM) for _, scale in wider
+    )
+    lines = finder._frame_lines(image, whole)
+    assert not any(line.cut and _inside(plate, line.box.center) for line in lines)
+    assert any(line.box.width >= 0.85 * plate.width and line.box.iou(plate) > 0.5 for line in lines)
+    main = main_plate(reader.read(image, full_frame=True), image.shape[1], image.shape[0])
+    assert main is not None and main.text == "AB123CD"
+
+
+def test_a_region_smaller_than_a_search_level_is_searched_and_bounds_the_windows(
+    reader: PlateReader, finder: TextPlateFinder
+) -> None:
+    """A barrier camera's region 114 × 40 px around a painted plate: searched, windows inside."""
+    plate = render_plate("XY-789-ZA", "fr", height=20)
+    frame = np.full((360, 640, 3), 90, np.uint8)
+    frame[200 : 200 + plate.shape[0], 300 : 300 + plate.shape[1]] = plate
+    region = BBox(290, 190, 310 + plate.shape[1], 210 + plate.shape[0])
+    bounds = (290, 190, 310 + plate.shape[1], 210 + plate.shape[0])
+    windows = finder.frame_candidate_windows(frame, bounds)
+    assert windows
+    assert all(_holds(bounds, BBox(*(float(v) for v in window))) for window, _ in windows)
+    assert [read.text for read in reader.read(frame, full_frame=True, region=region)] == ["XY789ZA"]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [np.full((360, 640, 3), 128, np.uint8), np.full((20, 30, 3), 128, np.uint8)],
+    ids=["blank", "smaller-than-a-window"],
+)
+def test_a_frame_without_text_gives_no_window_line_or_plate(
+    frame: np.ndarray, finder: TextPlateFinder
+) -> None:
+    whole = (0, 0, int(frame.shape[1]), int(frame.shape[0]))
+    assert finder.frame_candidate_windows(frame, whole) == []
+    assert finder.in_frame(frame) == []
+
+
+def test_the_earlier_tiled_chain_keeps_its_frame_tiles(
+    models_dir: Path, sessions: SessionCache, photos: dict[str, LabelledPhoto]
+) -> None:
+    """Without a window search (`tiles`), the frame pass runs the detector on tiles at 768 px."""
+    models = AnprModels(sessions=sessions, models_dir=models_dir, vehicle_search="tiles")
+    finder = models.finder()
+    assert isinstance(finder, TextPlateFinder) and finder.search is None
+    image, plate = _frame(photos[PHOTOS[1]])
+    assert any(box.bbox.iou(plate) > 0.3 for box in finder.in_frame(image))

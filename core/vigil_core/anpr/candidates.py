@@ -15,6 +15,7 @@ a camera in `full_frame` or `both` mode also looks for them over the frame).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,6 +126,21 @@ def find_candidates(
     if not search.widen:
         return kept
     return _joined([Candidate(widened(strokes, c.box), c.score) for c in kept], search)[:count]
+
+
+def separate(candidates: Sequence[Candidate], count: int, separation: float) -> list[Candidate]:
+    """Return up to `count` of the candidates, best first, no two sharing more than `separation`.
+
+    Used across searches of one image at several scales: a line found at one scale and a part
+    of it at another are one candidate, the better scored.
+    """
+    kept: list[Candidate] = []
+    for cand in sorted(candidates, key=lambda c: c.score, reverse=True):
+        if len(kept) >= count:
+            break
+        if all(cand.box.overlap(other.box) <= separation for other in kept):
+            kept.append(cand)
+    return kept
 
 
 def _joined(candidates: list[Candidate], search: CandidateSearch) -> list[Candidate]:

@@ -17,7 +17,12 @@ from vigil_core.anpr.candidates import CandidateSearch, find_candidates, stroke_
 from vigil_core.anpr.detect import PlateBox
 from vigil_core.anpr.models import AnprModels, ReaderSettings
 from vigil_core.anpr.reader import PlateReader, main_plate
-from vigil_core.anpr.text_detect import WIDER_ZOOM, WINDOW, TextPlateFinder
+from vigil_core.anpr.text_detect import (
+    FRAME_WINDOW_OVERLAP,
+    WIDER_ZOOM,
+    WINDOW,
+    TextPlateFinder,
+)
 from vigil_core.inference.detectors import YoloxDetector
 from vigil_core.inference.preprocess import resize
 from vigil_core.inference.session import SessionCache
@@ -251,6 +256,10 @@ FRAME_PHOTOS = (PHOTOS[0], PHOTOS[1], PHOTOS[3])
 window does: the test above)."""
 
 
+def _box(window: tuple[int, int, int, int]) -> BBox:
+    return BBox(*(float(v) for v in window))
+
+
 def _inside(box: BBox, point: tuple[float, float]) -> bool:
     return box.x1 <= point[0] <= box.x2 and box.y1 <= point[1] <= box.y2
 
@@ -269,6 +278,10 @@ def test_the_frame_search_finds_and_reads_the_plate_on_a_real_photo(
         assert round((x2 - x1) * scale) <= WINDOW[0] + 1
         assert round((y2 - y1) * scale) <= WINDOW[1] + 1
     assert any(_holds(window, plate) for window, _ in windows)
+    for index, (window, scale) in enumerate(windows):  # no place is looked at twice
+        for other, at in windows[:index]:
+            similar = max(scale, at) < 2 * min(scale, at)
+            assert not similar or _box(window).overlap(_box(other)) <= FRAME_WINDOW_OVERLAP
     boxes = finder.in_frame(image)
     assert any(box.bbox.iou(plate) > 0.3 for box in boxes)
     assert all(box.source == "frame" and box.vehicle is None for box in boxes)
@@ -321,7 +334,7 @@ def test_a_region_smaller_than_a_search_level_is_searched_and_bounds_the_windows
     bounds = (290, 190, 310 + plate.shape[1], 210 + plate.shape[0])
     windows = finder.frame_candidate_windows(frame, bounds)
     assert windows
-    assert all(_holds(bounds, BBox(*(float(v) for v in window))) for window, _ in windows)
+    assert all(_holds(bounds, _box(window)) for window, _ in windows)
     assert [read.text for read in reader.read(frame, full_frame=True, region=region)] == ["XY789ZA"]
 
 

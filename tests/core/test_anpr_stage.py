@@ -387,6 +387,28 @@ def test_dedicated_camera_reads_plates_without_vehicle_tracks(
     runtime.close()
 
 
+def test_a_plate_read_before_its_vehicle_is_tracked_is_one_passage_with_it(
+    sessions: SessionCache, base_photo: tuple[np.ndarray, BBox], tmp_path: Path, clock: Clock
+) -> None:
+    """Over the frame, the plate is read before the vehicle's track is confirmed.
+
+    The vehicle takes the plate-only passage over: one match and one count, with the vehicle's
+    track and the direction of the plate's boxes (before, two passages: two matches).
+    """
+    runtime = make_runtime(sessions, tmp_path, clock, [{"id": "van", "plate": PLATE}])
+    s = scene(base_photo, PLATE)
+    (stage,) = runtime.stages_for(camera(mode="full_frame"))
+    events: list[RuleEvent] = []
+    for index, (image, box) in enumerate(approach(s, steps=6)):
+        tracks = [track(box, index * 0.2)] if index >= 2 else []
+        events += stage.process(frame_of("gate", index, image), tracks, fresh=True)
+    events += stage.finish()
+    assert kinds(events) == ["watchlist_match", "plate_passage"]
+    assert events[0].track_id == 5
+    assert events[0].attrs["direction"] == "approaching"
+    runtime.close()
+
+
 def test_disabled_camera_has_no_stage(sessions: SessionCache, tmp_path: Path, clock: Clock) -> None:
     runtime = make_runtime(sessions, tmp_path, clock)
     plain = CameraSpec.model_validate({"id": "cam", "source": "x.mp4"})

@@ -54,6 +54,8 @@ class _Open:
     crop: RGBImage | None = field(default=None, repr=False)
     crop_score: float = -1.0
     done: bool = False
+    plate_trail: bool = False
+    """The trail holds plate boxes (a plate-only passage, or one its vehicle took over)."""
 
     def add(self, obs: PlateObservation, keep_crop: bool) -> None:
         self.vote.add(obs.read)
@@ -95,7 +97,7 @@ class AnprStage:
             return events
         for key, passage in self._open.items():
             # Every sighting of an open passage's vehicle, read or not, shows where it goes.
-            if key >= 0 and key in live and not passage.done:
+            if key >= 0 and key in live and not passage.done and not passage.plate_trail:
                 passage.trail.append(live[key].bbox)
                 passage.last_pts = frame.pts_s
         candidates = self._candidates(live.values()) if self.spec.mode != "full_frame" else []
@@ -103,7 +105,7 @@ class AnprStage:
         if not candidates and not full:
             return events
         for track in candidates:
-            passage = self._passage(track.track_id)
+            passage = self._vehicle_passage(track)
             passage.attempts += 1
             if not passage.trail:
                 passage.trail.append(track.bbox)
@@ -120,6 +122,8 @@ class AnprStage:
             if owner is None or owner.done:
                 continue
             owner.add(obs, keep_crop=self.spec.crops)
+            if owner.plate_trail:
+                owner.trail.append(obs.box.bbox)
             touched.add(owner.key)
         for key in touched:
             if self._open[key].vote.settled(self.spec.votes):
@@ -178,12 +182,33 @@ class AnprStage:
                 and box.x1 <= centre[0] <= box.x2
                 and box.y1 <= centre[1] <= box.y2
             ):
-                passage = self._passage(track.track_id)
+                passage = self._vehicle_passage(track)
                 passage.last_pts = pts
                 return passage
         return self._plate_passage(obs.box.bbox, pts, touched)
 
-    def _plate_passage(self, box: BBox, pts: float, touched: set[int]) -> _Open:
+    def _vehicle_passage(self, track: Track) -> _Open:
+        """Return a vehicle's passage; a new one takes over its plate's plate-only passage.
+
+        Over the frame, a plate is read before its vehicle's track is confirmed: without this,
+        one vehicle made two passages (two matches, two counts). The passage taken over keeps
+        its trail of plate boxes, and its direction comes from them.
+        """
+        if track.track_id not in self._open:
+            box = track.bbox
+            for orphan in list(self._open.values()):
+                last = orphan.plate_box
+                if orphan.key >= 0 or last is None:
+                    continue
+                if box.x1 <= last.center[0] <= box.x2 and box.y1 <= last.center[1] <= box.y2:
+                    del self._open[orphan.key]
+                    orphan.key = track.track_id
+                    self._open[track.track_id] = orphan
+                    break
+        return self._passage(track.track_id)
+
+    def _nearby_plate_passage(self, box: BBox, touched: set[int]) -> _Open | None:
+        """Return the open plate-only passage whose last plate was near this box, if any."""
         for passage in self._open.values():
             if passage.key >= 0 or passage.key in touched or passage.plate_box is None:
                 continue
@@ -191,12 +216,15 @@ class AnprStage:
             reach = 2.0 * max(last.width, box.width)
             dx, dy = box.center[0] - last.center[0], box.center[1] - last.center[1]
             if dx * dx + dy * dy <= reach * reach:
-                passage.trail.append(box)
-                passage.last_pts = pts
                 return passage
-        passage = self._passage(self._next_plate_key)
-        self._next_plate_key -= 1
-        passage.trail.append(box)
+        return None
+
+    def _plate_passage(self, box: BBox, pts: float, touched: set[int]) -> _Open:
+        passage = self._nearby_plate_passage(box, touched)
+        if passage is None:
+            passage = self._passage(self._next_plate_key)
+            passage.plate_trail = True
+            self._next_plate_key -= 1
         passage.last_pts = pts
         return passage
 

@@ -69,6 +69,10 @@ class BBox:
         inter = self.intersection(other)
         return inter / max(1e-9, min(self.area, other.area)) if inter else 0.0
 
+    def contains(self, point: tuple[float, float]) -> bool:
+        """Return whether a point lies inside the box or on its edge."""
+        return self.x1 <= point[0] <= self.x2 and self.y1 <= point[1] <= self.y2
+
 
 @dataclass(frozen=True, slots=True)
 class Frame:

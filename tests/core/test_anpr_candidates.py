@@ -247,6 +247,7 @@ def test_box_overlap_is_the_shared_share_of_the_smaller_box() -> None:
     assert BBox(0, 0, 10, 10).overlap(BBox(5, 0, 15, 10)) == 0.5
     assert big.iou(BBox(5, 0, 15, 10)) == 50.0 / 150.0
     assert big.overlap(BBox(10, 0, 20, 10)) == big.iou(BBox(10, 0, 20, 10)) == 0.0
+    assert big.contains((0, 10)) and big.contains((5, 5)) and not big.contains((10.5, 5))
 
 
 # --- over the frame (`full_frame` and `both` cameras) -------------------------------------------
@@ -258,10 +259,6 @@ window does: the test above)."""
 
 def _box(window: tuple[int, int, int, int]) -> BBox:
     return BBox(*(float(v) for v in window))
-
-
-def _inside(box: BBox, point: tuple[float, float]) -> bool:
-    return box.x1 <= point[0] <= box.x2 and box.y1 <= point[1] <= box.y2
 
 
 @pytest.mark.parametrize("name", FRAME_PHOTOS)
@@ -309,7 +306,7 @@ def test_a_plate_cut_by_its_window_is_seen_whole_in_a_wider_one(models: AnprMode
     whole = (0, 0, int(image.shape[1]), int(image.shape[0]))
     windows = finder.frame_candidate_windows(image, whole)
     first = finder.lines_in_windows(image, windows)
-    parts = [line for line in first if line.cut and _inside(plate, line.box.center)]
+    parts = [line for line in first if line.cut and plate.contains(line.box.center)]
     assert parts and all(line.box.width < 0.8 * plate.width for line in parts)
     wider = finder._wider_windows(whole, windows, first)
     assert 1 <= len(wider) <= len(windows)
@@ -317,7 +314,7 @@ def test_a_plate_cut_by_its_window_is_seen_whole_in_a_wider_one(models: AnprMode
         scale == pytest.approx(windows[parts[0].window][1] * WIDER_ZOOM) for _, scale in wider
     )
     lines = finder._frame_lines(image, whole)
-    assert not any(line.cut and _inside(plate, line.box.center) for line in lines)
+    assert not any(line.cut and plate.contains(line.box.center) for line in lines)
     assert any(line.box.width >= 0.85 * plate.width and line.box.iou(plate) > 0.5 for line in lines)
     main = main_plate(reader.read(image, full_frame=True), image.shape[1], image.shape[0])
     assert main is not None and main.text == "AB123CD"

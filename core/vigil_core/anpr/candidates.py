@@ -9,8 +9,9 @@ in a few milliseconds. The best few bands are then confirmed, and boxed, by the 
 on small windows only (`TextPlateFinder.in_vehicles`).
 
 Dark strokes only: on plates/us, the best two bands held the plate on 92 % of the vehicles
-with dark strokes, 88 % with dark and light ones (light characters on a dark plate are rarer;
-a camera in `full_frame` or `both` mode also looks for them over the frame).
+with dark strokes, 88 % with dark and light ones (light characters on a dark plate are rarer,
+and the dark gaps between their strokes answer too). The same search, at a few scales, picks
+the windows of the full-frame pass (`TextPlateFinder.frame_candidate_windows`).
 """
 
 from __future__ import annotations

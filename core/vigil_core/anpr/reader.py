@@ -427,11 +427,7 @@ def _same_plate(a: BBox, b: BBox) -> bool:
     narrow, wide = sorted((a.width, b.width))
     if narrow < SAME_PLATE_WIDTH * wide:
         return False
-    return _holds(a, b.center) or _holds(b, a.center)
-
-
-def _holds(box: BBox, point: tuple[float, float]) -> bool:
-    return box.x1 <= point[0] <= box.x2 and box.y1 <= point[1] <= box.y2
+    return a.contains(b.center) or b.contains(a.center)
 
 
 def _uncertain(probs: SlotProbs) -> bool:

@@ -177,11 +177,7 @@ class AnprStage:
         centre = obs.box.bbox.center
         for track in live.values():
             box = track.bbox
-            if (
-                track.label in self._vehicles
-                and box.x1 <= centre[0] <= box.x2
-                and box.y1 <= centre[1] <= box.y2
-            ):
+            if track.label in self._vehicles and box.contains(centre):
                 passage = self._vehicle_passage(track)
                 passage.last_pts = pts
                 return passage
@@ -200,7 +196,7 @@ class AnprStage:
                 last = orphan.plate_box
                 if orphan.key >= 0 or last is None:
                     continue
-                if box.x1 <= last.center[0] <= box.x2 and box.y1 <= last.center[1] <= box.y2:
+                if box.contains(last.center):
                     del self._open[orphan.key]
                     orphan.key = track.track_id
                     self._open[track.track_id] = orphan

@@ -603,7 +603,7 @@ class TextPlateFinder:
             around = [
                 other
                 for other in whole
-                if _holds(other.box, line.box.center) and other.box.width >= line.box.width
+                if other.box.contains(line.box.center) and other.box.width >= line.box.width
             ]
             if not line.cut or not around:
                 kept.append(line)
@@ -628,7 +628,7 @@ class TextPlateFinder:
         for line in lines:
             if not line.cut or len(out) >= len(windows):
                 continue
-            if any(not other.cut and _holds(other.box, line.box.center) for other in lines):
+            if any(not other.cut and other.box.contains(line.box.center) for other in lines):
                 continue
             scale = windows[line.window][1] * WIDER_ZOOM
             around = _window_around(line.box.center, scale, bounds)
@@ -710,10 +710,6 @@ def _same_place(
 
 def _as_box(window: tuple[int, int, int, int]) -> BBox:
     return BBox(*(float(v) for v in window))
-
-
-def _holds(box: BBox, point: tuple[float, float]) -> bool:
-    return box.x1 <= point[0] <= box.x2 and box.y1 <= point[1] <= box.y2
 
 
 def _trimmed(box: BBox, dx: float, dy: float) -> BBox:

@@ -13,7 +13,13 @@ import pytest
 
 from tests.support.plates import plate_on_photo, read_rgb, render_plate
 from tests.support.shared import MEDIA_DIR
-from vigil_core.anpr.candidates import CandidateSearch, find_candidates, stroke_map
+from vigil_core.anpr.candidates import (
+    Candidate,
+    CandidateSearch,
+    find_candidates,
+    separate,
+    stroke_map,
+)
 from vigil_core.anpr.detect import PlateBox
 from vigil_core.anpr.models import AnprModels, ReaderSettings
 from vigil_core.anpr.reader import PlateReader, main_plate
@@ -177,6 +183,18 @@ def test_a_band_of_strokes_beats_a_single_blob() -> None:
 )
 def test_nothing_to_find_gives_no_candidate(gray: np.ndarray) -> None:
     assert find_candidates(gray, 3) == []
+
+
+def test_candidates_of_several_scales_are_kept_best_first_and_apart() -> None:
+    """A line found at one scale and its part at another are one candidate, the better scored."""
+    line = Candidate(BBox(100, 50, 200, 70), 0.9)
+    part = Candidate(BBox(150, 52, 190, 68), 0.95)  # wholly inside the line
+    other = Candidate(BBox(300, 200, 380, 220), 0.5)
+    weak = Candidate(BBox(10, 10, 60, 30), 0.1)
+    assert separate([line, other, part, weak], 3, 0.2) == [part, other, weak]
+    assert separate([line, other, part, weak], 2, 0.2) == [part, other]
+    assert separate([line, part], 5, 1.0) == [part, line]  # any overlap allowed
+    assert separate([], 3, 0.2) == []
 
 
 def test_no_candidate_is_asked_for() -> None:

@@ -262,6 +262,18 @@ def test_a_plate_read_twice_competes_with_its_more_confident_read() -> None:
     assert main_plate([part, whole], 1280, 720) is whole
 
 
+def test_a_two_row_plate_is_not_replaced_by_one_of_its_rows() -> None:
+    """The bottom row read more confidently than the pair of rows does not stand for the plate."""
+    pair = _observation("BXY1234", 0.82, BBox(63, 534, 158, 607), None)
+    row = _observation("1234", 1.0, BBox(63, 575, 158, 607), None)
+    assert main_plate([row, pair], 1280, 720) is pair
+    # A read of about the same height holding the other's text and more is no pair of rows:
+    # the more confident read stays (a loose box may add a bolt or a frame's edge).
+    loose = _observation("UH1N2A", 0.92, BBox(592, 390, 688, 450), 0)
+    tight = _observation("H1N2A", 1.0, BBox(600, 400, 680, 430), None)
+    assert main_plate([loose, tight], 1280, 720) is tight
+
+
 def test_the_default_chain_boxes_hug_the_plate(
     default_reader: PlateReader, photos: list[tuple[Path, BBox]]
 ) -> None:

@@ -132,16 +132,17 @@ def find_candidates(
 def separate(candidates: Sequence[Candidate], count: int, separation: float) -> list[Candidate]:
     """Return up to `count` of the candidates, best first, no two sharing more than `separation`.
 
-    Used across searches of one image at several scales: a line found at one scale and a part
-    of it at another are one candidate, the better scored.
+    Candidates of positive score only (as `find_candidates` returns). Used across searches of
+    one image at several scales: a line found at one scale and a part of it at another are one
+    candidate, the better scored.
     """
-    kept: list[Candidate] = []
-    for cand in sorted(candidates, key=lambda c: c.score, reverse=True):
-        if len(kept) >= count:
-            break
-        if all(cand.box.overlap(other.box) <= separation for other in kept):
-            kept.append(cand)
-    return kept
+    rows = np.asarray(
+        [(c.score, c.box.x1, c.box.y1, c.box.x2, c.box.y2) for c in candidates], np.float64
+    ).reshape(-1, 5)
+    return [
+        Candidate(BBox(float(x1), float(y1), float(x2), float(y2)), float(score))
+        for score, x1, y1, x2, y2 in _separate(rows, separation, count)
+    ]
 
 
 def _joined(candidates: list[Candidate], search: CandidateSearch) -> list[Candidate]:
@@ -260,15 +261,18 @@ def _max_3x3(score: FloatMap) -> FloatMap:
     return out
 
 
-def _separate(rows: FloatMap, separation: float, count: int) -> FloatMap:
+def _separate(
+    rows: npt.NDArray[np.floating], separation: float, count: int
+) -> npt.NDArray[np.floating]:
     """Return up to `count` positive rows, best first, no two sharing more than `separation`.
 
     Greedy: the best row is kept, the rows sharing more than `separation` of the smaller one's
     area with it are dropped, and so on.
     """
+    dtype = rows.dtype
     rows = rows[rows[:, 0] > 0]
     rows = rows[np.argsort(-rows[:, 0], kind="stable")]
-    kept: list[FloatMap] = []
+    kept: list[npt.NDArray[np.floating]] = []
     while rows.shape[0] and len(kept) < count:
         best = rows[0]
         kept.append(best)
@@ -278,4 +282,4 @@ def _separate(rows: FloatMap, separation: float, count: int) -> FloatMap:
         smaller = np.maximum(np.minimum(area, (best[3] - best[1]) * (best[4] - best[2])), 1e-6)
         shared = np.clip(iw, 0, None) * np.clip(ih, 0, None) / smaller
         rows = rows[shared <= separation]
-    return np.asarray(kept, np.float32).reshape(-1, 5)
+    return np.asarray(kept, dtype).reshape(-1, 5)

@@ -434,7 +434,8 @@ class TextPlateFinder:
         out = []
         for cand in find_candidates(gray, self.windows, self.search):
             band = cand.box
-            scale = self._window_scale(vehicle, band.width * sx)
+            text_px = self.shape.text_height * vehicle.width
+            scale = self._window_scale(text_px, band.width * sx)
             centre = (x1 + band.center[0] * sx, y1 + band.center[1] * sy)
             out.append((_window_around(centre, scale, (0, 0, width, height)), scale))
         return out
@@ -465,35 +466,31 @@ class TextPlateFinder:
             zoom /= 2
             if long_side * zoom < FRAME_SEARCH_MIN:
                 break
-        shape = self.shape
         out: list[tuple[tuple[int, int, int, int], float]] = []
         # Bands close together give windows over the same pixels: each place is looked at once.
         for cand in separate(found, 2 * self.frame_windows, self.search.separation):
             if len(out) >= self.frame_windows:
                 break
             band = cand.box
-            scale = min(
-                shape.window_text_px / max(1.0, band.height),
-                shape.window_fill * WINDOW[0] / max(1.0, band.width),
-                MAX_WINDOW_ZOOM,
-            )
+            scale = self._window_scale(band.height, band.width)
             around = _window_around(band.center, scale, window)
             if any(_same_place(around, scale, *other) for other in out):
                 continue
             out.append((around, scale))
         return out
 
-    def _window_scale(self, vehicle: BBox, band_w: float) -> float:
+    def _window_scale(self, text_px: float, band_w: float) -> float:
         """Return the detector scale of a candidate window.
 
-        A usual plate for the vehicle's width gets characters `window_text_px` tall: the
-        vehicle's width tells a plate's size better than the band's height does (on plates/us
-        the plate's height over the band's varied twice as much as over the vehicle's width).
-        The band, stretched to its line of strokes, must fit the window's width.
+        Characters of `text_px` image pixels become `window_text_px` tall. In a vehicle they are
+        a usual plate's for the vehicle's width, which tells a plate's size better than the
+        band's height does (on plates/us the plate's height over the band's varied twice as much
+        as over the vehicle's width); over the frame, where nothing else tells it, the band's
+        height. The band, stretched to its line of strokes, must fit the window's width.
         """
         shape = self.shape
-        usual = shape.window_text_px / (shape.text_height * vehicle.width)
-        # Upscaling a small vehicle's plate helps the detector, up to a point (blur).
+        usual = shape.window_text_px / max(1.0, text_px)
+        # Upscaling a small plate helps the detector, up to a point (blur).
         return min(usual, shape.window_fill * WINDOW[0] / max(1.0, band_w), MAX_WINDOW_ZOOM)
 
     def lines_in_windows(

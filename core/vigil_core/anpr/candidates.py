@@ -281,5 +281,6 @@ def _separate(
         area = (rows[:, 3] - rows[:, 1]) * (rows[:, 4] - rows[:, 2])
         smaller = np.maximum(np.minimum(area, (best[3] - best[1]) * (best[4] - best[2])), 1e-6)
         shared = np.clip(iw, 0, None) * np.clip(ih, 0, None) / smaller
-        rows = rows[shared <= separation]
+        # The best row shares all of itself: dropped whatever `separation` allows.
+        rows = rows[1:][shared[1:] <= separation]
     return np.asarray(kept, dtype).reshape(-1, 5)

@@ -25,6 +25,7 @@ from vigil_core.anpr.models import AnprModels, ReaderSettings
 from vigil_core.anpr.reader import PlateReader, main_plate
 from vigil_core.anpr.text_detect import (
     FRAME_WINDOW_OVERLAP,
+    MAX_WINDOW_ZOOM,
     WIDER_ZOOM,
     WINDOW,
     TextPlateFinder,
@@ -241,8 +242,45 @@ def test_the_search_stops_once_the_reader_finds_a_legible_plate(
     assert boxes(first) == boxes([box for box, _cut in in_first])
     assert not all(cut for _box, cut in in_first)  # a whole line, not one cut by a side
     every = finder.in_vehicles(image, [(0, vehicle)], lambda _found: False)
-    assert boxes(every) == boxes(finder.in_vehicles(image, [(0, vehicle)]))
+    # Never enough: both windows, then the best one closer (`CLOSER_ZOOM`).
+    closer = finder._closer(image, windows[0])
+    assert closer is not None and closer[1] == pytest.approx(2 * windows[0][1])
+    in_all = finder._plates_in(image, [*windows, closer], 0, vehicle)
+    assert boxes(every) == boxes([box for box, _cut in in_all])
+    batch = finder.in_vehicles(image, [(0, vehicle)])  # without `enough`: the windows only
+    assert boxes(batch) == boxes([box for box, _ in finder._plates_in(image, windows, 0, vehicle)])
     assert len(every) >= len(first) and any(box.bbox.iou(plate) > 0.3 for box in first)
+
+
+def test_a_plate_the_detector_misses_at_the_usual_scale_is_found_closer(
+    vehicles: YoloxDetector, finder: TextPlateFinder, reader: PlateReader
+) -> None:
+    """wts-lg-000142: the best window holds the plate, but the detector sees no line in it.
+
+    No window holds a legible plate, so the best one is looked at again at CLOSER_ZOOM times
+    its scale, where the plate is found and reads.
+    """
+    folder = MEDIA_DIR / "plates" / "us"
+    if not folder.is_dir():
+        pytest.skip("the shared plate photos are not on this machine")
+    (photo,) = [p for p in load_folder(folder) if p.path.name == "wts-lg-000142.jpg"]
+    image, plate = _frame(photo)
+    vehicle = max((det.bbox for det in vehicles.detect(image)), key=lambda box: box.area)
+    windows = finder.candidate_windows(image, vehicle)
+    assert _holds(windows[0][0], plate)
+    assert not any(
+        plate.contains(line.box.center) for line in finder.lines_in_windows(image, windows)
+    )
+    closer = finder._closer(image, windows[0])
+    assert closer is not None
+    (x1, y1, x2, y2), _scale = closer
+    assert plate.contains(((x1 + x2) / 2, (y1 + y2) / 2))
+    assert any(plate.contains(line.box.center) for line in finder.lines_in_windows(image, [closer]))
+    reads = reader.read(image, [(0, vehicle)])
+    main = main_plate(reads, image.shape[1], image.shape[0])
+    assert main is not None and main.text == photo.plate == "5TGN556"
+    # Nothing closer than MAX_WINDOW_ZOOM: a window already there is not looked at again.
+    assert finder._closer(image, ((0, 0, 43, 21), MAX_WINDOW_ZOOM)) is None
 
 
 def test_the_reader_stops_on_a_legible_plate(

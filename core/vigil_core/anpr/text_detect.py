@@ -52,6 +52,12 @@ the same scale is not run (plates/us, both mode, tuned there: 186 of 222 exact a
 185 at 0.4, 184 without; a car covered in stickers took all four windows)."""
 WIDER_ZOOM = 0.6
 """A line cut by its window's side is looked at again in a window this many times the scale."""
+CLOSER_ZOOM = 2.0
+"""When none of a vehicle's windows held a legible plate, its best window is looked at again
+at this many times its scale (at most MAX_WINDOW_ZOOM): the detector misses some plates whose
+characters are the usual height and finds them closer (on plates/us, tuned there: 188 of 222
+photos exact against 186, none lost; 2.5 times: 186, with one lost; the best two windows
+closer: 188)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +382,8 @@ class TextPlateFinder:
         Without `enough` the windows run as one batch. With it they run one after the other,
         best first, until `enough` says the boxes so far hold a legible plate: on plates/us
         the second window then ran for 19 % of the vehicles, and 163 of 214 labelled plates
-        read exactly against 160 with both windows always (tuned there).
+        read exactly against 160 with both windows always (tuned there). When none did, the
+        best window is looked at once more, closer (`CLOSER_ZOOM`).
         """
         if self.search is None:
             return self.in_vehicles_tiled(image, vehicles)
@@ -386,6 +393,9 @@ class TextPlateFinder:
                 continue
             windows = self.candidate_windows(image, vehicle)
             steps = [windows] if enough is None else [[window] for window in windows]
+            closer = self._closer(image, windows[0]) if enough is not None and windows else None
+            if closer is not None:
+                steps.append([closer])
             whole: list[PlateBox] = []
             for step in steps:
                 for box, cut in self._plates_in(image, step, key, vehicle):
@@ -397,6 +407,17 @@ class TextPlateFinder:
                 if enough is not None and enough(whole):
                     break
         return found
+
+    def _closer(
+        self, image: RGBImage, window: tuple[tuple[int, int, int, int], float]
+    ) -> tuple[tuple[int, int, int, int], float] | None:
+        """Return the window looked at CLOSER_ZOOM times closer, or None if it cannot be."""
+        (x1, y1, x2, y2), scale = window
+        closer = min(scale * CLOSER_ZOOM, MAX_WINDOW_ZOOM)
+        if closer <= scale * 1.2:
+            return None
+        bounds = (0, 0, int(image.shape[1]), int(image.shape[0]))
+        return _window_around(((x1 + x2) / 2, (y1 + y2) / 2), closer, bounds), closer
 
     def _plates_in(
         self,

@@ -274,6 +274,21 @@ def test_a_two_row_plate_is_not_replaced_by_one_of_its_rows() -> None:
     assert main_plate([loose, tight], 1280, 720) is tight
 
 
+def test_a_plate_on_a_vehicle_beats_larger_text_off_every_vehicle() -> None:
+    """A sign's word read over the frame is larger and more central than the car's plate."""
+    car = BBox(200, 50, 700, 400)
+    plate = _observation("DK2Z5S", 0.99, BBox(400, 150, 480, 190), 0)
+    sign = _observation("RESIDENT", 1.0, BBox(560, 480, 700, 530), None)
+    assert main_plate([plate, sign], 1280, 720) is sign  # without the frame's vehicles
+    assert main_plate([plate, sign], 1280, 720, [car]) is plate
+    # A frame read inside the car's box is on it, whatever its source.
+    on_car = _observation("AB123CD", 0.99, BBox(400, 150, 520, 190), None)
+    assert main_plate([on_car, sign], 1280, 720, [car]) is on_car
+    # Off every vehicle only: the reads off them still compete (a car the detector missed).
+    elsewhere = BBox(900, 50, 1200, 300)
+    assert main_plate([plate, sign], 1280, 720, [elsewhere]) is sign
+
+
 def test_the_default_chain_boxes_hug_the_plate(
     default_reader: PlateReader, photos: list[tuple[Path, BBox]]
 ) -> None:

@@ -152,11 +152,12 @@ class PhotoResult:
     vehicles: int
     vehicle_ms: list[float] = field(default_factory=list)
     size: tuple[int, int] = (0, 0)
+    vehicle_boxes: list[BBox] = field(default_factory=list)
 
     @property
     def top(self) -> str | None:
         """Return the photo's answer: its main plate (the largest, most central confident)."""
-        main = main_plate(self.reads, *self.size)
+        main = main_plate(self.reads, *self.size, self.vehicle_boxes)
         return main.text if main is not None else None
 
     @property
@@ -255,7 +256,7 @@ class AnprBench:
         reads += reader.read_boxes(image, loose)
         reads.sort(key=lambda obs: obs.score, reverse=True)
         size = (int(image.shape[1]), int(image.shape[0]))
-        return PhotoResult(photo, reads, boxes, scale, len(vehicles), vehicle_ms, size)
+        return PhotoResult(photo, reads, boxes, scale, len(vehicles), vehicle_ms, size, vehicles)
 
 
 def _load(path: Path) -> tuple[RGBImage, float]:

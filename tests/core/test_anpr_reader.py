@@ -274,6 +274,21 @@ def test_a_two_row_plate_is_not_replaced_by_one_of_its_rows() -> None:
     assert main_plate([loose, tight], 1280, 720) is tight
 
 
+def test_a_loose_box_around_a_plate_that_reads_less_does_not_stand_for_it() -> None:
+    """wts-lg-000172: the plate's line joined with a neighbour reads one character short."""
+    tight = _observation("8P62983", 1.0, BBox(543, 372, 628, 406), 0)
+    loose = _observation("8PQ983", 0.82, BBox(491, 361, 670, 410), None)
+    assert main_plate([loose, tight], 1280, 720) is tight
+    # A whole line around its confidently read part reads more: the whole stays.
+    whole = _observation("AB123CD", 0.9, BBox(500, 400, 700, 440), None)
+    part = _observation("AB123", 0.99, BBox(500, 400, 600, 440), None)
+    assert main_plate([part, whole], 1280, 720) is whole
+    # More confident than the read it holds: no loose box, it competes on size as before.
+    sure = _observation("8P6298", 0.99, BBox(491, 361, 670, 410), None)
+    unsure = _observation("8P62983", 0.9, BBox(543, 372, 628, 406), 0)
+    assert main_plate([unsure, sure], 1280, 720) is sure
+
+
 def test_a_plate_on_a_vehicle_beats_larger_text_off_every_vehicle() -> None:
     """A sign's word read over the frame is larger and more central than the car's plate."""
     car = BBox(200, 50, 700, 400)

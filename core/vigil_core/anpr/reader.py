@@ -425,16 +425,36 @@ def _one_read_per_plate(reads: Sequence[PlateObservation]) -> list[PlateObservat
     A plate found in its vehicle's crop and over the frame, with boxes too different to merge
     (the text finder's are looser at the crop's smaller scale), is read twice; the looser box
     must not win on size with the worse read. On plates/us (tuned there): 0.743 → 0.775 exact.
-    A two-row plate's pair replaces one of its rows read more confidently (`_rows_of`).
+    A two-row plate's pair replaces one of its rows read more confidently (`_rows_of`). A wider
+    box around a more confident read that reads no more characters is no whole line of which
+    that read is a part (`_loose_around`): it goes.
     """
     kept: list[PlateObservation] = []
     for obs in sorted(reads, key=lambda r: r.read.confidence, reverse=True):
         same = [i for i, other in enumerate(kept) if _same_plate(obs.box.bbox, other.box.bbox)]
         if not same:
-            kept.append(obs)
+            if not any(_loose_around(obs, other) for other in kept):
+                kept.append(obs)
         elif len(same) == 1 and _rows_of(obs, kept[same[0]]):
             kept[same[0]] = obs
     return kept
+
+
+def _loose_around(wide: PlateObservation, tight: PlateObservation) -> bool:
+    """Return whether a read is a loose box around a more confident one, not its whole line.
+
+    The text finder joins a plate's line with a neighbour (a sticker, a bolt, a frame's edge);
+    the joined box holds the plate and is larger, so it would win the frame on size, while the
+    OCR, squeezing more into its input, reads fewer characters. A whole line read around its
+    part reads more characters than the part (AB123CD around AB123). Called with `tight` at
+    least as confident as `wide` (plates/us, tuned there: one photo more, none lost).
+    """
+    outer, inner = wide.box.bbox, tight.box.bbox
+    return (
+        outer.width > inner.width
+        and outer.contains(inner.center)
+        and len(wide.text) <= len(tight.text)
+    )
 
 
 def _rows_of(pair: PlateObservation, row: PlateObservation) -> bool:

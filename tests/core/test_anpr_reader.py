@@ -313,3 +313,37 @@ def test_the_default_chain_boxes_hug_the_plate(
     main = main_plate(reads, image.shape[1], image.shape[0])
     assert main is not None and main.text == "AB123CD"
     assert main.box.bbox.height <= 1.1 * plate_box.height
+
+
+def test_a_crop_read_once_on_an_image_is_not_read_again(
+    default_reader: PlateReader, photos: list[tuple[Path, BBox]]
+) -> None:
+    """The search's legibility test, the first read and the escalation share their crops."""
+    image, plate_box = plate_on_photo(read_rgb(photos[0][0]), photos[0][1], "AB-123-CD", "fr")
+    cct = default_reader.cct
+    assert cct is not None
+    read_crops: list[int] = []
+    original = cct.probabilities
+
+    def counting(crops: list[np.ndarray]) -> np.ndarray:
+        read_crops.append(len(crops))
+        return original(crops)
+
+    box = PlateBox(plate_box, 0.9, "frame")
+    variants = default_reader.variants
+    try:
+        cct.probabilities = counting  # type: ignore[method-assign]
+        first = default_reader._cct_probs(image, [box], variants[:1])
+        assert read_crops == [1]
+        every = default_reader._cct_probs(image, [box], variants)
+        assert read_crops == [1, len(variants) - 1]  # the first crop is not read again
+        again = default_reader._cct_probs(image, [box, box], variants[:1])
+        assert read_crops == [1, len(variants) - 1]
+        assert np.array_equal(again[0], first[0]) and np.array_equal(again[1], first[0])
+        assert every.shape == first.shape
+        # Another image, even with the same pixels, is read afresh.
+        copy = image.copy()
+        assert np.array_equal(default_reader._cct_probs(copy, [box], variants[:1]), first)
+        assert read_crops == [1, len(variants) - 1, 1]
+    finally:
+        del cct.probabilities

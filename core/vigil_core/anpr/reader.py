@@ -7,7 +7,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 import math
+import threading
 import time
+import weakref
 
 import numpy as np
 import numpy.typing as npt
@@ -88,6 +90,25 @@ class StageTimes:
             self.ms[stage].append((time.perf_counter() - started) * 1000.0)
 
 
+class _CropMemo(threading.local):
+    """The slot probabilities of the crops read on one thread's latest image.
+
+    The image is held weakly and compared by identity: a new frame (or a freed one whose memory
+    a new frame reuses) starts an empty memo.
+    """
+
+    def __init__(self) -> None:
+        self._image: weakref.ref[RGBImage] | None = None
+        self._probs: dict[tuple[BBox, CropVariant], SlotProbs] = {}
+
+    def on(self, image: RGBImage) -> dict[tuple[BBox, CropVariant], SlotProbs]:
+        """Return the memo of `image`, emptied if it is not the image of the last call."""
+        if self._image is None or self._image() is not image:
+            self._image = weakref.ref(image)
+            self._probs = {}
+        return self._probs
+
+
 class PlateReader:
     """Find and read plates with shared models and one camera's settings."""
 
@@ -116,6 +137,7 @@ class PlateReader:
         self.min_confidence = min_confidence
         self.refine = refine
         self.times = times
+        self._memo = _CropMemo()
 
     @property
     def formats(self) -> tuple[PlateFormat, ...]:
@@ -271,16 +293,24 @@ class PlateReader:
     def _cct_probs(
         self, image: RGBImage, boxes: Sequence[PlateBox], variants: Sequence[CropVariant]
     ) -> npt.NDArray[np.float32]:
-        """Return each box's slot probabilities, averaged over the crop variants."""
+        """Return each box's slot probabilities, averaged over the crop variants.
+
+        A crop read once on this image is not read again: the search's legibility test, the
+        first read and the escalation ask for the same crops (`_CropMemo`).
+        """
         assert self.cct is not None
         size = (self.cct.width, self.cct.height)
-        with self._measure("ocr"):
-            crops = [
-                plate_crop(image, box.bbox, px, py, angle, size=size)
-                for box in boxes
-                for px, py, angle in variants
-            ]
-            probs = self.cct.probabilities(crops)
+        memo = self._memo.on(image)
+        keys = [(box.bbox, variant) for box in boxes for variant in variants]
+        missing = [key for key in dict.fromkeys(keys) if key not in memo]
+        if missing:
+            with self._measure("ocr"):
+                crops = [
+                    plate_crop(image, bbox, px, py, angle, size=size)
+                    for bbox, (px, py, angle) in missing
+                ]
+                memo.update(zip(missing, self.cct.probabilities(crops), strict=True))
+        probs = np.stack([memo[key] for key in keys])
         shaped = probs.reshape(len(boxes), len(variants), *probs.shape[1:])
         averaged: npt.NDArray[np.float32] = shaped.mean(axis=1, dtype=np.float32)
         return averaged

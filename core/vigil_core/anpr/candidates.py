@@ -86,6 +86,29 @@ def stroke_map(gray: GrayImage, cap: float, reaches: tuple[int, ...] = (1, 2, 3)
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Bands:
+    """The scored bands of one searched image, before any are picked."""
+
+    rows: npt.NDArray[np.float32]
+    """(score, x1, y1, x2, y2) of the best positions of every band size."""
+    strokes: FloatMap
+    height: int
+    """Height of the searched image."""
+
+    def lower_first(self) -> Bands:
+        """Return the bands with each score weighted by twice its centre's relative depth.
+
+        A vehicle's plate is low on it (on plates/us its centre at 0.36-0.85 of the vehicle's
+        height, median 0.6) while badges, stickers and the dark gaps of a lamp's LEDs are
+        higher: weighted so, the top band of the lower half outranks an equal one above it.
+        """
+        rows = self.rows.copy()
+        depth = (rows[:, 2] + rows[:, 4]) / (2.0 * max(1, self.height))
+        rows[:, 0] *= 2.0 * depth
+        return Bands(rows, self.strokes, self.height)
+
+
 def find_candidates(
     gray: GrayImage, count: int, search: CandidateSearch | None = None
 ) -> list[Candidate]:
@@ -96,8 +119,14 @@ def find_candidates(
     end to the other — less `context` times the density of a band as tall just above or below.
     """
     search = search or CandidateSearch()
-    if gray.ndim != 2 or count <= 0:
-        return []
+    bands = scored_bands(gray, search) if count > 0 else None
+    return picked(bands, count, search) if bands is not None else []
+
+
+def scored_bands(gray: GrayImage, search: CandidateSearch) -> Bands | None:
+    """Return the best positions of every band size in `gray`, scored (None: nothing fits)."""
+    if gray.ndim != 2:
+        return None
     height, width = int(gray.shape[0]), int(gray.shape[1])
     step = max(1, search.stride)
     # Summed over step × step cells: positions and sizes then move by whole cells.
@@ -116,17 +145,25 @@ def find_candidates(
                 score *= np.float32((band_px / search.text_heights[0]) ** search.size_weight)
             found.append(_best_positions(score, band * step, 3 * third * step, step, PER_SIZE))
     if not found:
+        return None
+    return Bands(np.concatenate(found), strokes, height)
+
+
+def picked(bands: Bands, count: int, search: CandidateSearch) -> list[Candidate]:
+    """Return up to `count` separate bands, best first."""
+    if count <= 0:
         return []
     # Without widening, `count` separate bands; with it, more, because parts of one line
     # (split at a dash or a space) become one candidate once stretched.
     pool = count if not search.widen else POOL * count
     kept = [
         Candidate(BBox(float(x1), float(y1), float(x2), float(y2)), float(value))
-        for value, x1, y1, x2, y2 in _separate(np.concatenate(found), search.separation, pool)
+        for value, x1, y1, x2, y2 in _separate(bands.rows, search.separation, pool)
     ]
     if not search.widen:
         return kept
-    return _joined([Candidate(widened(strokes, c.box), c.score) for c in kept], search)[:count]
+    widest = [Candidate(widened(bands.strokes, c.box), c.score) for c in kept]
+    return _joined(widest, search)[:count]
 
 
 def separate(candidates: Sequence[Candidate], count: int, separation: float) -> list[Candidate]:

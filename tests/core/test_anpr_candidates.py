@@ -22,7 +22,7 @@ from vigil_core.anpr.candidates import (
     separate,
     stroke_map,
 )
-from vigil_core.anpr.detect import PlateBox
+from vigil_core.anpr.detect import PlateBox, merge
 from vigil_core.anpr.models import AnprModels, ReaderSettings
 from vigil_core.anpr.reader import PlateReader, main_plate
 from vigil_core.anpr.text_detect import (
@@ -43,6 +43,8 @@ from vigil_tools.eval.anpr import (
     LabelledPhoto,
     load_folder,
 )
+from vigil_tools.eval.rendered_plates import PLATES as RENDERED_PLATES
+from vigil_tools.eval.rendered_plates import paint
 
 PHOTOS = ("33fa5185-0286-4e8f-b775-46162eba39d4.jpg", "car13.jpg", "car2.jpg", "car9-2.jpg")
 """plates/us photos: a 29-px plate on a 1280-px frame, a 102-px one, a 1024-px photo, and a
@@ -296,6 +298,37 @@ def test_the_lowest_band_gets_a_window_when_lamps_outscore_the_plate(
         assert main is None or main.text != photo.plate
     finally:
         finder.low_window = True
+
+
+def test_a_window_that_cuts_a_two_row_plate_loses_to_one_that_sees_it_whole(
+    vehicles: YoloxDetector, finder: TextPlateFinder, reader: PlateReader
+) -> None:
+    """The bench's French two-row plate AB-123 over CD on its third photo (plates/us car12).
+
+    The best window cuts the plate's second row at its side; the second window holds the
+    whole stacked pair. Both pairs score alike: the cut one, lowered by CUT_SCORE, loses the
+    merge, and the whole plate reads (it read `AB123` before).
+    """
+    folder = MEDIA_DIR / "plates" / "us"
+    if not folder.is_dir():
+        pytest.skip("the shared plate photos are not on this machine")
+    base = [p for p in load_folder(folder) if p.box is not None and p.box.width >= 100][2]
+    (plate,) = [p for p in RENDERED_PLATES if p.second_row == "CD"]
+    image, box = _frame(base)
+    image, painted = paint(image, box, plate)
+    vehicle = max((det.bbox for det in vehicles.detect(image)), key=lambda b: b.area)
+    windows = finder.candidate_windows(image, vehicle)
+    lines = finder.lines_in_windows(image, windows[:2])
+    pairs = [line for line in lines if line.box.height > 0.6 * painted.height]
+    assert any(line.cut and line.window == 0 for line in pairs)
+    assert any(not line.cut and line.window == 1 for line in pairs)
+    found = finder.in_vehicles(image, [(0, vehicle)], lambda _found: False)
+    kept = merge(found, finder.nms_iou)
+    (pair,) = [b for b in kept if b.bbox.height > 0.6 * painted.height]
+    whole = [line for line in pairs if not line.cut]
+    assert any(line.box == pair.bbox for line in whole)
+    main = main_plate(reader.read(image, [(0, vehicle)]), image.shape[1], image.shape[0])
+    assert main is not None and main.text == "AB123CD"
 
 
 def test_a_plate_the_detector_misses_at_the_usual_scale_is_found_closer(

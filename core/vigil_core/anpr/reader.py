@@ -425,7 +425,8 @@ def main_plate(
     A plate read twice (see `_one_read_per_plate`) competes with its most confident read.
     With the frame's `vehicles`, reads on a vehicle (their centre inside its box) come first:
     text read on a sign or a wall is not a vehicle's plate, however large (on plates/us, tuned
-    there: 2 more of 222 photos, none lost); reads off every vehicle count when none is on one.
+    there: 1 more of 222 photos, none lost); reads off every vehicle count when none is on
+    one.
     """
     if not reads:
         return None

@@ -26,6 +26,7 @@ from vigil_core.anpr.detect import PlateBox, merge
 from vigil_core.anpr.models import AnprModels, ReaderSettings
 from vigil_core.anpr.reader import PlateReader, main_plate
 from vigil_core.anpr.text_detect import (
+    FRAME_CLOSER,
     FRAME_WINDOW_OVERLAP,
     MAX_WINDOW_ZOOM,
     WIDER_ZOOM,
@@ -109,6 +110,10 @@ def _frame(photo: LabelledPhoto) -> tuple[np.ndarray, BBox]:
         return image, photo.box
     size = (MAX_WIDTH, round(image.shape[0] * scale))
     return resize(image, *size), photo.box.scaled(scale, scale)
+
+
+def _as_box(window: tuple[int, int, int, int]) -> BBox:
+    return BBox(*(float(v) for v in window))
 
 
 def _holds(window: tuple[int, int, int, int], box: BBox) -> bool:
@@ -362,6 +367,37 @@ def test_a_plate_the_detector_misses_at_the_usual_scale_is_found_closer(
     assert finder._closer(image, ((0, 0, 43, 21), MAX_WINDOW_ZOOM)) is None
 
 
+def test_over_the_frame_the_best_windows_are_looked_at_closer_when_nothing_reads(
+    finder: TextPlateFinder, reader: PlateReader
+) -> None:
+    """wts-lg-000142 in `full_frame` mode: no line of the four frame windows is on the plate.
+
+    Nothing legible was found, so the best FRAME_CLOSER windows are looked at again at
+    CLOSER_ZOOM times their scale, inside the searched part, and the plate reads.
+    """
+    folder = MEDIA_DIR / "plates" / "us"
+    if not folder.is_dir():
+        pytest.skip("the shared plate photos are not on this machine")
+    (photo,) = [p for p in load_folder(folder) if p.path.name == "wts-lg-000142.jpg"]
+    image, plate = _frame(photo)
+    first = finder.in_frame(image)  # without `enough`: one look
+    assert not any(plate.contains(box.bbox.center) for box in first)
+    enough = reader._legible_in(image)
+    assert enough is not None and not enough(first)
+    again = finder.in_frame(image, None, enough)
+    assert any(plate.contains(box.bbox.center) for box in again)
+    main = main_plate(reader.read(image, full_frame=True), image.shape[1], image.shape[0])
+    assert main is not None and main.text == photo.plate == "5TGN556"
+    # In a region, the closer windows stay inside it.
+    region = BBox(150, 380, 700, 600)
+    bounds = (150, 380, 700, 600)
+    windows = finder.frame_candidate_windows(image, bounds)
+    closer = [finder._closer(image, window, bounds) for window in windows[:FRAME_CLOSER]]
+    placed = [_as_box(each[0]) for each in closer if each is not None]
+    assert placed and all(_holds(bounds, box) for box in placed)
+    assert all(region.contains(box.bbox.center) for box in finder.in_frame(image, region, enough))
+
+
 def test_the_reader_stops_on_a_legible_plate(
     photos: dict[str, LabelledPhoto], reader: PlateReader
 ) -> None:
@@ -448,7 +484,7 @@ def test_a_plate_cut_by_its_window_is_seen_whole_in_a_wider_one(models: AnprMode
     assert any(
         scale == pytest.approx(windows[parts[0].window][1] * WIDER_ZOOM) for _, scale in wider
     )
-    lines = finder._frame_lines(image, whole)
+    lines = finder._frame_lines(image, whole, windows)
     assert not any(line.cut and plate.contains(line.box.center) for line in lines)
     assert any(line.box.width >= 0.85 * plate.width and line.box.iou(plate) > 0.5 for line in lines)
     main = main_plate(reader.read(image, full_frame=True), image.shape[1], image.shape[0])

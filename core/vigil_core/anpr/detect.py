@@ -60,8 +60,14 @@ class BoxFinder(Protocol):
         """
         ...
 
-    def in_frame(self, image: RGBImage, region: BBox | None = None) -> list[PlateBox]:
-        """Return the plates found over the frame (or the region)."""
+    def in_frame(
+        self, image: RGBImage, region: BBox | None = None, enough: Enough | None = None
+    ) -> list[PlateBox]:
+        """Return the plates found over the frame (or the region).
+
+        A finder that can look again where its first look found nothing legible does so when
+        `enough` says so.
+        """
         ...
 
     def refine(self, image: RGBImage, box: PlateBox) -> PlateBox | None:
@@ -132,8 +138,10 @@ class PlateFinder:
                 )
         return found
 
-    def in_frame(self, image: RGBImage, region: BBox | None = None) -> list[PlateBox]:
-        """Return the plates found in square tiles covering the frame (or the region)."""
+    def in_frame(
+        self, image: RGBImage, region: BBox | None = None, enough: Enough | None = None
+    ) -> list[PlateBox]:
+        """Return the plates found in square tiles covering the frame (one look: no `enough`)."""
         height, width = int(image.shape[0]), int(image.shape[1])
         ox, oy, rx2, ry2 = (
             (0, 0, width, height) if region is None else _clamped(region, width, height)

@@ -159,11 +159,14 @@ class PlateReader:
                 boxes += self.finder.in_vehicles(image, vehicles, self._legible_in(image))
         if full_frame:
             with self._measure("plate_detect_frame"):
-                boxes += self.finder.in_frame(image, region)
+                boxes += self.finder.in_frame(image, region, self._legible_in(image))
         return merge(boxes, self.finder.nms_iou)[: self.max_plates]
 
     def _legible_in(self, image: RGBImage) -> Enough | None:
-        """Return the test a finder searching in steps stops on: a box legible on one crop."""
+        """Return the test a finder searching in steps stops on: a box legible on one crop.
+
+        Its crops are the first reads' (`_CropMemo`): asking costs nothing more.
+        """
         if self.cct is None:
             return None
 

@@ -95,10 +95,24 @@ def vehicles(models_dir: Path, sessions: SessionCache) -> YoloxDetector:
 
 @pytest.fixture(scope="module")
 def photos() -> dict[str, LabelledPhoto]:
+    return {p.path.name: p for p in _us_photos() if p.path.name in PHOTOS}
+
+
+def _us_photos() -> list[LabelledPhoto]:
+    """Return the labelled plates/us photos (the test is skipped without them)."""
     folder = MEDIA_DIR / "plates" / "us"
     if not folder.is_dir():
         pytest.skip("the shared plate photos are not on this machine")
-    return {p.path.name: p for p in load_folder(folder) if p.path.name in PHOTOS}
+    return load_folder(folder)
+
+
+def _us_photo(name: str) -> LabelledPhoto:
+    (photo,) = [p for p in _us_photos() if p.path.name == name]
+    return photo
+
+
+def _largest_vehicle(vehicles: YoloxDetector, image: np.ndarray) -> BBox:
+    return max((det.bbox for det in vehicles.detect(image)), key=lambda box: box.area)
 
 
 def _frame(photo: LabelledPhoto) -> tuple[np.ndarray, BBox]:
@@ -150,7 +164,7 @@ def test_windows_are_small_and_at_the_plate_scale(
 ) -> None:
     """Each window is WINDOW detector pixels: the labelled plate is 10-40 px tall in its own."""
     image, plate = _frame(photos[PHOTOS[0]])
-    vehicle = max((det.bbox for det in vehicles.detect(image)), key=lambda box: box.area)
+    vehicle = _largest_vehicle(vehicles, image)
     windows = finder.candidate_windows(image, vehicle)
     assert 1 <= len(windows) <= finder.windows
     holding = [scale for window, scale in windows if _holds(window, plate)]
@@ -239,7 +253,7 @@ def test_the_search_stops_once_the_reader_finds_a_legible_plate(
 ) -> None:
     """Windows run best first until `enough`: always enough is the first window's boxes only."""
     image, plate = _frame(photos[PHOTOS[0]])
-    vehicle = max((det.bbox for det in vehicles.detect(image)), key=lambda box: box.area)
+    vehicle = _largest_vehicle(vehicles, image)
     windows = finder.candidate_windows(image, vehicle)
     assert len(windows) in (2, 3)
 
@@ -284,12 +298,9 @@ def test_the_lowest_band_gets_a_window_when_lamps_outscore_the_plate(
     The two best bands are on the lamps; the lowest band's window, third, holds the plate, and
     the vehicle's plate reads. Without it the plate is not read.
     """
-    folder = MEDIA_DIR / "plates" / "us"
-    if not folder.is_dir():
-        pytest.skip("the shared plate photos are not on this machine")
-    (photo,) = [p for p in load_folder(folder) if p.path.name == "wts-lg-000013.jpg"]
+    photo = _us_photo("wts-lg-000013.jpg")
     image, plate = _frame(photo)
-    vehicle = max((det.bbox for det in vehicles.detect(image)), key=lambda box: box.area)
+    vehicle = _largest_vehicle(vehicles, image)
     windows = finder.candidate_windows(image, vehicle)
     assert len(windows) == finder.windows + 1
     assert not any(_holds(window, plate) for window, _ in windows[: finder.windows])
@@ -314,14 +325,11 @@ def test_a_window_that_cuts_a_two_row_plate_loses_to_one_that_sees_it_whole(
     whole stacked pair. Both pairs score alike: the cut one, lowered by CUT_SCORE, loses the
     merge, and the whole plate reads (it read `AB123` before).
     """
-    folder = MEDIA_DIR / "plates" / "us"
-    if not folder.is_dir():
-        pytest.skip("the shared plate photos are not on this machine")
-    base = [p for p in load_folder(folder) if p.box is not None and p.box.width >= 100][2]
+    base = [p for p in _us_photos() if p.box is not None and p.box.width >= 100][2]
     (plate,) = [p for p in RENDERED_PLATES if p.second_row == "CD"]
     image, box = _frame(base)
     image, painted = paint(image, box, plate)
-    vehicle = max((det.bbox for det in vehicles.detect(image)), key=lambda b: b.area)
+    vehicle = _largest_vehicle(vehicles, image)
     windows = finder.candidate_windows(image, vehicle)
     lines = finder.lines_in_windows(image, windows[:2])
     pairs = [line for line in lines if line.box.height > 0.6 * painted.height]
@@ -344,12 +352,9 @@ def test_a_plate_the_detector_misses_at_the_usual_scale_is_found_closer(
     No window holds a legible plate, so the best one is looked at again at CLOSER_ZOOM times
     its scale, where the plate is found and reads.
     """
-    folder = MEDIA_DIR / "plates" / "us"
-    if not folder.is_dir():
-        pytest.skip("the shared plate photos are not on this machine")
-    (photo,) = [p for p in load_folder(folder) if p.path.name == "wts-lg-000142.jpg"]
+    photo = _us_photo("wts-lg-000142.jpg")
     image, plate = _frame(photo)
-    vehicle = max((det.bbox for det in vehicles.detect(image)), key=lambda box: box.area)
+    vehicle = _largest_vehicle(vehicles, image)
     windows = finder.candidate_windows(image, vehicle)
     assert _holds(windows[0][0], plate)
     assert not any(
@@ -375,10 +380,7 @@ def test_over_the_frame_the_best_windows_are_looked_at_closer_when_nothing_reads
     Nothing legible was found, so the best FRAME_CLOSER windows are looked at again at
     CLOSER_ZOOM times their scale, inside the searched part, and the plate reads.
     """
-    folder = MEDIA_DIR / "plates" / "us"
-    if not folder.is_dir():
-        pytest.skip("the shared plate photos are not on this machine")
-    (photo,) = [p for p in load_folder(folder) if p.path.name == "wts-lg-000142.jpg"]
+    photo = _us_photo("wts-lg-000142.jpg")
     image, plate = _frame(photo)
     first = finder.in_frame(image)  # without `enough`: one look
     assert not any(plate.contains(box.bbox.center) for box in first)
@@ -465,10 +467,7 @@ def test_a_plate_cut_by_its_window_is_seen_whole_in_a_wider_one(models: AnprMode
     the line, cut; a window centred on the part at WIDER_ZOOM times its scale sees the whole
     line, which replaces the part, and the whole plate reads.
     """
-    folder = MEDIA_DIR / "plates" / "us"
-    if not folder.is_dir():
-        pytest.skip("the shared plate photos are not on this machine")
-    (photo,) = [p for p in load_folder(folder) if p.path.name == "car12.jpg"]
+    photo = _us_photo("car12.jpg")
     assert photo.box is not None
     image, plate = plate_on_photo(read_rgb(photo.path), photo.box, "AB-123-CD", "fr")
     reader = models.reader(ReaderSettings(countries=("fr",)))

@@ -657,21 +657,24 @@ class TextPlateFinder:
         else:
             windows = self.frame_candidate_windows(image, window)
             lines = [(line.box, line.score) for line in self._frame_lines(image, window, windows)]
-        found = [
-            PlateBox(self._plate_box(box, width, height), score, "frame")
-            for box, score in lines
-            if self._plate_shaped(box, None)
-        ]
+        found = self._frame_plates(image, lines)
         # Only where the first look found some plate-shaped text that does not read: on a
         # frame with no text at all (most frames of a plate camera) a closer look cost 1.44
         # times the frame's read and found nothing; gated so, 1.17 (vtest and road frames).
         if windows and found and enough is not None and not enough(found):
             closer = [self._closer(image, each, window) for each in windows[:FRAME_CLOSER]]
-            for line in self.lines_in_windows(image, [each for each in closer if each]):
-                if not line.cut and self._plate_shaped(line.box, None):
-                    plate = self._plate_box(line.box, width, height)
-                    found.append(PlateBox(plate, line.score, "frame"))
+            seen = self.lines_in_windows(image, [each for each in closer if each])
+            found += self._frame_plates(image, [(ln.box, ln.score) for ln in seen if not ln.cut])
         return merge(found, self.nms_iou)
+
+    def _frame_plates(self, image: RGBImage, lines: Sequence[tuple[BBox, float]]) -> list[PlateBox]:
+        """Return the plate-shaped lines found over the frame as plate boxes."""
+        height, width = int(image.shape[0]), int(image.shape[1])
+        return [
+            PlateBox(self._plate_box(box, width, height), score, "frame")
+            for box, score in lines
+            if self._plate_shaped(box, None)
+        ]
 
     def _frame_lines(
         self,

@@ -361,11 +361,12 @@ class CameraPipeline:
             self._observer.observe(frame, self._tracks, fresh=inferred)
         events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
         laps("rules")
+        # The frame an event came from is the latest before anyone hears of the event.
+        self._latest = AnalysedFrame(frame=frame, tracks=self._tracks, inferred=inferred)
+        self._last_frame = frame
         self._emit(events)
         self._publish_states()
         laps("publish")
-        self._latest = AnalysedFrame(frame=frame, tracks=self._tracks, inferred=inferred)
-        self._last_frame = frame
         self.stats.frames_analysed += 1
         now = time.monotonic()
         self.stats.processing_s.append(now - started)
@@ -397,10 +398,10 @@ class CameraPipeline:
             events += stage_events
             events += [event for rule in self.rules for event in rule.update(ctx, self._tracks)]
             frame = at
-        self._emit(events)
-        self._publish_states()
         self._latest = AnalysedFrame(frame=frame, tracks=self._tracks, inferred=True)
         self._last_frame = frame
+        self._emit(events)
+        self._publish_states()
         self.stats.frames_analysed += 1
         self.stats.frames_inferred += 1
         now = time.monotonic()

@@ -132,6 +132,40 @@ def test_rules_on_frigate_tracks(version: str, batched: bool) -> None:
     assert rule.state().a_to_b == 1
 
 
+def test_latest_frame_is_the_events_frame() -> None:
+    """When an event is published, the camera's latest frame is the one it came from.
+
+    A client that fetches the snapshot on hearing of a crossing sees the crossing's track; the
+    latest frame used to be set after publishing, so a reader on another thread could get the
+    frame before (no track yet) when the analysis thread was preempted in between.
+    """
+    spec = camera()
+    assert spec.frigate is not None
+    feed = FrigateTrackFeed("front", spec.frigate, clock=Clock(T0 + 20))
+    seen: list[tuple[RuleEvent, tuple[int, ...]]] = []
+
+    def publish(event: Any) -> None:
+        if isinstance(event, RuleEvent):
+            latest = run.latest
+            assert latest is not None
+            seen.append((event, tuple(track.track_id for track in latest.tracks)))
+
+    run = CameraPipeline(
+        spec,
+        batcher=None,
+        tracker_spec=TrackerSpec(),
+        publish=publish,
+        rules=build_rules(spec),
+        track_provider=feed,
+    )
+    run.process(frame())  # a frame before any message: no track
+    for message in messages("0.17"):
+        feed.receive(message)
+    run.process(frame())  # every message at once: the crossing comes with the first track
+    crossing = [tracks for event, tracks in seen if event.kind == "line_crossing"]
+    assert crossing == [(track_id(PERSON_ID),)]
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_steps_replay_the_path(version: str) -> None:
     """From 0.15 the path between two messages becomes steps; boxes scale to the frame."""

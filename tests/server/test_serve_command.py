@@ -128,6 +128,60 @@ async def test_a_standalone_configuration_runs_without_any_client(
     assert server.stop()[0] == 0
 
 
+def test_a_wrong_standalone_configuration_stops_serve_with_every_error(tmp_path: Path) -> None:
+    """`serve --config` with a file that does not validate exits as `run` does, not empty.
+
+    It used to log one line about "resuming" and listen with no camera; the saved
+    configuration of the data folder was not run either.
+    """
+    config = tmp_path / "vigil.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "cameras": [
+                    {
+                        "id": "vtest",
+                        "source": str(media("vtest.avi")),
+                        "zones": [
+                            {"id": "two", "polygon": [[0.1, 0.1], [0.5, 0.5]]},
+                            {"id": "all", "polygon": [[0, 0], [1, 0], [1, 1]], "inertai": 3},
+                        ],
+                    }
+                ]
+            }
+        )
+    )
+    result = _run(
+        "serve", "--data", str(tmp_path / "data"), "--port", "0", "--no-zeroconf",
+        "--models-dir", str(MODELS_DIR), "--config", str(config),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "listening" not in result.stdout
+    assert "invalid config, 2 errors:" in result.stderr
+    assert "cameras.0.zones.0.polygon" in result.stderr
+    assert "cameras.0.zones.1.inertai" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_detector_stops_serve(tmp_path: Path) -> None:
+    config = tmp_path / "vigil.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "detector": {"model": "yolox_nanoo"},
+                "cameras": [{"id": "vtest", "source": str(media("vtest.avi"))}],
+            }
+        )
+    )
+    result = _run(
+        "serve", "--data", str(tmp_path / "data"), "--port", "0", "--no-zeroconf",
+        "--models-dir", str(MODELS_DIR), "--config", str(config),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "detector.model: unknown model 'yolox_nanoo' (detectors: " in result.stderr
+    assert "yolox_nano" in result.stderr.split("detectors: ", 1)[1]
+
+
 def test_no_token_is_refused_beyond_loopback(tmp_path: Path) -> None:
     result = _run(
         "serve", "--data", str(tmp_path), "--host", "0.0.0.0", "--port", "0", "--no-auth",

@@ -182,6 +182,31 @@ async def test_a_bad_configuration_is_refused_field_by_field(
     assert server.engine is None  # nothing was applied
 
 
+async def test_an_unknown_or_wrong_detector_is_refused_before_anything_is_saved(
+    start_server: ServerFactory, connect: Connect
+) -> None:
+    """A detector name the registry lacks, or a model that detects no objects, is a field error.
+
+    It used to be accepted and saved over the working configuration, the cameras then waiting
+    for a detector that never loads.
+    """
+    server = await start_server()
+    client = await connect(server)
+    await client.call(vp.ApplyConfig(config=vtest_config("cam")), vp.ConfigApplied)
+    saved = server.data.load_config()
+    for model, says in (
+        ("yolox_nanoo", "unknown model 'yolox_nanoo'"),
+        ("cct_xs_v1_global", "not an object detector"),
+    ):
+        config = vtest_config("cam") | {"detector": {"model": model}}
+        with pytest.raises(ServerError) as refused:
+            await client.request(vp.ApplyConfig(config=config))
+        (field,) = refused.value.fields
+        assert (field.loc, field.translation_key) == ("detector.model", "unknown_model")
+        assert says in field.message and "yolox_nano" in field.message
+    assert server.data.load_config() == saved
+
+
 async def test_a_configuration_runs_and_every_state_arrives(
     start_server: ServerFactory, connect: Connect
 ) -> None:

@@ -27,6 +27,7 @@ from vigil_core.compliance.inventory import enforce_context
 from vigil_core.config import EngineConfig
 from vigil_core.engine import Engine, RestartRequired
 from vigil_core.errors import ConfigInvalid, ModelError, VigilError
+from vigil_core.inference.registry import default_registry
 from vigil_core.privacy.access_log import AccessLog, load_or_create_key
 from vigil_core.privacy.context import missing_paperwork
 from vigil_core.privacy.retention import DirectoryStore
@@ -140,8 +141,15 @@ class VigilServer:
         if saved is not None:
             try:
                 await self.apply(saved)
+            except ConfigRejected as err:
+                if initial is not None:
+                    # `serve --config FILE`: a wrong file stops the server, every field said.
+                    raise ConfigInvalid(_every_field(err)) from None
+                _LOGGER.error("The saved configuration could not be resumed: %s", err)
             except VigilError as err:
-                _LOGGER.error("The configuration could not be resumed: %s", err)
+                if initial is not None:
+                    raise
+                _LOGGER.error("The saved configuration could not be resumed: %s", err)
         await self._listen()
         self._timers = [
             asyncio.create_task(self._every(REFRESH_S, self._refresh), name="vigil refresh"),
@@ -168,6 +176,7 @@ class VigilServer:
 
     def _prepare(self) -> None:
         self.data.prepare()
+        default_registry()  # read once here, off the event loop: `parse` checks the detector
         self.token = self.data.token()
         self.server_id = self.data.server_id()
         key = load_or_create_key(self.data.root / "access_log.key")
@@ -252,7 +261,7 @@ class VigilServer:
             kserve = {**(kserve if isinstance(kserve, Mapping) else {}), **self.settings.kserve}
             data["detector"] = {**detector, "backend": "kserve", "kserve": kserve}
         try:
-            return EngineConfig.model_validate(data)
+            config = EngineConfig.model_validate(data)
         except ValidationError as err:
             fields = field_errors(err)
             raise ConfigRejected(
@@ -263,6 +272,8 @@ class VigilServer:
                 "the configuration cannot be read",
                 (FieldError(loc="config", message=str(err), translation_key="config_invalid"),),
             ) from None
+        _check_detector(config)
+        return config
 
     async def apply(self, raw: Mapping[str, Any], *, dry_run: bool = False) -> ConfigApplied:
         """Validate a configuration and (unless a dry run) run it; return what changed."""
@@ -419,3 +430,34 @@ def _is_loopback(host: str) -> bool:
 
 
 __all__ = ["ConfigInvalid", "ConfigRejected", "ServerSettings", "VigilServer", "field_errors"]
+
+
+def _check_detector(config: EngineConfig) -> None:
+    """Refuse a detector the registry does not know, or a model that detects no objects.
+
+    Otherwise the configuration would be saved and the cameras would wait for a detector
+    that never loads (the engine reports it only once it starts).
+    """
+    name = config.detector.model
+    registry = default_registry()
+    if name in registry and registry.get(name).is_detector:
+        return
+    detectors = ", ".join(spec.name for spec in registry if spec.is_detector)
+    message = (
+        f"'{name}' is a {registry.get(name).role} model, not an object detector"
+        if name in registry
+        else f"unknown model '{name}'"
+    )
+    message += f" (detectors: {detectors})"
+    raise ConfigRejected(
+        f"invalid config at detector.model: {message}",
+        (FieldError(loc="detector.model", message=message, translation_key="unknown_model"),),
+    )
+
+
+def _every_field(err: ConfigRejected) -> str:
+    """Return a refused configuration's errors, one line per field."""
+    if len(err.fields) <= 1:
+        return str(err)
+    lines = "".join(f"\n  {field.loc}: {field.message}" for field in err.fields)
+    return f"invalid config, {len(err.fields)} errors:{lines}"

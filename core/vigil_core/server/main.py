@@ -56,18 +56,20 @@ def add_commands(sub: Any) -> None:
     """Add `serve` and `token` to the command line's subcommands."""
     serve = sub.add_parser("serve", help="run the Vigil server (for Home Assistant and scripts)")
     serve.add_argument(
-        "--data", type=Path, help="data folder (default $VIGIL_DATA or ~/.local/share)"
+        "--data",
+        type=Path,
+        help="data folder (default $VIGIL_DATA or ~/.local/share/vigil-analytics)",
     )
     serve.add_argument(
         "--host",
         default=os.environ.get("VIGIL_HOST", "127.0.0.1"),
-        help="address to listen on (0.0.0.0: every interface)",
+        help="address to listen on (default $VIGIL_HOST or 127.0.0.1; 0.0.0.0: every interface)",
     )
     serve.add_argument(
         "--port",
         type=int,
         default=int(os.environ.get("VIGIL_PORT", DEFAULT_PORT)),
-        help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)",
+        help=f"port to listen on (default $VIGIL_PORT or {DEFAULT_PORT}; 0 picks a free one)",
     )
     serve.add_argument("--name", help="name announced on the network (default: the host name)")
     serve.add_argument(
@@ -79,7 +81,8 @@ def add_commands(sub: Any) -> None:
     serve.add_argument(
         "--config",
         type=Path,
-        help="run this YAML configuration (standalone, without Home Assistant)",
+        help="run this YAML configuration (standalone, without Home Assistant); a file that "
+        "does not validate stops the server with every error",
     )
     serve.add_argument(
         "--models-dir", type=Path, help="folder holding the model files (default <data>/models)"

@@ -9,6 +9,7 @@ import importlib
 import logging
 from pathlib import Path
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from vigil_core.compliance.inventory import enforce_context
@@ -423,7 +424,9 @@ class Engine:
             error=str(pipeline.error) if pipeline.error else None,
             # The frames' own rate until the meter spans some time; then the meter's, which
             # falls to zero when the frames stop (the frames' rate would keep their last one).
-            analysed_fps=load.analysed_fps if meter.measuring else stats.analysed_fps(),
+            analysed_fps=(
+                meter.analysed_fps_at(time.monotonic()) if meter.measuring else stats.analysed_fps()
+            ),
             inference_ms=stats.inference_ms(),
             frames_analysed=stats.frames_analysed,
             frames_inferred=stats.frames_inferred,

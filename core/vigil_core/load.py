@@ -62,6 +62,38 @@ class LoadMeter:
         """Return the latest figures."""
         return self._figures
 
+    def analysed_fps_at(self, now: float) -> float:
+        """Return the analysed frames per second over the window ending at `now` (any thread).
+
+        While frames come, the figures' rate. When they stop (a file's end, a stream that
+        stalls), the rate the figures keep is the last frame's; from two frame intervals
+        without one, the window ends at `now` instead and the rate falls to zero over it.
+        """
+        for _ in range(3):
+            try:
+                samples = tuple(self._samples)
+                break
+            except RuntimeError:  # the analysis thread changed the window meanwhile
+                continue
+        else:
+            return self._figures.analysed_fps
+        if len(samples) < 2:
+            return self._figures.analysed_fps
+        first_t, first_n, _ = samples[0]
+        last_t, last_n, _ = samples[-1]
+        if last_n == first_n or last_t <= first_t:
+            return 0.0
+        interval = (last_t - first_t) / (last_n - first_n)
+        if now - last_t <= 2.0 * interval:
+            return self._figures.analysed_fps
+        start = now - self._window_s
+        t0, n0 = first_t, first_n
+        for t, n, _ in samples:
+            if t > start:
+                break
+            t0, n0 = t, n
+        return (last_n - n0) / (now - t0)
+
     def update(self, now: float, analysed: int, dropped: int) -> bool | None:
         """Record the counters at `now`; return the new overload state when it changed."""
         samples = self._samples

@@ -67,6 +67,22 @@ def test_a_camera_that_stops_sending_falls_to_zero_and_is_no_longer_overloaded()
     assert (meter.figures.analysed_fps, meter.figures.dropped_fps) == (0.0, 0.0)
 
 
+def test_the_rate_falls_to_zero_when_the_analysis_thread_has_ended() -> None:
+    """A file's end stops the analysis thread: no idle waits update the meter any more.
+
+    The figures keep the last frame's rate; the rate asked for at a later time falls to zero
+    over the window (it stayed at the last rate, 50 frames/s after a file had ended).
+    """
+    meter = LoadMeter()
+    camera = _Camera(meter)
+    camera.run(20, 5.0, 1.0)
+    end = camera.t
+    assert meter.analysed_fps_at(end + 0.1) == meter.figures.analysed_fps  # between frames
+    assert meter.analysed_fps_at(end + 5.0) == pytest.approx(2.5, abs=0.3)  # half the window
+    assert meter.analysed_fps_at(end + 10.5) == 0.0
+    assert meter.figures.analysed_fps == pytest.approx(5.0, rel=0.05)  # unchanged
+
+
 def test_a_share_between_the_thresholds_does_not_flap() -> None:
     assert _Camera(LoadMeter()).run(30, 5.0, 0.94) == []  # 6 % dropped: under the 10 % mark
     camera = _Camera(LoadMeter())

@@ -47,7 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except VigilError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        fields = err.fields if isinstance(err, ConfigInvalid) else ()
+        if len(fields) > 1:  # every error at once, one line each: no fix-and-retry rounds
+            lines = "".join(f"\n  {field}" for field in fields)
+            print(f"{PROG}: error: invalid config, {len(fields)} errors:{lines}", file=sys.stderr)
+        else:
+            print(f"{PROG}: error: {err}", file=sys.stderr)
         return EXIT_USAGE if isinstance(err, (ConfigInvalid, UnknownModel)) else EXIT_FAILED
     except KeyboardInterrupt:
         return 130

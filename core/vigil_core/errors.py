@@ -29,6 +29,8 @@ class ConfigInvalid(VigilError):
     """The configuration does not validate."""
 
     translation_key = "config_invalid"
+    fields: tuple[str, ...] = ()
+    """Every field's error ("loc: message") when a validation found several."""
 
 
 class ModelsDirInvalid(ConfigInvalid):

@@ -75,6 +75,15 @@ def checked_polygon(value: list[Point]) -> list[Point]:
     return value
 
 
+def validation_lines(err: ValidationError) -> tuple[str, ...]:
+    """Return each error of a pydantic error as 'loc: message'."""
+    return tuple(
+        f"{'.'.join(str(part) for part in item['loc']) or 'config'}: "
+        f"{item['msg'].removeprefix('Value error, ')}"
+        for item in err.errors()
+    )
+
+
 def format_validation_error(err: ValidationError) -> str:
     """Turn a pydantic error into one line.
 

@@ -111,6 +111,26 @@ def test_invalid_config_is_one_line_and_exit_2(
     assert fragment in lines[0]
 
 
+def test_every_config_error_is_said_at_once(tmp_path: Path) -> None:
+    """Several mistakes: one line each, not the first and "(and 2 more)"."""
+    camera = {
+        "id": "Not A Slug",
+        "source": "x.mp4",
+        "fps": 0,
+        "zones": [{"id": "z", "polygon": [[0.1, 0.1], [0.5, 0.5]]}],
+    }
+    result = vigil("run", "--config", str(write_config(tmp_path, [camera])))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[0] == "vigil-analytics: error: invalid config, 3 errors:"
+    assert [line.split(":")[0].strip() for line in lines[1:]] == [
+        "cameras.0.id",
+        "cameras.0.fps",
+        "cameras.0.zones.0.polygon",
+    ]
+
+
 def test_wrong_hash_model_names_the_file(tmp_path: Path) -> None:
     models = tmp_path / "models"
     models.mkdir()

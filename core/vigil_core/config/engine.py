@@ -17,7 +17,7 @@ from vigil_core.config.inference import DetectorSpec, InferenceSpec, TrackerSpec
 from vigil_core.config.source import FrigateMqttSpec
 from vigil_core.errors import ConfigInvalid
 from vigil_core.privacy.context import PrivacySpec
-from vigil_core.specs import Spec, format_validation_error
+from vigil_core.specs import Spec, format_validation_error, validation_lines
 
 
 class EngineConfig(Spec):
@@ -79,11 +79,16 @@ class EngineConfig(Spec):
 
     @classmethod
     def parse(cls, data: Any) -> EngineConfig:
-        """Validate raw data; raise ConfigInvalid with a one-line message naming the field."""
+        """Validate raw data; raise ConfigInvalid with a one-line message naming the field.
+
+        With several errors, the message names the first and `fields` holds them all.
+        """
         try:
             return cls.model_validate(data)
         except ValidationError as err:
-            raise ConfigInvalid(format_validation_error(err)) from None
+            invalid = ConfigInvalid(format_validation_error(err))
+            invalid.fields = validation_lines(err)
+            raise invalid from None
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:

@@ -144,7 +144,9 @@ class VigilServer:
             except ConfigRejected as err:
                 if initial is not None:
                     # `serve --config FILE`: a wrong file stops the server, every field said.
-                    raise ConfigInvalid(_every_field(err)) from None
+                    invalid = ConfigInvalid(str(err))
+                    invalid.fields = tuple(f"{field.loc}: {field.message}" for field in err.fields)
+                    raise invalid from None
                 _LOGGER.error("The saved configuration could not be resumed: %s", err)
             except VigilError as err:
                 if initial is not None:
@@ -453,11 +455,3 @@ def _check_detector(config: EngineConfig) -> None:
         f"invalid config at detector.model: {message}",
         (FieldError(loc="detector.model", message=message, translation_key="unknown_model"),),
     )
-
-
-def _every_field(err: ConfigRejected) -> str:
-    """Return a refused configuration's errors, one line per field."""
-    if len(err.fields) <= 1:
-        return str(err)
-    lines = "".join(f"\n  {field.loc}: {field.message}" for field in err.fields)
-    return f"invalid config, {len(err.fields)} errors:{lines}"

@@ -89,9 +89,6 @@ def format_validation_error(err: ValidationError) -> str:
 
     For example 'cameras.0.zones.1.polygon: must have ... (and 2 more)'.
     """
-    errors = err.errors()
-    first = errors[0]
-    loc = ".".join(str(part) for part in first["loc"]) or "config"
-    msg = first["msg"].removeprefix("Value error, ")
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"invalid config at {loc}: {msg}{more}"
+    lines = validation_lines(err)
+    more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+    return f"invalid config at {lines[0]}{more}"

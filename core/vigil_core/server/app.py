@@ -431,9 +431,6 @@ def _is_loopback(host: str) -> bool:
     return host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
 
 
-__all__ = ["ConfigInvalid", "ConfigRejected", "ServerSettings", "VigilServer", "field_errors"]
-
-
 def _check_detector(config: EngineConfig) -> None:
     """Refuse a detector the registry does not know, or a model that detects no objects.
 
@@ -455,3 +452,6 @@ def _check_detector(config: EngineConfig) -> None:
         f"invalid config at detector.model: {message}",
         (FieldError(loc="detector.model", message=message, translation_key="unknown_model"),),
     )
+
+
+__all__ = ["ConfigInvalid", "ConfigRejected", "ServerSettings", "VigilServer", "field_errors"]

@@ -16,6 +16,8 @@ import yaml
 
 from tests.support.clips import make_clip
 from tests.support.shared import MODELS_DIR, media
+from vigil_core.config.file import load_raw_config
+from vigil_core.errors import ConfigInvalid
 
 ZONE = {"id": "all", "polygon": [[0.05, 0.05], [0.95, 0.05], [0.95, 0.95], [0.05, 0.95]]}
 
@@ -158,6 +160,31 @@ def test_missing_config_and_bad_yaml(tmp_path: Path) -> None:
     lines = assert_clean_stderr(result.stderr)
     assert len(lines) == 1
     assert "line" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "cameras:\n  - id: a\n    source: x.mp4\n    zones: [\n      {id: z}\n",
+            "line 6 is not valid YAML: expected ',' or ']', but got '<stream end>' (while "
+            "parsing a flow sequence that begins on line 4)",
+        ),
+        (
+            "cameras:\n\t- id: a\n",
+            "line 2 is not valid YAML: found character '\\t' that cannot start any token; "
+            "YAML indents with spaces, not tabs",
+        ),
+    ],
+    ids=["unclosed_bracket", "tab"],
+)
+def test_a_yaml_error_says_why_and_where_it_began(tmp_path: Path, text: str, said: str) -> None:
+    """The parser's reason, and for an unclosed bracket the line it was opened on."""
+    config = tmp_path / "vigil.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigInvalid) as caught:
+        load_raw_config(config)
+    assert str(caught.value) == f"config file {config} {said}"
 
 
 def test_unreachable_stream_is_reported_and_ctrl_c_stops_cleanly(

@@ -164,6 +164,15 @@ async def test_http_needs_the_token(
     headers = {"Authorization": "Bearer nope"}
     async with http.get(f"{base}/api/cameras/x/picture.jpg", headers=headers) as response:
         assert response.status == 401
+    # With the token, an unknown route or method is refused in JSON like every error.
+    headers = {"Authorization": f"Bearer {server.token}"}
+    async with http.get(f"{base}/api/nope", headers=headers) as response:
+        assert response.status == 404
+        assert (await response.json())["translation_key"] == "not_found"
+    async with http.delete(f"{base}/api/render", headers=headers) as response:
+        assert response.status == 405
+        assert "DELETE is not allowed on /api/render" in (await response.json())["message"]
+        assert response.headers["Allow"] == "POST"
 
 
 async def test_a_bad_configuration_is_refused_field_by_field(

@@ -48,9 +48,25 @@ def _read_yaml(path: Path) -> Any:
         # PyYAML composes nodes recursively: thousands of nested brackets exhaust the stack.
         raise ConfigInvalid(f"config file {path} is nested too deep") from None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigInvalid(f"config file {path}{where} is not valid YAML") from None
+        raise ConfigInvalid(f"config file {path}{_yaml_problem(err)}") from None
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """Return where and why a YAML text does not parse, in the parser's words, on one line.
+
+    An unclosed bracket is found where the text ends: the line the construct began on says
+    where to look.
+    """
+    mark = getattr(err, "problem_mark", None)
+    where = f" line {mark.line + 1}" if mark is not None else ""
+    problem = getattr(err, "problem", None)
+    why = f": {problem}" if problem else ""
+    context, start = getattr(err, "context", None), getattr(err, "context_mark", None)
+    if context and start is not None and (mark is None or start.line != mark.line):
+        why += f" ({context} that begins on line {start.line + 1})"
+    if problem and "\\t" in problem:
+        why += "; YAML indents with spaces, not tabs"
+    return f"{where} is not valid YAML{why}"
 
 
 def _relative_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:

@@ -38,7 +38,7 @@ _DOCUMENT = re.compile(r"^[A-Za-z0-9_.-]+\.(md|pdf|json)$")
 
 def build_app(server: VigilServer) -> web.Application:
     """Return the aiohttp application of a server."""
-    app = web.Application(client_max_size=MAX_MESSAGE_BYTES, middlewares=[_auth])
+    app = web.Application(client_max_size=MAX_MESSAGE_BYTES, middlewares=[_json_errors, _auth])
     app[SERVER_KEY] = server
     app.router.add_get(vp.WS_PATH, _websocket)
     app.router.add_get("/api/health", _health)
@@ -52,6 +52,22 @@ def build_app(server: VigilServer) -> web.Application:
 
 def _error(status: int, key: str, message: str) -> web.Response:
     return web.json_response({"translation_key": key, "message": message}, status=status)
+
+
+@web.middleware
+async def _json_errors(
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> web.StreamResponse:
+    """Answer an unknown route or method in JSON too, as every other error is."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return _error(404, "not_found", f"no such route: {request.method} {request.path}")
+    except web.HTTPMethodNotAllowed as err:
+        refused = _error(405, "not_found", f"{request.method} is not allowed on {request.path}")
+        refused.headers["Allow"] = ",".join(sorted(err.allowed_methods))
+        return refused
 
 
 @web.middleware

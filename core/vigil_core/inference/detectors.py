@@ -412,6 +412,11 @@ ADAPTERS: dict[Architecture, type[OnnxDetector]] = {
 }
 
 
+def runs_as_detector(model: ModelSpec) -> bool:
+    """Return whether a registered model can be the configured detector (role and adapter)."""
+    return model.is_detector and model.architecture in ADAPTERS
+
+
 def build_detector(
     spec: DetectorSpec,
     inference: InferenceSpec,
@@ -423,8 +428,7 @@ def build_detector(
     """Resolve, verify and load the configured detector over the shared session cache."""
     registry = registry or default_registry()
     model = registry.get(spec.model)
-    adapter = ADAPTERS.get(model.architecture)
-    if adapter is None or not model.is_detector:
+    if not runs_as_detector(model):
         raise ConfigInvalid(
             f"invalid config at detector.model: '{model.name}' is a {model.role} model, "
             "not a detector"
@@ -432,7 +436,7 @@ def build_detector(
     path = resolve_model(model.name, models_dir=models_dir, registry=registry)
     aspect = spec.input_fit == "aspect" and model.input.aspect
     session = sessions.get(model, path, inference, rewrite=FREE_INPUT if aspect else None)
-    detector = adapter(
+    detector = ADAPTERS[model.architecture](
         session,
         confidence=spec.confidence,
         nms_iou=spec.nms_iou,

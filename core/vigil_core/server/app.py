@@ -27,6 +27,7 @@ from vigil_core.compliance.inventory import enforce_context
 from vigil_core.config import EngineConfig
 from vigil_core.engine import Engine, RestartRequired
 from vigil_core.errors import ConfigInvalid, ModelError, VigilError
+from vigil_core.inference.detectors import runs_as_detector
 from vigil_core.inference.registry import default_registry
 from vigil_core.privacy.access_log import AccessLog, load_or_create_key
 from vigil_core.privacy.context import missing_paperwork
@@ -439,9 +440,9 @@ def _check_detector(config: EngineConfig) -> None:
     """
     name = config.detector.model
     registry = default_registry()
-    if name in registry and registry.get(name).is_detector:
+    if name in registry and runs_as_detector(registry.get(name)):
         return
-    detectors = ", ".join(spec.name for spec in registry if spec.is_detector)
+    detectors = ", ".join(spec.name for spec in registry if runs_as_detector(spec))
     message = (
         f"'{name}' is a {registry.get(name).role} model, not an object detector"
         if name in registry

@@ -10,7 +10,7 @@ recent frames took (`LatencyFigures`) is the other half of a server's load.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -69,14 +69,7 @@ class LoadMeter:
         stalls), the rate the figures keep is the last frame's; from two frame intervals
         without one, the window ends at `now` instead and the rate falls to zero over it.
         """
-        for _ in range(3):
-            try:
-                samples = tuple(self._samples)
-                break
-            except RuntimeError:  # the analysis thread changed the window meanwhile
-                continue
-        else:
-            return self._figures.analysed_fps
+        samples = copied(lambda: tuple(self._samples)) or ()
         if len(samples) < 2:
             return self._figures.analysed_fps
         first_t, first_n, _ = samples[0]
@@ -117,6 +110,19 @@ class LoadMeter:
             overloaded = share > OVERLOAD_ON
         self._figures = LoadFigures(analysed_fps, dropped_fps, overloaded)
         return overloaded if overloaded != was else None
+
+
+def copied[T](copy: Callable[[], T]) -> T | None:
+    """Return `copy()` of what another thread appends to, retried if it changed meanwhile.
+
+    None when it changed every time.
+    """
+    for _ in range(3):
+        try:
+            return copy()
+        except RuntimeError:  # a deque appended to while being copied
+            continue
+    return None
 
 
 @dataclass(frozen=True, slots=True)

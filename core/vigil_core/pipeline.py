@@ -21,7 +21,7 @@ from .errors import VigilError
 from .events.model import RuleEvent, RuleStateEvent, SourceState, SourceStateEvent, VigilEvent
 from .inference.batcher import InferenceBatcher
 from .inference.kserve import RemoteInferenceError
-from .load import LoadMeter
+from .load import LoadMeter, copied
 from .motion import MotionGate
 from .privacy.masks import PrivacyMasks
 from .rules import Rule, RuleContext, build_rules
@@ -81,12 +81,8 @@ class CameraStats:
 
         The frame times are the last `_STATS_WINDOW` of `latency_s`, which the benchmark drains.
         """
-        for _ in range(3):
-            try:
-                return list(self.inference_s), list(self.latency_s)[-_STATS_WINDOW:]
-            except RuntimeError:  # appended to by the analysis thread while being copied
-                continue
-        return [], []
+        recent = copied(lambda: (list(self.inference_s), list(self.latency_s)[-_STATS_WINDOW:]))
+        return recent or ([], [])
 
 
 class _FrameChannel:

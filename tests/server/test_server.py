@@ -206,6 +206,7 @@ async def test_an_unknown_or_wrong_detector_is_refused_before_anything_is_saved(
     for model, says in (
         ("yolox_nanoo", "unknown model 'yolox_nanoo'"),
         ("cct_xs_v1_global", "not an object detector"),
+        ("ppocr_v6_det_small", "not an object detector"),  # a text detector: no adapter
     ):
         config = vtest_config("cam") | {"detector": {"model": model}}
         with pytest.raises(ServerError) as refused:
